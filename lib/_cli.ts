@@ -1,0 +1,92 @@
+/**
+ * Private CLI helpers shared by every task: argument parsing with `--help`,
+ * error reporting, exit codes.
+ *
+ * Exit codes: 0 success; 1 failure; 2 invalid input or usage; 3 exists /
+ * immutable; 4 not found; 5 corrupt file.
+ *
+ * @module
+ */
+import { parseArgs } from "./_deps.ts";
+import { InvalidInputError, VaultError } from "./errors.ts";
+
+/** `parseArgs` options (the subset the tasks use). */
+export type ArgSpec = Record<
+  string,
+  {
+    type: "string" | "boolean";
+    short?: string;
+    multiple?: boolean;
+    default?: string | boolean;
+  }
+>;
+
+/**
+ * Parses `args` strictly against `spec` (plus `--help`). Unknown options and
+ * missing values become an {@linkcode InvalidInputError} (exit 2).
+ */
+export function parseTaskArgs<T extends ArgSpec>(
+  args: string[],
+  spec: T,
+  { allowPositionals = false } = {},
+): {
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+  help: boolean;
+} {
+  try {
+    const { values, positionals } = parseArgs({
+      args,
+      options: { ...spec, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals,
+    });
+    const all = values as Record<
+      string,
+      string | boolean | string[] | undefined
+    >;
+    const help = all.help === true;
+    delete all.help;
+    return {
+      values: values as Record<string, string | boolean | string[] | undefined>,
+      positionals,
+      help,
+    };
+  } catch (e) {
+    throw new InvalidInputError(`${(e as Error).message} (see --help)`);
+  }
+}
+
+/** Whether stderr is a terminal (progress output only then). */
+export function stderrIsTerminal(): boolean {
+  try {
+    return Deno.stderr.isTerminal();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs a task's `main`, printing `error: ...` and exiting with the error's
+ * code when it throws. Unexpected errors print their stack and exit 1.
+ */
+export async function runMain(
+  main: (args: string[]) => Promise<number | void>,
+  args: string[] = Deno.args,
+): Promise<never> {
+  let code = 0;
+  try {
+    code = (await main(args)) ?? 0;
+  } catch (e) {
+    if (e instanceof VaultError) {
+      console.error(`error: ${e.message}`);
+      code = e.exitCode;
+    } else {
+      console.error(
+        `error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`,
+      );
+      code = 1;
+    }
+  }
+  Deno.exit(code);
+}

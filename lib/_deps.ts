@@ -1,0 +1,40 @@
+/**
+ * The one place where built-in modules are named. JSR is unreachable here, so
+ * `node:` built-ins stand in for `@std/path`, `@std/cli` and `@std/fs`.
+ *
+ * @module
+ */
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const {
+  basename,
+  dirname,
+  extname,
+  isAbsolute,
+  join,
+  relative,
+  resolve,
+} = path;
+export const SEPARATOR: string = path.sep;
+export { parseArgs } from "node:util";
+export { createHash, randomBytes } from "node:crypto";
+export {
+  brotliDecompressSync,
+  constants as zlibConstants,
+  gunzipSync,
+  zstdCompress,
+  zstdCompressSync,
+  zstdDecompressSync,
+} from "node:zlib";
+export {
+  decode as decodeMsgpack,
+  encode as encodeMsgpack,
+} from "@msgpack/msgpack";
+
+/** Converts a `file:` URL to a path; a path is returned as it is. */
+export function fromFileUrl(url: string | URL): string {
+  return url instanceof URL || url.startsWith("file:")
+    ? fileURLToPath(url)
+    : url;
+}

@@ -1,0 +1,91 @@
+/**
+ * `deno task create`: scaffold a new specimen.
+ *
+ * @module
+ */
+import { parseTaskArgs, runMain } from "../lib/_cli.ts";
+import { createSpecimen } from "../lib/create.ts";
+import { InvalidInputError } from "../lib/errors.ts";
+import { TAXONOMY } from "../lib/taxonomy.ts";
+import { findVault } from "../lib/vault.ts";
+
+/** The task's help text. */
+export const HELP =
+  `Create a new specimen: specimens/<id>/ with manifest.msgpack, protocol.ts,
+field_notes.md and an empty strata/.
+
+Usage:
+  deno task create --id ID --domain DOMAIN --method METHOD [options]
+
+Required:
+  --id ID              lowercase letters, digits, underscores; at most 128
+                       (e.g. 2026_11_26_my_run)
+  --domain DOMAIN      research domain (see below)
+  --method METHOD      method, valid for the domain (see below)
+
+Options:
+  --tags a,b,c         comma-separated tags (trimmed, deduplicated)
+  --model NAME         the model studied, e.g. gpt2
+  --description TEXT   one line on what the experiment is
+  --vault DIR          the vault (default: $SPECIMEN_VAULT, else the nearest
+                       folder at or above the working directory with specimens/)
+  -h, --help           show this help
+
+Taxonomy (domain: methods):
+${
+    Object.entries(TAXONOMY).map(([d, m]) => `  ${d}: ${m.join(", ")}`).join(
+      "\n",
+    )
+  }
+
+Exit codes: 0 created; 2 invalid input; 3 the id exists; 4 no vault found; 1 other failure.
+
+Then: edit specimens/<id>/protocol.ts and run it with
+  deno run -A specimens/<id>/protocol.ts`;
+
+/** Runs the task with `args`; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const { values, help } = parseTaskArgs(args, {
+    id: { type: "string" },
+    domain: { type: "string" },
+    method: { type: "string" },
+    tags: { type: "string" },
+    model: { type: "string" },
+    description: { type: "string" },
+    vault: { type: "string" },
+  });
+  if (help) {
+    console.log(HELP);
+    return 0;
+  }
+  const missing = ["id", "domain", "method"].filter((k) =>
+    values[k] === undefined
+  );
+  if (missing.length) {
+    throw new InvalidInputError(
+      `Missing ${
+        missing.map((k) => `--${k}`).join(", ")
+      }: usage: deno task create --id ID --domain DOMAIN --method METHOD (see --help)`,
+    );
+  }
+  const vault = await findVault(values.vault as string | undefined);
+  const created = await createSpecimen({
+    vault: vault.root,
+    id: values.id as string,
+    domain: values.domain as string,
+    method: values.method as string,
+    tags: values.tags as string | undefined,
+    model: values.model as string | undefined,
+    description: values.description as string | undefined,
+  });
+  const m = created.manifest;
+  console.log(`Created specimen ${created.id} at ${created.dir}
+  taxonomy: ${m.taxonomy.domain} / ${m.taxonomy.method}
+  tags:     ${m.tags.join(", ") || "(none)"}
+  model:    ${m.model ?? "(none)"}
+Next: edit ${created.dir}/protocol.ts, then run it:
+  deno run -A ${created.dir}/protocol.ts`);
+  return 0;
+}
+
+if (import.meta.main) await runMain(main);

@@ -1,0 +1,160 @@
+/**
+ * Shared test helpers: temp vaults, running tasks as real subprocesses.
+ *
+ * @module
+ */
+import { join, resolve } from "../lib/_deps.ts";
+import { AssertionError } from "node:assert/strict";
+export {
+  deepEqual as assertEquals,
+  equal as assertStrictEquals,
+  match as assertMatch,
+  ok as assert,
+} from "node:assert/strict";
+
+// deno-lint-ignore no-explicit-any
+type ErrorClass = new (...args: any[]) => Error;
+
+function checkError(
+  e: unknown,
+  expected?: ErrorClass | RegExp,
+  message?: string | RegExp,
+): Error {
+  if (!(e instanceof Error)) {
+    throw new AssertionError({
+      message: `Expected an Error, got ${String(e)}`,
+    });
+  }
+  if (typeof expected === "function" && !(e instanceof expected)) {
+    const err: Error = e;
+    throw new AssertionError({
+      message: `Expected ${expected.name}, got ${err.name}: ${err.message}`,
+    });
+  }
+  for (
+    const m of [expected instanceof RegExp ? expected : undefined, message]
+  ) {
+    if (m === undefined) continue;
+    const ok = typeof m === "string"
+      ? e.message.includes(m)
+      : m.test(e.message);
+    if (!ok) {
+      throw new AssertionError({
+        message: `Expected the message to ${
+          typeof m === "string" ? "include" : "match"
+        } ${String(m)}, got: ${e.message}`,
+      });
+    }
+  }
+  return e;
+}
+
+/**
+ * Asserts that `fn` throws (std semantics): of class `expected` (or with a
+ * message matching the RegExp `expected`), and with a message that includes
+ * (or matches) `message`. Returns the error.
+ */
+export function assertThrows(
+  fn: () => unknown,
+  expected?: ErrorClass | RegExp,
+  message?: string | RegExp,
+): Error {
+  try {
+    fn();
+  } catch (e) {
+    return checkError(e, expected, message);
+  }
+  throw new AssertionError({ message: "Expected the function to throw" });
+}
+
+/** Like {@linkcode assertThrows}, for a promise-returning `fn`. */
+export async function assertRejects(
+  fn: () => Promise<unknown>,
+  expected?: ErrorClass | RegExp,
+  message?: string | RegExp,
+): Promise<Error> {
+  try {
+    await fn();
+  } catch (e) {
+    return checkError(e, expected, message);
+  }
+  throw new AssertionError({ message: "Expected the promise to reject" });
+}
+
+/** The repository root. */
+export const ROOT: string = resolve(import.meta.dirname!, "..");
+/** The shared interop fixtures (read-only). */
+export const INTEROP: string = resolve(ROOT, "..", "shared", "interop");
+
+/** A temp folder that removes itself: `await using dir = await tempDir()`. */
+export async function tempDir(prefix = "sv_test_"): Promise<
+  { path: string } & AsyncDisposable
+> {
+  const path = await Deno.makeTempDir({ prefix });
+  return {
+    path,
+    [Symbol.asyncDispose]: async () => {
+      await Deno.remove(path, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** A temp vault: a folder with an empty `specimens/`. */
+export async function tempVault(): Promise<
+  { path: string; specimens: string } & AsyncDisposable
+> {
+  const dir = await tempDir("sv_vault_");
+  const specimens = join(dir.path, "specimens");
+  await Deno.mkdir(specimens);
+  return Object.assign(dir, { specimens });
+}
+
+/** Result of a subprocess. */
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `deno <args>` as a real subprocess (NO_COLOR set) and returns its exit
+ * code and output.
+ */
+export async function runDeno(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; stdin?: string } = {},
+): Promise<RunResult> {
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: options.cwd ?? ROOT,
+    env: { NO_COLOR: "1", ...options.env },
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const child = cmd.spawn();
+  if (options.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(options.stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
+}
+
+/** Runs a task script `tasks/<name>.ts` with `-A` as a subprocess. */
+export function runTask(
+  name: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<RunResult> {
+  return runDeno(
+    ["run", "-A", join(ROOT, "tasks", `${name}.ts`), ...args],
+    options,
+  );
+}
