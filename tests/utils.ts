@@ -6,7 +6,7 @@
 import { join, resolve } from "../lib/_deps.ts";
 import { AssertionError } from "node:assert/strict";
 export {
-  deepEqual as assertEquals,
+  deepStrictEqual as assertEquals,
   equal as assertStrictEquals,
   match as assertMatch,
   ok as assert,
