@@ -6,8 +6,17 @@
  */
 import { join, resolve } from "./_deps.ts";
 import { exists, placeDir, tempPathFor } from "./_fs.ts";
-import { InvalidInputError, SpecimenExistsError } from "./errors.ts";
-import { encodeManifest, type Manifest, MANIFEST_FILE } from "./manifest.ts";
+import {
+  InvalidInputError,
+  NotFoundError,
+  SpecimenExistsError,
+} from "./errors.ts";
+import {
+  encodeManifest,
+  type Manifest,
+  MANIFEST_FILE,
+  readManifest,
+} from "./manifest.ts";
 import { validateSpecimenId } from "./specimen_id.ts";
 import { validateTaxonomy } from "./taxonomy.ts";
 import { vaultPaths } from "./vault.ts";
@@ -41,8 +50,15 @@ export interface CreateSpecimenOptions {
   model?: string | null;
   /** One line on what the experiment is. @default null */
   description?: string | null;
-  /** Extra keys to record in the manifest (e.g. `parent`). */
+  /** Extra keys to record in the manifest. */
   extra?: Record<string, unknown>;
+  /**
+   * The id of the specimen this one derives from: recorded as the
+   * manifest's top-level `parent` and in the field notes.
+   */
+  parent?: string;
+  /** The text of `protocol.ts`, instead of the template (e.g. the parent's). */
+  protocol?: string;
 }
 
 /** What {@linkcode createSpecimen} made. */
@@ -161,6 +177,7 @@ export async function createSpecimen(
   validateSpecimenId(id);
   validateTaxonomy(domain, method);
   const tags = normalizeTags(options.tags);
+  if (options.parent !== undefined) validateSpecimenId(options.parent);
   const model = optionalText("model", options.model);
   const description = optionalText("description", options.description);
 
@@ -183,6 +200,7 @@ export async function createSpecimen(
     description,
     dependencies: libraryDependencies(),
     ...options.extra,
+    ...(options.parent === undefined ? {} : { parent: options.parent }),
   };
   const values: Record<string, string> = {
     id,
@@ -192,6 +210,7 @@ export async function createSpecimen(
     tags: tags.length ? tags.join(", ") : "(none)",
     created: manifest.created,
     description: description ?? "",
+    parent: options.parent ?? "",
   };
 
   await Deno.mkdir(paths.specimens, { recursive: true });
@@ -201,7 +220,17 @@ export async function createSpecimen(
     await Deno.mkdir(join(tmp, "strata"));
     await Deno.writeFile(join(tmp, MANIFEST_FILE), encodeManifest(manifest));
     for (const file of ["protocol.ts", "field_notes.md"]) {
-      const text = await Deno.readTextFile(join(TEMPLATES_DIR, file));
+      if (file === "protocol.ts" && options.protocol !== undefined) {
+        await Deno.writeTextFile(join(tmp, file), options.protocol);
+        continue;
+      }
+      let text = await Deno.readTextFile(join(TEMPLATES_DIR, file));
+      if (file === "field_notes.md" && options.parent !== undefined) {
+        text = text.replace(
+          /^(- \*\*Created:\*\*.*)$/m,
+          "$1\n- **Derived from:** {{parent}}",
+        );
+      }
       await Deno.writeTextFile(join(tmp, file), fill(text, values));
     }
     await placeDir(tmp, dir);
@@ -211,6 +240,84 @@ export async function createSpecimen(
     throw e;
   }
   return { id, dir, manifest };
+}
+
+/** Options for {@linkcode deriveSpecimen}. */
+export interface DeriveSpecimenOptions {
+  /** The vault root (the folder holding `specimens/`). */
+  vault: string;
+  /** The id of the specimen to derive from. */
+  from: string;
+  /** The new id. */
+  id: string;
+  /** A taxonomy domain. @default the parent's domain */
+  domain?: string;
+  /** A method valid for the domain. @default the parent's method */
+  method?: string;
+  /** Tags, as a list or a comma-separated string. @default the parent's tags */
+  tags?: string[] | string;
+  /** The model studied. @default the parent's model */
+  model?: string | null;
+  /** One line on what this variation changes. @default null */
+  description?: string | null;
+}
+
+/**
+ * Creates `specimens/<id>/` as a variation of the specimen `from`: copies
+ * its `protocol.ts` as it is, writes fresh field notes from the template,
+ * and records `parent: from` in the manifest. Domain, method, tags and model
+ * default to the parent's. The parent may be in any state (sealed, failed,
+ * not run); it is only read.
+ *
+ * Throws {@linkcode NotFoundError} when `from` does not exist, and
+ * otherwise as {@linkcode createSpecimen}.
+ *
+ * Needs `--allow-read` and `--allow-write` on the vault.
+ *
+ * @example
+ * ```ts
+ * import { createSpecimen, deriveSpecimen } from "./create.ts";
+ * const vault = await Deno.makeTempDir();
+ * await createSpecimen({ vault, id: "base", domain: "training", method: "fine_tuning" });
+ * const { manifest } = await deriveSpecimen({ vault, from: "base", id: "base_v2" });
+ * console.assert(manifest.parent === "base");
+ * await Deno.remove(vault, { recursive: true });
+ * ```
+ */
+export async function deriveSpecimen(
+  options: DeriveSpecimenOptions,
+): Promise<CreatedSpecimen> {
+  validateSpecimenId(options.from);
+  const parentDir = join(vaultPaths(options.vault).specimens, options.from);
+  if (!(await exists(parentDir))) {
+    throw new NotFoundError(
+      `Cannot derive from "${options.from}": no specimen folder ${parentDir}. Check the id (ls ${
+        vaultPaths(options.vault).specimens
+      }) or pass --vault DIR`,
+    );
+  }
+  const parent = await readManifest(parentDir);
+  let protocol: string;
+  try {
+    protocol = await Deno.readTextFile(join(parentDir, "protocol.ts"));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    throw new NotFoundError(
+      `Cannot derive from "${options.from}": it has no protocol.ts to copy (${parentDir})`,
+      { cause: e },
+    );
+  }
+  return await createSpecimen({
+    vault: options.vault,
+    id: options.id,
+    domain: options.domain ?? parent.taxonomy.domain,
+    method: options.method ?? parent.taxonomy.method,
+    tags: options.tags ?? parent.tags,
+    model: options.model === undefined ? parent.model : options.model,
+    description: options.description ?? null,
+    parent: options.from,
+    protocol,
+  });
 }
 
 function optionalText(

@@ -10,6 +10,9 @@ import { decodeMsgpack, encodeMsgpack, join } from "./_deps.ts";
 import { atomicWriteFile } from "./_fs.ts";
 import { CorruptFileError, NotFoundError } from "./errors.ts";
 import { isSpecimenId } from "./specimen_id.ts";
+import type { Provenance } from "./provenance.ts";
+import type { RunRecord } from "./run.ts";
+import type { Seal } from "./seal.ts";
 
 /** The manifest's file name inside a specimen folder. */
 export const MANIFEST_FILE = "manifest.msgpack";
@@ -51,6 +54,19 @@ export interface Manifest {
   model: string | null;
   description: string | null;
   dependencies: Record<string, string>;
+  /** The specimen this one was derived from (`deno task create --from`). */
+  parent?: string;
+  /** Seeds the protocol declared (`runProtocol(..., { seeds })`). */
+  seeds?: Record<string, number | string>;
+  /**
+   * Where the results came from: the latest run's machine, code, packages
+   * (a manifest from elsewhere may carry another shape under this key).
+   */
+  provenance?: Provenance | Record<string, unknown>;
+  /** Every run of the protocol, oldest first. */
+  runs?: RunRecord[];
+  /** The SHA-256 and size of every sealed file (set when status is `sealed`). */
+  seal?: Seal;
   [key: string]: unknown;
 }
 

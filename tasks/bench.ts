@@ -12,7 +12,7 @@ import { InvalidInputError } from "../lib/errors.ts";
 const BENCH_DIR = resolve(import.meta.dirname!, "..", "tests", "bench");
 
 /** The benchmark areas, in the order they run. */
-export const AREAS = ["metrics", "tensors", "catalog", "logger"];
+export const AREAS = ["metrics", "tensors", "catalog", "logger", "verify"];
 
 /** The task's help text. */
 export const HELP =

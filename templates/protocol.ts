@@ -1,13 +1,15 @@
 /**
  * Protocol of specimen {{id}} ({{domain}} / {{method}}).
  *
- * Run it once: `deno run -A specimens/{{id}}/protocol.ts`
- * (from any folder). Results are write-once: a second run is refused.
+ * Run it once: `deno task run {{id}}` (records the run, its logs and
+ * provenance, then seals the specimen), or directly with
+ * `deno run -A specimens/{{id}}/protocol.ts` from any folder.
+ * Results are write-once: a second run is refused.
  */
 import { runProtocol } from "specimen-vault";
 
-await runProtocol(import.meta, async (storage) => {
-  // Your experiment goes here. For example:
+await runProtocol(import.meta, (storage) => {
+  // Your experiment goes here (make the body `async` to await). For example:
   //
   //   const step = Array.from({ length: 100 }, (_, i) => i);
   //   const loss = step.map((s) => Math.exp(-s / 30));

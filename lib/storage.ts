@@ -1,0 +1,361 @@
+/**
+ * `SpecimenStorage`: what a protocol uses to write its results into
+ * `strata/` — metrics as Parquet, tensors as Zarr v3 — and to read them back.
+ * Every artifact is written once, under a temp name first, and recorded in
+ * the manifest. A sealed specimen (or one whose run failed) refuses writes.
+ *
+ * @module
+ */
+import { join, resolve } from "./_deps.ts";
+import { atomicWriteFile, exists } from "./_fs.ts";
+import {
+  ImmutableArtifactError,
+  InvalidInputError,
+  NotFoundError,
+} from "./errors.ts";
+import {
+  type ArtifactRecord,
+  type Manifest,
+  readManifest,
+  writeManifest,
+} from "./manifest.ts";
+import { captureProvenance } from "./provenance.ts";
+import { assertWritable } from "./seal.ts";
+import {
+  decodeMetrics,
+  encodeMetrics,
+  type EncodeMetricsOptions,
+  type MetricColumns,
+  type ReadColumn,
+} from "./parquet.ts";
+import {
+  createZarrWriter,
+  type DType,
+  readZarr,
+  type Selection,
+  type TensorData,
+  type TensorInfo,
+  type TensorOptions,
+  type TensorSlice,
+  writeZarr,
+  zarrInfo,
+  type ZarrWriter,
+} from "./zarr.ts";
+
+/** Folder of results inside a specimen. */
+export const STRATA_DIR = "strata";
+
+/** Artifact names: they become file names and parts of SQL view names. */
+export const ARTIFACT_NAME_PATTERN: RegExp = /^[a-z0-9_]{1,64}$/;
+
+/** Options for {@linkcode SpecimenStorage.writeMetrics}. */
+export interface WriteMetricsOptions extends EncodeMetricsOptions {
+  /** The table name: the file is `strata/<name>.parquet`. @default "metrics" */
+  name?: string;
+}
+
+/** A streaming tensor writer that records its artifact on close. */
+export interface TensorWriter extends AsyncDisposable {
+  /** Rows (leading-axis entries) written so far. */
+  readonly rowsWritten: number;
+  /** Appends whole rows, in order. */
+  write(block: TensorData): Promise<void>;
+  /** Checks every row arrived, places the array and records it. */
+  close(): Promise<ArtifactRecord>;
+  /** Drops everything written; nothing is left behind. */
+  abort(): Promise<void>;
+}
+
+/**
+ * Reads and writes one specimen's results.
+ *
+ * Needs `--allow-read` and `--allow-write` on the specimen folder.
+ *
+ * @example
+ * ```ts
+ * import { createSpecimen, SpecimenStorage } from "../mod.ts";
+ * const vault = await Deno.makeTempDir();
+ * const { dir } = await createSpecimen({
+ *   vault, id: "doc_storage", domain: "training", method: "fine_tuning",
+ * });
+ * const storage = await SpecimenStorage.open(dir);
+ * await storage.writeMetrics({ step: [0, 1, 2], loss: [1, 0.5, 0.25] });
+ * const { loss } = await storage.readMetrics();
+ * console.assert(loss[2] === 0.25);
+ * await Deno.remove(vault, { recursive: true });
+ * ```
+ */
+export class SpecimenStorage {
+  /** The specimen id. */
+  readonly id: string;
+  /** Absolute path of the specimen folder. */
+  readonly dir: string;
+  /** Absolute path of its `strata/` folder. */
+  readonly strata: string;
+  #manifest: Manifest;
+  #pending: Promise<unknown> = Promise.resolve();
+
+  private constructor(dir: string, manifest: Manifest) {
+    this.dir = dir;
+    this.id = manifest.specimen_id;
+    this.strata = join(dir, STRATA_DIR);
+    this.#manifest = manifest;
+  }
+
+  /**
+   * Opens the specimen at `dir` (a path or a `file:` URL, e.g.
+   * `import.meta.dirname` inside a protocol). Throws
+   * {@linkcode NotFoundError} or {@linkcode CorruptFileError} when `dir`
+   * holds no valid manifest.
+   */
+  static async open(dir: string | URL): Promise<SpecimenStorage> {
+    const path = resolve(
+      dir instanceof URL ? decodeURIComponent(dir.pathname) : dir,
+    );
+    const manifest = await readManifest(path);
+    await Deno.mkdir(join(path, STRATA_DIR), { recursive: true });
+    return new SpecimenStorage(path, manifest);
+  }
+
+  /** A copy of the manifest as last read or written. */
+  get manifest(): Manifest {
+    return structuredClone(this.#manifest);
+  }
+
+  /** The artifacts recorded so far, by name. */
+  get artifacts(): Record<string, ArtifactRecord> {
+    return structuredClone(this.#manifest.artifacts);
+  }
+
+  /**
+   * Writes `columns` (equal-length arrays) to `strata/<name>.parquet`:
+   * integer columns as INT64, other numbers as DOUBLE, strings, booleans;
+   * null allowed. Refuses to replace an existing table.
+   */
+  async writeMetrics(
+    columns: MetricColumns,
+    options: WriteMetricsOptions = {},
+  ): Promise<ArtifactRecord> {
+    const name = options.name ?? "metrics";
+    const path = await this.#claim(name, "parquet");
+    const encoded = await encodeMetrics(columns, options);
+    try {
+      await atomicWriteFile(path, encoded.bytes, { createNew: true });
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) throw this.#immutable(name);
+      throw e;
+    }
+    return await this.#record(name, {
+      path: `${STRATA_DIR}/${name}.parquet`,
+      format: "parquet",
+      columns: encoded.columns,
+      rows: encoded.rows,
+      bytes: encoded.bytes.length,
+    });
+  }
+
+  /** Reads `strata/<name>.parquet` back, column types preserved. */
+  async readMetrics(name = "metrics"): Promise<Record<string, ReadColumn>> {
+    validateArtifactName(name);
+    const path = join(this.strata, `${name}.parquet`);
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(path);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) {
+        throw new NotFoundError(
+          `Specimen "${this.id}" has no metrics table "${name}" (${path})${
+            this.#listing("parquet")
+          }`,
+        );
+      }
+      throw e;
+    }
+    return (await decodeMetrics(bytes, path)).columns;
+  }
+
+  /**
+   * Writes a whole tensor to `strata/<name>.zarr` (Zarr v3, zstd by default,
+   * chunks of a few MB unless given). Refuses to replace an existing array.
+   */
+  async writeTensor(
+    name: string,
+    data: TensorData,
+    options: TensorOptions,
+  ): Promise<ArtifactRecord> {
+    const path = await this.#claim(name, "zarr");
+    let info: TensorInfo;
+    try {
+      info = await writeZarr(path, data, options);
+    } catch (e) {
+      if (e instanceof ImmutableArtifactError) throw this.#immutable(name);
+      throw e;
+    }
+    return await this.#record(name, tensorRecord(name, info));
+  }
+
+  /**
+   * Starts a tensor written block by block (whole rows, in order), for arrays
+   * larger than memory. Memory stays bounded by about one band of chunks.
+   *
+   * @example
+   * ```ts ignore
+   * await using w = await storage.createTensor("acts", { shape: [1000, 768], dtype: "float32" });
+   * for (let i = 0; i < 10; i++) await w.write(new Float32Array(100 * 768));
+   * await w.close();
+   * ```
+   */
+  async createTensor(
+    name: string,
+    options: TensorOptions & { dtype: DType },
+  ): Promise<TensorWriter> {
+    const path = await this.#claim(name, "zarr");
+    const writer: ZarrWriter = await createZarrWriter(path, options);
+    let closed = false;
+    const close = async (): Promise<ArtifactRecord> => {
+      closed = true;
+      const info = await writer.close();
+      return await this.#record(name, tensorRecord(name, info));
+    };
+    return {
+      get rowsWritten() {
+        return writer.rowsWritten;
+      },
+      write: (block) => writer.write(block),
+      close,
+      abort: async () => {
+        closed = true;
+        await writer.abort();
+      },
+      [Symbol.asyncDispose]: async () => {
+        if (!closed) await writer.abort();
+      },
+    };
+  }
+
+  /**
+   * Reads a tensor, or a slice of it: only the chunks the selection touches
+   * are read. `selection` has one entry per axis: an index, `[start, stop]`,
+   * or `null` for the whole axis.
+   */
+  async readTensor(name: string, selection?: Selection): Promise<TensorSlice> {
+    return await readZarr(await this.#existing(name, "zarr"), selection);
+  }
+
+  /** Shape, dtype, chunks, codecs and bytes on disk of a tensor. */
+  async tensorInfo(name: string): Promise<TensorInfo> {
+    return await zarrInfo(await this.#existing(name, "zarr"));
+  }
+
+  /** Checks the name and that nothing is there yet; returns the target path. */
+  async #claim(name: string, ext: string): Promise<string> {
+    validateArtifactName(name);
+    // From disk, not the cached copy: another process may have sealed it.
+    assertWritable(await readManifest(this.dir));
+    const path = join(this.strata, `${name}.${ext}`);
+    const other = ext === "zarr" ? "parquet" : "zarr";
+    if (
+      Object.hasOwn(this.#manifest.artifacts, name) || await exists(path) ||
+      await exists(join(this.strata, `${name}.${other}`))
+    ) {
+      throw this.#immutable(name);
+    }
+    return path;
+  }
+
+  async #existing(name: string, ext: string): Promise<string> {
+    validateArtifactName(name);
+    const path = join(this.strata, `${name}.${ext}`);
+    if (!(await exists(path))) {
+      throw new NotFoundError(
+        `Specimen "${this.id}" has no tensor "${name}" (${path})${
+          this.#listing("zarr")
+        }`,
+      );
+    }
+    return path;
+  }
+
+  #listing(format: string): string {
+    const names = Object.entries(this.#manifest.artifacts)
+      .filter(([, a]) => a.format === format).map(([n]) => n);
+    return names.length ? `; it has: ${names.join(", ")}` : "";
+  }
+
+  #immutable(name: string): ImmutableArtifactError {
+    return new ImmutableArtifactError(
+      `Artifact "${name}" of specimen "${this.id}" already exists: specimens are immutable: create a new specimen for a variation (deno task create --id ${this.id}_v2 ...)`,
+    );
+  }
+
+  /**
+   * Records an artifact in the manifest. Updates are serialized in this
+   * process and locked across processes, and re-read the manifest first so
+   * concurrent writers to one specimen do not drop each other's records.
+   */
+  #record(name: string, record: ArtifactRecord): Promise<ArtifactRecord> {
+    const run = async () => {
+      using lock = await Deno.open(join(this.dir, ".lock"), {
+        create: true,
+        write: true,
+      });
+      await lock.lock(true);
+      const manifest = await readManifest(this.dir);
+      try {
+        assertWritable(manifest);
+      } catch (e) {
+        // Sealed while this artifact was being written: take it back out.
+        await Deno.remove(join(this.dir, record.path), { recursive: true })
+          .catch(() => {});
+        throw e;
+      }
+      // A script using storage without runProtocol still says where its
+      // results came from: provenance is captured with the first artifact.
+      manifest.provenance ??= await captureProvenance({
+        specimenDir: this.dir,
+        capturedBy: "SpecimenStorage",
+      });
+      manifest.artifacts[name] = {
+        ...record,
+        created: new Date().toISOString(),
+      };
+      await writeManifest(this.dir, manifest);
+      this.#manifest = manifest;
+      return manifest.artifacts[name];
+    };
+    const next = this.#pending.then(run, run);
+    this.#pending = next.catch(() => {});
+    return next;
+  }
+}
+
+/**
+ * Throws {@linkcode InvalidInputError} unless `name` is a valid artifact name
+ * (`^[a-z0-9_]{1,64}$`).
+ *
+ * @example
+ * ```ts
+ * import { validateArtifactName } from "./storage.ts";
+ * validateArtifactName("eval_metrics");
+ * ```
+ */
+export function validateArtifactName(name: unknown): asserts name is string {
+  if (typeof name === "string" && ARTIFACT_NAME_PATTERN.test(name)) return;
+  throw new InvalidInputError(
+    `Invalid artifact name ${
+      JSON.stringify(name)
+    }: names become file and view names, so they must be 1 to 64 of ^[a-z0-9_]+$ (e.g. "eval_metrics")`,
+  );
+}
+
+function tensorRecord(name: string, info: TensorInfo): ArtifactRecord {
+  return {
+    path: `${STRATA_DIR}/${name}.zarr`,
+    format: "zarr",
+    shape: info.shape,
+    dtype: info.dtype,
+    chunks: info.chunks,
+    codecs: info.codecs,
+    bytes: info.bytes,
+  };
+}

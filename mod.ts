@@ -1,0 +1,135 @@
+/**
+ * Specimen Vault: a local-first, queryable archive of ML research experiments.
+ *
+ * Each experiment is a specimen, a folder `specimens/<id>/` written once:
+ * `manifest.msgpack`, `protocol.ts`, `field_notes.md` and `strata/` with
+ * metrics in Parquet and tensors in Zarr v3.
+ *
+ * Inside a protocol, write results through {@linkcode SpecimenStorage}:
+ *
+ * @example
+ * ```ts
+ * import { createSpecimen, SpecimenStorage } from "specimen-vault";
+ *
+ * const vault = await Deno.makeTempDir();
+ * const { dir } = await createSpecimen({
+ *   vault,
+ *   id: "mod_example",
+ *   domain: "interpretability",
+ *   method: "sae_analysis",
+ *   tags: ["gpt2", "layer_12"],
+ * });
+ * const storage = await SpecimenStorage.open(dir);
+ * await storage.writeMetrics({ step: [0, 1, 2], loss: [2.1, 1.4, 0.9] });
+ * await storage.writeTensor("activations", new Float32Array(3 * 4), { shape: [3, 4] });
+ * console.assert((await storage.readTensor("activations", [1])).shape[0] === 4);
+ * await Deno.remove(vault, { recursive: true });
+ * ```
+ *
+ * @module
+ */
+export {
+  CorruptFileError,
+  ImmutableArtifactError,
+  InvalidInputError,
+  NotFoundError,
+  SpecimenExistsError,
+  VaultError,
+} from "./lib/errors.ts";
+export { TAXONOMY, validateTaxonomy } from "./lib/taxonomy.ts";
+export {
+  isSpecimenId,
+  MAX_SPECIMEN_ID_LENGTH,
+  SPECIMEN_ID_PATTERN,
+  validateSpecimenId,
+} from "./lib/specimen_id.ts";
+export {
+  type ArtifactRecord,
+  decodeManifest,
+  encodeManifest,
+  type Manifest,
+  MANIFEST_FILE,
+  readManifest,
+  validateManifest,
+} from "./lib/manifest.ts";
+export {
+  CATALOG_FILE,
+  findVault,
+  SPECIMENS_DIR,
+  VAULT_ENV,
+  type VaultPaths,
+  vaultPaths,
+} from "./lib/vault.ts";
+export {
+  type CreatedSpecimen,
+  createSpecimen,
+  type CreateSpecimenOptions,
+  normalizeTags,
+} from "./lib/create.ts";
+export {
+  ARTIFACT_NAME_PATTERN,
+  SpecimenStorage,
+  STRATA_DIR,
+  type TensorWriter,
+  validateArtifactName,
+  type WriteMetricsOptions,
+} from "./lib/storage.ts";
+export { runProtocol, type RunProtocolOptions } from "./lib/protocol.ts";
+export type { ColumnValues, MetricColumns, ReadColumn } from "./lib/parquet.ts";
+export type {
+  DType,
+  ReadOptions,
+  Selection,
+  TensorData,
+  TensorInfo,
+  TensorOptions,
+  TensorSlice,
+} from "./lib/zarr.ts";
+export {
+  captureProvenance,
+  type CaptureProvenanceOptions,
+  findDenoConfig,
+  type GitState,
+  PROTOCOL_FILE,
+  type Provenance,
+} from "./lib/provenance.ts";
+export {
+  assertWritable,
+  computeSeal,
+  readSeal,
+  type Seal,
+  sealableFiles,
+  type SealedFile,
+  sealListing,
+  type SealOptions,
+  sealSpecimen,
+  STATUS_ACTIVE,
+  STATUS_FAILED,
+  STATUS_RUNNING,
+  STATUS_SEALED,
+  UNSEALED_FILES,
+} from "./lib/seal.ts";
+export {
+  assertRunnable,
+  beginRun,
+  type BeginRunOptions,
+  finishRun,
+  newRunId,
+  RUN_ID_ENV,
+  type RunOutcome,
+  type RunRecord,
+  type RunResult,
+  RUNS_DIR,
+  runSpecimen,
+  type RunSpecimenOptions,
+  type RunStatus,
+  validateSeeds,
+} from "./lib/run.ts";
+export {
+  type SpecimenVerification,
+  type VerifyProgress,
+  verifySpecimen,
+  type VerifyState,
+  verifyVault,
+  type VerifyVaultOptions,
+} from "./lib/verify.ts";

@@ -1,0 +1,164 @@
+/**
+ * `deno task run`: run a specimen's protocol as a child process and record
+ * the run (provenance, logs, exit status); seal the specimen on success.
+ *
+ * @module
+ */
+import { dirname, join, relative, resolve } from "../lib/_deps.ts";
+import { parseTaskArgs, runMain } from "../lib/_cli.ts";
+import { formatBytes, ProgressLine } from "../lib/_progress.ts";
+import { InvalidInputError, NotFoundError } from "../lib/errors.ts";
+import { runSpecimen } from "../lib/run.ts";
+import { isSpecimenId } from "../lib/specimen_id.ts";
+import { findVault } from "../lib/vault.ts";
+
+/** The task's help text. */
+export const HELP =
+  `Run a specimen's protocol and record the run in its manifest: start and end
+time, duration, exit status, command line, and provenance (git commit and
+dirty files, Deno/V8/TypeScript, OS, CPU, memory, host, SHA-256 of
+protocol.ts and deno.lock, npm package versions, declared seeds). stdout and
+stderr are shown live and saved to specimens/<id>/runs/<run id>/.
+
+A successful run seals the specimen: the SHA-256 and size of protocol.ts and
+of every file under strata/ and runs/ go into the manifest, and the specimen
+can no longer be written or run (check it with deno task verify). A failed
+run is kept, marked failed, with its logs.
+
+Usage:
+  deno task run ID [options] [-- PROTOCOL_ARGS...]
+  deno task run path/to/protocol.ts [options] [-- PROTOCOL_ARGS...]
+
+Options:
+  --vault DIR    the vault, for an ID (default: $SPECIMEN_VAULT, else the
+                 nearest folder at or above the working directory with
+                 specimens/)
+  -h, --help     show this help
+
+Arguments after -- are passed to the protocol (Deno.args). The protocol runs
+with -A from the current folder.
+
+Exit codes: 0 the run succeeded; otherwise the protocol's exit code, or 1
+when it was killed or sealing failed; 2 invalid usage; 3 the specimen is
+sealed or already holds results (derive a variation with
+deno task create --id NEW --from ID); 4 no such specimen.`;
+
+/** Runs the task with `args`; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const dashes = args.indexOf("--");
+  const own = dashes === -1 ? args : args.slice(0, dashes);
+  const protocolArgs = dashes === -1 ? [] : args.slice(dashes + 1);
+  const { values, positionals, help } = parseTaskArgs(own, {
+    vault: { type: "string" },
+  }, { allowPositionals: true });
+  if (help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    throw new InvalidInputError(
+      positionals.length === 0
+        ? "Missing the specimen: usage: deno task run ID|path/to/protocol.ts [-- ARGS] (see --help)"
+        : `Expected one specimen, got ${
+          positionals.map((p) => JSON.stringify(p)).join(" ")
+        }: arguments for the protocol go after --, e.g. deno task run ${
+          positionals[0]
+        } -- ${positionals.slice(1).join(" ")}`,
+    );
+  }
+  // deno task runs in the folder of deno.json; INIT_CWD is where it was typed.
+  const cwd = initCwd();
+  const dir = await specimenDir(positionals[0], cwd, values.vault as string);
+
+  const progress = new ProgressLine();
+  let sealed = 0;
+  const { run, manifest } = await runSpecimen({
+    dir,
+    args: protocolArgs,
+    cwd,
+    onSealBytes: (n) => {
+      sealed += n;
+      progress.update(() => `sealing: ${formatBytes(sealed)} hashed`);
+    },
+  });
+  progress.clear();
+
+  const logs = run.stdout
+    ? `${relative(cwd, join(dir, dirname(run.stdout)))}/`
+    : "(none)";
+  const took = `${((run.duration_ms ?? 0) / 1000).toFixed(2)} s`;
+  if (run.status === "succeeded") {
+    console.error(
+      manifest.seal
+        ? `\nRun ${run.id} succeeded in ${took}. Sealed ${manifest.specimen_id}: ${manifest.seal.file_count} files, ${
+          formatBytes(manifest.seal.bytes)
+        }, digest ${
+          manifest.seal.digest.slice(0, 16)
+        }… Logs: ${logs}\nCheck it any time with: deno task verify ${manifest.specimen_id}`
+        : `\nRun ${run.id} succeeded in ${took} but wrote nothing to strata/, so ${manifest.specimen_id} is not sealed and can run again. Logs: ${logs}`,
+    );
+    return 0;
+  }
+  const why = run.error ??
+    (run.signal
+      ? `killed by ${run.signal}`
+      : `exit code ${run.exit_code ?? "unknown"}`);
+  console.error(
+    `\nRun ${run.id} FAILED after ${took} (${why}). ${manifest.specimen_id} is marked failed and kept as it is. Logs: ${logs}`,
+  );
+  return run.exit_code && run.exit_code > 0 ? run.exit_code : 1;
+}
+
+function initCwd(): string {
+  try {
+    const desc = { name: "env", variable: "INIT_CWD" } as const;
+    if (Deno.permissions.querySync(desc).state === "granted") {
+      return Deno.env.get("INIT_CWD") || Deno.cwd();
+    }
+  } catch { /* fall through */ }
+  return Deno.cwd();
+}
+
+/** The specimen folder named by an id (in the vault) or a path. */
+async function specimenDir(
+  target: string,
+  cwd: string,
+  vault: string | undefined,
+): Promise<string> {
+  const isPath = /[\\/]/.test(target) || target.endsWith(".ts") ||
+    target === "." || target === "..";
+  if (isPath) {
+    const path = resolve(cwd, target);
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(path);
+    } catch {
+      throw new NotFoundError(
+        `No such file or folder: ${path}. Give a specimen id or the path of its protocol.ts`,
+      );
+    }
+    return info.isDirectory ? path : dirname(path);
+  }
+  if (!isSpecimenId(target)) {
+    throw new InvalidInputError(
+      `Invalid specimen id ${
+        JSON.stringify(target)
+      }: ids match ^[a-z0-9_]+$; or give the path of a protocol.ts`,
+    );
+  }
+  const paths = await findVault(
+    vault === undefined ? undefined : resolve(cwd, vault),
+    cwd,
+  );
+  const dir = join(paths.specimens, target);
+  try {
+    await Deno.stat(dir);
+  } catch {
+    throw new NotFoundError(
+      `No specimen "${target}" in ${paths.specimens}: create it with deno task create --id ${target} ..., or pass --vault DIR`,
+    );
+  }
+  return dir;
+}
+
+if (import.meta.main) await runMain(main);
