@@ -133,3 +133,30 @@ export {
   verifyVault,
   type VerifyVaultOptions,
 } from "./lib/verify.ts";
+export {
+  type FlushInfo,
+  type LogRow,
+  type LogValue,
+  MetricsLogger,
+  type MetricsLoggerInit,
+  type MetricsLoggerOptions,
+} from "./lib/logger.ts";
+export {
+  type CompactedLog,
+  compactLog,
+  type CompactLogOptions,
+  listMetricTables,
+  LOG_LOCK_FILE,
+  type MetricTable,
+  partFileName,
+  PARTS_SUFFIX,
+  readMetricTable,
+  repairLogs,
+  type RepairReport,
+} from "./lib/metrics_table.ts";
+export { encodeTypedMetrics, type TypedMetricColumn } from "./lib/parquet.ts";
+export type {
+  DecodedMetrics,
+  EncodeMetricsOptions,
+  ParquetColumnInfo,
+} from "./lib/parquet.ts";

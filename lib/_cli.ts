@@ -8,6 +8,7 @@
  * @module
  */
 import { parseArgs } from "./_deps.ts";
+import { fsErrorHint } from "./_fs.ts";
 import { InvalidInputError, VaultError } from "./errors.ts";
 
 /** `parseArgs` options (the subset the tasks use). */
@@ -78,9 +79,14 @@ export async function runMain(
   try {
     code = (await main(args)) ?? 0;
   } catch (e) {
+    const hint = e instanceof VaultError ? undefined : fsErrorHint(e);
     if (e instanceof VaultError) {
       console.error(`error: ${e.message}`);
       code = e.exitCode;
+    } else if (hint) {
+      // The file system said no: the message names the path, no stack needed.
+      console.error(`error: ${(e as Error).message}\n${hint}`);
+      code = 1;
     } else {
       console.error(
         `error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`,

@@ -22,6 +22,11 @@ export { createHash, randomBytes } from "node:crypto";
 export { cpus, totalmem } from "node:os";
 export { kill as killProcess } from "node:process";
 export {
+  parentPort,
+  Worker as NodeWorker,
+  workerData,
+} from "node:worker_threads";
+export {
   brotliDecompressSync,
   constants as zlibConstants,
   gunzipSync,

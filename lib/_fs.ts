@@ -7,6 +7,7 @@
  * @module
  */
 import { basename, dirname, join, randomBytes } from "./_deps.ts";
+import { VaultError } from "./errors.ts";
 
 /** A hidden temp path beside `path`, unique to this call. */
 export function tempPathFor(path: string): string {
@@ -14,6 +15,55 @@ export function tempPathFor(path: string): string {
     dirname(path),
     `.tmp-${basename(path)}-${Deno.pid}-${randomBytes(4).toString("hex")}`,
   );
+}
+
+/** Whether `name` (one path segment) is a temp entry of {@linkcode tempPathFor}. */
+export function isTempName(name: string): boolean {
+  return name.startsWith(".tmp-");
+}
+
+const TEMP_PID = /-(\d+)-[0-9a-f]{8}$/;
+
+/**
+ * Whether the process that made temp entry `name` has certainly ended on
+ * this machine (its pid is in the name). Only Linux can tell without
+ * `--allow-run` (through `/proc`); elsewhere the answer is "no", so nothing
+ * is ever removed that might still be written.
+ */
+function writerIsGone(name: string): boolean {
+  const m = TEMP_PID.exec(name);
+  if (!m || Number(m[1]) === Deno.pid || Deno.build.os !== "linux") {
+    return false;
+  }
+  try {
+    Deno.statSync(`/proc/${m[1]}`);
+    return false;
+  } catch (e) {
+    return e instanceof Deno.errors.NotFound;
+  }
+}
+
+/**
+ * Removes the temp entries in `dir` (those whose name starts with `prefix`,
+ * default `.tmp-`) left by processes that have ended: what a write killed
+ * midway leaves. Entries of live processes are kept. Returns the names
+ * removed; a missing `dir` removes nothing.
+ */
+export async function removeStaleTemps(
+  dir: string,
+  prefix = ".tmp-",
+): Promise<string[]> {
+  const removed: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (!e.name.startsWith(prefix) || !writerIsGone(e.name)) continue;
+      await Deno.remove(join(dir, e.name), { recursive: true })
+        .then(() => removed.push(e.name), () => {});
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return removed;
 }
 
 /** Returns whether anything (file, folder, link) exists at `path`. */
@@ -109,4 +159,47 @@ export async function placeDir(tmp: string, path: string): Promise<void> {
     }
     throw e;
   }
+}
+
+/**
+ * What to do about an error from the file system (the disk is full, it is
+ * read-only, permission denied), or undefined for any other error. DuckDB's
+ * and node:fs's errors are matched by their message too.
+ */
+export function fsErrorHint(e: unknown): string | undefined {
+  if (!(e instanceof Error) || e instanceof VaultError) return undefined;
+  const code = (e as { code?: unknown }).code;
+  const text = `${typeof code === "string" ? code : ""} ${e.message}`;
+  if (
+    /ENOSPC|EDQUOT|EFBIG|No space left|Disk quota|File too large/i.test(text)
+  ) {
+    return "The disk is full (or a quota or file-size limit was reached): free some space and run it again. Writes are atomic, so nothing partial was left under a real name.";
+  }
+  if (/EROFS|Read-only file system/i.test(text)) {
+    return "The vault is on a read-only file system: reading works, writing does not. Remount it read-write, or copy the vault somewhere writable.";
+  }
+  if (
+    e instanceof Deno.errors.PermissionDenied ||
+    /EACCES|EPERM|Permission denied/.test(text)
+  ) {
+    return "Permission denied: check the owner and mode of the path (ls -l).";
+  }
+  if (e instanceof Deno.errors.NotCapable) {
+    return "Deno was not granted a permission this needs: run it through its deno task, or add the flag named above.";
+  }
+  return undefined;
+}
+
+/**
+ * A file-system error (see {@linkcode fsErrorHint}) as a
+ * {@linkcode VaultError} saying what was being written (`context`, e.g.
+ * `Cannot write metrics table "x" of specimen "y"`) and what to do; any
+ * other error as it is.
+ */
+export function withWriteContext(e: unknown, context: string): unknown {
+  const hint = fsErrorHint(e);
+  if (hint === undefined) return e;
+  return new VaultError(`${context}: ${(e as Error).message}. ${hint}`, {
+    cause: e,
+  });
 }

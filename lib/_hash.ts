@@ -5,6 +5,7 @@
  * @module
  */
 import { createHash, join } from "./_deps.ts";
+import { isTempName } from "./_fs.ts";
 
 /** Bytes per read: large reads keep the hash near native speed. */
 export const READ_SIZE = 4 * 1024 * 1024;
@@ -82,7 +83,9 @@ export interface ListedFile {
  * sorted order, with paths relative to `root` (`sub` `""` lists all of
  * `root`). A missing `sub` lists nothing.
  * Symbolic links are listed, not followed (a link could point outside the
- * specimen).
+ * specimen). Temp entries (`.tmp-…`: a write in flight, or the leftover of
+ * a killed one) are skipped: they are never results, so they are neither
+ * sealed nor verified.
  */
 export async function listFiles(
   root: string,
@@ -99,6 +102,7 @@ export async function listFiles(
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
+      if (isTempName(e.name)) continue;
       const path = rel === "" ? e.name : `${rel}/${e.name}`;
       if (e.isDirectory) await walk(path);
       else if (e.isSymlink) out.push({ path, bytes: 0, kind: "symlink" });

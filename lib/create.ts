@@ -5,7 +5,13 @@
  * @module
  */
 import { join, resolve } from "./_deps.ts";
-import { exists, placeDir, tempPathFor } from "./_fs.ts";
+import {
+  exists,
+  placeDir,
+  removeStaleTemps,
+  tempPathFor,
+  withWriteContext,
+} from "./_fs.ts";
 import {
   InvalidInputError,
   NotFoundError,
@@ -74,7 +80,8 @@ export interface CreatedSpecimen {
 /**
  * Normalizes tags: split on commas (for a string), trimmed, deduplicated in
  * order. Throws {@linkcode InvalidInputError} for an empty item, a tag over
- * 128 characters or with control characters, or more than 256 tags.
+ * 128 characters, with control characters or (in a list) a comma, or more
+ * than 256 tags.
  *
  * @example
  * ```ts
@@ -107,6 +114,17 @@ export function normalizeTags(tags: string[] | string | undefined): string[] {
         `Tag ${
           JSON.stringify(tag.slice(0, 40) + "...")
         } is ${tag.length} characters long: at most ${MAX_TAG_LENGTH} are allowed`,
+      );
+    }
+    if (tag.includes(",")) {
+      // Only a list can get here: tags are written comma-separated (the
+      // command line, the field notes), so a tag holding one could not be.
+      throw new InvalidInputError(
+        `Tag ${
+          JSON.stringify(tag)
+        } contains a comma: tags are written comma-separated, so give them as separate tags, e.g. ${
+          JSON.stringify(tag.split(",").map((t) => t.trim()).filter(Boolean))
+        }`,
       );
     }
     // deno-lint-ignore no-control-regex
@@ -214,6 +232,8 @@ export async function createSpecimen(
   };
 
   await Deno.mkdir(paths.specimens, { recursive: true });
+  // A create of this id that was killed midway left a hidden temp folder.
+  await removeStaleTemps(paths.specimens, `.tmp-${id}-`);
   const tmp = tempPathFor(dir);
   try {
     await Deno.mkdir(tmp);
@@ -237,7 +257,7 @@ export async function createSpecimen(
   } catch (e) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     if (e instanceof Deno.errors.AlreadyExists) throw existsError();
-    throw e;
+    throw withWriteContext(e, `Cannot create specimen "${id}" at ${dir}`);
   }
   return { id, dir, manifest };
 }

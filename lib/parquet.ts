@@ -217,6 +217,102 @@ export function encodeMetrics(
 }
 
 /**
+ * One column for {@linkcode encodeTypedMetrics}: its Parquet type is given,
+ * not inferred, and missing values are marked by a mask instead of `null`,
+ * so numeric columns stay in typed arrays.
+ *
+ * @example
+ * ```ts
+ * import type { TypedMetricColumn } from "./parquet.ts";
+ * const loss: TypedMetricColumn = {
+ *   name: "loss",
+ *   type: "DOUBLE",
+ *   values: new Float64Array([0.9, 0, 0.4]),
+ *   defined: new Uint8Array([1, 0, 1]), // row 1 is null
+ * };
+ * ```
+ */
+export interface TypedMetricColumn {
+  /** The column name. */
+  name: string;
+  /** The Parquet type to write. */
+  type: ParquetColumnInfo["type"];
+  /**
+   * The value of each row (at least as many as there are rows; entries of
+   * null rows are ignored). DOUBLE: a Float64Array. INT64: a BigInt64Array,
+   * or a Float64Array of safe integers. STRING and BOOLEAN: a plain array in
+   * which `null`, `undefined` or a hole marks a missing value (it may be
+   * shorter than `rows`: the rest is null).
+   */
+  values:
+    | Float64Array
+    | BigInt64Array
+    | readonly (string | boolean | null | undefined)[];
+  /**
+   * 1 for a row that has a value, 0 for a null one.
+   * @default {undefined} every row has a value
+   */
+  defined?: Uint8Array;
+  /**
+   * The JavaScript kind {@linkcode decodeMetrics} gives back.
+   * @default {"number[]"} (`"bigint[]"` for a BigInt64Array, `"string[]"`, `"boolean[]"`)
+   */
+  kind?: "number[]" | "bigint[]" | "string[]" | "boolean[]";
+}
+
+/**
+ * Encodes columns whose Parquet types are fixed by the caller as one Parquet
+ * file, the same layout as {@linkcode encodeMetrics} (nullable columns,
+ * statistics, kinds in the key-value metadata). For writers that must keep a
+ * column's type stable across files, e.g. DOUBLE even when a batch happens
+ * to hold only whole numbers.
+ *
+ * @param columns The columns, in order (at least one).
+ * @param rows The number of rows.
+ * @param options See {@linkcode EncodeMetricsOptions}.
+ * @returns The file bytes, the row count and each column's type.
+ * @throws {InvalidInputError} No columns, bad names, or values that do not
+ * fit the column's type.
+ *
+ * @example
+ * ```ts
+ * import { decodeMetrics, encodeTypedMetrics } from "./parquet.ts";
+ * const { bytes, columns } = await encodeTypedMetrics([
+ *   { name: "step", type: "INT64", values: new Float64Array([0, 1]) },
+ *   { name: "lr", type: "DOUBLE", values: new Float64Array([0, 1]) },
+ * ], 2);
+ * console.assert(columns[1].type === "DOUBLE");
+ * console.assert((await decodeMetrics(bytes)).columns.lr[1] === 1);
+ * ```
+ */
+export function encodeTypedMetrics(
+  columns: readonly TypedMetricColumn[],
+  rows: number,
+  options: EncodeMetricsOptions = {},
+): Promise<EncodedMetrics> {
+  try {
+    const codec = resolveCodec(options);
+    if (!Array.isArray(columns) || columns.length === 0) {
+      throw new InvalidInputError(
+        "Cannot encode metrics: no columns given; pass at least one",
+      );
+    }
+    if (!Number.isSafeInteger(rows) || rows < 0) {
+      throw new InvalidInputError(
+        `Cannot encode metrics: rows must be a whole number ≥ 0, got ${
+          show(rows)
+        }`,
+      );
+    }
+    checkNames(columns.map((c) => c.name));
+    const prepared = columns.map((c) => prepareTypedColumn(c, rows));
+    return Promise.resolve(writePrepared(prepared, rows, codec));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/**
  * Decodes a Parquet file of metrics (ours, or flat files written by polars,
  * pyarrow, DuckDB and others).
  *
@@ -341,8 +437,17 @@ export async function decodeMetrics(
 // ---------------------------------------------------------------------------
 // Encoding
 
-/** The key in the file's key-value metadata that keeps each column's JS kind. */
-const KINDS_KEY = "specimen_vault.column_kinds";
+/**
+ * The key in the file's key-value metadata that keeps each column's JS kind
+ * (a JSON object: column name → `"number[]"`, `"Float64Array"`, …).
+ *
+ * @example
+ * ```ts
+ * import { KINDS_KEY } from "./parquet.ts";
+ * console.assert(KINDS_KEY === "specimen_vault.column_kinds");
+ * ```
+ */
+export const KINDS_KEY = "specimen_vault.column_kinds";
 /** Arrow's default row-group size: big groups, few footers to parse. */
 const ROW_GROUP_ROWS = 1 << 20;
 /** 1 MiB of 8-byte values: the customary Parquet page size. */
@@ -417,17 +522,7 @@ function encodeSync(
   columns: MetricColumns,
   options: EncodeMetricsOptions,
 ): EncodedMetrics {
-  const compression = options.compression ?? "zstd";
-  const codec = Object.hasOwn(CODECS, compression)
-    ? CODECS[compression]
-    : undefined;
-  if (!codec) {
-    throw new InvalidInputError(
-      `Cannot encode metrics: compression ${
-        JSON.stringify(compression)
-      } is not supported; use "zstd", "snappy" or "none"`,
-    );
-  }
+  const codec = resolveCodec(options);
   if (columns === null || typeof columns !== "object") {
     throw new InvalidInputError(
       `Cannot encode metrics: expected an object of columns, got ${
@@ -444,7 +539,128 @@ function encodeSync(
   checkNames(entries.map(([name]) => name));
   const rows = checkLengths(entries);
   const prepared = entries.map(([name, values]) => prepare(name, values));
+  return writePrepared(prepared, rows, codec);
+}
 
+function resolveCodec(options: EncodeMetricsOptions): Codec {
+  const compression = options.compression ?? "zstd";
+  const codec = Object.hasOwn(CODECS, compression)
+    ? CODECS[compression]
+    : undefined;
+  if (!codec) {
+    throw new InvalidInputError(
+      `Cannot encode metrics: compression ${
+        JSON.stringify(compression)
+      } is not supported; use "zstd", "snappy" or "none"`,
+    );
+  }
+  return codec;
+}
+
+/** A typed column checked and laid out densely, for encodeTypedMetrics. */
+function prepareTypedColumn(c: TypedMetricColumn, rows: number): Prepared {
+  const { name, type, values } = c;
+  const bad = (why: string) =>
+    new InvalidInputError(`Cannot encode metrics: column "${name}" ${why}`);
+  if (!["INT64", "DOUBLE", "STRING", "BOOLEAN"].includes(type)) {
+    throw bad(
+      `has type ${
+        JSON.stringify(type)
+      }; use "INT64", "DOUBLE", "STRING" or "BOOLEAN"`,
+    );
+  }
+  // A plain array may end early (a sparse array): the rest is null.
+  if (!values || (!Array.isArray(values) && values.length < rows)) {
+    throw bad(`has ${values?.length ?? 0} values for ${rows} rows`);
+  }
+  const mask = c.defined;
+  if (mask && mask.length < rows) {
+    throw bad(`has a mask of ${mask.length} entries for ${rows} rows`);
+  }
+  const base = { name, cursor: 0 };
+  if (type === "STRING" || type === "BOOLEAN") {
+    if (!Array.isArray(values)) throw bad(`needs a plain array of values`);
+    const want = type === "STRING" ? "string" : "boolean";
+    const defined = new Uint8Array(rows);
+    const items: (Uint8Array | boolean)[] = [];
+    const encoder = new TextEncoder();
+    for (let i = 0; i < rows; i++) {
+      const v = values[i];
+      if (v === null || v === undefined || (mask && mask[i] === 0)) continue;
+      if (want === "string" ? typeof v !== "string" : typeof v !== "boolean") {
+        throw bad(`of type ${type} holds ${show(v)} at row ${i}`);
+      }
+      defined[i] = 1;
+      items.push(type === "STRING" ? encoder.encode(v as string) : v);
+    }
+    return {
+      ...base,
+      kind: c.kind ?? `${want}[]` as Kind,
+      type: type === "STRING" ? "BYTE_ARRAY" : "BOOLEAN",
+      defined: items.length < rows ? defined : undefined,
+      items,
+    };
+  }
+  const big = values instanceof BigInt64Array;
+  if (!(values instanceof Float64Array) && !(big && type === "INT64")) {
+    throw bad(
+      `of type ${type} needs a Float64Array${
+        type === "INT64" ? " or a BigInt64Array" : ""
+      }`,
+    );
+  }
+  let dense = rows;
+  if (mask) {
+    dense = 0;
+    for (let i = 0; i < rows; i++) dense += mask[i] === 0 ? 0 : 1;
+  }
+  const defined = dense < rows
+    ? Uint8Array.from(mask!.subarray(0, rows), (m) => m === 0 ? 0 : 1)
+    : undefined;
+  const kind = c.kind ?? (big ? "bigint[]" : "number[]");
+  if (type === "DOUBLE") {
+    let f64 = (values as Float64Array).subarray(0, rows);
+    if (defined) {
+      f64 = new Float64Array(dense);
+      for (let i = 0, j = 0; i < rows; i++) {
+        if (defined[i]) f64[j++] = values[i] as number;
+      }
+    }
+    return { ...base, kind, type: "DOUBLE", defined, f64 };
+  }
+  if (big) {
+    let b = (values as BigInt64Array).subarray(0, rows);
+    if (defined) {
+      b = new BigInt64Array(dense);
+      for (let i = 0, j = 0; i < rows; i++) {
+        if (defined[i]) b[j++] = values[i] as bigint;
+      }
+    }
+    const words = new Int32Array(b.buffer, b.byteOffset, dense * 2);
+    return { ...base, kind, type: "INT64", defined, words };
+  }
+  const words = new Int32Array(dense * 2);
+  for (let i = 0, j = 0; i < rows; i++) {
+    if (defined && !defined[i]) continue;
+    const v = values[i] as number;
+    if (!Number.isSafeInteger(v)) {
+      throw bad(
+        `of type INT64 holds ${show(v)} at row ${i}, not a safe integer`,
+      );
+    }
+    words[j] = v; // ToInt32 keeps the low 32 bits
+    words[j + 1] = Math.floor(v / 4294967296);
+    j += 2;
+  }
+  return { ...base, kind, type: "INT64", defined, words };
+}
+
+/** Lays out prepared columns as one Parquet file. */
+function writePrepared(
+  prepared: Prepared[],
+  rows: number,
+  codec: Codec,
+): EncodedMetrics {
   const parts: Uint8Array[] = [MAGIC];
   let offset = MAGIC.length;
   const push = (b: Uint8Array) => {

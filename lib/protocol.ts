@@ -8,6 +8,7 @@
  * @module
  */
 import { dirname, fromFileUrl, relative } from "./_deps.ts";
+import { fsErrorHint } from "./_fs.ts";
 import { updateManifest } from "./_lock.ts";
 import { formatBytes } from "./_progress.ts";
 import { VaultError } from "./errors.ts";
@@ -95,9 +96,10 @@ export async function runProtocol(
     try {
       await body(storage);
     } catch (e) {
-      const exits = e instanceof VaultError && options.exit !== false;
+      const exits = options.exit !== false &&
+        (e instanceof VaultError || fsErrorHint(e) !== undefined);
       await finishRun(storage.dir, run.id, {
-        exitCode: exits ? (e as VaultError).exitCode : null,
+        exitCode: exits ? (e instanceof VaultError ? e.exitCode : 1) : null,
         error: e instanceof Error ? `${e.name}: ${e.message}` : String(e),
       });
       throw e;
@@ -118,7 +120,14 @@ export async function runProtocol(
       );
     }
   } catch (e) {
-    if (options.exit === false || !(e instanceof VaultError)) throw e;
+    if (options.exit === false) throw e;
+    // A full disk or a read-only vault: the message and what to do, no stack.
+    const hint = e instanceof VaultError ? undefined : fsErrorHint(e);
+    if (hint) {
+      console.error(`error: ${(e as Error).message}\n${hint}`);
+      Deno.exit(1);
+    }
+    if (!(e instanceof VaultError)) throw e;
     console.error(`error: ${e.message}`);
     Deno.exit(e.exitCode);
   }

@@ -7,7 +7,12 @@
  * @module
  */
 import { join, resolve } from "./_deps.ts";
-import { atomicWriteFile, exists } from "./_fs.ts";
+import {
+  atomicWriteFile,
+  exists,
+  removeStaleTemps,
+  withWriteContext,
+} from "./_fs.ts";
 import {
   ImmutableArtifactError,
   InvalidInputError,
@@ -20,9 +25,10 @@ import {
   writeManifest,
 } from "./manifest.ts";
 import { captureProvenance } from "./provenance.ts";
+import { MetricsLogger, type MetricsLoggerOptions } from "./logger.ts";
+import { PARTS_SUFFIX, readMetricTable } from "./metrics_table.ts";
 import { assertWritable } from "./seal.ts";
 import {
-  decodeMetrics,
   encodeMetrics,
   type EncodeMetricsOptions,
   type MetricColumns,
@@ -114,6 +120,9 @@ export class SpecimenStorage {
     );
     const manifest = await readManifest(path);
     await Deno.mkdir(join(path, STRATA_DIR), { recursive: true });
+    // What writes killed midway left (hidden, never read): reclaim the space.
+    await removeStaleTemps(path);
+    await removeStaleTemps(join(path, STRATA_DIR));
     return new SpecimenStorage(path, manifest);
   }
 
@@ -139,11 +148,12 @@ export class SpecimenStorage {
     const name = options.name ?? "metrics";
     const path = await this.#claim(name, "parquet");
     const encoded = await encodeMetrics(columns, options);
+    const what = `metrics table "${name}"`;
     try {
       await atomicWriteFile(path, encoded.bytes, { createNew: true });
     } catch (e) {
       if (e instanceof Deno.errors.AlreadyExists) throw this.#immutable(name);
-      throw e;
+      throw this.#writeError(e, what);
     }
     return await this.#record(name, {
       path: `${STRATA_DIR}/${name}.parquet`,
@@ -151,27 +161,59 @@ export class SpecimenStorage {
       columns: encoded.columns,
       rows: encoded.rows,
       bytes: encoded.bytes.length,
+    }).catch((e) => {
+      throw this.#writeError(e, what);
     });
   }
 
-  /** Reads `strata/<name>.parquet` back, column types preserved. */
+  /**
+   * Reads `strata/<name>.parquet` back, column types preserved; for a
+   * metrics log not compacted yet (being logged, or left by a process that
+   * died), its part files, unioned as if compacted.
+   */
   async readMetrics(name = "metrics"): Promise<Record<string, ReadColumn>> {
     validateArtifactName(name);
-    const path = join(this.strata, `${name}.parquet`);
-    let bytes: Uint8Array;
     try {
-      bytes = await Deno.readFile(path);
+      // The file, or the parts of a log not compacted yet (one being
+      // written, or left by a process that died).
+      return (await readMetricTable(this.dir, name)).columns;
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) {
+      if (e instanceof NotFoundError) {
+        const path = join(this.strata, `${name}.parquet`);
         throw new NotFoundError(
           `Specimen "${this.id}" has no metrics table "${name}" (${path})${
             this.#listing("parquet")
           }`,
+          { cause: e },
         );
       }
       throw e;
     }
-    return (await decodeMetrics(bytes, path)).columns;
+  }
+
+  /**
+   * Opens a logger that writes `strata/<name>.parquet` one row per step,
+   * crash-safe: rows are flushed as part files every `flushRows` rows or
+   * `flushSeconds` seconds, and `close()` (or `await using`) compacts them
+   * into the table and records it. Refuses a table that exists
+   * ({@linkcode ImmutableArtifactError}) or that another logger writes.
+   *
+   * @example
+   * ```ts ignore
+   * await using log = await storage.logger("train", { flushSeconds: 30 });
+   * for (let step = 0; step < 1000; step++) log.log({ step, loss: 1 / (step + 1) });
+   * ```
+   */
+  async logger(
+    name = "metrics",
+    options: MetricsLoggerOptions = {},
+  ): Promise<MetricsLogger> {
+    return await MetricsLogger.open({
+      dir: this.dir,
+      name,
+      options,
+      record: (record) => this.#record(name, record),
+    });
   }
 
   /**
@@ -189,9 +231,11 @@ export class SpecimenStorage {
       info = await writeZarr(path, data, options);
     } catch (e) {
       if (e instanceof ImmutableArtifactError) throw this.#immutable(name);
-      throw e;
+      throw this.#writeError(e, `tensor "${name}"`);
     }
-    return await this.#record(name, tensorRecord(name, info));
+    return await this.#record(name, tensorRecord(name, info)).catch((e) => {
+      throw this.#writeError(e, `tensor "${name}"`);
+    });
   }
 
   /**
@@ -210,18 +254,22 @@ export class SpecimenStorage {
     options: TensorOptions & { dtype: DType },
   ): Promise<TensorWriter> {
     const path = await this.#claim(name, "zarr");
-    const writer: ZarrWriter = await createZarrWriter(path, options);
+    const failed = (e: unknown) => {
+      throw this.#writeError(e, `tensor "${name}"`);
+    };
+    const writer: ZarrWriter = await createZarrWriter(path, options)
+      .catch(failed);
     let closed = false;
     const close = async (): Promise<ArtifactRecord> => {
       closed = true;
-      const info = await writer.close();
-      return await this.#record(name, tensorRecord(name, info));
+      const info = await writer.close().catch(failed);
+      return await this.#record(name, tensorRecord(name, info)).catch(failed);
     };
     return {
       get rowsWritten() {
         return writer.rowsWritten;
       },
-      write: (block) => writer.write(block),
+      write: (block) => writer.write(block).catch(failed),
       close,
       abort: async () => {
         closed = true;
@@ -256,7 +304,9 @@ export class SpecimenStorage {
     const other = ext === "zarr" ? "parquet" : "zarr";
     if (
       Object.hasOwn(this.#manifest.artifacts, name) || await exists(path) ||
-      await exists(join(this.strata, `${name}.${other}`))
+      await exists(join(this.strata, `${name}.${other}`)) ||
+      // A metrics log of that name (open, or interrupted) is its table.
+      await exists(join(this.strata, `${name}${PARTS_SUFFIX}`))
     ) {
       throw this.#immutable(name);
     }
@@ -280,6 +330,14 @@ export class SpecimenStorage {
     const names = Object.entries(this.#manifest.artifacts)
       .filter(([, a]) => a.format === format).map(([n]) => n);
     return names.length ? `; it has: ${names.join(", ")}` : "";
+  }
+
+  /** A full disk or a read-only vault, said with the artifact's name. */
+  #writeError(e: unknown, what: string): unknown {
+    return withWriteContext(
+      e,
+      `Cannot write ${what} of specimen "${this.id}"`,
+    );
   }
 
   #immutable(name: string): ImmutableArtifactError {
