@@ -85,6 +85,7 @@ export async function runProtocol(
         });
       }
       await body(storage);
+      await closeLeftLoggers(storage);
       return;
     }
     await assertRunnable(storage.manifest, storage.dir);
@@ -95,6 +96,7 @@ export async function runProtocol(
     });
     try {
       await body(storage);
+      await closeLeftLoggers(storage);
     } catch (e) {
       const exits = options.exit !== false &&
         (e instanceof VaultError || fsErrorHint(e) !== undefined);
@@ -155,5 +157,17 @@ function modulePath(meta: ImportMeta): string {
     return relative(Deno.cwd(), meta.filename ?? fromFileUrl(meta.url));
   } catch {
     return meta.url;
+  }
+}
+
+/** Closes the loggers a protocol left open, with a warning naming them. */
+async function closeLeftLoggers(storage: SpecimenStorage): Promise<void> {
+  const names = await storage.closeLoggers();
+  if (names.length) {
+    console.error(
+      `warning: the protocol left logger(s) ${
+        names.join(", ")
+      } open; closed them (use \`await using\` or close() to end a log)`,
+    );
   }
 }

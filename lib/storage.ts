@@ -100,6 +100,7 @@ export class SpecimenStorage {
   readonly strata: string;
   #manifest: Manifest;
   #pending: Promise<unknown> = Promise.resolve();
+  #loggers: MetricsLogger[] = [];
 
   private constructor(dir: string, manifest: Manifest) {
     this.dir = dir;
@@ -208,12 +209,34 @@ export class SpecimenStorage {
     name = "metrics",
     options: MetricsLoggerOptions = {},
   ): Promise<MetricsLogger> {
-    return await MetricsLogger.open({
+    const logger = await MetricsLogger.open({
       dir: this.dir,
       name,
       options,
       record: (record) => this.#record(name, record),
     });
+    this.#loggers.push(logger);
+    return logger;
+  }
+
+  /**
+   * Closes (and so compacts and records) every logger opened through this
+   * storage that is still open; returns their names. {@linkcode runProtocol}
+   * calls it when the protocol's body returns, so a run is never sealed with
+   * a log still in parts.
+   *
+   * @example
+   * ```ts ignore
+   * const log = await storage.logger("train");
+   * log.log({ step: 0, loss: 1 });
+   * console.log(await storage.closeLoggers()); // ["train"]
+   * ```
+   */
+  async closeLoggers(): Promise<string[]> {
+    const open = this.#loggers.filter((l) => !l.closed);
+    this.#loggers = [];
+    for (const l of open) await l.close();
+    return open.map((l) => l.name);
   }
 
   /**

@@ -129,3 +129,39 @@ Deno.test("a freshly created protocol runs as is and writes nothing", async () =
   assertEquals([...Deno.readDirSync(join(dir, "strata"))], []);
   assertEquals((await readManifest(dir)).artifacts, {});
 });
+
+Deno.test("a protocol that leaves a logger open is sealed with the log compacted", async () => {
+  await using vault = await repoVault();
+  const { dir } = await createSpecimen({
+    vault: vault.path,
+    id: "forgot_close",
+    domain: "training",
+    method: "fine_tuning",
+  });
+  await Deno.writeTextFile(
+    join(dir, "protocol.ts"),
+    `import { runProtocol } from "specimen-vault";
+await runProtocol(import.meta, async (storage) => {
+  const log = await storage.logger("train", { flushRows: 10 });
+  for (let step = 0; step < 25; step++) log.log({ step, loss: 1 / (step + 1) });
+});
+`,
+  );
+  const r = await runDeno(["run", "-A", join(dir, "protocol.ts")]);
+  assertEquals(r.code, 0, r.stderr);
+  assertMatch(r.stderr, /left logger\(s\) train open; closed them/);
+  const m = await readManifest(dir);
+  assertEquals(m.status, "sealed");
+  assertEquals(m.artifacts.train.rows, 25);
+  assertEquals([...Deno.readDirSync(join(dir, "strata"))].map((e) => e.name), [
+    "train.parquet",
+  ]);
+  const v = await runDeno([
+    "run",
+    "-A",
+    join(ROOT, "tasks", "verify.ts"),
+    "--vault",
+    vault.path,
+  ]);
+  assertEquals(v.code, 0, v.stdout + v.stderr);
+});
