@@ -160,3 +160,30 @@ export type {
   EncodeMetricsOptions,
   ParquetColumnInfo,
 } from "./lib/parquet.ts";
+export {
+  createDashboard,
+  type Dashboard,
+  type DashboardOptions,
+  isLoopbackHost,
+  type RunningDashboard,
+  serveDashboard,
+  type ServeDashboardOptions,
+} from "./lib/dashboard.ts";
+export {
+  CATALOG_SCHEMA_VERSION,
+  INDEX_LOCK_FILE,
+  type IndexOptions,
+  type IndexProgress,
+  type IndexReport,
+  indexVault,
+} from "./lib/catalog.ts";
+export {
+  type ColumnInfo,
+  type MetricAcrossOptions,
+  type QueryParams,
+  type QueryResult,
+  type Row,
+  type SpecimenFilter,
+  VaultQuery,
+  type VaultQueryOptions,
+} from "./lib/query.ts";

@@ -12,7 +12,14 @@ import { InvalidInputError } from "../lib/errors.ts";
 const BENCH_DIR = resolve(import.meta.dirname!, "..", "tests", "bench");
 
 /** The benchmark areas, in the order they run. */
-export const AREAS = ["metrics", "tensors", "catalog", "logger", "verify"];
+export const AREAS = [
+  "metrics",
+  "tensors",
+  "catalog",
+  "logger",
+  "verify",
+  "dashboard",
+];
 
 /** The task's help text. */
 export const HELP =

@@ -1,0 +1,246 @@
+/**
+ * Private DuckDB helpers shared by the catalog builder and the query side:
+ * the catalog's naming rules, opening a database, quoting SQL names and
+ * literals, and turning DuckDB values into plain JavaScript values. (Kept
+ * apart from catalog.ts so that a query does not load the indexer's code.)
+ *
+ * @module
+ */
+import {
+  type DuckDBConnection,
+  DuckDBInstance,
+  type DuckDBResultReader,
+  DuckDBTypeId,
+  type DuckDBValue,
+  type DuckDBValueConverter,
+  type JS,
+  JSDuckDBValueConverter,
+  listValue,
+  timestampTZValue,
+} from "@duckdb/node-api";
+
+export type { DuckDBConnection, DuckDBResultReader, DuckDBValue };
+
+/** Version of the catalog's tables (public as `CATALOG_SCHEMA_VERSION`). */
+export const SCHEMA_VERSION = 1;
+
+/** The name of a specimen's main metric table (`strata/metrics.parquet`). */
+export const MAIN_METRICS = "metrics";
+
+/** The union table holding metric table `name` of every specimen. */
+export function metricsTableName(name: string): string {
+  return name === MAIN_METRICS ? MAIN_METRICS : `${MAIN_METRICS}__${name}`;
+}
+
+/** The relation (view) name for metric table `name` of specimen `id`. */
+export function relationName(id: string, name: string): string {
+  return name === MAIN_METRICS ? `exp_${id}` : `exp_${id}__${name}`;
+}
+
+/** One open database: an instance and a connection, closed together. */
+export interface Database extends Disposable {
+  instance: DuckDBInstance;
+  connection: DuckDBConnection;
+  close(): void;
+}
+
+/**
+ * Opens `path` with DuckDB configuration `config` (string values, as DuckDB
+ * takes them). Extensions are never auto-installed: this machine (and many
+ * laptops) cannot download them, and a query must not try.
+ */
+export async function openDatabase(
+  path: string,
+  config: Record<string, string> = {},
+): Promise<Database> {
+  const instance = await DuckDBInstance.create(path, {
+    autoinstall_known_extensions: "false",
+    ...config,
+  });
+  let connection: DuckDBConnection;
+  try {
+    connection = await instance.connect();
+  } catch (e) {
+    instance.closeSync();
+    throw e;
+  }
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    connection.closeSync();
+    instance.closeSync();
+  };
+  return { instance, connection, close, [Symbol.dispose]: close };
+}
+
+/** `name` as a SQL identifier, always quoted (`"a""b"`). */
+export function ident(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** `text` as a SQL string literal (`'it''s'`). */
+export function literal(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/** A SQL list literal of strings: `['a', 'b']`. */
+export function literalList(texts: readonly string[]): string {
+  return `[${texts.map(literal).join(", ")}]`;
+}
+
+/**
+ * The message of a DuckDB error without the client's wrapper prefix. DuckDB
+ * itself adds `LINE n:` and a caret under the position when it knows one.
+ */
+export function duckdbMessage(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  return message.replace(/^Failed to (extract statements|prepare[^:]*): /, "");
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** A bigint as a number when that is exact, else the bigint itself. */
+export function safeNumber(value: bigint): number | bigint {
+  return value >= -MAX_SAFE && value <= MAX_SAFE ? Number(value) : value;
+}
+
+/**
+ * DuckDB value → plain JavaScript: integers as numbers when exact (else
+ * bigint), timestamps and dates as `Date`, lists as arrays, structs as
+ * objects, maps with string keys as objects, times and intervals as their
+ * SQL text. Everything else as `@duckdb/node-api`'s JS converter does it.
+ */
+export const plainConverter: DuckDBValueConverter<JS> = (
+  value,
+  type,
+  converter,
+) => {
+  if (value === null || value === undefined) return null;
+  switch (type.typeId) {
+    case DuckDBTypeId.BIGINT:
+    case DuckDBTypeId.UBIGINT:
+    case DuckDBTypeId.HUGEINT:
+    case DuckDBTypeId.UHUGEINT:
+    case DuckDBTypeId.BIGNUM:
+      return typeof value === "bigint" ? safeNumber(value) : Number(value);
+    case DuckDBTypeId.TIME:
+    case DuckDBTypeId.TIME_NS:
+    case DuckDBTypeId.TIME_TZ:
+    case DuckDBTypeId.INTERVAL:
+      return String(value);
+    case DuckDBTypeId.MAP: {
+      const entries = JSDuckDBValueConverter(value, type, converter) as
+        | { key: JS; value: JS }[]
+        | null;
+      if (entries && entries.every((e) => typeof e.key === "string")) {
+        return Object.fromEntries(
+          entries.map((e) => [e.key as string, e.value]),
+        );
+      }
+      return entries;
+    }
+    case DuckDBTypeId.TIMESTAMP:
+    case DuckDBTypeId.TIMESTAMP_TZ:
+    case DuckDBTypeId.TIMESTAMP_S:
+    case DuckDBTypeId.TIMESTAMP_MS:
+    case DuckDBTypeId.TIMESTAMP_NS:
+    case DuckDBTypeId.DATE:
+      try {
+        return JSDuckDBValueConverter(value, type, converter);
+      } catch {
+        return String(value); // infinity, or beyond what a Date can hold
+      }
+    default:
+      return JSDuckDBValueConverter(value, type, converter);
+  }
+};
+
+/** One column of a result. */
+export interface ColumnInfo {
+  /** The column's name. */
+  name: string;
+  /** Its DuckDB type as SQL text, e.g. `BIGINT`, `VARCHAR[]`, `JSON`. */
+  type: string;
+}
+
+/** The columns of a result, with JSON columns named as such. */
+export function resultColumns(reader: DuckDBResultReader): ColumnInfo[] {
+  return reader.columnNames().map((name, i) => {
+    const alias = reader.columnLogicalType(i).alias;
+    return { name, type: alias ?? reader.columnType(i).toString() };
+  });
+}
+
+/**
+ * Converts every row of `reader` to a plain object (see
+ * {@linkcode plainConverter}); JSON columns are parsed.
+ */
+export function plainRows(
+  reader: DuckDBResultReader,
+): Record<string, unknown>[] {
+  const names = reader.deduplicatedColumnNames();
+  const columns = reader.convertColumns(plainConverter);
+  const json = reader.columnNames().map((_, i) =>
+    reader.columnLogicalType(i).alias === "JSON"
+  );
+  const rows: Record<string, unknown>[] = new Array(reader.currentRowCount);
+  for (let r = 0; r < rows.length; r++) {
+    const row: Record<string, unknown> = {};
+    for (let c = 0; c < names.length; c++) {
+      const v = columns[c][r];
+      row[names[c]] = json[c] && typeof v === "string" ? parseJson(v) : v;
+    }
+    rows[r] = row;
+  }
+  return rows;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * A JavaScript parameter → a DuckDB value: `Date` as TIMESTAMPTZ, arrays as
+ * lists; numbers, bigints, strings, booleans and null as they are.
+ */
+export function toDuckDBValue(value: unknown, where: string): DuckDBValue {
+  if (
+    value === null || typeof value === "string" ||
+    typeof value === "number" || typeof value === "boolean" ||
+    typeof value === "bigint"
+  ) {
+    return value;
+  }
+  if (value === undefined) return null;
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) {
+      throw new TypeError(`Parameter ${where} is an invalid Date`);
+    }
+    return timestampTZValue(BigInt(value.getTime()) * 1000n);
+  }
+  if (Array.isArray(value)) {
+    return listValue(value.map((v, i) => toDuckDBValue(v, `${where}[${i}]`)));
+  }
+  throw new TypeError(
+    `Parameter ${where} is ${
+      Object.prototype.toString.call(value)
+    }: pass a string, number, bigint, boolean, Date, null or an array of those`,
+  );
+}
+
+/** `JSON.stringify` that also takes bigints, dates and bytes (as base64). */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => {
+    if (typeof v === "bigint") {
+      const n = safeNumber(v);
+      return typeof n === "number" ? n : n.toString();
+    }
+    if (v instanceof Uint8Array) return btoa(String.fromCharCode(...v));
+    return v;
+  });
+}

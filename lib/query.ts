@@ -1,0 +1,730 @@
+/**
+ * {@linkcode VaultQuery}: SQL over the catalog (`vault.duckdb`), read-only.
+ *
+ * User SQL runs with least privilege: the catalog is opened read-only, only
+ * reading statements run (SELECT, EXPLAIN, PRAGMA, CALL), DuckDB may open no
+ * file besides the catalog (`enable_external_access = false`: every relation
+ * is inside the catalog, so none is needed), installs no extension, and the
+ * configuration is locked so the SQL cannot undo any of it.
+ *
+ * @module
+ */
+import { StatementType } from "@duckdb/node-api";
+import {
+  type ColumnInfo,
+  type Database,
+  duckdbMessage,
+  ident,
+  literal,
+  literalList,
+  metricsTableName,
+  openDatabase,
+  plainRows,
+  relationName,
+  resultColumns,
+  SCHEMA_VERSION,
+  toDuckDBValue,
+} from "./_duckdb.ts";
+import { exists, tempPathFor } from "./_fs.ts";
+import { InvalidInputError, NotFoundError, VaultError } from "./errors.ts";
+import { findVault, type VaultPaths, vaultPaths } from "./vault.ts";
+
+export type { ColumnInfo };
+
+/** One result row: column name → plain JavaScript value. */
+export type Row = Record<string, unknown>;
+
+/** Query parameters: positional (`$1`, `?`) or named (`$name`). */
+export type QueryParams = unknown[] | Record<string, unknown>;
+
+/** A result with its column names and SQL types. */
+export interface QueryResult {
+  /** Columns in order: name and DuckDB type (`JSON` for JSON columns). */
+  columns: ColumnInfo[];
+  /** The rows, see {@linkcode VaultQuery.search} for the value types. */
+  rows: Row[];
+}
+
+/** Options of {@linkcode VaultQuery.open}. */
+export interface VaultQueryOptions {
+  /**
+   * The vault root. Default: `$SPECIMEN_VAULT`, else the nearest folder at
+   * or above the working directory that has `specimens/`.
+   */
+  vault?: string;
+  /**
+   * The longest a query may run, in seconds: a runaway query (a cross join,
+   * a recursive CTE that never ends) is then interrupted with a
+   * {@linkcode VaultError} naming the limit, and the connection stays
+   * usable. `0` or `Infinity`: no limit.
+   * @default {60}
+   */
+  timeoutSeconds?: number;
+}
+
+/** The time limit of a query unless {@linkcode VaultQueryOptions.timeoutSeconds} says otherwise. */
+export const DEFAULT_QUERY_TIMEOUT_SECONDS = 60;
+
+/** Filters of {@linkcode VaultQuery.specimens}; all optional, all must hold. */
+export interface SpecimenFilter {
+  /** Research domain, e.g. `"interpretability"`. */
+  domain?: string;
+  /** Method, e.g. `"sae_analysis"`. */
+  method?: string;
+  /** A tag the specimen must have. */
+  tag?: string;
+  /** Tags the specimen must all have. */
+  tags?: string[];
+  /** The model, e.g. `"gpt2"`. */
+  model?: string;
+  /** The status, e.g. `"active"`. */
+  status?: string;
+  /** Created at or after this instant. */
+  since?: Date | string;
+  /** Created before this instant. */
+  until?: Date | string;
+  /** At most this many (newest first). */
+  limit?: number;
+}
+
+/** Options of {@linkcode VaultQuery.metricAcross}. */
+export interface MetricAcrossOptions {
+  /**
+   * Which value per specimen: `"last"` / `"first"` (at the highest / lowest
+   * `step`), `"min"`, `"max"`, `"mean"`, or a step number.
+   * @default "last"
+   */
+  at?: "last" | "first" | "min" | "max" | "mean" | number;
+  /** The metric table. @default "metrics" */
+  table?: string;
+  /** Only specimens of this domain. */
+  domain?: string;
+  /** Only specimens of this method. */
+  method?: string;
+  /** Only specimens with this tag. */
+  tag?: string;
+}
+
+/** Statement types user SQL may run: the ones that only read. */
+const READING = new Set<number>([
+  StatementType.SELECT,
+  StatementType.EXPLAIN,
+  StatementType.PRAGMA,
+  StatementType.CALL,
+]);
+
+const EXP_NAME = /\bexp_[a-z0-9_]+/gi;
+
+/**
+ * DuckDB functions that change the session instead of reading, callable
+ * from a SELECT, CALL or PRAGMA whatever the statement type: logging (to a
+ * file it may not open, which aborts the process), profiling (printed to
+ * stdout), checkpoints, parser switches, and the ones that run SQL given as
+ * a string (`query()`, `json_execute_serialized_sql()`), which would
+ * bypass every check here.
+ */
+const SESSION_FUNCTION =
+  "(enable_\\w+|disable_\\w+|verify_\\w+|truncate_duckdb_logs|checkpoint|force_checkpoint|import_database|copy_database|add_parquet_key|json_execute_serialized_sql|query)";
+/** Space or comments between two tokens. */
+const GAP = "(?:\\s|/\\*[\\s\\S]*?\\*/|--[^\\n]*(?:\\n|$))*";
+const SESSION_CALL = new RegExp(
+  `(?:\\b${SESSION_FUNCTION}${GAP}\\(|\\b(?:pragma|call)${GAP}${SESSION_FUNCTION}\\b)`,
+);
+
+/** Throws {@linkcode InvalidInputError} when `sql` calls a session function. */
+function refuseSessionCalls(sql: string): void {
+  // Identifiers are case-insensitive and may be quoted: "Enable_Logging"(.
+  const m = SESSION_CALL.exec(sql.replaceAll('"', "").toLowerCase());
+  if (!m) return;
+  throw new InvalidInputError(
+    `Refusing to run ${
+      m[1] ?? m[2]
+    }(): it changes the session (logging, profiling, checkpoints) or runs SQL given as text, and queries on the catalog only read (SELECT, EXPLAIN, PRAGMA, CALL of reading functions)`,
+  );
+}
+
+/**
+ * A read-only connection to a vault's catalog.
+ *
+ * Values come back plain: integers as numbers (as `bigint` beyond 2^53),
+ * `TIMESTAMPTZ`/`TIMESTAMP`/`DATE` as `Date`, lists as arrays, structs and
+ * string-keyed maps as objects, JSON columns parsed.
+ *
+ * Every `exp_<id>` relation (one specimen's `strata/metrics.parquet`; also
+ * `exp_<id>__<name>` for `strata/<name>.parquet`) works in any query; the
+ * views a query mentions are created as it runs.
+ *
+ * Needs `--allow-read` on the vault, `--allow-ffi`, `--allow-env`,
+ * `--allow-sys` (DuckDB).
+ *
+ * @example
+ * ```ts ignore
+ * import { VaultQuery } from "./query.ts";
+ * await using q = await VaultQuery.open({ vault: "." });
+ * const rows = await q.search(
+ *   "SELECT specimen_id, created FROM catalog WHERE array_contains(tags, $1)",
+ *   ["gpt2"],
+ * );
+ * console.log(rows.length);
+ * ```
+ */
+export class VaultQuery implements Disposable, AsyncDisposable {
+  /** The vault's paths. */
+  readonly paths: VaultPaths;
+  #db: Database;
+  #views = new Set<string>();
+  #storedViews: boolean;
+  #timeoutSeconds: number;
+
+  private constructor(
+    paths: VaultPaths,
+    db: Database,
+    storedViews: boolean,
+    timeoutSeconds: number,
+  ) {
+    this.paths = paths;
+    this.#db = db;
+    this.#storedViews = storedViews;
+    this.#timeoutSeconds = timeoutSeconds;
+  }
+
+  /**
+   * Opens the catalog of a vault read-only. Throws {@linkcode NotFoundError}
+   * when there is no catalog yet (run `deno task index`).
+   *
+   * @example
+   * ```ts ignore
+   * import { VaultQuery } from "./query.ts";
+   * using q = await VaultQuery.open();
+   * console.log(await q.search("SELECT count(*) AS n FROM catalog"));
+   * ```
+   */
+  static async open(options: VaultQueryOptions = {}): Promise<VaultQuery> {
+    const timeout = options.timeoutSeconds ?? DEFAULT_QUERY_TIMEOUT_SECONDS;
+    if (typeof timeout !== "number" || Number.isNaN(timeout) || timeout < 0) {
+      throw new InvalidInputError(
+        `Invalid "timeoutSeconds" ${
+          JSON.stringify(timeout)
+        }: give a number of seconds ≥ 0 (0 means no limit)`,
+      );
+    }
+    const paths = options.vault !== undefined
+      ? vaultPaths(options.vault)
+      : await findVault();
+    if (!(await exists(paths.catalog))) {
+      throw new NotFoundError(
+        `No catalog at ${paths.catalog}: run \`deno task index\` first (it builds vault.duckdb from ${paths.specimens})`,
+      );
+    }
+    let db: Database;
+    try {
+      db = await openDatabase(paths.catalog, {
+        access_mode: "READ_ONLY",
+        autoload_known_extensions: "false",
+      });
+    } catch (e) {
+      throw new VaultError(
+        `Cannot open the catalog ${paths.catalog} (${
+          duckdbMessage(e)
+        }): rebuild it with \`deno task index --full\``,
+        { cause: e },
+      );
+    }
+    try {
+      const c = db.connection;
+      const info = Object.fromEntries(
+        (await c.runAndReadAll("SELECT key, value FROM vault_info"))
+          .getRows() as [string, string][],
+      );
+      if (info.schema_version !== String(SCHEMA_VERSION)) {
+        throw new VaultError(
+          `The catalog ${paths.catalog} has schema version ${
+            JSON.stringify(info.schema_version)
+          }, this code reads ${SCHEMA_VERSION}: rebuild it with \`deno task index --full\``,
+        );
+      }
+      // Every relation lives inside the catalog, so user SQL needs no file
+      // at all: no file access means nothing can be written or read beside
+      // it, not even by a statement's preparation (EXPORT DATABASE creates
+      // its folder while being prepared). Locking comes last: after it,
+      // nothing can be changed back.
+      await c.run(
+        `SET enable_external_access = false; SET lock_configuration = true;`,
+      );
+      return new VaultQuery(paths, db, info.views === "true", timeout);
+    } catch (e) {
+      db.close();
+      if (e instanceof VaultError) throw e;
+      throw new VaultError(
+        `Cannot read the catalog ${paths.catalog} (${
+          duckdbMessage(e)
+        }): rebuild it with \`deno task index --full\``,
+        { cause: e },
+      );
+    }
+  }
+
+  /**
+   * Runs read-only SQL and returns its rows as plain objects. Several
+   * statements may be given (`;`-separated): all run, the last one's rows are
+   * returned. Writing statements are refused with an
+   * {@linkcode InvalidInputError}; a DuckDB error becomes a
+   * {@linkcode VaultError} whose message shows where in the SQL it is.
+   *
+   * @param sql DuckDB SQL.
+   * @param params Values for `$1`/`?` (an array) or `$name` (an object).
+   * @example
+   * ```ts ignore
+   * import { VaultQuery } from "./query.ts";
+   * using q = await VaultQuery.open();
+   * const recent = await q.search(
+   *   "SELECT * FROM catalog WHERE created >= $since ORDER BY created DESC",
+   *   { since: new Date("2024-01-01") },
+   * );
+   * console.log(recent.map((r) => r.specimen_id));
+   * ```
+   */
+  async search(sql: string, params?: QueryParams): Promise<Row[]> {
+    return (await this.run(sql, params)).rows;
+  }
+
+  /**
+   * Like {@linkcode VaultQuery.search}, with the result's column names and
+   * types as well.
+   *
+   * @example
+   * ```ts ignore
+   * import { VaultQuery } from "./query.ts";
+   * using q = await VaultQuery.open();
+   * const { columns } = await q.run("SELECT * FROM catalog LIMIT 0");
+   * console.log(columns.map((c) => `${c.name} ${c.type}`));
+   * ```
+   */
+  run(sql: string, params?: QueryParams): Promise<QueryResult> {
+    return this.#timeLimited(async () => {
+      const prepared = await this.#prepare(sql, params);
+      try {
+        const reader = await prepared.runAndReadAll();
+        return { columns: resultColumns(reader), rows: plainRows(reader) };
+      } catch (e) {
+        throw queryError(e);
+      } finally {
+        prepared.destroySync();
+      }
+    });
+  }
+
+  /**
+   * Runs read-only SQL and writes its result to a Parquet file at `path`
+   * (atomically: temp file + rename), keeping DuckDB's column types. The
+   * query itself cannot write files; a separate in-memory DuckDB writes it.
+   * Returns the number of rows written.
+   *
+   * Needs `--allow-write` on `path`'s folder.
+   *
+   * @example
+   * ```ts ignore
+   * import { VaultQuery } from "./query.ts";
+   * using q = await VaultQuery.open();
+   * await q.writeParquet("SELECT * FROM metrics", "all_metrics.parquet");
+   * ```
+   */
+  async writeParquet(
+    sql: string,
+    path: string,
+    params?: QueryParams,
+  ): Promise<number> {
+    const result = await this.#timeLimited(async () => {
+      const prepared = await this.#prepare(sql, params);
+      try {
+        return await prepared.run();
+      } catch (e) {
+        throw queryError(e);
+      } finally {
+        prepared.destroySync();
+      }
+    });
+    using out = await openDatabase(":memory:");
+    const names = result.deduplicatedColumnNames();
+    const types = result.columnTypes();
+    await out.connection.run(
+      `CREATE TABLE result (${
+        names.map((n, i) => `${ident(n)} ${types[i].toString()}`).join(", ")
+      })`,
+    );
+    const appender = await out.connection.createAppender("result");
+    let rows = 0;
+    try {
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) break;
+        appender.appendDataChunk(chunk);
+        rows += chunk.rowCount;
+      }
+    } finally {
+      appender.closeSync();
+    }
+    const tmp = tempPathFor(path);
+    try {
+      await out.connection.run(
+        `COPY result TO ${literal(tmp)} (FORMAT parquet)`,
+      );
+      await Deno.rename(tmp, path);
+    } catch (e) {
+      await Deno.remove(tmp).catch(() => {});
+      throw new VaultError(
+        `Cannot write ${path}: ${duckdbMessage(e)}`,
+        { cause: e },
+      );
+    }
+    return rows;
+  }
+
+  /**
+   * Specimens matching `filter`, newest first (every catalog column except
+   * the raw `manifest` and `fingerprint`).
+   *
+   * @example
+   * ```ts ignore
+   * import { VaultQuery } from "./query.ts";
+   * using q = await VaultQuery.open();
+   * const runs = await q.specimens({ domain: "interpretability", tag: "gpt2" });
+   * console.log(runs.map((r) => r.specimen_id));
+   * ```
+   */
+  async specimens(filter: SpecimenFilter = {}): Promise<Row[]> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = {};
+    for (const key of ["domain", "method", "model", "status"] as const) {
+      if (filter[key] !== undefined) {
+        where.push(`${key} = $${key}`);
+        params[key] = filter[key];
+      }
+    }
+    const tags = [...(filter.tags ?? [])];
+    if (filter.tag !== undefined) tags.push(filter.tag);
+    if (tags.length) {
+      where.push(`list_has_all(tags, $tags::VARCHAR[])`);
+      params.tags = tags;
+    }
+    for (const [key, op] of [["since", ">="], ["until", "<"]] as const) {
+      const v = filter[key];
+      if (v === undefined) continue;
+      const date = v instanceof Date ? v : new Date(v);
+      if (Number.isNaN(date.getTime())) {
+        throw new InvalidInputError(
+          `Invalid "${key}" ${
+            JSON.stringify(v)
+          }: pass a Date or an ISO-8601 string, e.g. 2024-01-01T00:00:00Z`,
+        );
+      }
+      where.push(`created ${op} $${key}`);
+      params[key] = date;
+    }
+    let limit = "";
+    if (filter.limit !== undefined) {
+      if (!Number.isInteger(filter.limit) || filter.limit < 0) {
+        throw new InvalidInputError(
+          `Invalid "limit" ${
+            JSON.stringify(filter.limit)
+          }: pass a whole number ≥ 0`,
+        );
+      }
+      limit = ` LIMIT ${filter.limit}`;
+    }
+    return await this.search(
+      `SELECT * EXCLUDE (manifest, fingerprint) FROM catalog${
+        where.length ? ` WHERE ${where.join(" AND ")}` : ""
+      } ORDER BY created DESC, specimen_id${limit}`,
+      params,
+    );
+  }
+
+  /**
+   * One specimen's metric rows (`exp_<id>`, or `exp_<id>__<name>` for
+   * `strata/<name>.parquet`), in file order. Throws {@linkcode NotFoundError}
+   * when the catalog has no such table.
+   *
+   * @example
+   * ```ts ignore
+   * import { VaultQuery } from "./query.ts";
+   * using q = await VaultQuery.open();
+   * const rows = await q.specimenMetrics("2024_01_01_run_000000");
+   * console.log(rows.at(-1)?.loss);
+   * ```
+   */
+  async specimenMetrics(
+    id: string,
+    options: { name?: string } = {},
+  ): Promise<Row[]> {
+    const name = options.name ?? "metrics";
+    const found = await this.search(
+      "SELECT relation, issue FROM metric_tables WHERE specimen_id = $1 AND name = $2",
+      [id, name],
+    );
+    if (found.length === 0 || found[0].relation === null) {
+      throw new NotFoundError(
+        `No metric table "${name}" for specimen ${
+          JSON.stringify(id)
+        } in ${this.paths.catalog}${
+          found[0]?.issue ? ` (${found[0].issue})` : ""
+        }: check the id (SELECT specimen_id, name FROM metric_tables), or run \`deno task index\` if it is new`,
+      );
+    }
+    return await this.search(`SELECT * FROM ${ident(relationName(id, name))}`);
+  }
+
+  /**
+   * One metric across specimens: a row per specimen with `specimen_id`,
+   * `domain`, `method`, `step` (for `last`, `first` or a step number) and
+   * `value`, ordered by `specimen_id`.
+   *
+   * @param column A column of the metric table, e.g. `"loss"`.
+   * @example
+   * ```ts ignore
+   * import { VaultQuery } from "./query.ts";
+   * using q = await VaultQuery.open();
+   * const finalLoss = await q.metricAcross("loss", { domain: "interpretability" });
+   * console.log(finalLoss[0]); // { specimen_id, domain, method, step, value }
+   * ```
+   */
+  async metricAcross(
+    column: string,
+    options: MetricAcrossOptions = {},
+  ): Promise<Row[]> {
+    const table = metricsTableName(options.table ?? "metrics");
+    const columns = (await this.search(
+      "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = $1",
+      [table],
+    )).map((r) => String(r.column_name));
+    if (columns.length === 0) {
+      throw new NotFoundError(
+        `No metric table ${
+          JSON.stringify(options.table ?? "metrics")
+        } in the catalog: see SELECT DISTINCT name FROM metric_tables`,
+      );
+    }
+    if (!columns.includes(column) || column === "specimen_id") {
+      throw new InvalidInputError(
+        `No metric column ${
+          JSON.stringify(column)
+        } in "${table}": its columns are ${
+          columns.filter((c) => c !== "specimen_id").join(", ")
+        }`,
+      );
+    }
+    const at = options.at ?? "last";
+    const col = `m.${ident(column)}`;
+    const needsStep = at === "last" || at === "first" ||
+      typeof at === "number";
+    if (needsStep && !columns.includes("step")) {
+      throw new InvalidInputError(
+        `"${table}" has no "step" column, so at: ${
+          JSON.stringify(at)
+        } has no meaning: use "min", "max" or "mean"`,
+      );
+    }
+    const where: string[] = [];
+    const params: Record<string, unknown> = {};
+    let select: string;
+    switch (at) {
+      case "last":
+        select = `arg_max(${col}, m.step) AS value, max(m.step) AS step`;
+        break;
+      case "first":
+        select = `arg_min(${col}, m.step) AS value, min(m.step) AS step`;
+        break;
+      case "min":
+      case "max":
+        select = `${at}(${col}) AS value`;
+        break;
+      case "mean":
+        select = `avg(${col}) AS value`;
+        break;
+      default:
+        if (typeof at !== "number" || !Number.isFinite(at)) {
+          throw new InvalidInputError(
+            `Invalid "at" ${
+              JSON.stringify(at)
+            }: use "last", "first", "min", "max", "mean" or a step number`,
+          );
+        }
+        select = `any_value(${col}) AS value, any_value(m.step) AS step`;
+        where.push("m.step = $step");
+        params.step = at;
+    }
+    for (const key of ["domain", "method"] as const) {
+      if (options[key] !== undefined) {
+        where.push(`c.${key} = $${key}`);
+        params[key] = options[key];
+      }
+    }
+    if (options.tag !== undefined) {
+      where.push("array_contains(c.tags, $tag)");
+      params.tag = options.tag;
+    }
+    return await this.search(
+      `SELECT m.specimen_id, c.domain, c.method, ${select}
+       FROM ${ident(table)} m JOIN catalog c USING (specimen_id)
+       ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+       GROUP BY m.specimen_id, c.domain, c.method ORDER BY m.specimen_id`,
+      params,
+    );
+  }
+
+  /**
+   * Closes the connection (also done by `using` / `await using`).
+   *
+   * @example
+   * ```ts ignore
+   * import { VaultQuery } from "./query.ts";
+   * const q = await VaultQuery.open();
+   * q.close();
+   * ```
+   */
+  close(): void {
+    this.#db.close();
+  }
+
+  /** Closes the connection. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Closes the connection. */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+
+  /**
+   * Runs `work`, interrupting DuckDB when it takes longer than the time
+   * limit: then a {@linkcode VaultError} names the limit and the fix.
+   */
+  async #timeLimited<T>(work: () => Promise<T>): Promise<T> {
+    const seconds = this.#timeoutSeconds;
+    if (!(seconds > 0 && Number.isFinite(seconds))) return await work();
+    let fired = false;
+    const timer = setTimeout(() => {
+      fired = true;
+      this.#db.connection.interrupt();
+    }, seconds * 1000);
+    try {
+      return await work();
+    } catch (e) {
+      if (!fired) throw e;
+      throw new VaultError(
+        `Query stopped after ${seconds} s, the time limit: narrow it (WHERE, LIMIT, fewer joins) or allow more time (deno task query --timeout SECONDS, or VaultQuery.open({ timeoutSeconds }); 0 means no limit)`,
+        { cause: e },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Checks every statement, creates the views it needs, prepares the last. */
+  async #prepare(sql: string, params?: QueryParams) {
+    refuseSessionCalls(sql);
+    const c = this.#db.connection;
+    await this.#createViews(sql);
+    let extracted;
+    try {
+      extracted = await c.extractStatements(sql);
+    } catch (e) {
+      throw queryError(e);
+    }
+    if (extracted.count === 0) {
+      throw new InvalidInputError("No SQL statement given");
+    }
+    const statements = [];
+    try {
+      for (let i = 0; i < extracted.count; i++) {
+        const prepared = await extracted.prepare(i).catch((e) => {
+          throw queryError(e);
+        });
+        statements.push(prepared);
+        if (!READING.has(prepared.statementType)) {
+          throw new InvalidInputError(
+            `Refusing to run ${
+              extracted.count > 1 ? `statement ${i + 1}, ` : ""
+            }a ${
+              StatementType[prepared.statementType] ?? "writing"
+            } statement: queries on the catalog are read-only (SELECT, EXPLAIN, PRAGMA, CALL). The catalog is rebuilt from the specimen folders by \`deno task index\``,
+          );
+        }
+      }
+      const last = statements[statements.length - 1];
+      for (const s of statements.slice(0, -1)) {
+        await s.run().catch((e) => {
+          throw queryError(e);
+        });
+      }
+      if (params !== undefined) {
+        try {
+          last.bind(
+            Array.isArray(params)
+              ? params.map((v, i) => toDuckDBValue(v, `$${i + 1}`))
+              : Object.fromEntries(
+                Object.entries(params).map((
+                  [k, v],
+                ) => [k, toDuckDBValue(v, `$${k}`)]),
+              ),
+          );
+        } catch (e) {
+          if (e instanceof TypeError) throw new InvalidInputError(e.message);
+          throw queryError(e);
+        }
+      }
+      statements.pop(); // the caller runs and destroys it
+      return last;
+    } finally {
+      for (const s of statements) s.destroySync();
+    }
+  }
+
+  /** Creates the `exp_` views `sql` mentions that are not there yet. */
+  async #createViews(sql: string) {
+    if (this.#storedViews) return;
+    const wanted = new Set<string>();
+    for (const m of sql.matchAll(EXP_NAME)) {
+      const name = m[0].toLowerCase();
+      if (!this.#views.has(name)) wanted.add(name);
+    }
+    if (wanted.size === 0) return;
+    const c = this.#db.connection;
+    const rows = (await c.runAndReadAll(
+      `SELECT relation, definition FROM metric_tables
+       WHERE definition IS NOT NULL AND relation IN (SELECT unnest(${
+        literalList([...wanted])
+      }))`,
+    )).getRows() as [string, string][];
+    if (rows.length === 0) return;
+    await c.run(
+      rows.map(([relation, definition]) =>
+        `CREATE OR REPLACE TEMP VIEW ${ident(relation)} AS ${definition};`
+      ).join("\n"),
+    );
+    for (const [relation] of rows) this.#views.add(relation);
+  }
+}
+
+function queryError(e: unknown): VaultError {
+  if (e instanceof VaultError) return e;
+  const message = duckdbMessage(e);
+  // The sandbox said no (a file read or write, an extension): like a
+  // refused statement, that is the caller's input, not a failure.
+  if (message.startsWith("Permission Error")) {
+    return new InvalidInputError(
+      `Refusing to open a file: queries on the catalog are read-only and every relation is inside the catalog (no file is needed). ${message}`,
+      { cause: e },
+    );
+  }
+  // A write hidden inside a reading statement (EXPLAIN ANALYZE INSERT ...).
+  if (/attached in read-only mode/.test(message)) {
+    return new InvalidInputError(
+      `Refusing to write: queries on the catalog are read-only. ${message}`,
+      { cause: e },
+    );
+  }
+  return new VaultError(message, { cause: e });
+}

@@ -1,0 +1,193 @@
+/**
+ * `deno task query "SELECT ..."`: read-only SQL on the catalog, printed as a
+ * table, CSV or JSON, or written to Parquet. See {@linkcode HELP}.
+ *
+ * @module
+ */
+import { parseTaskArgs, runMain } from "../lib/_cli.ts";
+import { toJson } from "../lib/_duckdb.ts";
+import { atomicWriteFile } from "../lib/_fs.ts";
+import { InvalidInputError } from "../lib/errors.ts";
+import { type QueryResult, type Row, VaultQuery } from "../lib/query.ts";
+import { findVault } from "../lib/vault.ts";
+
+// The output formats.
+const FORMATS = ["table", "csv", "json", "parquet"] as const;
+
+/** The task's help text. */
+export const HELP = `Run read-only SQL (DuckDB) on the vault's catalog.
+
+Usage:
+  deno task query "SELECT ..." [--format table|csv|json|parquet] [--out FILE]
+                               [--timeout SECONDS] [--vault DIR]
+  echo "SELECT ..." | deno task query -
+
+Options:
+  --format F   table (default, for people), csv, json (an array of objects),
+               or parquet (needs --out)
+  --out FILE   Write the output to FILE instead of stdout
+  --timeout S  Stop a query that runs longer than S seconds (default 60;
+               0 means no limit)
+  --vault DIR  The vault root (default: $SPECIMEN_VAULT, else the nearest folder
+               at or above the working directory with a specimens/ folder)
+  -h, --help   Show this help
+
+Relations: catalog (one row per specimen: specimen_id, created, domain,
+method, model, tags, status, path, description, dependencies, artifacts,
+provenance, ...), metrics (every specimen's metric rows with specimen_id),
+exp_<id> (one specimen's metrics), exp_<id>__<name> and metrics__<name>
+(strata/<name>.parquet), metric_tables, tensors.
+
+Examples:
+  deno task query "SELECT * FROM catalog WHERE domain = 'interpretability'"
+  deno task query "SELECT * FROM catalog WHERE array_contains(tags, 'gpt2')"
+  deno task query "SELECT method, avg(loss) FROM metrics JOIN catalog USING (specimen_id) GROUP BY method"
+
+Only reading statements run (SELECT, EXPLAIN, PRAGMA, CALL), on a read-only
+catalog, and the SQL may open no file: every relation is inside the catalog.
+
+Exit codes: 0 success; 1 the SQL failed (DuckDB's message, with a caret under
+the spot) or ran past the time limit; 2 invalid arguments, a writing statement
+or a file access (refused); 4 no vault or no catalog (run deno task index).`;
+
+/** Runs the task with `args`; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const { values, positionals, help } = parseTaskArgs(args, {
+    format: { type: "string", short: "f", default: "table" },
+    out: { type: "string", short: "o" },
+    timeout: { type: "string" },
+    vault: { type: "string" },
+  }, { allowPositionals: true });
+  if (help) {
+    console.log(HELP);
+    return 0;
+  }
+  const format = values.format as string;
+  if (!(FORMATS as readonly string[]).includes(format)) {
+    throw new InvalidInputError(
+      `Unknown format ${JSON.stringify(format)}: use one of ${
+        FORMATS.join(", ")
+      }`,
+    );
+  }
+  const timeout = values.timeout === undefined
+    ? undefined
+    : Number(values.timeout);
+  if (
+    timeout !== undefined &&
+    (values.timeout === "" || Number.isNaN(timeout) || timeout < 0)
+  ) {
+    throw new InvalidInputError(
+      `Invalid --timeout ${
+        JSON.stringify(values.timeout)
+      }: give a number of seconds ≥ 0, e.g. --timeout 300 (0 means no limit)`,
+    );
+  }
+  const out = values.out as string | undefined;
+  if (format === "parquet" && !out) {
+    throw new InvalidInputError(
+      "--format parquet writes a file: add --out FILE, e.g. --out result.parquet",
+    );
+  }
+  let sql = positionals.join(" ");
+  if (sql === "-" || (sql === "" && !Deno.stdin.isTerminal())) {
+    sql = await new Response(Deno.stdin.readable).text();
+  }
+  if (sql.trim() === "") {
+    throw new InvalidInputError(
+      `Missing SQL: deno task query "SELECT * FROM catalog" (see --help)`,
+    );
+  }
+  const paths = await findVault(values.vault as string | undefined);
+  using q = await VaultQuery.open({
+    vault: paths.root,
+    timeoutSeconds: timeout,
+  });
+  if (format === "parquet") {
+    const rows = await q.writeParquet(sql, out!);
+    console.log(`Wrote ${rows} row(s) to ${out}`);
+    return 0;
+  }
+  const result = await q.run(sql);
+  const text = format === "csv"
+    ? toCsv(result)
+    : format === "json"
+    ? toJsonText(result)
+    : toTable(result);
+  const bytes = new TextEncoder().encode(text);
+  if (out) await atomicWriteFile(out, bytes);
+  else await writeAll(Deno.stdout, bytes);
+  return 0;
+}
+
+async function writeAll(w: Deno.FsFile | typeof Deno.stdout, b: Uint8Array) {
+  let off = 0;
+  while (off < b.length) off += await w.write(b.subarray(off));
+}
+
+const MAX_CELL = 60;
+
+function text(v: unknown): string {
+  if (v === null || v === undefined) return "NULL";
+  if (v instanceof Date) return v.toISOString();
+  if (typeof v === "string") return v;
+  if (typeof v === "object") return toJson(v);
+  return String(v);
+}
+
+/** A table for people: aligned columns, long cells cut, a row count. */
+function toTable({ columns, rows }: QueryResult): string {
+  const names = columns.map((c) => c.name);
+  const keys = rows.length ? Object.keys(rows[0]) : names;
+  const cells = rows.map((row) =>
+    keys.map((k) => {
+      const s = text(row[k]).replace(/\r?\n/g, "⏎");
+      return s.length > MAX_CELL ? `${s.slice(0, MAX_CELL - 1)}…` : s;
+    })
+  );
+  const numeric = keys.map((k) =>
+    rows.length > 0 &&
+    rows.every((r) =>
+      r[k] === null || typeof r[k] === "number" || typeof r[k] === "bigint"
+    )
+  );
+  const widths = names.map((n, i) =>
+    Math.max(n.length, ...cells.map((r) => r[i].length))
+  );
+  const line = (values: string[]) =>
+    values.map((v, i) =>
+      numeric[i] ? v.padStart(widths[i]) : v.padEnd(widths[i])
+    ).join("  ").trimEnd();
+  const parts = [line(names), widths.map((w) => "─".repeat(w)).join("  ")];
+  for (const r of cells) parts.push(line(r));
+  parts.push(`(${rows.length} row${rows.length === 1 ? "" : "s"})`);
+  return parts.join("\n") + "\n";
+}
+
+function csvField(v: unknown): string {
+  if (v === null || v === undefined) return "";
+  const s = v instanceof Date
+    ? v.toISOString()
+    : typeof v === "object"
+    ? toJson(v)
+    : String(v);
+  return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+/** RFC 4180 CSV with a header; lists and objects as JSON, NULL as empty. */
+function toCsv({ columns, rows }: QueryResult): string {
+  const keys = rows.length ? Object.keys(rows[0]) : columns.map((c) => c.name);
+  const lines = [columns.map((c) => csvField(c.name)).join(",")];
+  for (const row of rows) {
+    lines.push(keys.map((k) => csvField(row[k])).join(","));
+  }
+  return lines.join("\r\n") + "\r\n";
+}
+
+/** A JSON array of row objects, one per line. */
+function toJsonText({ rows }: QueryResult): string {
+  if (rows.length === 0) return "[]\n";
+  return `[\n${rows.map((r: Row) => toJson(r)).join(",\n")}\n]\n`;
+}
+
+if (import.meta.main) await runMain(main);

@@ -1,0 +1,117 @@
+/**
+ * Fixture specimens for the catalog and query tests, written directly
+ * (manifest via `writeManifest`, metrics via DuckDB `COPY ... TO`), so the
+ * tests do not depend on the storage layer.
+ *
+ * @module
+ */
+import { join } from "../../lib/_deps.ts";
+import { openDatabase } from "../../lib/_duckdb.ts";
+import { type Manifest, writeManifest } from "../../lib/manifest.ts";
+import { INTEROP } from "../utils.ts";
+
+/** What a fixture specimen looks like; everything but `id` has a default. */
+export interface FixtureSpecimen {
+  id: string;
+  created?: string;
+  domain?: string;
+  method?: string;
+  tags?: string[];
+  model?: string | null;
+  description?: string | null;
+  dependencies?: Record<string, string>;
+  artifacts?: Manifest["artifacts"];
+  /** Extra manifest keys, e.g. `provenance`. */
+  extra?: Record<string, unknown>;
+  /**
+   * A SELECT whose rows become `strata/metrics.parquet`; `null` for none.
+   * Default: {@linkcode metricsSql}`(10)`.
+   */
+  metrics?: string | null;
+  /** Other `strata/<name>.parquet` files: name → SELECT. */
+  tables?: Record<string, string>;
+}
+
+/** `steps` rows of step (BIGINT), loss (DOUBLE, falling), accuracy (DOUBLE). */
+export function metricsSql(steps = 10, scale = 1): string {
+  return `SELECT range::BIGINT AS step, ${scale} / (range + 1.0) AS loss, range / ${steps}.0 AS accuracy FROM range(${steps})`;
+}
+
+/** Writes a specimen folder into `<vault>/specimens/<id>/`; returns the folder. */
+export async function writeSpecimen(
+  vault: string,
+  spec: FixtureSpecimen,
+): Promise<string> {
+  const dir = join(vault, "specimens", spec.id);
+  await Deno.mkdir(join(dir, "strata"), { recursive: true });
+  await writeManifest(dir, {
+    specimen_id: spec.id,
+    created: spec.created ?? "2024-01-01T00:00:00+00:00",
+    taxonomy: {
+      domain: spec.domain ?? "training",
+      method: spec.method ?? "fine_tuning",
+    },
+    status: "active",
+    artifacts: spec.artifacts ?? {},
+    tags: spec.tags ?? [],
+    model: spec.model === undefined ? "gpt2" : spec.model,
+    description: spec.description === undefined
+      ? `fixture ${spec.id}`
+      : spec.description,
+    dependencies: spec.dependencies ?? {},
+    ...spec.extra,
+  });
+  const files: [string, string][] = Object.entries(spec.tables ?? {});
+  const metrics = spec.metrics === undefined ? metricsSql() : spec.metrics;
+  if (metrics !== null) files.push(["metrics", metrics]);
+  if (files.length) {
+    using db = await openDatabase(":memory:");
+    for (const [name, sql] of files) {
+      await db.connection.run(
+        `COPY (${sql}) TO '${
+          join(dir, "strata", `${name}.parquet`)
+        }' (FORMAT parquet)`,
+      );
+    }
+  }
+  return dir;
+}
+
+/** Copies a folder tree. */
+export async function copyTree(from: string, to: string): Promise<void> {
+  await Deno.mkdir(to, { recursive: true });
+  for await (const entry of Deno.readDir(from)) {
+    const src = join(from, entry.name);
+    const dst = join(to, entry.name);
+    if (entry.isDirectory) await copyTree(src, dst);
+    else await Deno.copyFile(src, dst);
+  }
+}
+
+/** The Python vault's specimens (read-only original). */
+export const PYTHON_SPECIMENS: string = join(
+  INTEROP,
+  "python_vault",
+  "specimens",
+);
+
+/** Ids of the Python vault's three specimens. */
+export const PYTHON_IDS: string[] = [
+  "2024_01_01_run_000000",
+  "2024_01_01_run_000001",
+  "2024_01_01_run_000002",
+];
+
+/** Copies the Python vault's specimens into `<vault>/specimens/`. */
+export async function copyPythonSpecimens(vault: string): Promise<void> {
+  await copyTree(PYTHON_SPECIMENS, join(vault, "specimens"));
+}
+
+/** Counts rows of a Parquet file with DuckDB (independent of the catalog). */
+export async function parquetRows(path: string): Promise<number> {
+  using db = await openDatabase(":memory:");
+  const reader = await db.connection.runAndReadAll(
+    `SELECT count(*) FROM read_parquet('${path}')`,
+  );
+  return Number(reader.getRows()[0][0]);
+}
