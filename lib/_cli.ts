@@ -37,7 +37,8 @@ export function parseTaskArgs<T extends ArgSpec>(
 } {
   try {
     const { values, positionals } = parseArgs({
-      args,
+      // `deno task x -- --flag` passes the separator on: skip a leading one.
+      args: args[0] === "--" ? args.slice(1) : args,
       options: { ...spec, help: { type: "boolean", short: "h" } },
       strict: true,
       allowPositionals,

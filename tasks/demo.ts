@@ -1,7 +1,7 @@
 /**
  * `deno task demo`: the whole workflow end to end on the example specimen,
  * in a throwaway vault: run its protocol, show what it wrote, index the
- * vault and query it.
+ * vault, query it and verify its seal.
  *
  * @module
  */
@@ -107,6 +107,36 @@ async function demo(vault: string): Promise<void> {
       relative(vault, storage.strata)
     }/activations.zarr)`,
   );
+
+  step(4, "Index the vault: deno task index");
+  await task("index", ["--vault", vault]);
+
+  step(5, "Query every run at once: deno task query");
+  const queries = [
+    `SELECT specimen_id, domain, method, tags, status, created FROM catalog WHERE array_contains(tags, 'gpt2')`,
+    `SELECT c.method, count(DISTINCT specimen_id) AS runs, min(m.loss) AS best_loss, max(m.accuracy) AS best_accuracy FROM metrics m JOIN catalog c USING (specimen_id) GROUP BY c.method`,
+    `SELECT step, loss, accuracy FROM exp_${EXAMPLE} WHERE step >= 97 ORDER BY step`,
+    `SELECT specimen_id, name, shape, dtype, bytes FROM tensors`,
+  ];
+  for (const sql of queries) {
+    console.log(`\n  $ deno task query "${sql}"`);
+    await task("query", ["--vault", vault, sql]);
+  }
+
+  step(6, "Check the seal: deno task verify");
+  await task("verify", ["--vault", vault]);
+}
+
+/** Runs `tasks/<name>.ts` as its own process, as `deno task <name>` would. */
+async function task(name: string, args: string[]): Promise<void> {
+  const { code } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(ROOT, "tasks", `${name}.ts`), ...args],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (code !== 0) {
+    throw new VaultError(`deno task ${name} exited with code ${code}`);
+  }
 }
 
 function step(n: number, text: string): void {
