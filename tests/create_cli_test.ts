@@ -6,8 +6,11 @@ import {
   assertMatch,
   ROOT,
   runDeno,
+  taskFlags,
   tempVault,
 } from "./utils.ts";
+
+const CREATE_FLAGS = await taskFlags("create");
 
 /** Runs the create task exactly as deno.json does (same permission flags). */
 function create(
@@ -16,9 +19,7 @@ function create(
 ) {
   return runDeno([
     "run",
-    "--allow-read",
-    "--allow-write",
-    "--allow-env=SPECIMEN_VAULT",
+    ...CREATE_FLAGS,
     join(ROOT, "tasks", "create.ts"),
     ...args,
   ], opts);

@@ -1,11 +1,15 @@
 import { join } from "../lib/_deps.ts";
-import { assert, assertEquals, assertMatch, ROOT, runDeno } from "./utils.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  ROOT,
+  runDeno,
+  taskFlags,
+} from "./utils.ts";
 
 Deno.test("deno task demo runs the whole workflow with the task's own permissions", async () => {
-  const config = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
-  const flags = (config.tasks.demo.command as string).split(" ").filter((a) =>
-    a.startsWith("--")
-  );
+  const flags = await taskFlags("demo");
   const r = await runDeno(["run", ...flags, join(ROOT, "tasks", "demo.ts")], {
     cwd: "/",
   });

@@ -2,30 +2,16 @@ import { join } from "../lib/_deps.ts";
 import { createSpecimen } from "../lib/create.ts";
 import { readManifest } from "../lib/manifest.ts";
 import { SpecimenStorage } from "../lib/storage.ts";
-import { assert, assertEquals, assertMatch, ROOT, runDeno } from "./utils.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  repoVault,
+  ROOT,
+  runDeno,
+} from "./utils.ts";
 
 const EXAMPLE = "example_2024_12_19_synthetic_demo";
-
-/**
- * A throwaway vault inside the repository, so that a protocol in it finds
- * deno.json (and the `specimen-vault` import) the way a real one does: by
- * walking up from its own folder.
- */
-async function repoVault(): Promise<
-  { path: string; specimens: string } & AsyncDisposable
-> {
-  const path = await Deno.makeTempDir({
-    dir: ROOT,
-    prefix: ".tmp-test-vault-",
-  });
-  const specimens = join(path, "specimens");
-  await Deno.mkdir(specimens);
-  return {
-    path,
-    specimens,
-    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
-  };
-}
 
 async function copyExample(specimens: string): Promise<string> {
   const from = join(ROOT, "specimens", EXAMPLE);

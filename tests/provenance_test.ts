@@ -10,31 +10,12 @@ import {
   assertEquals,
   assertMatch,
   assertRejects,
+  repoVault,
   ROOT,
   runDeno,
   tempVault,
 } from "./utils.ts";
 import denoConfig from "../deno.json" with { type: "json" };
-
-/**
- * A throwaway vault inside the repository, so a protocol in it resolves
- * `specimen-vault` through deno.json the way a real one does.
- */
-async function repoVault(): Promise<
-  { path: string; specimens: string } & AsyncDisposable
-> {
-  const path = await Deno.makeTempDir({
-    dir: ROOT,
-    prefix: ".tmp-test-vault-",
-  });
-  const specimens = join(path, "specimens");
-  await Deno.mkdir(specimens);
-  return {
-    path,
-    specimens,
-    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
-  };
-}
 
 async function sha256(bytes: Uint8Array): Promise<string> {
   const d = await crypto.subtle.digest(

@@ -10,42 +10,21 @@ import {
   assertEquals,
   assertMatch,
   assertRejects,
+  repoVault,
   ROOT,
   runDeno,
+  taskFlags,
   tempVault,
 } from "./utils.ts";
 
 /** The run task's permission flags, as in deno.json. */
-const RUN_FLAGS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-run",
-  "--allow-env=INIT_CWD,SPECIMEN_VAULT",
-  "--allow-sys",
-];
+const RUN_FLAGS = await taskFlags("run");
 
 function runTaskCli(args: string[], opts: { cwd?: string } = {}) {
   return runDeno(
     ["run", ...RUN_FLAGS, join(ROOT, "tasks", "run.ts"), ...args],
     opts,
   );
-}
-
-/** A throwaway vault inside the repository (so protocols resolve imports). */
-async function repoVault(): Promise<
-  { path: string; specimens: string } & AsyncDisposable
-> {
-  const path = await Deno.makeTempDir({
-    dir: ROOT,
-    prefix: ".tmp-test-vault-",
-  });
-  const specimens = join(path, "specimens");
-  await Deno.mkdir(specimens);
-  return {
-    path,
-    specimens,
-    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
-  };
 }
 
 /** A specimen whose protocol.ts runs `body` inside runProtocol. */

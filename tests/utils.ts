@@ -158,3 +158,38 @@ export function runTask(
     options,
   );
 }
+
+/**
+ * A throwaway vault inside the repository, so that a protocol in it resolves
+ * `specimen-vault` through deno.json the way a real one does: by walking up
+ * from its own folder. Hidden (`.tmp-`), so git, fmt and lint pass it over.
+ */
+export async function repoVault(): Promise<
+  { path: string; specimens: string } & AsyncDisposable
+> {
+  const path = await Deno.makeTempDir({
+    dir: ROOT,
+    prefix: ".tmp-test-vault-",
+  });
+  const specimens = join(path, "specimens");
+  await Deno.mkdir(specimens);
+  return {
+    path,
+    specimens,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
+  };
+}
+
+/**
+ * The permission flags deno.json gives task `name`, so a test runs a task
+ * exactly as `deno task <name>` does (and fails if the flags are too narrow).
+ */
+export async function taskFlags(name: string): Promise<string[]> {
+  const config = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
+  const command: string | undefined = config.tasks[name]?.command;
+  if (!command) throw new Error(`deno.json has no task "${name}"`);
+  const script = command.indexOf(`tasks/${name}.ts`);
+  return command.slice(0, script).split(/\s+/).filter((a) =>
+    a.startsWith("--")
+  );
+}
