@@ -8,7 +8,11 @@
  */
 import { decodeMsgpack, encodeMsgpack, join } from "./_deps.ts";
 import { atomicWriteFile } from "./_fs.ts";
-import { CorruptFileError, NotFoundError } from "./errors.ts";
+import {
+  CorruptFileError,
+  InvalidInputError,
+  NotFoundError,
+} from "./errors.ts";
 import { isSpecimenId } from "./specimen_id.ts";
 import type { Provenance } from "./provenance.ts";
 import type { RunRecord } from "./run.ts";
@@ -234,7 +238,10 @@ export function encodeManifest(manifest: Manifest): Uint8Array {
 
 /**
  * Reads and validates `<dir>/manifest.msgpack`; the id must match the folder
- * name. Throws {@linkcode NotFoundError} or {@linkcode CorruptFileError}.
+ * name. Throws {@linkcode NotFoundError} or {@linkcode CorruptFileError};
+ * {@linkcode InvalidInputError} when the folder is a symbolic link (a
+ * specimen is a real folder inside its vault: a link could change its
+ * results from outside, and would not move with the vault).
  *
  * Needs `--allow-read` on `dir`.
  *
@@ -246,6 +253,7 @@ export function encodeManifest(manifest: Manifest): Uint8Array {
  * ```
  */
 export async function readManifest(dir: string): Promise<Manifest> {
+  await refuseLinkedFolder(dir);
   const path = join(dir, MANIFEST_FILE);
   let bytes: Uint8Array;
   try {
@@ -261,6 +269,25 @@ export async function readManifest(dir: string): Promise<Manifest> {
   }
   const folder = dir.replace(/[\\/]+$/, "").split(/[\\/]/).pop();
   return decodeManifest(bytes, path, folder);
+}
+
+/** Throws {@linkcode InvalidInputError} when the folder `dir` is a symbolic link. */
+async function refuseLinkedFolder(dir: string): Promise<void> {
+  const folder = dir.replace(/[\\/]+$/, "") || dir;
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(folder);
+  } catch {
+    return; // missing or unreadable: reading the manifest says which
+  }
+  if (!info.isSymlink) return;
+  let target = "";
+  try {
+    target = ` (to ${await Deno.readLink(folder)})`;
+  } catch { /* the target is only for the message */ }
+  throw new InvalidInputError(
+    `Specimen folder ${folder} is a symbolic link${target}: a specimen must be a real folder inside the vault, so that nothing outside it can change its results; move the folder into specimens/ instead of linking it`,
+  );
 }
 
 /**

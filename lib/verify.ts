@@ -125,7 +125,10 @@ export async function verifyVault(
     try {
       isDir = isSpecimenId(id) &&
         (await Deno.stat(join(paths.specimens, id))).isDirectory;
-    } catch { /* reported below */ }
+    } catch (e) {
+      // One that cannot even be looked at is not missing: plan() says why.
+      isDir = isSpecimenId(id) && !(e instanceof Deno.errors.NotFound);
+    }
     if (!isDir) missing.push(id);
   }
   if (missing.length > 0) {
@@ -169,7 +172,10 @@ async function allSpecimens(specimens: string): Promise<string[]> {
   const ids: string[] = [];
   try {
     for await (const e of Deno.readDir(specimens)) {
-      if (e.isDirectory && !e.name.startsWith(".")) ids.push(e.name);
+      // A linked folder is listed so that verify reports it (refused).
+      if ((e.isDirectory || e.isSymlink) && !e.name.startsWith(".")) {
+        ids.push(e.name);
+      }
     }
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
