@@ -13,7 +13,6 @@
  *
  * @module
  */
-import { StatementType } from "@duckdb/node-api";
 import {
   type ColumnInfo,
   type DuckDBConnection,
@@ -24,6 +23,7 @@ import {
   openDatabase,
   plainConverter,
   plainRows,
+  prepareReading,
   resultColumns,
   toDuckDBValue,
 } from "./_duckdb.ts";
@@ -83,12 +83,6 @@ export class QueryTimeoutError extends VaultError {
   }
 }
 
-const READING = new Set<number>([
-  StatementType.SELECT,
-  StatementType.EXPLAIN,
-  StatementType.PRAGMA,
-  StatementType.CALL,
-]);
 const EXP_NAME = /\bexp_[a-z0-9_]+/gi;
 const MAX_CONNECTIONS = 4;
 const MAX_MEMO = 1000;
@@ -356,34 +350,12 @@ export class LiveCatalog {
     return await gen.use(async (c) => {
       const deadline = Date.now() + limits.timeoutMs;
       if (gen.info.views !== "true") await createViews(c, sql);
-      let extracted;
+      const statements = await prepareReading(c.connection, sql, {
+        readOnly: "the dashboard's SQL is read-only",
+        toError: sqlError,
+        refused: (message) => new QueryRefusedError(message),
+      });
       try {
-        extracted = await c.connection.extractStatements(sql);
-      } catch (e) {
-        throw sqlError(e);
-      }
-      if (extracted.count === 0) {
-        throw new InvalidInputError(
-          "No SQL statement given: write a query, e.g. SELECT * FROM catalog",
-        );
-      }
-      const statements = [];
-      try {
-        for (let i = 0; i < extracted.count; i++) {
-          const prepared = await extracted.prepare(i).catch((e) => {
-            throw sqlError(e);
-          });
-          statements.push(prepared);
-          if (!READING.has(prepared.statementType)) {
-            throw new QueryRefusedError(
-              `Refusing to run ${
-                extracted.count > 1 ? `statement ${i + 1}, ` : ""
-              }a ${
-                StatementType[prepared.statementType] ?? "writing"
-              } statement: the dashboard's SQL is read-only (SELECT, EXPLAIN, PRAGMA, CALL). The catalog is rebuilt from the specimen folders by \`deno task index\``,
-            );
-          }
-        }
         let result: LimitedResult | undefined;
         for (const prepared of statements) {
           const left = Math.max(1, deadline - Date.now());

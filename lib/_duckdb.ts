@@ -9,6 +9,7 @@
 import {
   type DuckDBConnection,
   DuckDBInstance,
+  type DuckDBPreparedStatement,
   type DuckDBResultReader,
   DuckDBTypeId,
   type DuckDBValue,
@@ -16,8 +17,10 @@ import {
   type JS,
   JSDuckDBValueConverter,
   listValue,
+  StatementType,
   timestampTZValue,
 } from "@duckdb/node-api";
+import { InvalidInputError } from "./errors.ts";
 
 export type { DuckDBConnection, DuckDBResultReader, DuckDBValue };
 
@@ -243,4 +246,93 @@ export function toJson(value: unknown): string {
     if (v instanceof Uint8Array) return btoa(String.fromCharCode(...v));
     return v;
   });
+}
+
+/** Statement types user SQL may run: the ones that only read. */
+const READING = new Set<number>([
+  StatementType.SELECT,
+  StatementType.EXPLAIN,
+  StatementType.PRAGMA,
+  StatementType.CALL,
+]);
+
+/**
+ * DuckDB functions that change the session instead of reading, callable
+ * from a SELECT, CALL or PRAGMA whatever the statement type: logging (to a
+ * file it may not open, which aborts the process), profiling (printed to
+ * stdout), checkpoints, parser switches, and the ones that run SQL given as
+ * a string (`query()`, `json_execute_serialized_sql()`), which would
+ * bypass every check here.
+ */
+const SESSION_FUNCTION =
+  "(enable_\\w+|disable_\\w+|verify_\\w+|truncate_duckdb_logs|checkpoint|force_checkpoint|import_database|copy_database|add_parquet_key|json_execute_serialized_sql|query)";
+/** Space or comments between two tokens. */
+const GAP = "(?:\\s|/\\*[\\s\\S]*?\\*/|--[^\\n]*(?:\\n|$))*";
+const SESSION_CALL = new RegExp(
+  `(?:\\b${SESSION_FUNCTION}${GAP}\\(|\\b(?:pragma|call)${GAP}${SESSION_FUNCTION}\\b)`,
+);
+
+/** How {@linkcode prepareReading} names the SQL's owner and makes errors. */
+export interface ReadingGate {
+  /** How messages say it, e.g. "queries on the catalog are read-only". */
+  readOnly: string;
+  /** Turns a DuckDB error (parse, bind) into the caller's error. */
+  toError: (e: unknown) => Error;
+  /** Makes the error for a refused statement. */
+  refused: (message: string) => Error;
+}
+
+/**
+ * Extracts and prepares every statement of user `sql`, refusing any that
+ * does more than read (a writing statement type, or a call of a session
+ * function such as `enable_logging()` or `query()`). Returns the prepared
+ * statements in order; the caller runs and destroys them.
+ */
+export async function prepareReading(
+  c: DuckDBConnection,
+  sql: string,
+  gate: ReadingGate,
+): Promise<DuckDBPreparedStatement[]> {
+  // Identifiers are case-insensitive and may be quoted: "Enable_Logging"(.
+  const m = SESSION_CALL.exec(sql.replaceAll('"', "").toLowerCase());
+  if (m) {
+    throw gate.refused(
+      `Refusing to run ${
+        m[1] ?? m[2]
+      }(): it changes the session (logging, profiling, checkpoints) or runs SQL given as text, and ${gate.readOnly} (SELECT, EXPLAIN, PRAGMA, CALL of reading functions)`,
+    );
+  }
+  let extracted;
+  try {
+    extracted = await c.extractStatements(sql);
+  } catch (e) {
+    throw gate.toError(e);
+  }
+  if (extracted.count === 0) {
+    throw new InvalidInputError(
+      "No SQL statement given: write a query, e.g. SELECT * FROM catalog",
+    );
+  }
+  const statements: DuckDBPreparedStatement[] = [];
+  try {
+    for (let i = 0; i < extracted.count; i++) {
+      const prepared = await extracted.prepare(i).catch((e) => {
+        throw gate.toError(e);
+      });
+      statements.push(prepared);
+      if (!READING.has(prepared.statementType)) {
+        throw gate.refused(
+          `Refusing to run ${
+            extracted.count > 1 ? `statement ${i + 1}, ` : ""
+          }a ${
+            StatementType[prepared.statementType] ?? "writing"
+          } statement: ${gate.readOnly} (SELECT, EXPLAIN, PRAGMA, CALL). The catalog is rebuilt from the specimen folders by \`deno task index\``,
+        );
+      }
+    }
+    return statements;
+  } catch (e) {
+    for (const s of statements) s.destroySync();
+    throw e;
+  }
 }

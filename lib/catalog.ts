@@ -21,7 +21,12 @@
  *   specimens' (text where they have numbers) is kept out of it, reported,
  *   and loaded into a table of its own instead.
  * - `metrics__<name>`: the same for every other `strata/<name>.parquet`.
- * - `metric_tables`: one row per Parquet file: `specimen_id`, `name`, `path`,
+ *   A metrics log not compacted yet (`strata/<name>.parts/`, a run in
+ *   progress) counts as that file: its parts, unioned by column name as
+ *   compaction would. A log whose logger died is compacted first
+ *   (`repairLogs`: recorded with `interrupted: true`, and reported).
+ * - `metric_tables`: one row per Parquet file (or log: `path` is then its
+ *   `.parts` folder): `specimen_id`, `name`, `path`,
  *   `rows`, `columns`, `relation` (`exp_<id>`, or `exp_<id>__<name>`),
  *   `source` (the table holding its rows), `definition` (the SELECT behind
  *   the relation) and `issue`.
@@ -61,6 +66,7 @@ import {
 import { exists, tempPathFor, withWriteContext } from "./_fs.ts";
 import { NotFoundError, VaultError } from "./errors.ts";
 import { decodeManifest, type Manifest, MANIFEST_FILE } from "./manifest.ts";
+import type { MetricTable } from "./metrics_table.ts";
 import { findVault, SPECIMENS_DIR, vaultPaths } from "./vault.ts";
 
 /**
@@ -89,6 +95,13 @@ export const INDEX_LOCK_FILE = "vault.duckdb.lock";
 
 const STRATA = "strata";
 const NAME_RULE = /^[a-z0-9_]+$/;
+/**
+ * A metrics log's parts folder: `strata/<name>.parts/` (as in
+ * `_log_parts.ts`, not imported: `metrics_table.ts` is loaded only for a
+ * vault that has one).
+ */
+const PARTS_SUFFIX = ".parts";
+const PART_FILE = /^part-\d{6,}\.parquet$/;
 
 /** Options of {@linkcode indexVault}. */
 export interface IndexOptions {
@@ -172,12 +185,20 @@ interface ZarrEntry {
   stat: FileStat;
 }
 
+/** A metrics log's parts folder, `strata/<name>.parts/`. */
+interface LogEntry {
+  name: string;
+  parts: number;
+  mtime: number; // of the folder: each new part changes it, not strata/'s
+}
+
 interface FolderScan {
   folder: string;
   dir: string;
   manifest?: FileStat;
   parquet: FileStat[];
   zarr: ZarrEntry[];
+  logs: LogEntry[];
   notes: string[]; // strata entries that cannot be indexed
   fingerprint: string;
 }
@@ -244,7 +265,10 @@ function scanFolder(
   const settled = strata && now - strata.mtime > SETTLED_MS
     ? `d:${strata.mtime}`
     : "d:-";
-  if (strata && previous && settled !== "d:-") {
+  // A log adds parts without touching strata/'s mtime: always list it.
+  if (
+    strata && previous && settled !== "d:-" && !previous.includes("|l:")
+  ) {
     const known = previous.includes(`|${settled}|`) ||
         previous.endsWith(`|${settled}`)
       ? entriesFrom(previous)
@@ -263,6 +287,7 @@ function scanFolder(
   }
   const parquet: string[] = [];
   const zarr: [string, string][] = [];
+  const logs: LogEntry[] = [];
   const notes: string[] = [];
   for (const entry of entries) {
     if (entry.name.startsWith(".")) continue;
@@ -281,11 +306,43 @@ function scanFolder(
           `${STRATA}/${entry.name} has neither zarr.json nor .zarray; not indexed as a tensor`,
         );
       }
+    } else if (entry.name.endsWith(PARTS_SUFFIX) && entry.isDirectory) {
+      const log = statLog(join(dir, STRATA), entry.name);
+      if (log) logs.push(log);
     }
   }
   return {
-    ...statEntries(dir, folder, manifest, settled, { parquet, zarr }, false)!,
+    ...statEntries(
+      dir,
+      folder,
+      manifest,
+      settled,
+      { parquet, zarr, logs },
+      false,
+    )!,
     notes,
+  };
+}
+
+/** A parts folder's mtime and number of parts (undefined if it is gone). */
+function statLog(strata: string, entry: string): LogEntry | undefined {
+  const path = join(strata, entry);
+  // Stat before listing: a part added in between changes the mtime later.
+  const folder = statOf(path, entry);
+  if (!folder) return undefined;
+  let parts = 0;
+  try {
+    for (const e of Deno.readDirSync(path)) {
+      if (PART_FILE.test(e.name)) parts++;
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+  return {
+    name: folder.name.slice(0, -PARTS_SUFFIX.length),
+    parts,
+    mtime: folder.mtime,
   };
 }
 
@@ -299,7 +356,7 @@ function statEntries(
   folder: string,
   manifest: FileStat | undefined,
   settled: string,
-  known: { parquet: string[]; zarr: [string, string][] },
+  known: { parquet: string[]; zarr: [string, string][]; logs?: LogEntry[] },
   strict: boolean,
 ): FolderScan | undefined {
   const parquet: FileStat[] = [];
@@ -324,15 +381,58 @@ function statEntries(
   for (const z of zarr) {
     parts.push(`z:${z.name}/${z.meta}:${z.stat.size}:${z.stat.mtime}`);
   }
+  const logs = [...(known.logs ?? [])].sort((a, b) => a.name < b.name ? -1 : 1);
+  for (const l of logs) parts.push(`l:${l.name}:${l.parts}:${l.mtime}`);
   return {
     folder,
     dir,
     manifest,
     parquet,
     zarr,
+    logs,
     notes: [],
     fingerprint: parts.join("|"),
   };
+}
+
+/**
+ * Compacts the interrupted logs of a scanned folder (their writer died
+ * without closing) and scans it again if that changed it. What cannot be
+ * repaired becomes a note (an issue of the specimen); live logs are left
+ * to be read as their parts.
+ */
+async function repairFolder(
+  specimensDir: string,
+  scan: FolderScan,
+  now: number,
+  warn: (message: string) => void,
+): Promise<FolderScan> {
+  const { repairLogs } = await import("./metrics_table.ts");
+  let report: Awaited<ReturnType<typeof repairLogs>>;
+  try {
+    report = await repairLogs(scan.dir);
+  } catch (e) {
+    scan.notes.push(
+      `its interrupted logs cannot be repaired (${
+        (e as Error).message
+      }); their parts are read as they are`,
+    );
+    return scan;
+  }
+  const files = new Set(scan.parquet.map((p) => p.name));
+  for (const name of report.repaired) {
+    warn(
+      files.has(`${name}.parquet`)
+        ? `removed the leftover parts of the log ${scan.folder}/${name} (${STRATA}/${name}.parquet was already compacted)`
+        : `compacted interrupted log ${scan.folder}/${name} into ${STRATA}/${name}.parquet (its logger stopped without closing: the rows it had flushed are kept, the manifest records it with interrupted: true)`,
+    );
+  }
+  const notes = report.problems.map((p) => `cannot repair the log ${p}`);
+  if (report.repaired.length) {
+    scan = scanFolder(specimensDir, scan.folder, undefined, now);
+  }
+  scan.notes.push(...notes);
+  return scan;
 }
 
 function listFolders(
@@ -376,6 +476,14 @@ interface MetricFile {
   issue?: string;
   source?: string;
   definition?: string;
+  /** A log not compacted: its part files (absolute), read as one table. */
+  parts?: string[];
+  /**
+   * Read as a log's parts (it may be a file now, if its logger closed
+   * since): its specimen folder, to list the log again. Such a file is
+   * alone in its signature group.
+   */
+  logDir?: string;
 }
 
 interface TensorRow {
@@ -428,6 +536,120 @@ function readTail(path: string, size: number): Uint8Array {
     tail = readAt(size - len, len);
   }
   return tail;
+}
+
+/** The rows of a metric file, or of a log's parts unioned as if compacted. */
+function parquetSql(f: MetricFile): string {
+  return f.parts
+    ? `read_parquet(${literalList(f.parts)}, union_by_name = true)`
+    : `read_parquet(${literal(f.abs)})`;
+}
+
+/** How messages name a metric file, or a log by its parts folder. */
+function label(f: MetricFile): string {
+  return f.parts
+    ? `${STRATA}/${f.name}${PARTS_SUFFIX}/ (a log not compacted)`
+    : `${STRATA}/${f.name}.parquet`;
+}
+
+/**
+ * The metrics logs of a specimen that are still parts (a run in progress,
+ * or an interrupted log the repair left), each as one table; and a table
+ * that became a file since the scan (its logger closed). `skip` names the
+ * files already read. A logger closing while its parts are read makes it
+ * list again.
+ */
+async function readLogs(
+  id: string,
+  dir: string,
+  skip: (name: string) => boolean,
+): Promise<MetricFile[]> {
+  // Loaded only for a vault with logs: it brings the Parquet writer along.
+  const { listMetricTables } = await import("./metrics_table.ts");
+  for (let attempt = 0;; attempt++) {
+    const files: MetricFile[] = [];
+    try {
+      for (const t of await listMetricTables(dir)) {
+        if (skip(t.name)) continue;
+        files.push(readLog(id, dir, t));
+      }
+      return files;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound) || attempt === 3) throw e;
+    }
+  }
+}
+
+/** One table of {@linkcode readLogs}; throws NotFound if a part vanished. */
+function readLog(id: string, dir: string, t: MetricTable): MetricFile {
+  if (t.kind === "file") {
+    const name = `${t.name}.parquet`;
+    const stat = statOf(join(dir, STRATA, name), name);
+    if (!stat) throw new Deno.errors.NotFound(`${t.paths[0]} vanished`);
+    return readMetricFile(id, dir, stat);
+  }
+  const file: MetricFile = {
+    id,
+    name: t.name,
+    abs: join(dir, STRATA, `${t.name}${PARTS_SUFFIX}`),
+    rel: `${SPECIMENS_DIR}/${id}/${STRATA}/${t.name}${PARTS_SUFFIX}`,
+    rows: 0,
+    // Each log is described and loaded on its own.
+    signature: `log:${id}/${t.name}`,
+    parts: t.paths.map((p) => join(dir, p)),
+    logDir: dir,
+  };
+  for (const [i, part] of file.parts!.entries()) {
+    let tail: Uint8Array;
+    try {
+      tail = readTail(part, Deno.statSync(part).size);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) throw e;
+      file.issue = `${t.paths[i]} cannot be read (${
+        (e as Error).message
+      }); the log's rows are not in the catalog`;
+      return file;
+    }
+    try {
+      file.rows += Number(parquetMetadata(tail).num_rows);
+    } catch (e) {
+      file.issue = `${t.paths[i]} is not readable Parquet (${
+        (e as Error).message
+      }); the log's rows are not in the catalog`;
+      return file;
+    }
+  }
+  return file;
+}
+
+/**
+ * Runs `read` (a DuckDB read of `f`); if `f` is a log whose parts vanished
+ * (its logger closed: the parts became the file), lists it again and
+ * retries.
+ */
+async function retryLog<T>(f: MetricFile, read: () => Promise<T>): Promise<T> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await read();
+    } catch (e) {
+      if (
+        !f.parts || attempt === 3 ||
+        !/IO Error|No files found|No such file/i.test(duckdbMessage(e))
+      ) {
+        throw e;
+      }
+      const [fresh] = await readLogs(
+        f.id,
+        f.logDir!,
+        (name) => name !== f.name,
+      );
+      if (!fresh || fresh.issue) throw e;
+      Object.assign(f, { parts: undefined }, fresh, {
+        columns: f.columns,
+        signature: f.signature,
+      });
+    }
+  }
 }
 
 function readMetricFile(
@@ -650,6 +872,12 @@ CREATE TABLE vault_info (key VARCHAR, value VARCHAR);
 
 interface Previous {
   fingerprints: Map<string, { fingerprint: string; issues: string[] }>;
+  /**
+   * Its fingerprints record logs' parts (`l:`). An older catalog's do not,
+   * so its `strata/` mtimes cannot vouch that no log is there: every folder
+   * is listed once (the fingerprints of those without logs still match).
+   */
+  logs: boolean;
 }
 
 async function readPrevious(
@@ -686,7 +914,7 @@ async function readPrevious(
       const entry = map.get(id);
       if (entry) entry.issues = list as string[];
     }
-    return { fingerprints: map };
+    return { fingerprints: map, logs: meta.fingerprint_logs === "true" };
   } catch {
     return undefined; // unreadable or foreign: rebuild from scratch
   }
@@ -757,7 +985,9 @@ async function removeStaleTemps(root: string, catalogName: string) {
  * partial one, and a crash leaves the old one intact. Only one indexer runs
  * per vault at a time (a lock file; a second one waits). By default only new
  * and changed specimens are read (change = a different size or mtime of the
- * manifest or of a file under `strata/`); `full` rebuilds everything.
+ * manifest or of a file under `strata/`, or a log's new parts); `full`
+ * rebuilds everything. Interrupted metrics logs are compacted on the way
+ * (one warning each); live ones are read as their parts.
  *
  * Bad specimens never stop the index: each is named in a warning and
  * skipped. With no valid specimen at all it throws a {@linkcode VaultError}
@@ -830,9 +1060,16 @@ export async function indexVault(
     const now = Date.now();
     let skipped = 0;
     for (let i = 0; i < folders.length; i++) {
-      const old = previous?.fingerprints.get(folders[i])?.fingerprint;
+      const old = previous?.logs
+        ? previous.fingerprints.get(folders[i])?.fingerprint
+        : undefined;
       try {
-        scans.push(scanFolder(paths.specimens, folders[i], old, now));
+        const scan = scanFolder(paths.specimens, folders[i], old, now);
+        scans.push(
+          scan.logs.length
+            ? await repairFolder(paths.specimens, scan, now, warn)
+            : scan,
+        );
       } catch (e) {
         warn(
           `${SPECIMENS_DIR}/${folders[i]}: cannot be scanned (${
@@ -871,7 +1108,15 @@ export async function indexVault(
     for (let i = 0; i < toRead.length; i++) {
       let record: SpecimenRecord | undefined;
       try {
-        record = readSpecimen(toRead[i], folderNames, warn);
+        const scan = toRead[i];
+        const logs = scan.logs.length
+          ? await readLogs(
+            scan.folder,
+            scan.dir,
+            (name) => scan.parquet.some((p) => p.name === `${name}.parquet`),
+          )
+          : [];
+        record = readSpecimen(scan, folderNames, warn, logs);
       } catch (e) {
         warn(
           `${SPECIMENS_DIR}/${toRead[i].folder}: cannot be read (${
@@ -887,7 +1132,7 @@ export async function indexVault(
     }
     lap("read");
 
-    const unchanged = previous && toDelete.length === 0 &&
+    const unchanged = previous?.logs && toDelete.length === 0 &&
       records.length === 0;
     copy.flush = !unchanged; // an unused copy need not reach the disk
     await copyP;
@@ -941,10 +1186,10 @@ export async function indexVault(
       step(3);
       if (views) await writeViews(c, valid);
       await c.run(
-        `DELETE FROM vault_info WHERE key IN ('built_at', 'specimens');
+        `DELETE FROM vault_info WHERE key IN ('built_at', 'specimens', 'fingerprint_logs');
          INSERT INTO vault_info VALUES ('built_at', now()::VARCHAR), ('specimens', '${
           kept.size + valid.length
-        }');`,
+        }'), ('fingerprint_logs', 'true');`,
       );
       await c.run("CHECKPOINT");
       step(4);
@@ -1019,6 +1264,7 @@ function readSpecimen(
   scan: FolderScan,
   folderNames: Set<string>,
   warn: (message: string) => void,
+  logs: MetricFile[] = [],
 ): SpecimenRecord | undefined {
   const rel = `${SPECIMENS_DIR}/${scan.folder}`;
   if (!scan.manifest) {
@@ -1058,6 +1304,10 @@ function readSpecimen(
   };
   for (const p of scan.parquet) {
     const file = readMetricFile(scan.folder, scan.dir, p);
+    if (file.issue) record.issues.push(file.issue);
+    record.metricFiles.push(file);
+  }
+  for (const file of logs) {
     if (file.issue) record.issues.push(file.issue);
     record.metricFiles.push(file);
   }
@@ -1217,14 +1467,15 @@ async function writeMetrics(
     for (const f of group) {
       if (!columns) {
         try {
-          columns = (await c.runAndReadAll(
-            `DESCRIBE SELECT * FROM read_parquet(${literal(f.abs)})`,
-          )).getRows().map(([name, type]) => ({
-            name: String(name),
-            type: String(type),
-          }));
+          columns = await retryLog(f, async () =>
+            (await c.runAndReadAll(
+              `DESCRIBE SELECT * FROM ${parquetSql(f)}`,
+            )).getRows().map(([name, type]) => ({
+              name: String(name),
+              type: String(type),
+            })));
         } catch (e) {
-          f.issue = `${STRATA}/${f.name}.parquet is not readable Parquet (${
+          f.issue = `${label(f)} is not readable Parquet (${
             firstLine(duckdbMessage(e))
           }); its rows are not in the catalog`;
           continue;
@@ -1254,10 +1505,11 @@ async function writeMetrics(
     const relation = relationName(f.id, f.name);
     const other = relations.get(relation);
     if (other || existingRelations.has(relation)) {
-      f.issue =
-        `${STRATA}/${f.name}.parquet would be queried as ${relation}, a name already taken${
-          other ? ` by ${other.rel}` : ""
-        }; not indexed (rename the file)`;
+      f.issue = `${
+        label(f)
+      } would be queried as ${relation}, a name already taken${
+        other ? ` by ${other.rel}` : ""
+      }; not indexed (rename the file)`;
       f.columns = undefined;
     } else relations.set(relation, f);
   }
@@ -1326,7 +1578,7 @@ async function writeMetricTable(
       good.push(f);
       continue;
     }
-    f.issue = `${STRATA}/${f.name}.parquet: ${
+    f.issue = `${label(f)}: ${
       reasons.join("; ")
     }; kept out of "${table}", queryable alone as ${
       relationName(f.id, f.name)
@@ -1380,7 +1632,8 @@ async function writeMetricTable(
     bySignature.set(f.signature, list);
   }
   for (const list of bySignature.values()) {
-    await insertFiles(c, table, list);
+    if (list[0].logDir) await insertLog(c, table, list[0]); // alone
+    else await insertFiles(c, table, list);
   }
   for (const f of good) {
     if (f.issue) continue;
@@ -1424,18 +1677,38 @@ async function insertFiles(
   }
 }
 
+/** Loads one log (its parts, or its file if it closed since). */
+async function insertLog(
+  c: DuckDBConnection,
+  table: string,
+  f: MetricFile,
+): Promise<void> {
+  try {
+    await retryLog(f, () =>
+      c.run(
+        `INSERT INTO ${ident(table)} BY NAME
+         SELECT ${literal(f.id)} AS specimen_id, * FROM ${parquetSql(f)}`,
+      ));
+  } catch (e) {
+    f.issue = `${label(f)} could not be loaded (${
+      firstLine(duckdbMessage(e))
+    }); its rows are not in the catalog`;
+  }
+}
+
 async function loadIsolated(c: DuckDBConnection, f: MetricFile) {
   const table = isolatedTableName(f.id, f.name);
   try {
-    await c.run(
-      `CREATE OR REPLACE TABLE ${ident(table)} AS SELECT * FROM read_parquet(${
-        literal(f.abs)
-      })`,
-    );
+    await retryLog(f, () =>
+      c.run(
+        `CREATE OR REPLACE TABLE ${ident(table)} AS SELECT * FROM ${
+          parquetSql(f)
+        }`,
+      ));
     f.source = table;
     f.definition = `SELECT * FROM ${ident(table)}`;
   } catch (e) {
-    f.issue = `${STRATA}/${f.name}.parquet could not be loaded (${
+    f.issue = `${label(f)} could not be loaded (${
       firstLine(duckdbMessage(e))
     }); its rows are not in the catalog`;
   }

@@ -9,7 +9,6 @@
  *
  * @module
  */
-import { StatementType } from "@duckdb/node-api";
 import {
   type ColumnInfo,
   type Database,
@@ -20,6 +19,7 @@ import {
   metricsTableName,
   openDatabase,
   plainRows,
+  prepareReading,
   relationName,
   resultColumns,
   SCHEMA_VERSION,
@@ -105,43 +105,7 @@ export interface MetricAcrossOptions {
   tag?: string;
 }
 
-/** Statement types user SQL may run: the ones that only read. */
-const READING = new Set<number>([
-  StatementType.SELECT,
-  StatementType.EXPLAIN,
-  StatementType.PRAGMA,
-  StatementType.CALL,
-]);
-
 const EXP_NAME = /\bexp_[a-z0-9_]+/gi;
-
-/**
- * DuckDB functions that change the session instead of reading, callable
- * from a SELECT, CALL or PRAGMA whatever the statement type: logging (to a
- * file it may not open, which aborts the process), profiling (printed to
- * stdout), checkpoints, parser switches, and the ones that run SQL given as
- * a string (`query()`, `json_execute_serialized_sql()`), which would
- * bypass every check here.
- */
-const SESSION_FUNCTION =
-  "(enable_\\w+|disable_\\w+|verify_\\w+|truncate_duckdb_logs|checkpoint|force_checkpoint|import_database|copy_database|add_parquet_key|json_execute_serialized_sql|query)";
-/** Space or comments between two tokens. */
-const GAP = "(?:\\s|/\\*[\\s\\S]*?\\*/|--[^\\n]*(?:\\n|$))*";
-const SESSION_CALL = new RegExp(
-  `(?:\\b${SESSION_FUNCTION}${GAP}\\(|\\b(?:pragma|call)${GAP}${SESSION_FUNCTION}\\b)`,
-);
-
-/** Throws {@linkcode InvalidInputError} when `sql` calls a session function. */
-function refuseSessionCalls(sql: string): void {
-  // Identifiers are case-insensitive and may be quoted: "Enable_Logging"(.
-  const m = SESSION_CALL.exec(sql.replaceAll('"', "").toLowerCase());
-  if (!m) return;
-  throw new InvalidInputError(
-    `Refusing to run ${
-      m[1] ?? m[2]
-    }(): it changes the session (logging, profiling, checkpoints) or runs SQL given as text, and queries on the catalog only read (SELECT, EXPLAIN, PRAGMA, CALL of reading functions)`,
-  );
-}
 
 /**
  * A read-only connection to a vault's catalog.
@@ -624,35 +588,13 @@ export class VaultQuery implements Disposable, AsyncDisposable {
 
   /** Checks every statement, creates the views it needs, prepares the last. */
   async #prepare(sql: string, params?: QueryParams) {
-    refuseSessionCalls(sql);
-    const c = this.#db.connection;
     await this.#createViews(sql);
-    let extracted;
+    const statements = await prepareReading(this.#db.connection, sql, {
+      readOnly: "queries on the catalog are read-only",
+      toError: queryError,
+      refused: (message) => new InvalidInputError(message),
+    });
     try {
-      extracted = await c.extractStatements(sql);
-    } catch (e) {
-      throw queryError(e);
-    }
-    if (extracted.count === 0) {
-      throw new InvalidInputError("No SQL statement given");
-    }
-    const statements = [];
-    try {
-      for (let i = 0; i < extracted.count; i++) {
-        const prepared = await extracted.prepare(i).catch((e) => {
-          throw queryError(e);
-        });
-        statements.push(prepared);
-        if (!READING.has(prepared.statementType)) {
-          throw new InvalidInputError(
-            `Refusing to run ${
-              extracted.count > 1 ? `statement ${i + 1}, ` : ""
-            }a ${
-              StatementType[prepared.statementType] ?? "writing"
-            } statement: queries on the catalog are read-only (SELECT, EXPLAIN, PRAGMA, CALL). The catalog is rebuilt from the specimen folders by \`deno task index\``,
-          );
-        }
-      }
       const last = statements[statements.length - 1];
       for (const s of statements.slice(0, -1)) {
         await s.run().catch((e) => {

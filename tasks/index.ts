@@ -30,6 +30,11 @@ whose column types clash with the other specimens') are named on stderr and
 skipped; everything else is indexed. The new catalog replaces the old one in
 one rename, so queries never see a half-built one.
 
+Metrics logs (strata/<name>.parts/) count as their table: a live one's flushed
+rows are indexed (and its new rows by the next index); one whose process died
+is compacted into strata/<name>.parquet, recorded with interrupted: true in the
+manifest, and reported ("compacted interrupted log <id>/<name>").
+
 Tables: catalog (one row per specimen), metrics (every specimen's metric rows
 with specimen_id), metrics__<name> (other strata/<name>.parquet files),
 metric_tables, tensors, vault_info. exp_<id> is one specimen's metrics.

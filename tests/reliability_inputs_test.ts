@@ -1102,7 +1102,7 @@ Deno.test("SQL: syntax errors, writes, ATTACH, COPY TO, file reads outside the c
         const sql of [
           "SELECT count(*) FROM range(1000000000000) a(x) WHERE x % 7 = 3",
           "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r",
-          "SELECT count(*) FROM range(100000) a, range(100000) b",
+          "SELECT count(*) FROM range(1000000) a, range(1000000) b",
         ]
       ) {
         const t0 = performance.now();
