@@ -10,7 +10,8 @@
  * - `catalog`: one row per specimen: `specimen_id` (the key: one row per
  *   folder), `created` (TIMESTAMPTZ: the instant, whatever offset the
  *   manifest used), `domain`, `method`, `model`, `tags` (VARCHAR[]),
- *   `status`, `path` (`specimens/<id>`), `description`, `dependencies`
+ *   `status`, `path` (`specimens/<id>`), `description`, `parent` (the
+ *   specimen it was derived from, `deno task create --from`), `dependencies`
  *   (MAP(VARCHAR, VARCHAR)), `artifacts` and `provenance` (JSON, as the
  *   manifest records them; `provenance` NULL when absent), `metrics_rows`,
  *   `issues` (VARCHAR[]: what indexing found wrong with it), `manifest`
@@ -836,6 +837,7 @@ CREATE TABLE catalog (
   status VARCHAR,
   path VARCHAR,
   description VARCHAR,
+  parent VARCHAR,
   dependencies MAP(VARCHAR, VARCHAR),
   artifacts JSON,
   provenance JSON,
@@ -1185,6 +1187,12 @@ export async function indexVault(
       lap("catalog");
       step(3);
       if (views) await writeViews(c, valid);
+      // Queries may name `metrics` before any specimen has written one.
+      await c.run(
+        `CREATE TABLE IF NOT EXISTS ${
+          ident(MAIN_METRICS)
+        } (specimen_id VARCHAR)`,
+      );
       await c.run(
         `DELETE FROM vault_info WHERE key IN ('built_at', 'specimens', 'fingerprint_logs');
          INSERT INTO vault_info VALUES ('built_at', now()::VARCHAR), ('specimens', '${
@@ -1780,6 +1788,7 @@ async function writeCatalogRows(
     `INSERT INTO catalog SELECT specimen_id,
        coalesce(TRY_CAST(created AS TIMESTAMPTZ), TRY_CAST(created_iso AS TIMESTAMPTZ)),
        domain, method, model, CAST(tags::JSON AS VARCHAR[]), status, path, description,
+       manifest::JSON->>'parent',
        CAST(dependencies::JSON AS MAP(VARCHAR, VARCHAR)), artifacts::JSON, provenance::JSON,
        metrics_rows::BIGINT, CAST(issues::JSON AS VARCHAR[]), manifest::JSON, fingerprint, now()
      FROM _stage_catalog JOIN _stage_status USING (specimen_id)`,

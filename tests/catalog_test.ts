@@ -827,3 +827,65 @@ Deno.test("indexVault({ views: true }) stores every exp_ view for other DuckDB c
     0,
   );
 });
+
+Deno.test("lineage is queryable: a derived specimen's parent is a catalog column", async () => {
+  await using v = await tempVault();
+  const { createSpecimen, deriveSpecimen } = await import("../lib/create.ts");
+  await createSpecimen({
+    vault: v.path,
+    id: "base",
+    domain: "training",
+    method: "fine_tuning",
+    tags: "gpt2",
+  });
+  await deriveSpecimen({ vault: v.path, from: "base", id: "variant" });
+  await indexVault({ vault: v.path });
+  assertEquals(
+    await rows(
+      v.path,
+      "SELECT specimen_id, parent, tags FROM catalog ORDER BY specimen_id",
+    ),
+    [
+      { specimen_id: "base", parent: null, tags: ["gpt2"] },
+      { specimen_id: "variant", parent: "base", tags: ["gpt2"] },
+    ],
+  );
+});
+
+Deno.test("metrics is queryable before any specimen wrote metrics, and fills in later", async () => {
+  await using v = await tempVault();
+  const { createSpecimen } = await import("../lib/create.ts");
+  const { SpecimenStorage } = await import("../lib/storage.ts");
+  await createSpecimen({
+    vault: v.path,
+    id: "fresh",
+    domain: "training",
+    method: "fine_tuning",
+  });
+  await indexVault({ vault: v.path });
+  assertEquals(await rows(v.path, "SELECT count(*) AS n FROM metrics"), [{
+    n: 0,
+  }]);
+  const { dir } = await createSpecimen({
+    vault: v.path,
+    id: "ran",
+    domain: "training",
+    method: "fine_tuning",
+  });
+  await (await SpecimenStorage.open(dir)).writeMetrics({
+    step: [0, 1],
+    loss: [2, 1],
+  });
+  const report = await indexVault({ vault: v.path });
+  assertEquals(report.mode, "incremental");
+  assertEquals(
+    await rows(
+      v.path,
+      "SELECT specimen_id, step, loss FROM metrics ORDER BY step",
+    ),
+    [
+      { specimen_id: "ran", step: 0, loss: 2 },
+      { specimen_id: "ran", step: 1, loss: 1 },
+    ],
+  );
+});
