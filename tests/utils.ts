@@ -127,7 +127,11 @@ export async function runDeno(
   const cmd = new Deno.Command(Deno.execPath(), {
     args,
     cwd: options.cwd ?? ROOT,
-    env: { NO_COLOR: "1", ...options.env },
+    // `deno task test` sets INIT_CWD (the folder it was started from), which
+    // tasks read as the user's working directory: a test's child must not
+    // inherit it, or it would resolve paths against the wrong folder.
+    clearEnv: true,
+    env: { ...inheritedEnv(), NO_COLOR: "1", ...options.env },
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
@@ -145,6 +149,12 @@ export async function runDeno(
     stdout: dec.decode(out.stdout),
     stderr: dec.decode(out.stderr),
   };
+}
+
+function inheritedEnv(): Record<string, string> {
+  const env = Deno.env.toObject();
+  delete env.INIT_CWD;
+  return env;
 }
 
 /** Runs a task script `tasks/<name>.ts` with `-A` as a subprocess. */
