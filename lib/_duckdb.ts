@@ -294,7 +294,9 @@ export async function prepareReading(
   gate: ReadingGate,
 ): Promise<DuckDBPreparedStatement[]> {
   // Identifiers are case-insensitive and may be quoted: "Enable_Logging"(.
-  const m = SESSION_CALL.exec(sql.replaceAll('"', "").toLowerCase());
+  // String literals are data, not calls: blank them out first.
+  const code = sql.replace(/'(?:[^']|'')*'/g, "''");
+  const m = SESSION_CALL.exec(code.replaceAll('"', "").toLowerCase());
   if (m) {
     throw gate.refused(
       `Refusing to run ${

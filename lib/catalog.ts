@@ -292,7 +292,8 @@ function scanFolder(
   const notes: string[] = [];
   for (const entry of entries) {
     if (entry.name.startsWith(".")) continue;
-    if (entry.name.endsWith(".parquet") && !entry.isDirectory) {
+    // A link could point outside the vault: only real files are results.
+    if (entry.name.endsWith(".parquet") && entry.isFile) {
       parquet.push(entry.name);
     } else if (entry.name.endsWith(".zarr") && entry.isDirectory) {
       const path = join(dir, STRATA, entry.name);

@@ -248,7 +248,8 @@ export async function createDashboard(
           })`,
         );
       }
-      if (origin !== null && new URL(origin).host !== url.host) {
+      // An opaque origin ("null", sandboxed frames) is not this page either.
+      if (origin !== null && origin !== `${url.protocol}//${url.host}`) {
         return json({
           error: `Cross-origin request from ${origin} refused`,
           kind: "refused",

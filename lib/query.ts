@@ -25,7 +25,7 @@ import {
   SCHEMA_VERSION,
   toDuckDBValue,
 } from "./_duckdb.ts";
-import { exists, tempPathFor } from "./_fs.ts";
+import { exists, placeFile, tempPathFor } from "./_fs.ts";
 import { InvalidInputError, NotFoundError, VaultError } from "./errors.ts";
 import { findVault, type VaultPaths, vaultPaths } from "./vault.ts";
 
@@ -333,9 +333,15 @@ export class VaultQuery implements Disposable, AsyncDisposable {
       await out.connection.run(
         `COPY result TO ${literal(tmp)} (FORMAT parquet)`,
       );
-      await Deno.rename(tmp, path);
+      await placeFile(tmp, path, true);
     } catch (e) {
       await Deno.remove(tmp).catch(() => {});
+      if (e instanceof Deno.errors.AlreadyExists) {
+        throw new InvalidInputError(
+          `Refusing to replace ${path}: it exists. Choose a new file name, or remove it first`,
+          { cause: e },
+        );
+      }
       throw new VaultError(
         `Cannot write ${path}: ${duckdbMessage(e)}`,
         { cause: e },

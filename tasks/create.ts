@@ -3,11 +3,10 @@
  *
  * @module
  */
-import { parseTaskArgs, runMain } from "../lib/_cli.ts";
+import { parseTaskArgs, runMain, taskVault } from "../lib/_cli.ts";
 import { createSpecimen, deriveSpecimen } from "../lib/create.ts";
 import { InvalidInputError } from "../lib/errors.ts";
 import { TAXONOMY } from "../lib/taxonomy.ts";
-import { findVault } from "../lib/vault.ts";
 
 /** The task's help text. */
 export const HELP =
@@ -76,7 +75,7 @@ export async function main(args: string[]): Promise<number> {
       } (see --help)`,
     );
   }
-  const vault = await findVault(values.vault as string | undefined);
+  const vault = await taskVault(values.vault as string | undefined);
   const common = {
     vault: vault.root,
     id: values.id as string,

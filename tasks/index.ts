@@ -4,9 +4,13 @@
  *
  * @module
  */
-import { parseTaskArgs, runMain, stderrIsTerminal } from "../lib/_cli.ts";
+import {
+  parseTaskArgs,
+  runMain,
+  stderrIsTerminal,
+  taskVault,
+} from "../lib/_cli.ts";
 import { type IndexProgress, indexVault } from "../lib/catalog.ts";
-import { findVault } from "../lib/vault.ts";
 
 /** The task's help text. */
 export const HELP =
@@ -55,7 +59,7 @@ export async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const paths = await findVault(values.vault as string | undefined);
+  const paths = await taskVault(values.vault as string | undefined);
   const tty = stderrIsTerminal();
   const encoder = new TextEncoder();
   let progressShown = false;

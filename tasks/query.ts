@@ -4,12 +4,17 @@
  *
  * @module
  */
-import { parseTaskArgs, runMain } from "../lib/_cli.ts";
+import {
+  assertOutsideSpecimens,
+  parseTaskArgs,
+  runMain,
+  taskVault,
+  userPath,
+} from "../lib/_cli.ts";
 import { toJson } from "../lib/_duckdb.ts";
 import { atomicWriteFile } from "../lib/_fs.ts";
 import { InvalidInputError } from "../lib/errors.ts";
 import { type QueryResult, type Row, VaultQuery } from "../lib/query.ts";
-import { findVault } from "../lib/vault.ts";
 
 // The output formats.
 const FORMATS = ["table", "csv", "json", "parquet"] as const;
@@ -83,7 +88,9 @@ export async function main(args: string[]): Promise<number> {
       }: give a number of seconds ≥ 0, e.g. --timeout 300 (0 means no limit)`,
     );
   }
-  const out = values.out as string | undefined;
+  const out = values.out === undefined
+    ? undefined
+    : userPath(values.out as string);
   if (format === "parquet" && !out) {
     throw new InvalidInputError(
       "--format parquet writes a file: add --out FILE, e.g. --out result.parquet",
@@ -98,7 +105,8 @@ export async function main(args: string[]): Promise<number> {
       `Missing SQL: deno task query "SELECT * FROM catalog" (see --help)`,
     );
   }
-  const paths = await findVault(values.vault as string | undefined);
+  const paths = await taskVault(values.vault as string | undefined);
+  if (out) assertOutsideSpecimens(out, paths);
   using q = await VaultQuery.open({
     vault: paths.root,
     timeoutSeconds: timeout,
@@ -115,8 +123,14 @@ export async function main(args: string[]): Promise<number> {
     ? toJsonText(result)
     : toTable(result);
   const bytes = new TextEncoder().encode(text);
-  if (out) await atomicWriteFile(out, bytes);
-  else await writeAll(Deno.stdout, bytes);
+  if (out) {
+    await atomicWriteFile(out, bytes, { createNew: true }).catch((e) => {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      throw new InvalidInputError(
+        `Refusing to replace ${out}: it exists. Choose a new file name, or remove it first`,
+      );
+    });
+  } else await writeAll(Deno.stdout, bytes);
   return 0;
 }
 

@@ -5,7 +5,7 @@
  * @module
  */
 import { dirname, join, relative, resolve } from "../lib/_deps.ts";
-import { parseTaskArgs, runMain } from "../lib/_cli.ts";
+import { parseTaskArgs, runMain, userCwd } from "../lib/_cli.ts";
 import { formatBytes, ProgressLine } from "../lib/_progress.ts";
 import { InvalidInputError, NotFoundError } from "../lib/errors.ts";
 import { runSpecimen } from "../lib/run.ts";
@@ -67,7 +67,7 @@ export async function main(args: string[]): Promise<number> {
     );
   }
   // deno task runs in the folder of deno.json; INIT_CWD is where it was typed.
-  const cwd = initCwd();
+  const cwd = userCwd();
   const dir = await specimenDir(positionals[0], cwd, values.vault as string);
 
   const progress = new ProgressLine();
@@ -107,16 +107,6 @@ export async function main(args: string[]): Promise<number> {
     `\nRun ${run.id} FAILED after ${took} (${why}). ${manifest.specimen_id} is marked failed and kept as it is. Logs: ${logs}`,
   );
   return run.exit_code && run.exit_code > 0 ? run.exit_code : 1;
-}
-
-function initCwd(): string {
-  try {
-    const desc = { name: "env", variable: "INIT_CWD" } as const;
-    if (Deno.permissions.querySync(desc).state === "granted") {
-      return Deno.env.get("INIT_CWD") || Deno.cwd();
-    }
-  } catch { /* fall through */ }
-  return Deno.cwd();
 }
 
 /** The specimen folder named by an id (in the vault) or a path. */

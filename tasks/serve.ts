@@ -4,10 +4,9 @@
  *
  * @module
  */
-import { parseTaskArgs, runMain } from "../lib/_cli.ts";
+import { parseTaskArgs, runMain, taskVault } from "../lib/_cli.ts";
 import { isLoopbackHost, serveDashboard } from "../lib/dashboard.ts";
 import { InvalidInputError } from "../lib/errors.ts";
-import { findVault } from "../lib/vault.ts";
 
 /** The task's help text. */
 export const HELP =
@@ -70,7 +69,7 @@ export async function main(args: string[]): Promise<number> {
     );
   }
   const host = values.host as string;
-  const paths = await findVault(values.vault as string | undefined);
+  const paths = await taskVault(values.vault as string | undefined);
   if (!isLoopbackHost(host)) {
     console.error(
       `warning: listening on ${host}, not a loopback address: anyone who can reach this machine can read the vault (its catalog, metrics, tensors and notes). Use --host 127.0.0.1 to keep it local.`,

@@ -4,10 +4,9 @@
  *
  * @module
  */
-import { parseTaskArgs, runMain } from "../lib/_cli.ts";
+import { parseTaskArgs, runMain, taskVault } from "../lib/_cli.ts";
 import { formatBytes, ProgressLine } from "../lib/_progress.ts";
 import { InvalidInputError } from "../lib/errors.ts";
-import { findVault } from "../lib/vault.ts";
 import { type SpecimenVerification, verifyVault } from "../lib/verify.ts";
 
 /** The task's help text. */
@@ -55,7 +54,7 @@ export async function main(args: string[]): Promise<number> {
       `Unknown --format ${JSON.stringify(format)}: use ${FORMATS.join(" or ")}`,
     );
   }
-  const vault = await findVault(values.vault as string | undefined);
+  const vault = await taskVault(values.vault as string | undefined);
   const progress = new ProgressLine();
   const t0 = performance.now();
   let results: SpecimenVerification[];

@@ -576,6 +576,21 @@ Deno.test("dashboard API over a real server on a free port", async (t) => {
     });
     assertEquals(cross.status, 403);
     await cross.body?.cancel();
+    for (const origin of ["null", "not a url"]) {
+      const opaque = await fetch(new URL("/api/sql", base), {
+        method: "POST",
+        headers: { "content-type": "application/json", origin },
+        body: JSON.stringify({ sql: "SELECT 1" }),
+      });
+      assertEquals(opaque.status, 403, origin);
+      await opaque.body?.cancel();
+    }
+    const session = await postSql(base, "SELECT enable_logging()");
+    assertEquals(session.status, 403);
+    assertMatch(
+      (await session.json()).error,
+      /Refusing to run enable_logging\(\)/,
+    );
     const put = await fetch(new URL("/api/catalog", base), { method: "PUT" });
     assertEquals(put.status, 405);
     await put.body?.cancel();

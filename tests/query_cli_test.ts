@@ -13,18 +13,13 @@ import {
   ROOT,
   runDeno,
   runTask,
+  taskFlags,
   tempDir,
   tempVault,
 } from "./utils.ts";
 
 /** The permissions deno.json's `query` task grants: they must be enough. */
-const TASK_FLAGS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-ffi",
-  "--allow-env",
-  "--allow-sys",
-];
+const TASK_FLAGS = await taskFlags("query");
 
 async function indexedVault() {
   const v = await tempVault();
@@ -235,4 +230,68 @@ Deno.test("query task rejects an unknown format and missing SQL with exit 2; --h
   const help = await runTask("query", ["--help"]);
   assertEquals(help.code, 0);
   assertMatch(help.stdout, /Exit codes:/);
+});
+
+Deno.test("query task resolves --vault and --out against the folder deno task was started in", async () => {
+  await using v = await indexedVault();
+  await using elsewhere = await tempDir();
+  // deno task runs every task in the folder of deno.json; INIT_CWD names
+  // the user's own folder, and relative paths are the user's.
+  const r = await runDeno(
+    [
+      "run",
+      ...TASK_FLAGS,
+      join(ROOT, "tasks", "query.ts"),
+      "--vault",
+      ".",
+      "--format",
+      "csv",
+      "--out",
+      "out.csv",
+      "SELECT count(*) AS n FROM catalog",
+    ],
+    { cwd: ROOT, env: { INIT_CWD: v.path } },
+  );
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(await Deno.readTextFile(join(v.path, "out.csv")), "n\r\n4\r\n");
+  // An existing file is not replaced, and nothing is written into specimens/.
+  for (const out of ["out.csv", "specimens/tagged/strata/metrics.parquet"]) {
+    const again = await runDeno(
+      [
+        "run",
+        ...TASK_FLAGS,
+        join(ROOT, "tasks", "query.ts"),
+        "--vault",
+        v.path,
+        "--out",
+        join(v.path, out),
+        "--format",
+        out.endsWith(".csv") ? "csv" : "parquet",
+        "SELECT 1 AS x",
+      ],
+      { cwd: elsewhere.path },
+    );
+    assertEquals(again.code, 2, again.stderr);
+    assertMatch(again.stderr, /Refusing to (replace|write)/);
+  }
+  assertEquals(await Deno.readTextFile(join(v.path, "out.csv")), "n\r\n4\r\n");
+});
+
+Deno.test("query task: words like query( inside string literals are data, not calls", async () => {
+  await using v = await indexedVault();
+  const r = await query([
+    "--vault",
+    v.path,
+    "--format",
+    "csv",
+    "SELECT 'run query(1) or enable_logging()' AS note",
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(r.stdout, "note\r\nrun query(1) or enable_logging()\r\n");
+  const refused = await query([
+    "--vault",
+    v.path,
+    "SELECT * FROM query('SELECT 1')",
+  ]);
+  assertEquals(refused.code, 2);
 });

@@ -81,6 +81,11 @@ export async function assertRejects(
   throw new AssertionError({ message: "Expected the promise to reject" });
 }
 
+// `deno task test` sets INIT_CWD (the folder it was started from), which the
+// tasks read as the user's folder: no child of a test may inherit it, or it
+// would resolve paths (and find the vault) against the wrong folder.
+Deno.env.delete("INIT_CWD");
+
 /** The repository root. */
 export const ROOT: string = resolve(import.meta.dirname!, "..");
 /** The shared interop fixtures (read-only). */
@@ -127,11 +132,7 @@ export async function runDeno(
   const cmd = new Deno.Command(Deno.execPath(), {
     args,
     cwd: options.cwd ?? ROOT,
-    // `deno task test` sets INIT_CWD (the folder it was started from), which
-    // tasks read as the user's working directory: a test's child must not
-    // inherit it, or it would resolve paths against the wrong folder.
-    clearEnv: true,
-    env: { ...inheritedEnv(), NO_COLOR: "1", ...options.env },
+    env: { NO_COLOR: "1", ...options.env },
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
@@ -149,12 +150,6 @@ export async function runDeno(
     stdout: dec.decode(out.stdout),
     stderr: dec.decode(out.stderr),
   };
-}
-
-function inheritedEnv(): Record<string, string> {
-  const env = Deno.env.toObject();
-  delete env.INIT_CWD;
-  return env;
 }
 
 /** Runs a task script `tasks/<name>.ts` with `-A` as a subprocess. */
