@@ -140,7 +140,18 @@ async function plan(
   }
   for (const id of ids) validateSpecimenId(id);
   checkName("metric table", tableName);
-  for (const c of columns) checkName("metric column", c);
+  // Column names are whatever writeMetrics accepted (any text): they are
+  // checked against the table's columns below and quoted with ident().
+  for (const c of columns) {
+    // deno-lint-ignore no-control-regex
+    if (c.length > 256 || /[\u0000-\u001f]/.test(c)) {
+      throw new InvalidInputError(
+        `Invalid metric column ${
+          JSON.stringify(c.slice(0, 80))
+        }: pass a column name listed by GET /api/columns`,
+      );
+    }
+  }
   if (ids.length * columns.length > MAX_SERIES) {
     throw new InvalidInputError(
       `Too many series: ${ids.length} specimen(s) × ${columns.length} column(s) = ${

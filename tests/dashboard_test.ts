@@ -376,10 +376,18 @@ Deno.test("dashboard API over a real server on a free port", async (t) => {
         column: "accuracy",
         reason: "no such column",
       }]);
+      // Any column name is looked up, quoted, never spliced into SQL.
+      const odd = (await api(
+        `/api/curves?ids=ft_a&columns=${
+          encodeURIComponent('loss"; DROP TABLE catalog; --')
+        }&width=10`,
+      )).body;
+      assertEquals(odd.series.length, 0);
+      assertEquals(odd.missing[0].reason, "no such column");
       for (
         const [q, pattern] of [
           ["ids=ft_a&columns=loss&width=0", /Invalid width/],
-          ["ids=ft_a&columns=loss;drop&width=10", /Invalid metric column/],
+          ["ids=ft_a&columns=loss%01&width=10", /Invalid metric column/],
           ["ids=../x&columns=loss&width=10", /Invalid specimen id/],
           ["ids=ft_a&columns=loss&width=10&x0=5&x1=1", /x0 5 is above x1 1/],
           ["ids=ft_a&width=10", /No metric column given/],
