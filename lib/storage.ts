@@ -114,6 +114,12 @@ export class SpecimenStorage {
    * `import.meta.dirname` inside a protocol). Throws
    * {@linkcode NotFoundError} or {@linkcode CorruptFileError} when `dir`
    * holds no valid manifest.
+   *
+   * @example
+   * ```ts ignore
+   * const storage = await SpecimenStorage.open(import.meta.dirname!);
+   * console.log(storage.id, Object.keys(storage.artifacts));
+   * ```
    */
   static async open(dir: string | URL): Promise<SpecimenStorage> {
     const path = resolve(
@@ -141,6 +147,14 @@ export class SpecimenStorage {
    * Writes `columns` (equal-length arrays) to `strata/<name>.parquet`:
    * integer columns as INT64, other numbers as DOUBLE, strings, booleans;
    * null allowed. Refuses to replace an existing table.
+   *
+   * @example
+   * ```ts ignore
+   * const step = Int32Array.from({ length: 100 }, (_, i) => i);
+   * const loss = Float64Array.from(step, (s) => Math.exp(-s / 30));
+   * await storage.writeMetrics({ step, loss }); // strata/metrics.parquet
+   * await storage.writeMetrics({ step: [0, 50], acc: [0.1, 0.8] }, { name: "eval" });
+   * ```
    */
   async writeMetrics(
     columns: MetricColumns,
@@ -171,6 +185,12 @@ export class SpecimenStorage {
    * Reads `strata/<name>.parquet` back, column types preserved; for a
    * metrics log not compacted yet (being logged, or left by a process that
    * died), its part files, unioned as if compacted.
+   *
+   * @example
+   * ```ts ignore
+   * const { step, loss } = await storage.readMetrics();
+   * console.log(step.length, loss[loss.length - 1]);
+   * ```
    */
   async readMetrics(name = "metrics"): Promise<Record<string, ReadColumn>> {
     validateArtifactName(name);
@@ -242,6 +262,12 @@ export class SpecimenStorage {
   /**
    * Writes a whole tensor to `strata/<name>.zarr` (Zarr v3, zstd by default,
    * chunks of a few MB unless given). Refuses to replace an existing array.
+   *
+   * @example
+   * ```ts ignore
+   * const acts = new Float32Array(1000 * 768);
+   * await storage.writeTensor("activations", acts, { shape: [1000, 768] });
+   * ```
    */
   async writeTensor(
     name: string,
@@ -308,12 +334,26 @@ export class SpecimenStorage {
    * Reads a tensor, or a slice of it: only the chunks the selection touches
    * are read. `selection` has one entry per axis: an index, `[start, stop]`,
    * or `null` for the whole axis.
+   *
+   * @example
+   * ```ts ignore
+   * const row = await storage.readTensor("activations", [42]); // shape [768]
+   * const block = await storage.readTensor("activations", [[0, 10], [0, 8]]);
+   * console.log(row.shape, block.shape); // [768] [10, 8]
+   * ```
    */
   async readTensor(name: string, selection?: Selection): Promise<TensorSlice> {
     return await readZarr(await this.#existing(name, "zarr"), selection);
   }
 
-  /** Shape, dtype, chunks, codecs and bytes on disk of a tensor. */
+  /**
+   * Shape, dtype, chunks, codecs and bytes on disk of a tensor.
+   *
+   * @example
+   * ```ts ignore
+   * const { shape, dtype, bytes } = await storage.tensorInfo("activations");
+   * ```
+   */
   async tensorInfo(name: string): Promise<TensorInfo> {
     return await zarrInfo(await this.#existing(name, "zarr"));
   }
