@@ -45,6 +45,9 @@ deno task create --id NEW --from ID); 4 no such specimen.`;
 
 /** Runs the task with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
+  // `deno task run -- ID` passes the separator on: a leading one is not the
+  // start of the protocol's arguments.
+  if (args[0] === "--") args = args.slice(1);
   const dashes = args.indexOf("--");
   const own = dashes === -1 ? args : args.slice(0, dashes);
   const protocolArgs = dashes === -1 ? [] : args.slice(dashes + 1);

@@ -442,3 +442,11 @@ Deno.test("run task: a run in progress blocks another; one whose process is gone
   assertEquals(m.runs!.map((x) => x.status), ["interrupted", "succeeded"]);
   assertEquals(m.status, "sealed");
 });
+
+Deno.test("run task accepts the separator deno task passes on before the id", async () => {
+  await using vault = await repoVault();
+  const dir = await specimen(vault.path, "dashed", SUCCEEDS);
+  const r = await runTaskCli(["--", "--vault", vault.path, "dashed"]);
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals((await readManifest(dir)).status, "sealed");
+});
