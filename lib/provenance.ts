@@ -122,10 +122,12 @@ export async function captureProvenance(
     return false;
   };
   const protocolPath = join(dir, PROTOCOL_FILE);
+  // Outside the repository no deno.json is above the protocol: it was run
+  // with the library's own (--config), which is what resolved its imports.
   const config = options.config ?? await attempt(
     "deno.json",
     () => findDenoConfig(dir),
-  ) ?? undefined;
+  ) ?? LIBRARY_CONFIG;
   const [protocol, git, lockfile, cpuInfo] = await Promise.all([
     attempt("protocol", () => sha256File(protocolPath)),
     may({ name: "run", command: "git" }, "git")
@@ -204,6 +206,13 @@ export async function findDenoConfig(dir: string): Promise<string | null> {
     at = up;
   }
 }
+
+/** The library's own deno.json, for protocols in a vault outside the repository. */
+export const LIBRARY_CONFIG: string = resolve(
+  import.meta.dirname ?? ".",
+  "..",
+  "deno.json",
+);
 
 /** Runs a command, returning stdout; throws with its stderr when it fails. */
 async function output(

@@ -26,6 +26,7 @@ import { type Manifest, readManifest } from "./manifest.ts";
 import {
   captureProvenance,
   findDenoConfig,
+  LIBRARY_CONFIG,
   PROTOCOL_FILE,
 } from "./provenance.ts";
 import {
@@ -46,12 +47,7 @@ export const RUNS_DIR = "runs";
  */
 export const RUN_ID_ENV = "SPECIMEN_VAULT_RUN_ID";
 
-/** The library's own deno.json, for protocols in a vault outside the repository. */
-export const LIBRARY_CONFIG: string = resolve(
-  import.meta.dirname ?? ".",
-  "..",
-  "deno.json",
-);
+export { LIBRARY_CONFIG };
 
 /** How a run ended. */
 export type RunStatus = "running" | "succeeded" | "failed" | "interrupted";
