@@ -8,6 +8,7 @@
  */
 import { join, SEPARATOR } from "./_deps.ts";
 import { toJson } from "./_duckdb.ts";
+import { toCsv } from "./_csv.ts";
 import {
   fetchCurves,
   MAX_BUCKETS,
@@ -508,21 +509,4 @@ function transpose(result: LimitedResult): unknown[][] {
   const rows: unknown[][] = new Array(n);
   for (let r = 0; r < n; r++) rows[r] = cols.map((c) => c[r]);
   return rows;
-}
-
-function csvField(v: unknown): string {
-  if (v === null || v === undefined) return "";
-  const s = v instanceof Date
-    ? v.toISOString()
-    : typeof v === "object"
-    ? toJson(v)
-    : String(v);
-  return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
-/** RFC 4180 CSV with a header; lists and objects as JSON, NULL as empty. */
-function toCsv(names: string[], rows: unknown[][]): string {
-  const lines = [names.map(csvField).join(",")];
-  for (const row of rows) lines.push(row.map(csvField).join(","));
-  return lines.join("\r\n") + "\r\n";
 }

@@ -11,6 +11,7 @@ import {
   taskVault,
   userPath,
 } from "../lib/_cli.ts";
+import { toCsv } from "../lib/_csv.ts";
 import { toJson } from "../lib/_duckdb.ts";
 import { atomicWriteFile } from "../lib/_fs.ts";
 import { InvalidInputError } from "../lib/errors.ts";
@@ -118,7 +119,7 @@ export async function main(args: string[]): Promise<number> {
   }
   const result = await q.run(sql);
   const text = format === "csv"
-    ? toCsv(result)
+    ? resultCsv(result)
     : format === "json"
     ? toJsonText(result)
     : toTable(result);
@@ -178,24 +179,13 @@ function toTable({ columns, rows }: QueryResult): string {
   return parts.join("\n") + "\n";
 }
 
-function csvField(v: unknown): string {
-  if (v === null || v === undefined) return "";
-  const s = v instanceof Date
-    ? v.toISOString()
-    : typeof v === "object"
-    ? toJson(v)
-    : String(v);
-  return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
 /** RFC 4180 CSV with a header; lists and objects as JSON, NULL as empty. */
-function toCsv({ columns, rows }: QueryResult): string {
+function resultCsv({ columns, rows }: QueryResult): string {
   const keys = rows.length ? Object.keys(rows[0]) : columns.map((c) => c.name);
-  const lines = [columns.map((c) => csvField(c.name)).join(",")];
-  for (const row of rows) {
-    lines.push(keys.map((k) => csvField(row[k])).join(","));
-  }
-  return lines.join("\r\n") + "\r\n";
+  return toCsv(
+    columns.map((c) => c.name),
+    rows.map((row) => keys.map((k) => row[k])),
+  );
 }
 
 /** A JSON array of row objects, one per line. */
