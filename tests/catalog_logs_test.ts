@@ -14,12 +14,13 @@ import { readManifest, writeManifest } from "../lib/manifest.ts";
 import { readMetricTable } from "../lib/metrics_table.ts";
 import { VaultQuery } from "../lib/query.ts";
 import { sealSpecimen } from "../lib/seal.ts";
-import { SpecimenStorage } from "../lib/storage.ts";
+import type { SpecimenStorage } from "../lib/storage.ts";
 import { expectedRow } from "./testdata/logger_child.ts";
 import {
   assert,
   assertEquals,
   assertMatch,
+  newStorage,
   ROOT,
   runDeno,
   tempVault,
@@ -34,16 +35,6 @@ const TASK_FLAGS = [
   "--allow-env",
   "--allow-sys",
 ];
-
-async function newStorage(vault: string, id: string) {
-  const { dir } = await createSpecimen({
-    vault,
-    id,
-    domain: "training",
-    method: "fine_tuning",
-  });
-  return await SpecimenStorage.open(dir);
-}
 
 /** Rows of `sql` on the vault's catalog, through a plain DuckDB connection. */
 async function rows(

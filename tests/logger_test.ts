@@ -1,7 +1,6 @@
 import { DuckDBInstance } from "@duckdb/node-api";
 import { parquetMetadata } from "hyparquet";
 import { join } from "../lib/_deps.ts";
-import { createSpecimen } from "../lib/create.ts";
 import {
   CorruptFileError,
   ImmutableArtifactError,
@@ -16,25 +15,15 @@ import {
   repairLogs,
 } from "../lib/metrics_table.ts";
 import { sealSpecimen } from "../lib/seal.ts";
-import { SpecimenStorage } from "../lib/storage.ts";
 import {
   assert,
   assertEquals,
   assertMatch,
   assertRejects,
   assertThrows,
+  newStorage,
   tempVault,
 } from "./utils.ts";
-
-async function newStorage(vault: string, id = "s1"): Promise<SpecimenStorage> {
-  const { dir } = await createSpecimen({
-    vault,
-    id,
-    domain: "training",
-    method: "fine_tuning",
-  });
-  return await SpecimenStorage.open(dir);
-}
 
 function listing(dir: string): string[] {
   try {

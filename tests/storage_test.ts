@@ -1,5 +1,4 @@
 import { join } from "../lib/_deps.ts";
-import { createSpecimen } from "../lib/create.ts";
 import {
   ImmutableArtifactError,
   InvalidInputError,
@@ -11,20 +10,11 @@ import {
   assert,
   assertEquals,
   assertRejects,
+  newStorage,
   ROOT,
   runDeno,
   tempVault,
 } from "./utils.ts";
-
-async function newStorage(vault: string, id = "s1"): Promise<SpecimenStorage> {
-  const { dir } = await createSpecimen({
-    vault,
-    id,
-    domain: "training",
-    method: "fine_tuning",
-  });
-  return await SpecimenStorage.open(dir);
-}
 
 function listing(dir: string): string[] {
   return [...Deno.readDirSync(dir)].map((e) => e.name).sort();

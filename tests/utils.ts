@@ -4,6 +4,8 @@
  * @module
  */
 import { join, resolve } from "../lib/_deps.ts";
+import { createSpecimen } from "../lib/create.ts";
+import { SpecimenStorage } from "../lib/storage.ts";
 import { AssertionError } from "node:assert/strict";
 export {
   deepStrictEqual as assertEquals,
@@ -197,4 +199,18 @@ export async function taskFlags(name: string): Promise<string[]> {
   return command.slice(0, script).split(/\s+/).filter((a) =>
     a.startsWith("--")
   );
+}
+
+/** Creates a training/fine_tuning specimen `id` in `vault` and opens its storage. */
+export async function newStorage(
+  vault: string,
+  id = "s1",
+): Promise<SpecimenStorage> {
+  const { dir } = await createSpecimen({
+    vault,
+    id,
+    domain: "training",
+    method: "fine_tuning",
+  });
+  return await SpecimenStorage.open(dir);
 }
