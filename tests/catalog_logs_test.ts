@@ -23,18 +23,13 @@ import {
   newStorage,
   ROOT,
   runDeno,
+  taskFlags,
   tempVault,
 } from "./utils.ts";
 
 const CHILD = join(ROOT, "tests", "testdata", "logger_child.ts");
 /** The permissions deno.json's `index` and `query` tasks grant. */
-const TASK_FLAGS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-ffi",
-  "--allow-env",
-  "--allow-sys",
-];
+const TASK_FLAGS = await taskFlags("index");
 
 /** Rows of `sql` on the vault's catalog, through a plain DuckDB connection. */
 async function rows(

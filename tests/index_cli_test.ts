@@ -13,18 +13,13 @@ import {
   ROOT,
   runDeno,
   runTask,
+  taskFlags,
   tempDir,
   tempVault,
 } from "./utils.ts";
 
 /** The permissions deno.json's `index` task grants: they must be enough. */
-const TASK_FLAGS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-ffi",
-  "--allow-env",
-  "--allow-sys",
-];
+const TASK_FLAGS = await taskFlags("index");
 
 async function count(vault: string, sql: string): Promise<number> {
   using db = await openDatabase(join(vault, "vault.duckdb"), {
