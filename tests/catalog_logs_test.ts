@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "../lib/_deps.ts";
-import { openDatabase, plainRows } from "../lib/_duckdb.ts";
+import { openDatabase } from "../lib/_duckdb.ts";
 import { type IndexOptions, indexVault } from "../lib/catalog.ts";
 import { createSpecimen } from "../lib/create.ts";
 import { readManifest, writeManifest } from "../lib/manifest.ts";
@@ -16,6 +16,10 @@ import { VaultQuery } from "../lib/query.ts";
 import { sealSpecimen } from "../lib/seal.ts";
 import type { SpecimenStorage } from "../lib/storage.ts";
 import { expectedRow } from "./testdata/logger_child.ts";
+import {
+  catalogCount as count,
+  catalogRows as rows,
+} from "./testdata/catalog_fixtures.ts";
 import {
   assert,
   assertEquals,
@@ -30,21 +34,6 @@ import {
 const CHILD = join(ROOT, "tests", "testdata", "logger_child.ts");
 /** The permissions deno.json's `index` and `query` tasks grant. */
 const TASK_FLAGS = await taskFlags("index");
-
-/** Rows of `sql` on the vault's catalog, through a plain DuckDB connection. */
-async function rows(
-  vault: string,
-  sql: string,
-): Promise<Record<string, unknown>[]> {
-  using db = await openDatabase(join(vault, "vault.duckdb"), {
-    access_mode: "READ_ONLY",
-  });
-  return plainRows(await db.connection.runAndReadAll(sql));
-}
-
-async function count(vault: string, sql: string): Promise<number> {
-  return Number(Object.values((await rows(vault, sql))[0])[0]);
-}
 
 async function index(vault: string, options: IndexOptions = {}) {
   const warnings: string[] = [];

@@ -1,10 +1,11 @@
 import { join } from "../lib/_deps.ts";
-import { openDatabase, plainRows } from "../lib/_duckdb.ts";
+import { openDatabase } from "../lib/_duckdb.ts";
 import { type IndexOptions, indexVault } from "../lib/catalog.ts";
 import { VaultError } from "../lib/errors.ts";
 import { encodeManifest } from "../lib/manifest.ts";
 import { VaultQuery } from "../lib/query.ts";
 import {
+  catalogRows as rows,
   copyPythonSpecimens,
   copyTree,
   metricsSql,
@@ -21,17 +22,6 @@ import {
   INTEROP,
   tempVault,
 } from "./utils.ts";
-
-/** Rows of `sql` on the vault's catalog, through a plain DuckDB connection. */
-async function rows(
-  vault: string,
-  sql: string,
-): Promise<Record<string, unknown>[]> {
-  using db = await openDatabase(join(vault, "vault.duckdb"), {
-    access_mode: "READ_ONLY",
-  });
-  return plainRows(await db.connection.runAndReadAll(sql));
-}
 
 /** Asserts that `fn` rejects with a VaultError whose message matches. */
 async function assertVaultError(

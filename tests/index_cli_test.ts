@@ -1,8 +1,8 @@
 import { join } from "../lib/_deps.ts";
-import { openDatabase, plainRows } from "../lib/_duckdb.ts";
 import { VaultQuery } from "../lib/query.ts";
 import { generateVault } from "./bench/gen_vault.ts";
 import {
+  catalogCount as count,
   copyPythonSpecimens,
   writeSpecimen,
 } from "./testdata/catalog_fixtures.ts";
@@ -20,15 +20,6 @@ import {
 
 /** The permissions deno.json's `index` task grants: they must be enough. */
 const TASK_FLAGS = await taskFlags("index");
-
-async function count(vault: string, sql: string): Promise<number> {
-  using db = await openDatabase(join(vault, "vault.duckdb"), {
-    access_mode: "READ_ONLY",
-  });
-  return Number(
-    Object.values(plainRows(await db.connection.runAndReadAll(sql))[0])[0],
-  );
-}
 
 function spawnIndex(vault: string, ...args: string[]) {
   return new Deno.Command(Deno.execPath(), {

@@ -6,7 +6,7 @@
  * @module
  */
 import { join } from "../../lib/_deps.ts";
-import { openDatabase } from "../../lib/_duckdb.ts";
+import { openDatabase, plainRows } from "../../lib/_duckdb.ts";
 import { type Manifest, writeManifest } from "../../lib/manifest.ts";
 import { INTEROP } from "../utils.ts";
 
@@ -114,4 +114,23 @@ export async function parquetRows(path: string): Promise<number> {
     `SELECT count(*) FROM read_parquet('${path}')`,
   );
   return Number(reader.getRows()[0][0]);
+}
+
+/** Rows of `sql` on the vault's catalog, through a plain read-only connection. */
+export async function catalogRows(
+  vault: string,
+  sql: string,
+): Promise<Record<string, unknown>[]> {
+  using db = await openDatabase(join(vault, "vault.duckdb"), {
+    access_mode: "READ_ONLY",
+  });
+  return plainRows(await db.connection.runAndReadAll(sql));
+}
+
+/** The first value of the first row of `sql` on the vault's catalog. */
+export async function catalogCount(
+  vault: string,
+  sql: string,
+): Promise<number> {
+  return Number(Object.values((await catalogRows(vault, sql))[0])[0]);
 }
