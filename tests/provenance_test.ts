@@ -14,17 +14,9 @@ import {
   ROOT,
   runDeno,
   tempVault,
+  webSha256,
 } from "./utils.ts";
 import denoConfig from "../deno.json" with { type: "json" };
-
-async function sha256(bytes: Uint8Array): Promise<string> {
-  const d = await crypto.subtle.digest(
-    "SHA-256",
-    bytes as Uint8Array<ArrayBuffer>,
-  );
-  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
-}
 
 /** Runs git read-only (or in a throwaway repository); null without git. */
 async function git(args: string[], cwd: string): Promise<string | null> {
@@ -64,7 +56,7 @@ Deno.test("captureProvenance() records the repository's commit, the runtime, the
   assert(Math.abs(Date.parse(p.captured) - Date.now()) < 60_000);
   assertEquals(p.protocol, {
     path: "protocol.ts",
-    sha256: await sha256(await Deno.readFile(join(dir, "protocol.ts"))),
+    sha256: await webSha256(await Deno.readFile(join(dir, "protocol.ts"))),
     bytes: (await Deno.stat(join(dir, "protocol.ts"))).size,
   });
   assertEquals(p.runtime, { ...Deno.version });
@@ -76,7 +68,7 @@ Deno.test("captureProvenance() records the repository's commit, the runtime, the
   assertEquals(p.lockfile?.path, "../../../deno.lock");
   assertEquals(
     p.lockfile?.sha256,
-    await sha256(await Deno.readFile(join(ROOT, "deno.lock"))),
+    await webSha256(await Deno.readFile(join(ROOT, "deno.lock"))),
   );
   // The template imports specimen-vault, which uses these packages.
   assertEquals(p.npm_packages_source, "deno info");

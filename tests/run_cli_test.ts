@@ -15,6 +15,7 @@ import {
   runDeno,
   taskFlags,
   tempVault,
+  webSha256,
 } from "./utils.ts";
 
 /** The run task's permission flags, as in deno.json. */
@@ -65,15 +66,6 @@ const FAILS_AFTER_WRITING = `
   console.log("about to fail");
   throw new Error("diverged at step 3");`;
 
-async function sha256(path: string): Promise<string> {
-  const d = await crypto.subtle.digest(
-    "SHA-256",
-    await Deno.readFile(path) as Uint8Array<ArrayBuffer>,
-  );
-  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
-}
-
 Deno.test("run task: a successful run is recorded with provenance, seeds and logs, then sealed", async () => {
   await using vault = await repoVault();
   const dir = await specimen(
@@ -115,7 +107,10 @@ Deno.test("run task: a successful run is recorded with provenance, seeds and log
     "x y",
   ]);
   assertEquals(run.cwd, ROOT);
-  assertEquals(run.protocol_sha256, await sha256(join(dir, "protocol.ts")));
+  assertEquals(
+    run.protocol_sha256,
+    await webSha256(await Deno.readFile(join(dir, "protocol.ts"))),
+  );
   assertEquals(run.stdout, `runs/${run.id}/stdout.log`);
   assertEquals(await Deno.readTextFile(join(dir, run.stdout!)), r.stdout);
   assertEquals(await Deno.readTextFile(join(dir, run.stderr!)), "to stderr\n");

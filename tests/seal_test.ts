@@ -19,17 +19,8 @@ import {
   assertThrows,
   tempDir,
   tempVault,
+  webSha256,
 } from "./utils.ts";
-
-/** SHA-256 by WebCrypto: an implementation independent of the one tested. */
-async function webSha256(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest(
-    "SHA-256",
-    bytes as Uint8Array<ArrayBuffer>,
-  );
-  return [...new Uint8Array(digest)]
-    .map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 async function specimenWithResults(vault: string, id = "s1") {
   const { dir } = await createSpecimen({

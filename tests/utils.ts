@@ -214,3 +214,13 @@ export async function newStorage(
   });
   return await SpecimenStorage.open(dir);
 }
+
+/** SHA-256 by WebCrypto, as hex: an implementation independent of the one tested. */
+export async function webSha256(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    bytes as Uint8Array<ArrayBuffer>,
+  );
+  return [...new Uint8Array(digest)]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+}
