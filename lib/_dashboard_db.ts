@@ -15,17 +15,16 @@
  */
 import {
   type ColumnInfo,
+  createExpViews,
   type DuckDBConnection,
   duckdbMessage,
   type DuckDBResultReader,
-  ident,
-  literalList,
   openDatabase,
   plainConverter,
   plainRows,
   prepareReading,
   resultColumns,
-  toDuckDBValue,
+  toDuckDBParams,
 } from "./_duckdb.ts";
 import { CATALOG_SCHEMA_VERSION } from "./catalog.ts";
 import { InvalidInputError, NotFoundError, VaultError } from "./errors.ts";
@@ -83,7 +82,6 @@ export class QueryTimeoutError extends VaultError {
   }
 }
 
-const EXP_NAME = /\bexp_[a-z0-9_]+/gi;
 const MAX_CONNECTIONS = 4;
 const MAX_MEMO = 1000;
 
@@ -327,7 +325,7 @@ export class LiveCatalog {
         throw sqlError(e);
       }
       try {
-        if (params !== undefined) prepared.bind(toValues(params));
+        if (params !== undefined) prepared.bind(toDuckDBParams(params));
         return await limited(
           c.connection,
           () => prepared,
@@ -349,7 +347,9 @@ export class LiveCatalog {
     const gen = await this.current();
     return await gen.use(async (c) => {
       const deadline = Date.now() + limits.timeoutMs;
-      if (gen.info.views !== "true") await createViews(c, sql);
+      if (gen.info.views !== "true") {
+        await createExpViews(c.connection, sql, c.views);
+      }
       const statements = await prepareReading(c.connection, sql, {
         readOnly: "the dashboard's SQL is read-only",
         toError: sqlError,
@@ -446,39 +446,6 @@ function seconds(ms: number): string {
 }
 
 /** Creates the `exp_` views `sql` mentions that this connection lacks. */
-async function createViews(c: Conn, sql: string): Promise<void> {
-  const wanted = new Set<string>();
-  for (const m of sql.matchAll(EXP_NAME)) {
-    const name = m[0].toLowerCase();
-    if (!c.views.has(name)) wanted.add(name);
-  }
-  if (wanted.size === 0) return;
-  const rows = (await c.connection.runAndReadAll(
-    `SELECT relation, definition FROM metric_tables
-     WHERE definition IS NOT NULL AND relation IN (SELECT unnest(${
-      literalList([...wanted])
-    }))`,
-  )).getRows() as [string, string][];
-  if (rows.length === 0) return;
-  await c.connection.run(
-    rows.map(([relation, definition]) =>
-      `CREATE OR REPLACE TEMP VIEW ${ident(relation)} AS ${definition};`
-    ).join("\n"),
-  );
-  for (const [relation] of rows) c.views.add(relation);
-}
-
-function toValues(params: Params) {
-  try {
-    return Array.isArray(params)
-      ? params.map((v, i) => toDuckDBValue(v, `$${i + 1}`))
-      : Object.fromEntries(
-        Object.entries(params).map(([k, v]) => [k, toDuckDBValue(v, `$${k}`)]),
-      );
-  } catch (e) {
-    throw new InvalidInputError((e as Error).message);
-  }
-}
 
 function sqlError(e: unknown): VaultError {
   if (e instanceof VaultError) return e;

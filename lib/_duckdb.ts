@@ -338,3 +338,56 @@ export async function prepareReading(
     throw e;
   }
 }
+
+const EXP_NAME = /\bexp_[a-z0-9_]+/gi;
+
+/**
+ * Creates, as temp views on `c`, the `exp_<id>` relations `sql` names that
+ * are not in `made` yet (their definitions live in `metric_tables`), and
+ * adds them to `made`. Views are made on demand: storing 10,000 of them in
+ * the catalog would cost every open of it.
+ */
+export async function createExpViews(
+  c: DuckDBConnection,
+  sql: string,
+  made: Set<string>,
+): Promise<void> {
+  const wanted = new Set<string>();
+  for (const m of sql.matchAll(EXP_NAME)) {
+    const name = m[0].toLowerCase();
+    if (!made.has(name)) wanted.add(name);
+  }
+  if (wanted.size === 0) return;
+  const rows = (await c.runAndReadAll(
+    `SELECT relation, definition FROM metric_tables
+     WHERE definition IS NOT NULL AND relation IN (SELECT unnest(${
+      literalList([...wanted])
+    }))`,
+  )).getRows() as [string, string][];
+  if (rows.length === 0) return;
+  await c.run(
+    rows.map(([relation, definition]) =>
+      `CREATE OR REPLACE TEMP VIEW ${ident(relation)} AS ${definition};`
+    ).join("\n"),
+  );
+  for (const [relation] of rows) made.add(relation);
+}
+
+/**
+ * Query parameters (`$1…` from a list, `$name` from a record) as DuckDB
+ * values; a value DuckDB cannot take is an {@linkcode InvalidInputError}.
+ */
+export function toDuckDBParams(
+  params: unknown[] | Record<string, unknown>,
+): DuckDBValue[] | Record<string, DuckDBValue> {
+  try {
+    return Array.isArray(params)
+      ? params.map((v, i) => toDuckDBValue(v, `$${i + 1}`))
+      : Object.fromEntries(
+        Object.entries(params).map(([k, v]) => [k, toDuckDBValue(v, `$${k}`)]),
+      );
+  } catch (e) {
+    if (e instanceof TypeError) throw new InvalidInputError(e.message);
+    throw e;
+  }
+}

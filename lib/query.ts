@@ -11,11 +11,11 @@
  */
 import {
   type ColumnInfo,
+  createExpViews,
   type Database,
   duckdbMessage,
   ident,
   literal,
-  literalList,
   metricsTableName,
   openDatabase,
   plainRows,
@@ -23,7 +23,7 @@ import {
   relationName,
   resultColumns,
   SCHEMA_VERSION,
-  toDuckDBValue,
+  toDuckDBParams,
 } from "./_duckdb.ts";
 import { exists, placeFile, tempPathFor } from "./_fs.ts";
 import { InvalidInputError, NotFoundError, VaultError } from "./errors.ts";
@@ -104,8 +104,6 @@ export interface MetricAcrossOptions {
   /** Only specimens with this tag. */
   tag?: string;
 }
-
-const EXP_NAME = /\bexp_[a-z0-9_]+/gi;
 
 /**
  * A read-only connection to a vault's catalog.
@@ -609,20 +607,12 @@ export class VaultQuery implements Disposable, AsyncDisposable {
       }
       if (params !== undefined) {
         try {
-          last.bind(
-            Array.isArray(params)
-              ? params.map((v, i) => toDuckDBValue(v, `$${i + 1}`))
-              : Object.fromEntries(
-                Object.entries(params).map((
-                  [k, v],
-                ) => [k, toDuckDBValue(v, `$${k}`)]),
-              ),
-          );
+          last.bind(toDuckDBParams(params));
         } catch (e) {
-          if (e instanceof TypeError) throw new InvalidInputError(e.message);
           throw queryError(e);
         }
       }
+
       statements.pop(); // the caller runs and destroys it
       return last;
     } finally {
@@ -633,26 +623,7 @@ export class VaultQuery implements Disposable, AsyncDisposable {
   /** Creates the `exp_` views `sql` mentions that are not there yet. */
   async #createViews(sql: string) {
     if (this.#storedViews) return;
-    const wanted = new Set<string>();
-    for (const m of sql.matchAll(EXP_NAME)) {
-      const name = m[0].toLowerCase();
-      if (!this.#views.has(name)) wanted.add(name);
-    }
-    if (wanted.size === 0) return;
-    const c = this.#db.connection;
-    const rows = (await c.runAndReadAll(
-      `SELECT relation, definition FROM metric_tables
-       WHERE definition IS NOT NULL AND relation IN (SELECT unnest(${
-        literalList([...wanted])
-      }))`,
-    )).getRows() as [string, string][];
-    if (rows.length === 0) return;
-    await c.run(
-      rows.map(([relation, definition]) =>
-        `CREATE OR REPLACE TEMP VIEW ${ident(relation)} AS ${definition};`
-      ).join("\n"),
-    );
-    for (const [relation] of rows) this.#views.add(relation);
+    await createExpViews(this.#db.connection, sql, this.#views);
   }
 }
 
