@@ -6,7 +6,7 @@
  * @module
  */
 import { join } from "./_deps.ts";
-import { STRATA_DIR } from "./storage.ts";
+import { STRATA_DIR } from "./vault.ts";
 
 /**
  * The suffix of a table's parts folder: `strata/<name>.parts/`.
@@ -31,7 +31,8 @@ export const PARTS_SUFFIX = ".parts";
  */
 export const LOG_LOCK_FILE = ".lock";
 
-const PART_FILE = /^part-(\d{6,})\.parquet$/;
+/** A part file's name; the group is its sequence number. */
+export const PART_FILE: RegExp = /^part-(\d{6,})\.parquet$/;
 
 /**
  * The file name of part number `seq` (from 1): `part-000001.parquet`; six

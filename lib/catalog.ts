@@ -68,7 +68,8 @@ import { exists, tempPathFor, withWriteContext } from "./_fs.ts";
 import { NotFoundError, VaultError } from "./errors.ts";
 import { decodeManifest, type Manifest, MANIFEST_FILE } from "./manifest.ts";
 import type { MetricTable } from "./metrics_table.ts";
-import { findVault, SPECIMENS_DIR, vaultPaths } from "./vault.ts";
+import { PART_FILE, PARTS_SUFFIX } from "./_log_parts.ts";
+import { findVault, SPECIMENS_DIR, STRATA_DIR, vaultPaths } from "./vault.ts";
 
 /**
  * Version of the catalog's tables. The indexer rebuilds a catalog of another
@@ -94,15 +95,8 @@ export const CATALOG_SCHEMA_VERSION: number = SCHEMA_VERSION;
  */
 export const INDEX_LOCK_FILE = "vault.duckdb.lock";
 
-const STRATA = "strata";
+const STRATA = STRATA_DIR;
 const NAME_RULE = /^[a-z0-9_]+$/;
-/**
- * A metrics log's parts folder: `strata/<name>.parts/` (as in
- * `_log_parts.ts`, not imported: `metrics_table.ts` is loaded only for a
- * vault that has one).
- */
-const PARTS_SUFFIX = ".parts";
-const PART_FILE = /^part-\d{6,}\.parquet$/;
 
 /** Options of {@linkcode indexVault}. */
 export interface IndexOptions {

@@ -7,6 +7,7 @@
  * @module
  */
 import { join, resolve } from "./_deps.ts";
+import { STRATA_DIR } from "./vault.ts";
 import {
   atomicWriteFile,
   exists,
@@ -48,8 +49,7 @@ import {
   type ZarrWriter,
 } from "./zarr.ts";
 
-/** Folder of results inside a specimen. */
-export const STRATA_DIR = "strata";
+export { STRATA_DIR };
 
 /** Artifact names: they become file names and parts of SQL view names. */
 export const ARTIFACT_NAME_PATTERN: RegExp = /^[a-z0-9_]{1,64}$/;

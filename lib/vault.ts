@@ -9,6 +9,16 @@ import { NotFoundError } from "./errors.ts";
 
 /** Folder of specimens inside a vault. */
 export const SPECIMENS_DIR = "specimens";
+/**
+ * Folder of results inside a specimen.
+ *
+ * @example
+ * ```ts
+ * import { STRATA_DIR } from "./vault.ts";
+ * console.assert(STRATA_DIR === "strata");
+ * ```
+ */
+export const STRATA_DIR = "strata";
 /** The catalog's file name inside a vault. */
 export const CATALOG_FILE = "vault.duckdb";
 /** Environment variable naming the vault when `--vault` is not given. */
