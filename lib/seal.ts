@@ -12,7 +12,7 @@
  */
 import { join } from "./_deps.ts";
 import { FileHasher, listFiles, sha256Hex } from "./_hash.ts";
-import { updateManifest } from "./_lock.ts";
+import { LOCK_FILE, updateManifest } from "./_lock.ts";
 import {
   CorruptFileError,
   ImmutableArtifactError,
@@ -33,7 +33,7 @@ export const STATUS_FAILED = "failed";
 export const UNSEALED_FILES: readonly string[] = [
   MANIFEST_FILE,
   "field_notes.md",
-  ".lock",
+  LOCK_FILE,
 ];
 
 /** The hash and size of one sealed file. */

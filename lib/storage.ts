@@ -8,6 +8,7 @@
  */
 import { join, resolve } from "./_deps.ts";
 import { STRATA_DIR } from "./vault.ts";
+import { updateManifest } from "./_lock.ts";
 import {
   atomicWriteFile,
   exists,
@@ -23,7 +24,6 @@ import {
   type ArtifactRecord,
   type Manifest,
   readManifest,
-  writeManifest,
 } from "./manifest.ts";
 import { captureProvenance } from "./provenance.ts";
 import { MetricsLogger, type MetricsLoggerOptions } from "./logger.ts";
@@ -416,33 +416,26 @@ export class SpecimenStorage {
    */
   #record(name: string, record: ArtifactRecord): Promise<ArtifactRecord> {
     const run = async () => {
-      using lock = await Deno.open(join(this.dir, ".lock"), {
-        create: true,
-        write: true,
+      const { result, manifest } = await updateManifest(this.dir, async (m) => {
+        try {
+          assertWritable(m);
+        } catch (e) {
+          // Sealed while this artifact was being written: take it back out.
+          await Deno.remove(join(this.dir, record.path), { recursive: true })
+            .catch(() => {});
+          throw e;
+        }
+        // A script using storage without runProtocol still says where its
+        // results came from: provenance is captured with the first artifact.
+        m.provenance ??= await captureProvenance({
+          specimenDir: this.dir,
+          capturedBy: "SpecimenStorage",
+        });
+        m.artifacts[name] = { ...record, created: new Date().toISOString() };
+        return m.artifacts[name];
       });
-      await lock.lock(true);
-      const manifest = await readManifest(this.dir);
-      try {
-        assertWritable(manifest);
-      } catch (e) {
-        // Sealed while this artifact was being written: take it back out.
-        await Deno.remove(join(this.dir, record.path), { recursive: true })
-          .catch(() => {});
-        throw e;
-      }
-      // A script using storage without runProtocol still says where its
-      // results came from: provenance is captured with the first artifact.
-      manifest.provenance ??= await captureProvenance({
-        specimenDir: this.dir,
-        capturedBy: "SpecimenStorage",
-      });
-      manifest.artifacts[name] = {
-        ...record,
-        created: new Date().toISOString(),
-      };
-      await writeManifest(this.dir, manifest);
       this.#manifest = manifest;
-      return manifest.artifacts[name];
+      return result;
     };
     const next = this.#pending.then(run, run);
     this.#pending = next.catch(() => {});
