@@ -66,6 +66,15 @@ export async function removeStaleTemps(
   return removed;
 }
 
+/** Writes all of `data` to `w` (a file, stdout): `write()` may take less. */
+export async function writeAll(
+  w: { write(p: Uint8Array): Promise<number> },
+  data: Uint8Array,
+): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += await w.write(data.subarray(off));
+}
+
 /** Returns whether anything (file, folder, link) exists at `path`. */
 export async function exists(path: string): Promise<boolean> {
   try {
@@ -107,8 +116,7 @@ export async function atomicWriteFile(
     if (options.sync) {
       using file = await Deno.open(tmp, { write: true, createNew: true });
       if (data instanceof Uint8Array) {
-        let off = 0;
-        while (off < data.length) off += await file.write(data.subarray(off));
+        await writeAll(file, data);
       } else {
         await data.pipeTo(file.writable, { preventClose: true });
       }

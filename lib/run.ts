@@ -15,7 +15,7 @@
 import { join, killProcess, relative, resolve } from "./_deps.ts";
 import { listFiles } from "./_hash.ts";
 import { updateManifest } from "./_lock.ts";
-import { exists } from "./_fs.ts";
+import { exists, writeAll } from "./_fs.ts";
 import {
   ImmutableArtifactError,
   InvalidInputError,
@@ -569,12 +569,4 @@ async function tee(
       }
     }
   }
-}
-
-async function writeAll(
-  w: { write(p: Uint8Array): Promise<number> },
-  data: Uint8Array,
-): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await w.write(data.subarray(off));
 }

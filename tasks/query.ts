@@ -13,7 +13,7 @@ import {
 } from "../lib/_cli.ts";
 import { toCsv } from "../lib/_csv.ts";
 import { toJson } from "../lib/_duckdb.ts";
-import { atomicWriteFile } from "../lib/_fs.ts";
+import { atomicWriteFile, writeAll } from "../lib/_fs.ts";
 import { InvalidInputError } from "../lib/errors.ts";
 import { type QueryResult, type Row, VaultQuery } from "../lib/query.ts";
 
@@ -133,11 +133,6 @@ export async function main(args: string[]): Promise<number> {
     });
   } else await writeAll(Deno.stdout, bytes);
   return 0;
-}
-
-async function writeAll(w: Deno.FsFile | typeof Deno.stdout, b: Uint8Array) {
-  let off = 0;
-  while (off < b.length) off += await w.write(b.subarray(off));
 }
 
 const MAX_CELL = 60;
