@@ -20,7 +20,8 @@ import type {
   LiveCatalog,
   QueryLimits,
 } from "./_dashboard_db.ts";
-import { renderMarkdown } from "./_dashboard_markdown.ts";
+import { escapeHtml, renderMarkdown } from "./_dashboard_markdown.ts";
+import { openVaultFile } from "./_fs.ts";
 import { readPreview } from "./_dashboard_tensor.ts";
 import { InvalidInputError, NotFoundError } from "./errors.ts";
 import { validateSpecimenId } from "./specimen_id.ts";
@@ -278,6 +279,48 @@ async function insideVault(
   return real;
 }
 
+/**
+ * The field notes of specimen `id` as safe HTML (at most
+ * `MAX_NOTES_BYTES` read), or why they are left out: a notes file that is
+ * not a regular file inside the specimen folder (a FIFO, a link leading out)
+ * or cannot be read costs the page its notes, never the page itself, and is
+ * never waited on.
+ */
+async function readNotes(
+  ctx: ApiContext,
+  id: string,
+): Promise<{ html: string | null; issue: string | null }> {
+  const dir = join(ctx.catalog.paths.root, "specimens", id);
+  const path = join(dir, NOTES_FILE);
+  let bytes: Uint8Array;
+  let size: number;
+  try {
+    using file = await openVaultFile(path, { root: dir });
+    size = (await file.stat()).size;
+    bytes = new Uint8Array(Math.min(size, MAX_NOTES_BYTES));
+    let off = 0;
+    while (off < bytes.length) {
+      const n = await file.read(bytes.subarray(off));
+      if (n === null) break;
+      off += n;
+    }
+    bytes = bytes.subarray(0, off);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return { html: null, issue: null };
+    const why = (e as Error).message.replace(`${ctx.catalog.paths.root}/`, "");
+    const issue = `${NOTES_FILE} is left out: ${why}`;
+    return {
+      html: `<p class="notes-issue"><em>${escapeHtml(issue)}</em></p>`,
+      issue,
+    };
+  }
+  const html = renderMarkdown(new TextDecoder().decode(bytes)) +
+    (size > MAX_NOTES_BYTES
+      ? `<p><em>(cut at ${MAX_NOTES_BYTES} bytes)</em></p>`
+      : "");
+  return { html, issue: null };
+}
+
 async function specimenRow(
   ctx: ApiContext,
   id: string,
@@ -314,23 +357,13 @@ export async function specimen(ctx: ApiContext, id: string): Promise<unknown> {
       { ...ctx.limits, maxRows: 1000 },
     ),
   ]);
-  let notes: string | null = null;
-  const notesPath = await insideVault(ctx, "specimens", id, NOTES_FILE);
-  if (notesPath) {
-    const bytes = await Deno.readFile(notesPath);
-    const text = new TextDecoder().decode(
-      bytes.subarray(0, MAX_NOTES_BYTES),
-    );
-    notes = renderMarkdown(text) +
-      (bytes.length > MAX_NOTES_BYTES
-        ? `<p><em>(cut at ${MAX_NOTES_BYTES} bytes)</em></p>`
-        : "");
-  }
+  const { html: notes, issue: notesIssue } = await readNotes(ctx, id);
   return {
     specimen: row,
     metric_tables: tables.rows,
     tensors: tensors.rows,
     notes_html: notes,
+    notes_issue: notesIssue,
   };
 }
 

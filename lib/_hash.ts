@@ -5,7 +5,7 @@
  * @module
  */
 import { createHash, join } from "./_deps.ts";
-import { isTempName } from "./_fs.ts";
+import { isTempName, openVaultFile } from "./_fs.ts";
 
 /** Bytes per read: large reads keep the hash near native speed. */
 export const READ_SIZE = 4 * 1024 * 1024;
@@ -32,14 +32,19 @@ export class FileHasher {
 
   /**
    * Returns the SHA-256 and size of the file at `path`; `onBytes` is called
-   * with the number of bytes after each hashed block (for progress).
+   * with the number of bytes after each hashed block (for progress). With
+   * `root`, the file must be a regular file inside it (a FIFO or a link
+   * leading out is refused with `UnsafeFileError`, never waited on).
    */
   async hash(
     path: string,
     onBytes?: (n: number) => void,
+    root?: string,
   ): Promise<FileDigest> {
     const hash = createHash("sha256");
-    using file = await Deno.open(path, { read: true });
+    using file = root === undefined
+      ? await Deno.open(path, { read: true })
+      : await openVaultFile(path, { root });
     const buffers = this.#buffers;
     let which = 0;
     let bytes = 0;

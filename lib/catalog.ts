@@ -64,9 +64,20 @@ import {
   SCHEMA_VERSION,
   toJson,
 } from "./_duckdb.ts";
-import { exists, tempPathFor, withWriteContext } from "./_fs.ts";
+import {
+  exists,
+  openVaultFileSync,
+  readVaultFileSync,
+  tempPathFor,
+  withWriteContext,
+} from "./_fs.ts";
 import { NotFoundError, VaultError } from "./errors.ts";
-import { decodeManifest, type Manifest, MANIFEST_FILE } from "./manifest.ts";
+import {
+  decodeManifest,
+  type Manifest,
+  MANIFEST_FILE,
+  MAX_MANIFEST_BYTES,
+} from "./manifest.ts";
 import type { MetricTable } from "./metrics_table.ts";
 import { PART_FILE, PARTS_SUFFIX } from "./_log_parts.ts";
 import { findVault, SPECIMENS_DIR, STRATA_DIR, vaultPaths } from "./vault.ts";
@@ -289,6 +300,12 @@ function scanFolder(
     // A link could point outside the vault: only real files are results.
     if (entry.name.endsWith(".parquet") && entry.isFile) {
       parquet.push(entry.name);
+    } else if (entry.name.endsWith(".parquet") && !entry.isDirectory) {
+      notes.push(
+        `${STRATA}/${entry.name} is ${
+          entry.isSymlink ? "a symbolic link" : "not a regular file"
+        }; not indexed (only regular files inside the vault are read)`,
+      );
     } else if (entry.name.endsWith(".zarr") && entry.isDirectory) {
       const path = join(dir, STRATA, entry.name);
       const meta = statOf(join(path, "zarr.json"), "zarr.json")
@@ -505,8 +522,13 @@ interface SpecimenRecord {
   tensors: TensorRow[];
 }
 
-function readTail(path: string, size: number): Uint8Array {
-  using file = Deno.openSync(path);
+/**
+ * Reads the Parquet footer of `path`, a regular file inside `root` (the
+ * specimen folder): a FIFO, device or link leading out is refused, never
+ * waited on.
+ */
+function readTail(path: string, size: number, root: string): Uint8Array {
+  using file = openVaultFileSync(path, { root });
   const readAt = (offset: number, length: number) => {
     const buf = new Uint8Array(length);
     file.seekSync(offset, Deno.SeekMode.Start);
@@ -598,7 +620,7 @@ function readLog(id: string, dir: string, t: MetricTable): MetricFile {
   for (const [i, part] of file.parts!.entries()) {
     let tail: Uint8Array;
     try {
-      tail = readTail(part, Deno.statSync(part).size);
+      tail = readTail(part, Deno.statSync(part).size, dir);
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) throw e;
       file.issue = `${t.paths[i]} cannot be read (${
@@ -663,7 +685,7 @@ function readMetricFile(
     return file;
   }
   try {
-    const md = parquetMetadata(readTail(abs, stat.size));
+    const md = parquetMetadata(readTail(abs, stat.size, dir));
     file.rows = Number(md.num_rows);
     file.signature = toJson(md.schema.map((e) => [
       e.name,
@@ -711,6 +733,36 @@ function duBytes(path: string): number {
   return total;
 }
 
+/** The largest Zarr metadata file read (zarr.json, .zarray): 1 MiB. */
+const MAX_ZARR_META_BYTES = 1024 * 1024;
+/** The most dimensions a tensor may have in the catalog. */
+const MAX_DIMS = 64;
+
+/**
+ * Why `v` cannot be a `BIGINT[]` of dimensions, or undefined when it can (or
+ * is absent: recorded as NULL). A dimension must be a whole number from 0 to
+ * 2^53 - 1: what JSON numbers hold exactly, and far inside BIGINT.
+ */
+function badDims(what: string, v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v)) return `${what} is ${typeof v}, not a list`;
+  if (v.length > MAX_DIMS) {
+    return `${what} has ${v.length} dimensions, more than ${MAX_DIMS}`;
+  }
+  const i = v.findIndex((x) => !Number.isSafeInteger(x) || x < 0);
+  if (i < 0) return undefined;
+  const x = v[i];
+  // Never JSON.stringify: a hostile value may nest deeper than the stack.
+  const shown = typeof x === "string"
+    ? JSON.stringify(x.slice(0, 40))
+    : Array.isArray(x)
+    ? "a list"
+    : x !== null && typeof x === "object"
+    ? "an object"
+    : String(x);
+  return `${what} dimension ${i} is ${shown}, not a whole number from 0 to 2^53 - 1`;
+}
+
 function numbers(v: unknown): number[] | null {
   return Array.isArray(v) && v.every((x) => typeof x === "number")
     ? v as number[]
@@ -725,11 +777,29 @@ function readTensor(
   const path = join(dir, STRATA, z.name);
   let meta: Record<string, unknown>;
   try {
-    meta = JSON.parse(Deno.readTextFileSync(join(path, z.meta)));
+    const bytes = readVaultFileSync(join(path, z.meta), {
+      root: dir,
+      maxBytes: MAX_ZARR_META_BYTES,
+    });
+    meta = JSON.parse(new TextDecoder().decode(bytes));
+    if (meta === null || typeof meta !== "object" || Array.isArray(meta)) {
+      throw new TypeError("not a JSON object");
+    }
   } catch (e) {
     return `${STRATA}/${z.name}/${z.meta} is not readable JSON (${
       (e as Error).message
     }); not indexed as a tensor`;
+  }
+  const bad = badDims("shape", meta.shape) ??
+    badDims(
+      "chunk shape",
+      z.meta === "zarr.json"
+        ? (meta.chunk_grid as { configuration?: { chunk_shape?: unknown } })
+          ?.configuration?.chunk_shape
+        : meta.chunks,
+    );
+  if (bad) {
+    return `${STRATA}/${z.name}/${z.meta}: ${bad}; not indexed as a tensor`;
   }
   const row: TensorRow = {
     id,
@@ -1279,7 +1349,10 @@ function readSpecimen(
   const source = `${rel}/${MANIFEST_FILE}`;
   let manifest: Manifest;
   try {
-    const bytes = Deno.readFileSync(join(scan.dir, MANIFEST_FILE));
+    const bytes = readVaultFileSync(join(scan.dir, MANIFEST_FILE), {
+      root: scan.dir,
+      maxBytes: MAX_MANIFEST_BYTES,
+    });
     manifest = decodeManifest(bytes, source);
   } catch (e) {
     warn(`${(e as Error).message}; skipped`);

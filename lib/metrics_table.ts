@@ -21,8 +21,14 @@ import { parquetMetadataAsync } from "hyparquet";
 import type { FileMetaData } from "hyparquet";
 import { writeMetadata } from "hyparquet-writer/src/metadata.js";
 import { ByteWriter } from "hyparquet-writer";
-import { join } from "./_deps.ts";
-import { exists, placeFile, tempPathFor } from "./_fs.ts";
+import { dirname, join } from "./_deps.ts";
+import {
+  exists,
+  openVaultFile,
+  placeFile,
+  readVaultFile,
+  tempPathFor,
+} from "./_fs.ts";
 import { updateManifest } from "./_lock.ts";
 import { CorruptFileError, NotFoundError, VaultError } from "./errors.ts";
 import { type ArtifactRecord, readManifest } from "./manifest.ts";
@@ -182,7 +188,7 @@ async function readTable(
 ): Promise<DecodedMetrics> {
   const file = join(specimenDir, STRATA_DIR, `${name}.parquet`);
   try {
-    const bytes = await Deno.readFile(file);
+    const bytes = await readVaultFile(file, { root: specimenDir });
     return await decodeMetrics(bytes, file);
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
@@ -201,7 +207,7 @@ async function readTable(
     const path = join(dir, partFileName(p.seq));
     let bytes: Uint8Array;
     try {
-      bytes = await Deno.readFile(path);
+      bytes = await readVaultFile(path, { root: specimenDir });
     } catch (e) {
       // The logger closed meanwhile: the parts became the file.
       if (e instanceof Deno.errors.NotFound && retries > 0) {
@@ -348,7 +354,9 @@ export async function compactLog(
     for (const f of footers) {
       if (f.rows >= COPY_MIN_ROWS && typesMatch(f, schema)) {
         await flushBatch();
-        using file = await Deno.open(f.path, { read: true });
+        using file = await openVaultFile(f.path, {
+          root: specimenOfPart(f.path),
+        });
         await out.append(fileSource(file, scratch), f.metadata, schema);
         continue;
       }
@@ -474,7 +482,7 @@ async function repairOne(
       return `a leftover ${name}${PARTS_SUFFIX}/ folder sits beside ${name}.parquet, but the specimen is sealed, so it is left as is (readers ignore it)`;
     }
     if (!recorded) {
-      const bytes = await Deno.readFile(file);
+      const bytes = await readVaultFile(file, { root: specimenDir });
       const decoded = await decodeMetrics(bytes, file);
       await recordTable(specimenDir, name, {
         columns: decoded.schema,
@@ -576,9 +584,18 @@ const LEAF_TYPES: Record<string, ParquetColumnInfo["type"]> = {
   BOOLEAN: "BOOLEAN",
 };
 
+/**
+ * The specimen folder of a part file (`<specimen>/strata/<name>.parts/<part>`):
+ * the folder its real path must stay inside, so that a `.parts` folder
+ * linked elsewhere is refused.
+ */
+function specimenOfPart(path: string): string {
+  return dirname(dirname(dirname(path)));
+}
+
 /** Reads a part's footer only (the tail of the file). */
 async function readFooter(path: string, seq: number): Promise<PartFooter> {
-  using file = await Deno.open(path, { read: true });
+  using file = await openVaultFile(path, { root: specimenOfPart(path) });
   const size = (await file.stat()).size;
   let metadata: FileMetaData;
   try {
@@ -718,7 +735,7 @@ async function mergeParts(
   let at = 0;
   for (const p of parts) {
     const { columns: read, rows: n } = await decodeMetrics(
-      await Deno.readFile(p.path),
+      await readVaultFile(p.path, { root: specimenOfPart(p.path) }),
       p.path,
     );
     for (const c of columns) {

@@ -138,7 +138,11 @@ export async function computeSeal(
         }, not a regular file. Write results as regular files under strata/ (copy the target instead of linking it)`,
       );
     }
-    const digest = await hasher.hash(join(dir, f.path), options.onBytes);
+    const digest = await hasher.hash(
+      join(dir, f.path),
+      options.onBytes,
+      dir,
+    );
     files[f.path] = digest;
     bytes += digest.bytes;
   }

@@ -254,7 +254,7 @@ async function check(
       continue;
     }
     try {
-      const got = await hasher.hash(join(p.dir, f.path), onBytes);
+      const got = await hasher.hash(join(p.dir, f.path), onBytes, p.dir);
       result.files++;
       result.bytes += got.bytes;
       if (got.sha256 !== want.sha256 || got.bytes !== want.bytes) {
