@@ -63,9 +63,15 @@ export class FileHasher {
   }
 }
 
-/** SHA-256 (hex) of one file, streamed. */
-export async function sha256File(path: string): Promise<FileDigest> {
-  return await new FileHasher(64 * 1024).hash(path);
+/**
+ * SHA-256 (hex) of one file, streamed; with `root`, only a regular file
+ * inside it is read (see {@linkcode FileHasher.hash}).
+ */
+export async function sha256File(
+  path: string,
+  root?: string,
+): Promise<FileDigest> {
+  return await new FileHasher(64 * 1024).hash(path, undefined, root);
 }
 
 /** SHA-256 (hex) of bytes or text. */

@@ -10,6 +10,7 @@
  */
 import { encodeMsgpack, join } from "../lib/_deps.ts";
 import {
+  exists,
   openVaultFile,
   openVaultFileSync,
   readVaultFile,
@@ -17,6 +18,7 @@ import {
 } from "../lib/_fs.ts";
 import { FileHasher } from "../lib/_hash.ts";
 import { indexVault } from "../lib/catalog.ts";
+import { createSpecimen, deriveSpecimen } from "../lib/create.ts";
 import { CorruptFileError, UnsafeFileError } from "../lib/errors.ts";
 import { type Manifest, readManifest } from "../lib/manifest.ts";
 import { readMetricTable } from "../lib/metrics_table.ts";
@@ -627,5 +629,40 @@ Deno.test("dashboard: a FIFO, a link leading out or a folder as field_notes.md l
         assertEquals(status.code, 0);
       },
     );
+  }
+});
+
+Deno.test("deriveSpecimen refuses a parent whose protocol.ts is a FIFO or links outside, at once and naming it", async () => {
+  await using v = await tempVault();
+  await using out = await tempDir();
+  await Deno.writeTextFile(join(out.path, "evil.ts"), "// outside");
+  for (
+    const [id, make, message] of [
+      ["piped", (p: string) => mkfifo(p), /is a FIFO/],
+      [
+        "linked",
+        (p: string) => Deno.symlink(join(out.path, "evil.ts"), p),
+        /symbolic link leading outside/,
+      ],
+    ] as const
+  ) {
+    const { dir } = await createSpecimen({
+      vault: v.path,
+      id,
+      domain: "training",
+      method: "fine_tuning",
+    });
+    await Deno.remove(join(dir, "protocol.ts"));
+    await make(join(dir, "protocol.ts"));
+    const e = await within(
+      5000,
+      `derive from ${id}`,
+      assertRejects(
+        () => deriveSpecimen({ vault: v.path, from: id, id: `${id}_v2` }),
+        UnsafeFileError,
+      ),
+    );
+    assertMatch(e.message, message);
+    assertEquals(await exists(join(v.specimens, `${id}_v2`)), false);
   }
 });
