@@ -239,13 +239,34 @@ export function toDuckDBValue(value: unknown, where: string): DuckDBValue {
 /** `JSON.stringify` that also takes bigints, dates and bytes (as base64). */
 export function toJson(value: unknown): string {
   return JSON.stringify(value, (_key, v) => {
+    if (typeof v === "string") return v.isWellFormed() ? v : v.toWellFormed();
     if (typeof v === "bigint") {
       const n = safeNumber(v);
       return typeof n === "number" ? n : n.toString();
     }
-    if (v instanceof Uint8Array) return btoa(String.fromCharCode(...v));
+    if (v instanceof Uint8Array) return base64(v);
+    if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+      // A key with a lone surrogate would be JSON DuckDB refuses.
+      const keys = Object.keys(v);
+      if (!keys.every((k) => k.isWellFormed())) {
+        return Object.fromEntries(
+          keys.map((
+            k,
+          ) => [k.toWellFormed(), (v as Record<string, unknown>)[k]]),
+        );
+      }
+    }
     return v;
   });
+}
+
+/** Base64 of `bytes`, in slices (spreading a large array overflows the stack). */
+function base64(bytes: Uint8Array): string {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 8192) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  }
+  return btoa(text);
 }
 
 /** Statement types user SQL may run: the ones that only read. */

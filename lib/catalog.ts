@@ -1439,33 +1439,59 @@ async function stageCatalog(
     "manifest",
     "fingerprint",
   ]);
+  const unfit = new Map<string, string>();
   for (const r of records) {
     const m = r.manifest;
-    appendRow(appender, [
-      r.id,
-      m.created,
-      r.createdIso,
-      m.taxonomy.domain,
-      m.taxonomy.method,
-      m.model,
-      toJson(m.tags),
-      m.status,
-      r.rel,
-      m.description,
-      toJson(m.dependencies),
-      toJson(m.artifacts),
-      m.provenance === undefined ? null : toJson(m.provenance),
-      toJson(m),
-      r.fingerprint,
-    ]);
+    let row: (string | null)[];
+    try {
+      row = [
+        r.id,
+        m.created,
+        r.createdIso,
+        m.taxonomy.domain,
+        m.taxonomy.method,
+        m.model,
+        toJson(m.tags),
+        m.status,
+        r.rel,
+        m.description,
+        toJson(m.dependencies),
+        toJson(m.artifacts),
+        m.provenance === undefined ? null : toJson(m.provenance),
+        toJson(m),
+        r.fingerprint,
+      ];
+    } catch (e) {
+      unfit.set(r.id, (e as Error).message);
+      continue;
+    }
+    appendRow(appender, row);
   }
   appender.closeSync();
+  // One row DuckDB cannot take would fail the insert of all: each column
+  // read as JSON must be valid JSON, checked row by row before the insert.
+  for (
+    const [id] of (await c.runAndReadAll(
+      `DELETE FROM _stage_catalog WHERE NOT (json_valid(tags) AND json_valid(dependencies)
+         AND json_valid(artifacts) AND coalesce(json_valid(provenance), true) AND json_valid(manifest)
+         AND TRY_CAST(tags::JSON AS VARCHAR[]) IS NOT NULL
+         AND TRY_CAST(dependencies::JSON AS MAP(VARCHAR, VARCHAR)) IS NOT NULL)
+       RETURNING specimen_id`,
+    )).getRows()
+  ) unfit.set(String(id), "a value DuckDB cannot read as JSON");
   const bad = new Set(
     (await c.runAndReadAll(
       `DELETE FROM _stage_catalog WHERE coalesce(TRY_CAST(created AS TIMESTAMPTZ), TRY_CAST(created_iso AS TIMESTAMPTZ)) IS NULL RETURNING specimen_id`,
     )).getRows().map(([id]) => String(id)),
   );
   return records.filter((r) => {
+    const why = unfit.get(r.id);
+    if (why !== undefined) {
+      warn(
+        `${r.rel}/${MANIFEST_FILE}: cannot be stored in the catalog (${why}); skipped`,
+      );
+      return false;
+    }
     if (!bad.has(r.id)) return true;
     warn(
       `${r.rel}/${MANIFEST_FILE}: "created" ${

@@ -666,3 +666,51 @@ Deno.test("deriveSpecimen refuses a parent whose protocol.ts is a FIFO or links 
     assertEquals(await exists(join(v.specimens, `${id}_v2`)), false);
   }
 });
+
+Deno.test("index: manifest values DuckDB's types cannot take as they are (lone surrogates, 2^63, a large binary) are stored or skipped per specimen, never failing the run", async () => {
+  await using v = await tempVault();
+  await writeSpecimen(v.path, { id: "good" });
+  const cases: Record<string, Record<string, unknown>> = {
+    lone_description: { description: "cut emoji \ud83d" },
+    lone_tag: { tags: ["x\udfff"] },
+    lone_dependency_key: { dependencies: { "k\ud800": "v" } },
+    lone_provenance: { provenance: { q: "\ud800" } },
+    int64_max: { provenance: { n: 2n ** 63n - 1n } },
+    big_binary: { provenance: { blob: new Uint8Array(300_000) } },
+    nan: { provenance: { n: NaN, m: -Infinity } },
+  };
+  for (const [id, extra] of Object.entries(cases)) {
+    const dir = join(v.specimens, id);
+    await Deno.mkdir(dir);
+    await Deno.writeFile(
+      join(dir, "manifest.msgpack"),
+      encodeMsgpack({
+        specimen_id: id,
+        created: "2024-01-01T00:00:00+00:00",
+        taxonomy: { domain: "training", method: "fine_tuning" },
+        status: "active",
+        artifacts: {},
+        tags: [],
+        model: null,
+        description: null,
+        dependencies: {},
+        ...extra,
+      }, { useBigInt64: true }),
+    );
+  }
+  const report = await indexVault({ vault: v.path, full: true });
+  assertEquals(
+    report.indexed,
+    1 + Object.keys(cases).length,
+    report.warnings.join("\n"),
+  );
+  using q = await VaultQuery.open({ vault: v.path });
+  const [row] = await q.search(
+    "SELECT description, tags FROM catalog WHERE specimen_id = 'lone_description'",
+  );
+  assertEquals(row.description, "cut emoji \ufffd");
+  const [tag] = await q.search(
+    "SELECT tags[1] AS t FROM catalog WHERE specimen_id = 'lone_tag'",
+  );
+  assertEquals(tag.t, "x\ufffd");
+});
