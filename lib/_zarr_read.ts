@@ -208,6 +208,12 @@ function unsupported(path: string, what: string): UnsupportedFormatError {
   );
 }
 
+/** One chunk size per axis, positive except on an axis of length 0. */
+function chunksFit(chunks: number[], shape: number[]): boolean {
+  return chunks.length === shape.length &&
+    chunks.every((n, i) => n >= 1 || shape[i] === 0);
+}
+
 function isDims(value: unknown): value is number[] {
   return Array.isArray(value) &&
     value.every((n) => Number.isSafeInteger(n) && n >= 0);
@@ -235,7 +241,7 @@ export function planOf(path: string, root: string, meta: MetaDoc): Plan {
       throw unsupported(path, `chunk grid "${String(grid?.name)}"`);
     }
     const shape = doc.shape;
-    if (chunks.length !== shape.length || chunks.some((n) => n < 1)) {
+    if (!chunksFit(chunks, shape)) {
       throw corrupt(
         `has chunk_shape ${JSON.stringify(chunks)} for shape ${
           JSON.stringify(shape)
@@ -246,7 +252,9 @@ export function planOf(path: string, root: string, meta: MetaDoc): Plan {
     if (!(dtype in ELEMENT_BYTES)) {
       throw unsupported(path, `data type "${dtype}" is not supported`);
     }
-    const chain = chainOf(path, doc.codecs as Json[], chunks, corrupt);
+    // A chunk size of 0 (zarr-python 2 on an empty axis) reads nothing.
+    const grid1 = chunks.map((n) => Math.max(1, n));
+    const chain = chainOf(path, doc.codecs as Json[], grid1, corrupt);
     const encoding = doc.chunk_key_encoding as Json | undefined;
     const v2Keys = encoding?.name === "v2";
     const sep = ((encoding?.configuration as Json)?.separator as string) ??
@@ -257,8 +265,8 @@ export function planOf(path: string, root: string, meta: MetaDoc): Plan {
       format: 3,
       shape,
       dtype,
-      chunks,
-      unit: chain.shard?.inner ?? chunks,
+      chunks: grid1,
+      unit: chain.shard?.inner ?? grid1,
       fill: fillBytes(dtype, doc.fill_value, `Cannot read tensor "${path}"`),
       chain,
       keyOf: v2Keys ? (c) => c.join(sep) || "0" : (c) => ["c", ...c].join(sep),
@@ -270,8 +278,8 @@ export function planOf(path: string, root: string, meta: MetaDoc): Plan {
     throw corrupt("lacks shape, chunks or dtype");
   }
   const shape = doc.shape;
-  const chunks = doc.chunks;
-  if (chunks.length !== shape.length || chunks.some((n) => n < 1)) {
+  const chunks = doc.chunks.map((n) => Math.max(1, n));
+  if (!chunksFit(doc.chunks, shape)) {
     throw corrupt(
       `has chunks ${JSON.stringify(chunks)} for shape ${JSON.stringify(shape)}`,
     );

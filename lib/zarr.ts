@@ -252,6 +252,12 @@ export interface ReadOptions {
    * @default {@linkcode MAX_CHUNK_BYTES} (512 MiB)
    */
   maxChunkBytes?: number;
+  /**
+   * Chunks read and decoded at once (memory is up to this many decoded
+   * chunks besides the selection).
+   * @default 8
+   */
+  concurrency?: number;
 }
 
 // ---------------------------------------------------------------------------
@@ -1378,7 +1384,7 @@ export async function readZarr(
   const raw = await readBox(plan, ranges, {
     maxBytes: options.maxBytes ?? MAX_SELECTION_BYTES,
     maxChunkBytes: options.maxChunkBytes ?? MAX_CHUNK_BYTES,
-    concurrency: READS_IN_FLIGHT,
+    concurrency: options.concurrency ?? READS_IN_FLIGHT,
     onRead: options.onRead,
   });
   const Ctor = CTORS[plan.dtype as DType];
