@@ -39,12 +39,20 @@ class ExpandsTooMuch extends Error {
 }
 
 function zlibBounded(
-  fn: (b: Uint8Array, o: { maxOutputLength: number }) => Uint8Array,
+  fn: (
+    b: Uint8Array,
+    o: { maxOutputLength: number; chunkSize?: number },
+  ) => Uint8Array,
 ): BytesDecoder {
   return (bytes, limit) => {
     try {
-      // maxOutputLength must be >= 1.
-      return fn(bytes, { maxOutputLength: Math.max(1, limit) });
+      return fn(bytes, {
+        // maxOutputLength must be >= 1.
+        maxOutputLength: Math.max(1, limit),
+        // One output buffer of the expected size instead of many joined at
+        // the end: about half the decode time for large chunks.
+        ...(limit >= 64 && limit < 2 ** 30 ? { chunkSize: limit + 1 } : {}),
+      });
     } catch (e) {
       if (tooLarge(e)) throw new ExpandsTooMuch(limit);
       throw e;

@@ -472,7 +472,22 @@ function copyBox(
   count: number[],
   size: number,
 ): void {
-  const n = count.length;
+  // Trailing axes taken whole on both sides are one contiguous run.
+  let n = count.length;
+  while (
+    n > 1 && count[n - 1] === srcShape[n - 1] &&
+    count[n - 1] === dstShape[n - 1]
+  ) {
+    size *= count[n - 1];
+    n--;
+  }
+  if (n < count.length) {
+    srcShape = srcShape.slice(0, n);
+    dstShape = dstShape.slice(0, n);
+    srcAt = srcAt.slice(0, n);
+    dstAt = dstAt.slice(0, n);
+    count = count.slice(0, n);
+  }
   if (n === 0) {
     dst.set(src.subarray(0, size));
     return;
