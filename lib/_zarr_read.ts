@@ -27,9 +27,27 @@ import {
   type ShardIndex,
 } from "./_zarr_codecs.ts";
 
-/** Largest decoded chunk (or inner chunk, or shard index) read: 512 MiB. */
+/**
+ * Largest decoded chunk (or inner chunk, or shard index) a read decodes by
+ * default: 512 MiB. A larger chunk is refused before it is read.
+ *
+ * @example
+ * ```ts
+ * import { MAX_CHUNK_BYTES } from "./zarr.ts";
+ * console.assert(MAX_CHUNK_BYTES === 2 ** 29);
+ * ```
+ */
 export const MAX_CHUNK_BYTES = 512 * 1024 * 1024;
-/** Largest selection returned by one read: 2 GiB. */
+/**
+ * Largest selection one read returns by default: 2 GiB. A larger one is
+ * refused before anything is allocated.
+ *
+ * @example
+ * ```ts
+ * import { MAX_SELECTION_BYTES } from "./zarr.ts";
+ * console.assert(MAX_SELECTION_BYTES === 2 ** 31);
+ * ```
+ */
 export const MAX_SELECTION_BYTES = 2 * 1024 * 1024 * 1024;
 /** Largest metadata file read (zarr.json, .zarray): 16 MiB. */
 const MAX_METADATA_BYTES = 16 * 1024 * 1024;

@@ -13,6 +13,11 @@ import { readZarr, writeZarr, zarrInfo } from "../lib/zarr.ts";
 import { crc32c } from "../lib/_zarr_codecs.ts";
 import { readPreview } from "../lib/_dashboard_tensor.ts";
 import {
+  addExampleSpecimen,
+  EXAMPLE_ID,
+  serveVault,
+} from "./testdata/dashboard_fixtures.ts";
+import {
   assert,
   assertEquals,
   assertMatch,
@@ -22,6 +27,7 @@ import {
   ROOT,
   runDeno,
   tempDir,
+  tempVault,
 } from "./utils.ts";
 
 const EDGE = join(INTEROP, "zarr3_edge");
@@ -848,4 +854,41 @@ Deno.test("readZarr() bounds memory: chunks that decompress past their size, hug
       );
     },
   );
+});
+
+Deno.test("GET /api/specimens/:id/tensors/:name refuses a chunk symlinked out of the vault or a FIFO chunk, and keeps serving", async () => {
+  await using v = await tempVault();
+  await using outside = await tempDir();
+  const dir = await addExampleSpecimen(v.path);
+  await using server = await serveVault(v.path);
+  const url = new URL(
+    `/api/specimens/${EXAMPLE_ID}/tensors/activations?sel=0:2,0:4`,
+    server.url,
+  );
+  const ok = await fetch(url);
+  assertStrictEquals(ok.status, 200);
+  await ok.body?.cancel();
+  const array = join(dir, "strata", "activations.zarr");
+  const chunk = join(array, "c", "0", "0");
+  const decoy = join(outside.path, "decoy.zarr");
+  await writeZarr(decoy, new Float32Array(100 * 512).fill(4242), {
+    shape: [100, 512],
+    chunks: (await zarrInfo(array)).chunks,
+  });
+  await Deno.rename(chunk, join(outside.path, "real_chunk"));
+  await Deno.symlink(join(decoy, "c", "0", "0"), chunk);
+  const res = await fetch(url);
+  const text = await res.text();
+  assertStrictEquals(res.status, 403, text);
+  assertMatch(text, /activations\.zarr/);
+  assert(!text.includes("4242"), text);
+  await Deno.remove(chunk);
+  const made = await new Deno.Command("mkfifo", { args: [chunk] }).output();
+  assert(made.success);
+  const fifo = await fetch(url);
+  assertStrictEquals(fifo.status, 403);
+  assertMatch(await fifo.text(), /FIFO/);
+  const info = await fetch(new URL("/api/info", server.url));
+  assertStrictEquals(info.status, 200);
+  await info.body?.cancel();
 });
