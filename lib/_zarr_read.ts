@@ -668,9 +668,14 @@ class ChunkReader {
     shard: ShardSpec,
   ): Promise<ShardIndex | undefined> {
     const { path, root } = this.#plan;
-    this.#checkSize(shard.indexBytes, `the shard index of "${key}"`);
     const opened = await openInside(path, root, key);
     if (!opened) return undefined;
+    try {
+      this.#checkSize(shard.indexBytes, `the shard index of "${key}"`);
+    } catch (e) {
+      opened.file.close();
+      throw e;
+    }
     using file = opened.file;
     const size = opened.size;
     const damaged = (why: string, cause?: unknown) =>

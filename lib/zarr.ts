@@ -21,6 +21,7 @@ import {
   dirname,
   join,
   resolve,
+  SEPARATOR,
   zlibConstants,
   zstdCompress,
   zstdDecompressSync,
@@ -30,6 +31,7 @@ import {
   ImmutableArtifactError,
   InvalidInputError,
   NotFoundError,
+  UnsafeFileError,
 } from "./errors.ts";
 import {
   corruptMeta,
@@ -236,8 +238,10 @@ export interface ReadOptions {
    */
   onRead?: (key: string, byteLength: number) => void;
   /**
-   * The folder every file read must be inside (real path).
-   * @default the array folder itself
+   * A folder the array folder must be inside (compared by real paths), e.g.
+   * the specimen's. Every file read must be inside the array folder itself
+   * either way.
+   * @default no check of the array folder
    */
   root?: string;
   /**
@@ -1217,11 +1221,24 @@ async function bytesOnDisk(dir: string): Promise<number> {
   return total;
 }
 
-/** The folder every file of the array must be inside: its own real path. */
+/**
+ * The folder every file of the array must be inside: its own real path,
+ * which must itself be inside `root` when given.
+ */
 async function arrayRoot(path: string, root?: string): Promise<string> {
-  if (root !== undefined) return root;
   try {
-    return await Deno.realPath(path);
+    const real = await Deno.realPath(path);
+    if (root !== undefined) {
+      const outer = await Deno.realPath(root);
+      if (
+        !real.startsWith(outer.endsWith(SEPARATOR) ? outer : outer + SEPARATOR)
+      ) {
+        throw new UnsafeFileError(
+          `Cannot read tensor "${path}": its folder leads to ${real}, outside ${outer}; the vault reads only files inside it, so copy the array into the specimen instead of linking to it`,
+        );
+      }
+    }
+    return real;
   } catch (e) {
     if (
       e instanceof Deno.errors.NotFound ||
@@ -1244,6 +1261,7 @@ async function arrayRoot(path: string, root?: string): Promise<string> {
  * Needs `--allow-read`.
  *
  * @param path The array folder.
+ * @param options `root`: a folder the array folder must be inside.
  * @returns Its metadata and size.
  * @throws {NotFoundError} If there is no array at `path`.
  * @throws {CorruptFileError} If its metadata cannot be parsed.
@@ -1256,8 +1274,11 @@ async function arrayRoot(path: string, root?: string): Promise<string> {
  * console.log(info.shape, info.dtype, info.bytes);
  * ```
  */
-export async function zarrInfo(path: string): Promise<TensorInfo> {
-  const root = await arrayRoot(path);
+export async function zarrInfo(
+  path: string,
+  options: { root?: string } = {},
+): Promise<TensorInfo> {
+  const root = await arrayRoot(path, options.root);
   const meta = describeMeta(path, await readMetaDoc(path, root));
   return {
     shape: meta.shape,

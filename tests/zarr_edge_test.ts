@@ -10,6 +10,7 @@ import {
   type VaultError,
 } from "../lib/errors.ts";
 import { readZarr, writeZarr, zarrInfo } from "../lib/zarr.ts";
+import { SpecimenStorage } from "../lib/storage.ts";
 import { crc32c } from "../lib/_zarr_codecs.ts";
 import { readPreview } from "../lib/_dashboard_tensor.ts";
 import {
@@ -891,4 +892,84 @@ Deno.test("GET /api/specimens/:id/tensors/:name refuses a chunk symlinked out of
   const info = await fetch(new URL("/api/info", server.url));
   assertStrictEquals(info.status, 200);
   await info.body?.cancel();
+});
+
+Deno.test("readTensor() and tensorInfo() refuse an array folder symlinked out of the specimen", async () => {
+  await using v = await tempVault();
+  await using outside = await tempDir();
+  const dir = await addExampleSpecimen(v.path);
+  const storage = await SpecimenStorage.open(dir);
+  assertEquals((await storage.readTensor("activations", [0, [0, 2]])).shape, [
+    2,
+  ]);
+  const array = join(dir, "strata", "activations.zarr");
+  await Deno.rename(array, join(outside.path, "activations.zarr"));
+  await Deno.symlink(join(outside.path, "activations.zarr"), array);
+  await assertRejects(
+    () => storage.readTensor("activations", [0]),
+    UnsafeFileError,
+    /outside/,
+  );
+  await assertRejects(() => storage.tensorInfo("activations"), UnsafeFileError);
+});
+
+Deno.test("readZarr() undoes a v3 transpose codec and big-endian bytes", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "t.zarr");
+  // [[0, 1, 2], [10, 11, 12]] stored transposed ([3, 2]), big endian.
+  const stored = new Uint8Array(24);
+  const view = new DataView(stored.buffer);
+  [0, 10, 1, 11, 2, 12].forEach((v, i) => view.setInt32(4 * i, v, false));
+  await handArray(path, {
+    shape: [2, 3],
+    data_type: "int32",
+    chunk_grid: grid([2, 3]),
+    codecs: [
+      { name: "transpose", configuration: { order: [1, 0] } },
+      { name: "bytes", configuration: { endian: "big" } },
+    ],
+  }, { "c/0/0": stored });
+  assertEquals([...(await readZarr(path)).data], [0, 1, 2, 10, 11, 12]);
+  assertEquals([...(await readZarr(path, [null, 1])).data], [1, 11]);
+});
+
+Deno.test("readZarr() stops v2 lz4, zlib and gzip chunks at their expected size", async (t) => {
+  await using dir = await tempDir();
+  const big = new Uint8Array(8 * 1024 * 1024);
+  const { default: LZ4 } = await import("numcodecs/lz4");
+  const { deflateSync } = await import("node:zlib");
+  const cases: [string, Json, Uint8Array][] = [
+    [
+      "lz4",
+      { id: "lz4", acceleration: 1 },
+      await LZ4.fromConfig({ id: "lz4", acceleration: 1 }).encode(big),
+    ],
+    ["zlib", { id: "zlib", level: 1 }, deflateSync(big)],
+    ["gzip", { id: "gzip", level: 1 }, gzipSync(big)],
+  ];
+  for (const [name, compressor, chunk] of cases) {
+    await t.step(name, async () => {
+      const path = join(dir.path, `${name}.zarr`);
+      await Deno.mkdir(path);
+      await Deno.writeTextFile(
+        join(path, ".zarray"),
+        JSON.stringify({
+          zarr_format: 2,
+          shape: [20],
+          chunks: [20],
+          dtype: "<f4",
+          order: "C",
+          compressor,
+          filters: null,
+          fill_value: 0,
+        }),
+      );
+      await Deno.writeFile(join(path, "0"), chunk);
+      await assertRejects(
+        () => readZarr(path),
+        CorruptFileError,
+        /chunk "0" does not decode \(it decodes to more than the 80 bytes/,
+      );
+    });
+  }
 });
