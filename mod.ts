@@ -34,6 +34,7 @@ export {
   InvalidInputError,
   NotFoundError,
   SpecimenExistsError,
+  UnsupportedFormatError,
   VaultError,
 } from "./lib/errors.ts";
 export { TAXONOMY, validateTaxonomy } from "./lib/taxonomy.ts";
