@@ -35,6 +35,7 @@ export {
   NotFoundError,
   SpecimenExistsError,
   UnsafeFileError,
+  UnsupportedFormatError,
   VaultError,
 } from "./lib/errors.ts";
 export { TAXONOMY, validateTaxonomy } from "./lib/taxonomy.ts";

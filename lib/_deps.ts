@@ -36,6 +36,7 @@ export {
   brotliDecompressSync,
   constants as zlibConstants,
   gunzipSync,
+  inflateSync,
   zstdCompress,
   zstdCompressSync,
   zstdDecompressSync,

@@ -134,3 +134,22 @@ export class UnsafeFileError extends VaultError {
     this.exitCode = 2;
   }
 }
+
+/**
+ * A valid file in a format, data type or codec the vault does not read
+ * (e.g. a `complex64` Zarr array, a `bz2` compressor). Not damage: the
+ * message names what is unsupported. Tasks exit with code 6.
+ *
+ * @example
+ * ```ts
+ * import { UnsupportedFormatError } from "./errors.ts";
+ * console.assert(new UnsupportedFormatError("x").exitCode === 6);
+ * ```
+ */
+export class UnsupportedFormatError extends VaultError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UnsupportedFormatError";
+    this.exitCode = 6;
+  }
+}
