@@ -74,6 +74,8 @@ export interface AdoptedTensor {
 export interface RawTensor {
   /** The file, named in errors. */
   path: string;
+  /** The tensor's name inside the file, if it holds several. */
+  tensor?: string;
   /** Where the tensor's first byte is. */
   offset: number;
   dtype: SourceDType;
@@ -156,6 +158,12 @@ export async function adoptRaw(
   };
 }
 
+function label(src: RawTensor): string {
+  return src.tensor === undefined
+    ? `"${src.path}"`
+    : `"${src.path}" tensor "${src.tensor}"`;
+}
+
 async function readExactly(
   file: Deno.FsFile,
   src: RawTensor,
@@ -168,7 +176,7 @@ async function readExactly(
     const n = await file.read(buf.subarray(got));
     if (n === null) {
       throw new CorruptFileError(
-        `Cannot adopt "${src.path}": the file ended at byte ${
+        `Cannot adopt ${label(src)}: the file ended at byte ${
           position + got
         }, inside the tensor's data: the file is truncated; write it again`,
       );
@@ -309,7 +317,7 @@ async function direct(
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
       throw new NotFoundError(
-        `Cannot adopt "${src.path}" as "${zarrPath}": the folder "${
+        `Cannot adopt ${label(src)} as "${zarrPath}": the folder "${
           dirname(path)
         }" does not exist: create it first`,
         { cause: e },
@@ -393,7 +401,9 @@ async function direct(
     } catch (e) {
       if (e instanceof Deno.errors.AlreadyExists) {
         throw new ImmutableArtifactError(
-          `Cannot adopt "${src.path}": "${zarrPath}" already exists, and specimens are immutable: adopt it under another name`,
+          `Cannot adopt ${
+            label(src)
+          }: "${zarrPath}" already exists, and specimens are immutable: adopt it under another name`,
         );
       }
       throw e;
