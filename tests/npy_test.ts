@@ -1,5 +1,9 @@
 import { join } from "../lib/_deps.ts";
-import { CorruptFileError, InvalidInputError } from "../lib/errors.ts";
+import {
+  CorruptFileError,
+  InvalidInputError,
+  NotFoundError,
+} from "../lib/errors.ts";
 import { adoptNpy, openNpy } from "../lib/formats/npy.ts";
 import { readZarr } from "../lib/zarr.ts";
 import {
@@ -290,5 +294,28 @@ Deno.test({
       await adoptNpy(npy, zarr);
       await assertRejects(() => adoptNpy(npy, zarr), Error, /already exists/);
     }
+  },
+});
+
+Deno.test({
+  name:
+    "adoptNpy() into a missing folder fails with NotFoundError and leaves nothing",
+  ignore: !numpy,
+  async fn() {
+    await using dir = await tempDir();
+    for (const order of ["C", "F"]) {
+      const npy = join(dir.path, `${order}.npy`);
+      await runPython(
+        `import sys, numpy as np; np.save(sys.argv[1], np.ones((64, 3), order='${order}'))`,
+        npy,
+      );
+      await assertRejects(
+        () => adoptNpy(npy, join(dir.path, "missing", `${order}.zarr`)),
+        NotFoundError,
+        "does not exist",
+      );
+    }
+    const left = [...Deno.readDirSync(dir.path)].map((e) => e.name).sort();
+    assertEquals(left, ["C.npy", "F.npy"]);
   },
 });

@@ -244,12 +244,18 @@ async function viaWriter(
     return buf;
   };
   let next: Promise<Uint8Array> = load(0, 0);
-  for (let row = 0, k = 0; row < rows; row += perPiece, k ^= 1) {
-    const bytes = await next;
-    const following = row + perPiece;
-    // Reads the next piece while this one is compressed and written.
-    if (following < rows) next = load(following, k ^ 1);
-    await writer.write(convert(src, bytes));
+  try {
+    for (let row = 0, k = 0; row < rows; row += perPiece, k ^= 1) {
+      const bytes = await next;
+      const following = row + perPiece;
+      // Reads the next piece while this one is compressed and written.
+      if (following < rows) next = load(following, k ^ 1);
+      await writer.write(convert(src, bytes));
+    }
+  } finally {
+    // A read still in flight when the writer failed: let it settle before
+    // the caller closes the file, and never leave its rejection unhandled.
+    await next.catch(() => {});
   }
   await writer.close();
 }
