@@ -366,3 +366,31 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "adoptNpy() refuses an unknown compression or zstd level",
+  ignore: !numpy,
+  async fn() {
+    await using dir = await tempDir();
+    const npy = join(dir.path, "a.npy");
+    await runPython(
+      `import sys, numpy as np; np.save(sys.argv[1], np.ones((4, 3), order='F'))`,
+      npy,
+    );
+    const bad = [
+      [
+        { compression: "gzip" },
+        /compression must be "zstd" or "none", got "gzip"/,
+      ],
+      [{ level: 99 }, /level must be an integer .* got 99/],
+    ] as const;
+    for (const [options, pattern] of bad) {
+      await assertRejects(
+        // deno-lint-ignore no-explicit-any
+        () => adoptNpy(npy, join(dir.path, "a.zarr"), options as any),
+        InvalidInputError,
+        pattern,
+      );
+    }
+  },
+});

@@ -26,6 +26,7 @@ import { placeDir, tempPathFor } from "../_fs.ts";
 import {
   CorruptFileError,
   ImmutableArtifactError,
+  InvalidInputError,
   NotFoundError,
 } from "../errors.ts";
 import {
@@ -143,6 +144,33 @@ export async function adoptRaw(
   zarrPath: string,
   options: AdoptOptions = {},
 ): Promise<AdoptedTensor> {
+  const { compression = "zstd", level = 1 } = options;
+  if (compression !== "zstd" && compression !== "none") {
+    throw new InvalidInputError(
+      `Cannot adopt ${label(src)}: compression must be "zstd" or "none", got ${
+        JSON.stringify(compression)
+      }`,
+    );
+  }
+  if (!Number.isInteger(level) || level < -131072 || level > 22) {
+    throw new InvalidInputError(
+      `Cannot adopt ${
+        label(src)
+      }: the zstd level must be an integer from -131072 to 22 (1 = fast), got ${
+        JSON.stringify(level)
+      }`,
+    );
+  }
+  try {
+    await Deno.lstat(zarrPath);
+    throw new ImmutableArtifactError(
+      `Cannot adopt ${
+        label(src)
+      }: "${zarrPath}" already exists, and specimens are immutable: adopt it under another name`,
+    );
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
   const piece = Math.max(1024, options.pieceBytes ?? DEFAULT_PIECE);
   const size = SIZES[src.dtype];
   const rowBytes = src.shape.slice(1).reduce((a, b) => a * b, 1) * size;
