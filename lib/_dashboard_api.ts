@@ -51,6 +51,8 @@ const CATALOG_SORTS = new Set([
 ]);
 const FACETS = ["domain", "method", "model", "status"] as const;
 const MAX_PAGE = 1000;
+/** Tags sent per specimen (with `tag_count`, the total): the page shows no more. */
+export const MAX_TAGS = 50;
 
 function intParam(
   url: URL,
@@ -222,7 +224,8 @@ export async function catalogPage(
   const filter = where.length ? `WHERE ${where.join(" AND ")}` : "";
   const [page, count, all] = await Promise.all([
     ctx.catalog.query(
-      `SELECT specimen_id, created, domain, method, model, tags, status, description,
+      `SELECT specimen_id, created, domain, method, model,
+         tags[1:${MAX_TAGS}] AS tags, len(tags) AS tag_count, status, description,
          metrics_rows, len(issues) AS issues
        FROM catalog ${filter}
        ORDER BY ${sort} ${order} NULLS LAST, specimen_id
@@ -326,7 +329,14 @@ async function specimenRow(
   id: string,
 ): Promise<Record<string, unknown>> {
   const r = await ctx.catalog.query(
-    `SELECT * EXCLUDE (fingerprint) FROM catalog WHERE specimen_id = $1`,
+    // A manifest may hold a million tags: ship the first MAX_TAGS (the
+    // page shows no more) and the count.
+    `SELECT * EXCLUDE (fingerprint, tags, manifest),
+       tags[1:${MAX_TAGS}] AS tags, len(tags) AS tag_count,
+       CASE WHEN len(tags) > ${MAX_TAGS}
+         THEN json_merge_patch(manifest, json_object('tags', to_json(tags[1:${MAX_TAGS}])))
+         ELSE manifest END AS manifest
+     FROM catalog WHERE specimen_id = $1`,
     [id],
     { ...ctx.limits, maxRows: 1 },
   );

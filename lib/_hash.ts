@@ -86,7 +86,19 @@ export interface ListedFile {
   /** Size in bytes (0 for what is not a regular file). */
   bytes: number;
   /** `"file"`, or `"symlink"` / `"other"` for what cannot be sealed. */
-  kind: "file" | "symlink" | "other";
+  /** `undecodable`: a name that is not UTF-8 (shown with U+FFFD; cannot be opened by it). */
+  kind: "file" | "symlink" | "other" | "undecodable";
+}
+
+/** Whether `path` exists, without following a link. */
+async function lexists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
 }
 
 /**
@@ -115,6 +127,12 @@ export async function listFiles(
     for (const e of entries) {
       if (isTempName(e.name)) continue;
       const path = rel === "" ? e.name : `${rel}/${e.name}`;
+      // Deno decodes names lossily: a name that is not UTF-8 comes back
+      // with U+FFFD and cannot be opened by it.
+      if (e.name.includes("\uFFFD") && !(await lexists(join(root, path)))) {
+        out.push({ path, bytes: 0, kind: "undecodable" });
+        continue;
+      }
       if (e.isDirectory) await walk(path);
       else if (e.isSymlink) out.push({ path, bytes: 0, kind: "symlink" });
       else if (e.isFile) {

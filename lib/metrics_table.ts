@@ -44,6 +44,7 @@ import {
 import { STATUS_SEALED } from "./seal.ts";
 import { ARTIFACT_NAME_PATTERN, STRATA_DIR } from "./storage.ts";
 import {
+  clearLog,
   isLocked,
   listParts,
   lockLog,
@@ -51,6 +52,7 @@ import {
   partFileName,
   PARTS_SUFFIX,
   partsDir,
+  showEntries,
 } from "./_log_parts.ts";
 
 export { LOG_LOCK_FILE, partFileName, PARTS_SUFFIX };
@@ -409,8 +411,13 @@ export interface RepairReport {
  * `strata/<name>.parquet`, recorded in the manifest (marked
  * `interrupted: true`) and removed; a parts folder left beside a compacted
  * file is removed (and the file recorded if the crash came before that).
- * Logs locked by a live logger are listed in `live` and left alone; a
- * sealed specimen, corrupt parts or conflicting types are reported in
+ * Only what a logger wrote is removed: part files, its temp files and the
+ * lock file, by their exact names; anything else in a parts folder (another
+ * file, a folder, a symlink) is reported in `problems` and left, with the
+ * folder. A folder without a lock file was not made by a logger: reported
+ * and left. A sealed specimen is never touched (not even locked): its
+ * parts folders are reported. Logs locked by a live logger are listed in
+ * `live` and left alone; corrupt parts or conflicting types are reported in
  * `problems` and nothing is changed for that table. Cheap when there is
  * nothing to do (one directory listing).
  *
@@ -440,15 +447,32 @@ export async function repairLogs(specimenDir: string): Promise<RepairReport> {
     if (e instanceof Deno.errors.NotFound) return report;
     throw e;
   }
+  if (names.length === 0) return report;
+  const manifest = await readManifest(specimenDir);
+  // A sealed specimen is never touched: not even a lock is taken.
+  const sealed = manifest.seal !== undefined ||
+    manifest.status === STATUS_SEALED;
   for (const name of names.sort()) {
+    if (sealed) {
+      report.problems.push(`${name}: ${await sealedLog(specimenDir, name)}`);
+      continue;
+    }
     const lock = await lockLog(specimenDir, name);
-    if (lock === "gone") continue;
+    if (lock === "gone") {
+      const left = await notALog(specimenDir, name);
+      if (left) report.problems.push(`${name}: ${left}`);
+      continue;
+    }
     if (lock === "busy") {
       report.live.push(name);
       continue;
     }
     try {
-      const problem = await repairOne(specimenDir, name);
+      const problem = await repairOne(
+        specimenDir,
+        name,
+        (p) => report.problems.push(`${name}: ${p}`),
+      );
       if (problem === undefined) report.repaired.push(name);
       else if (problem) report.problems.push(`${name}: ${problem}`);
     } catch (e) {
@@ -462,25 +486,69 @@ export async function repairLogs(specimenDir: string): Promise<RepairReport> {
   return report;
 }
 
+/** What is said of a parts folder in a sealed specimen (left as is). */
+async function sealedLog(specimenDir: string, name: string): Promise<string> {
+  const folder = `strata/${name}${PARTS_SUFFIX}/`;
+  if (await exists(join(specimenDir, STRATA_DIR, `${name}.parquet`))) {
+    return `a leftover ${name}${PARTS_SUFFIX}/ folder sits beside ${name}.parquet, but the specimen is sealed, so it is left as is (readers ignore it)`;
+  }
+  const parts = await listParts(partsDir(specimenDir, name));
+  if (parts.length) {
+    return `the specimen is sealed with an interrupted log (${parts.length} parts in ${folder}), so it is left as is; readers read the parts`;
+  }
+  return `${folder} holds no part, but the specimen is sealed, so it is left as is`;
+}
+
+/**
+ * A parts folder without a lock file: no logger made it (or one is removing
+ * it this instant, and it is gone). Left as is; says what is in it.
+ */
+async function notALog(
+  specimenDir: string,
+  name: string,
+): Promise<string | null> {
+  const entries: string[] = [];
+  try {
+    for await (const e of Deno.readDir(partsDir(specimenDir, name))) {
+      entries.push(e.name);
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+  return `strata/${name}${PARTS_SUFFIX}/ has no ${LOG_LOCK_FILE} file, so no logger made it; it is left as is (${
+    entries.length ? `it holds ${showEntries(entries.sort())}` : "it is empty"
+  }): remove it yourself if it is not needed`;
+}
+
 /**
  * Repairs one log whose lock is held by the caller. Returns undefined when
- * repaired, null when there was nothing to do, or the problem.
+ * repaired, null when there was nothing to do, or the problem. Removes only
+ * what a logger wrote ({@linkcode clearLog}); anything else in the folder
+ * is reported and left, with the folder.
  */
 async function repairOne(
   specimenDir: string,
   name: string,
+  note: (problem: string) => void,
 ): Promise<string | null | undefined> {
   const dir = partsDir(specimenDir, name);
   const file = join(specimenDir, STRATA_DIR, `${name}.parquet`);
   const manifest = await readManifest(specimenDir);
-  const sealed = manifest.seal !== undefined ||
-    manifest.status === STATUS_SEALED;
+  if (manifest.seal !== undefined || manifest.status === STATUS_SEALED) {
+    return await sealedLog(specimenDir, name); // sealed meanwhile
+  }
   const recorded = Object.hasOwn(manifest.artifacts, name);
+  const strays = (left: string[]) =>
+    `strata/${name}${PARTS_SUFFIX}/ holds ${
+      showEntries(left)
+    }, which no logger wrote; ${
+      left.length === 1 ? "it is" : "they are"
+    } left as is, with the folder: remove ${
+      left.length === 1 ? "it" : "them"
+    } yourself if not needed`;
   if (await exists(file)) {
     // The logger died after placing the file: finish its cleanup.
-    if (sealed) {
-      return `a leftover ${name}${PARTS_SUFFIX}/ folder sits beside ${name}.parquet, but the specimen is sealed, so it is left as is (readers ignore it)`;
-    }
     if (!recorded) {
       const bytes = await readVaultFile(file, { root: specimenDir });
       const decoded = await decodeMetrics(bytes, file);
@@ -490,17 +558,15 @@ async function repairOne(
         bytes: bytes.length,
       });
     }
-    await Deno.remove(dir, { recursive: true });
+    const left = await clearLog(dir, name);
+    if (left.length) note(strays(left));
     return undefined;
   }
   const parts = await listParts(dir);
   if (parts.length === 0) {
     // A logger that died before its first flush: nothing to keep.
-    await Deno.remove(dir, { recursive: true });
-    return null;
-  }
-  if (sealed) {
-    return `the specimen is sealed with an interrupted log (${parts.length} parts in strata/${name}${PARTS_SUFFIX}/), so it is left as is; readers read the parts`;
+    const left = await clearLog(dir, name);
+    return left.length ? strays(left) : null;
   }
   if (recorded) {
     return `the manifest already records an artifact "${name}" but strata/${name}.parquet is missing; ${parts.length} parts in strata/${name}${PARTS_SUFFIX}/ are left as is`;
@@ -522,7 +588,8 @@ async function repairOne(
       throw e;
     }
   }
-  await Deno.remove(dir, { recursive: true });
+  const left = await clearLog(dir, name);
+  if (left.length) note(strays(left));
   return undefined;
 }
 

@@ -10,7 +10,7 @@ import { join } from "./_deps.ts";
 import { FileHasher } from "./_hash.ts";
 import { NotFoundError } from "./errors.ts";
 import { readManifest } from "./manifest.ts";
-import { readSeal, type Seal, sealableFiles } from "./seal.ts";
+import { readSeal, type Seal, sealableFiles, sealDigest } from "./seal.ts";
 import { isSpecimenId } from "./specimen_id.ts";
 import { vaultPaths } from "./vault.ts";
 
@@ -207,6 +207,14 @@ async function plan(id: string, dir: string): Promise<Plan> {
         p.error =
           `Status is "sealed" but the manifest holds no seal: nothing proves its files`;
       }
+      return p;
+    }
+    // The digest is checked too: it names the result, so a seal whose
+    // file list was edited must not pass. Read by the rule the seal names.
+    const rule = p.seal.listing ?? "sha256sum";
+    if (sealDigest(p.seal.files, rule) !== p.seal.digest) {
+      p.error =
+        `The seal's digest ${p.seal.digest} does not match its list of files (listing rule "${rule}"): the seal was edited, so its hashes prove nothing. Restore manifest.msgpack from a backup`;
       return p;
     }
     p.onDisk = await sealableFiles(dir);
