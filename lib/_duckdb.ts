@@ -25,7 +25,7 @@ import { InvalidInputError } from "./errors.ts";
 export type { DuckDBConnection, DuckDBResultReader, DuckDBValue };
 
 /** Version of the catalog's tables (public as `CATALOG_SCHEMA_VERSION`). */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** The name of a specimen's main metric table (`strata/metrics.parquet`). */
 export const MAIN_METRICS = "metrics";
