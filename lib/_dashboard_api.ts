@@ -23,7 +23,7 @@ import type {
 import { renderMarkdown } from "./_dashboard_markdown.ts";
 import { readPreview } from "./_dashboard_tensor.ts";
 import { InvalidInputError, NotFoundError } from "./errors.ts";
-import { validateSpecimenId } from "./specimen_id.ts";
+import { validateReadableSpecimenId } from "./specimen_id.ts";
 import { STRATA_DIR, validateArtifactName } from "./storage.ts";
 
 /** What every handler needs. */
@@ -300,7 +300,7 @@ async function specimenRow(
  * its metric tables and tensors, and its field notes as safe HTML.
  */
 export async function specimen(ctx: ApiContext, id: string): Promise<unknown> {
-  validateSpecimenId(id);
+  validateReadableSpecimenId(id);
   const row = await specimenRow(ctx, id);
   const [tables, tensors] = await Promise.all([
     ctx.catalog.query(
@@ -345,7 +345,7 @@ export async function columns(ctx: ApiContext, url: URL): Promise<unknown> {
       `Too many specimens: ${ids.length}; the limit is ${MAX_SERIES}`,
     );
   }
-  for (const id of ids) validateSpecimenId(id);
+  for (const id of ids) validateReadableSpecimenId(id);
   const r = await ctx.catalog.query(
     `SELECT table_name, c.name AS column_name, any_value(c.type) AS type,
        count(DISTINCT specimen_id)::DOUBLE AS specimens
@@ -407,8 +407,8 @@ export async function tensor(
   name: string,
   url: URL,
 ): Promise<unknown> {
-  validateSpecimenId(id);
-  validateArtifactName(name);
+  validateReadableSpecimenId(id);
+  validateArtifactName(name, { reading: true });
   const r = await ctx.catalog.query(
     `SELECT shape, dtype FROM tensors WHERE specimen_id = $1 AND name = $2`,
     [id, name],

@@ -360,7 +360,7 @@ export async function createExpViews(
   if (wanted.size === 0) return;
   const rows = (await c.runAndReadAll(
     `SELECT relation, definition FROM metric_tables
-     WHERE definition IS NOT NULL AND relation IN (SELECT unnest(${
+     WHERE definition IS NOT NULL AND lower(relation) IN (SELECT unnest(${
       literalList([...wanted])
     }))`,
   )).getRows() as [string, string][];
@@ -370,7 +370,7 @@ export async function createExpViews(
       `CREATE OR REPLACE TEMP VIEW ${ident(relation)} AS ${definition};`
     ).join("\n"),
   );
-  for (const [relation] of rows) made.add(relation);
+  for (const [relation] of rows) made.add(relation.toLowerCase());
 }
 
 /**

@@ -102,7 +102,7 @@ export const CATALOG_SCHEMA_VERSION: number = SCHEMA_VERSION;
 export const INDEX_LOCK_FILE = "vault.duckdb.lock";
 
 const STRATA = STRATA_DIR;
-const NAME_RULE = /^[a-z0-9_]+$/;
+const NAME_RULE = /^[A-Za-z0-9_]+$/;
 
 /** Options of {@linkcode indexVault}. */
 export interface IndexOptions {
@@ -670,7 +670,7 @@ function readMetricFile(
   const file: MetricFile = { id, name, abs, rel, rows: 0, signature: "" };
   if (!NAME_RULE.test(name)) {
     file.issue =
-      `${STRATA}/${stat.name}: a metric table name must match ^[a-z0-9_]+$ to be a SQL name; not indexed (rename it)`;
+      `${STRATA}/${stat.name}: a metric table name must match ^[A-Za-z0-9_]+$ to be a SQL name; not indexed (rename it)`;
     return file;
   }
   try {
@@ -1530,6 +1530,7 @@ async function writeMetrics(
   records: SpecimenRecord[],
   warn: (message: string) => void,
 ) {
+  await keepCaseTwinsApart(c, records);
   const files = records.flatMap((r) => r.metricFiles.filter((f) => !f.issue));
   // The exact DuckDB types, asked once per distinct Parquet schema.
   const bySignature = new Map<string, MetricFile[]>();
@@ -1567,27 +1568,29 @@ async function writeMetrics(
     list.push(f);
     byName.set(f.name, list);
   }
-  // Relations must be unique: "exp_a__b" is both (a__b, metrics) and (a, b).
+  // Relations must be unique: "exp_a__b" is both (a__b, metrics) and (a, b),
+  // and SQL names ignore case: "exp_A" is "exp_a".
   const relations = new Map<string, MetricFile>();
-  const existingRelations = new Set(
+  const existingRelations = new Map(
     (await c.runAndReadAll(
-      `SELECT relation FROM metric_tables WHERE relation IN (SELECT unnest(${
-        literalList(files.map((f) => relationName(f.id, f.name)))
+      `SELECT lower(relation), path FROM metric_tables WHERE lower(relation) IN (SELECT unnest(${
+        literalList(
+          files.map((f) => relationName(f.id, f.name).toLowerCase()),
+        )
       }))`,
-    )).getRows().map(([r]) => String(r)),
+    )).getRows().map(([r, path]) => [String(r), String(path)]),
   );
   for (const f of files) {
     if (!f.columns) continue;
     const relation = relationName(f.id, f.name);
-    const other = relations.get(relation);
-    if (other || existingRelations.has(relation)) {
+    const key = relation.toLowerCase();
+    const other = relations.get(key)?.rel ?? existingRelations.get(key);
+    if (other) {
       f.issue = `${
         label(f)
-      } would be queried as ${relation}, a name already taken${
-        other ? ` by ${other.rel}` : ""
-      }; not indexed (rename the file)`;
+      } would be queried as ${relation}, a name already taken by ${other} (SQL names ignore case); not indexed (rename the file)`;
       f.columns = undefined;
-    } else relations.set(relation, f);
+    } else relations.set(key, f);
   }
   for (const [name, list] of byName) {
     await writeMetricTable(c, name, list.filter((f) => f.columns), warn);
@@ -1600,6 +1603,44 @@ async function writeMetrics(
     for (const issue of r.issues) warn(`${r.rel}: ${issue}`);
   }
   await writeMetricTableRows(c, records);
+}
+
+/**
+ * Finds ids that differ only in case from another specimen's (one in the
+ * catalog, or read before it in this run: folder names sort capitals
+ * first). SQL names ignore case, so both cannot have `exp_` views: the
+ * later one's metric tables are not indexed, and it gets an issue naming
+ * both ids. Its catalog row and tensors are kept.
+ */
+async function keepCaseTwinsApart(
+  c: DuckDBConnection,
+  records: SpecimenRecord[],
+) {
+  const seen = new Map(
+    (await c.runAndReadAll(
+      `SELECT lower(specimen_id), specimen_id FROM catalog WHERE lower(specimen_id) IN (SELECT unnest(${
+        literalList(records.map((r) => r.id.toLowerCase()))
+      }))`,
+    )).getRows().map(([k, id]) => [String(k), String(id)]),
+  );
+  for (const r of records) {
+    const key = r.id.toLowerCase();
+    const twin = seen.get(key);
+    if (twin === undefined || twin === r.id) {
+      seen.set(key, r.id);
+      continue;
+    }
+    r.issues.push(
+      `its id differs only in case from "${twin}" (${SPECIMENS_DIR}/${twin}), and SQL names ignore case: ${
+        relationName(twin, MAIN_METRICS)
+      } and the like are ${twin}'s, so this specimen's metric tables are not indexed (its catalog row and tensors are); rename one of them (folder and manifest specimen_id) to index both`,
+    );
+    for (const f of r.metricFiles) {
+      f.issue ??= `${
+        label(f)
+      }: not indexed (id differs only in case from "${twin}")`;
+    }
+  }
 }
 
 function firstLine(text: string): string {

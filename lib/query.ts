@@ -20,7 +20,6 @@ import {
   openDatabase,
   plainRows,
   prepareReading,
-  relationName,
   resultColumns,
   SCHEMA_VERSION,
   toDuckDBParams,
@@ -439,7 +438,9 @@ export class VaultQuery implements Disposable, AsyncDisposable {
         }: check the id (SELECT specimen_id, name FROM metric_tables), or run \`deno task index\` if it is new`,
       );
     }
-    return await this.search(`SELECT * FROM ${ident(relationName(id, name))}`);
+    return await this.search(
+      `SELECT * FROM ${ident(String(found[0].relation))}`,
+    );
   }
 
   /**
