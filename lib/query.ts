@@ -25,6 +25,7 @@ import {
   toDuckDBParams,
 } from "./_duckdb.ts";
 import { exists, placeFile, tempPathFor } from "./_fs.ts";
+import { jsonRows } from "./_value_forms.ts";
 import { InvalidInputError, NotFoundError, VaultError } from "./errors.ts";
 import { findVault, type VaultPaths, vaultPaths } from "./vault.ts";
 
@@ -42,6 +43,21 @@ export interface QueryResult {
   columns: ColumnInfo[];
   /** The rows, see {@linkcode VaultQuery.search} for the value types. */
   rows: Row[];
+}
+
+/**
+ * How {@linkcode VaultQuery.run} gives values: `plain` JavaScript values
+ * (see {@linkcode VaultQuery.search}); `sql`, each as DuckDB's own text
+ * (`CAST(x AS VARCHAR)`: full precision, NULL as `null`); or `json`, a form
+ * that JSON holds without loss (big integers and decimals as strings,
+ * timestamps as ISO 8601 with their full fraction, blobs as base64).
+ */
+export type ValueForm = "plain" | "sql" | "json";
+
+/** Options of {@linkcode VaultQuery.run}. */
+export interface RunOptions {
+  /** The form of the values. @default "plain" */
+  values?: ValueForm;
 }
 
 /** Options of {@linkcode VaultQuery.open}. */
@@ -261,18 +277,100 @@ export class VaultQuery implements Disposable, AsyncDisposable {
    * console.log(columns.map((c) => `${c.name} ${c.type}`));
    * ```
    */
-  run(sql: string, params?: QueryParams): Promise<QueryResult> {
+  run(
+    sql: string,
+    params?: QueryParams,
+    options: RunOptions = {},
+  ): Promise<QueryResult> {
+    const form = options.values ?? "plain";
+    if (form === "sql") return this.#runSqlText(sql, params);
     return this.#timeLimited(async () => {
       const prepared = await this.#prepare(sql, params);
       try {
         const reader = await prepared.runAndReadAll();
-        return { columns: resultColumns(reader), rows: plainRows(reader) };
+        return {
+          columns: resultColumns(reader),
+          rows: form === "json" ? jsonRows(reader) : plainRows(reader),
+        };
       } catch (e) {
         throw queryError(e);
       } finally {
         prepared.destroySync();
       }
     });
+  }
+
+  /**
+   * The result with each value as DuckDB's own text: the rows are copied
+   * into an in-memory DuckDB, which casts them (so every type prints as
+   * DuckDB prints it, nested ones included).
+   */
+  async #runSqlText(sql: string, params?: QueryParams): Promise<QueryResult> {
+    const { out, columns } = await this.#materialize(sql, params);
+    using _out = out;
+    const names = columns.map((c) => c.name);
+    const reader = await out.connection.runAndReadAll(
+      names.length
+        ? `SELECT ${
+          names.map((_, i) => `CAST(${ident(`c${i}`)} AS VARCHAR)`).join(", ")
+        } FROM result ORDER BY rowid`
+        : "SELECT 1 WHERE false",
+    );
+    const keys = dedupe(names);
+    const rows = (reader.getRows() as (string | null)[][]).map((values) =>
+      Object.fromEntries(keys.map((k, i) => [k, values[i]]))
+    );
+    return { columns, rows };
+  }
+
+  /** Runs user SQL and copies its result into table `result` (c0, c1, …) of a new in-memory DuckDB. */
+  async #materialize(
+    sql: string,
+    params?: QueryParams,
+  ): Promise<{ out: Database; columns: ColumnInfo[]; rows: number }> {
+    const result = await this.#timeLimited(async () => {
+      const prepared = await this.#prepare(sql, params);
+      try {
+        return await prepared.run();
+      } catch (e) {
+        throw queryError(e);
+      } finally {
+        prepared.destroySync();
+      }
+    });
+    const out = await openDatabase(":memory:");
+    try {
+      const names = result.columnNames();
+      const types = result.columnTypes();
+      const columns = names.map((name, i) => ({
+        name,
+        type: result.columnLogicalType(i).alias ?? types[i].toString(),
+      }));
+      await out.connection.run(
+        `CREATE TABLE result (${
+          names.length
+            ? names.map((_, i) => `${ident(`c${i}`)} ${types[i].toString()}`)
+              .join(", ")
+            : "_ INTEGER"
+        })`,
+      );
+      const appender = await out.connection.createAppender("result");
+      let rows = 0;
+      try {
+        for (;;) {
+          const chunk = await result.fetchChunk();
+          if (!chunk || chunk.rowCount === 0) break;
+          appender.appendDataChunk(chunk);
+          rows += chunk.rowCount;
+        }
+      } finally {
+        appender.closeSync();
+      }
+      return { out, columns, rows };
+    } catch (e) {
+      out.close();
+      throw e;
+    }
   }
 
   /**
@@ -647,4 +745,15 @@ function queryError(e: unknown): VaultError {
     );
   }
   return new VaultError(message, { cause: e });
+}
+
+/** Column names made unique as DuckDB's readers do: `a`, `a_1`, … */
+function dedupe(names: string[]): string[] {
+  const seen = new Set<string>();
+  return names.map((n) => {
+    let name = n;
+    for (let i = 1; seen.has(name); i++) name = `${n}_${i}`;
+    seen.add(name);
+    return name;
+  });
 }
