@@ -306,28 +306,31 @@ export class VaultQuery implements Disposable, AsyncDisposable {
    * DuckDB prints it, nested ones included).
    */
   async #runSqlText(sql: string, params?: QueryParams): Promise<QueryResult> {
-    const { out, columns } = await this.#materialize(sql, params);
+    const { out, columns, names } = await this.#materialize(sql, params);
     using _out = out;
-    const names = columns.map((c) => c.name);
     const reader = await out.connection.runAndReadAll(
-      names.length
-        ? `SELECT ${
-          names.map((_, i) => `CAST(${ident(`c${i}`)} AS VARCHAR)`).join(", ")
-        } FROM result ORDER BY rowid`
-        : "SELECT 1 WHERE false",
+      `SELECT ${
+        names.map((n) => `CAST(${ident(n)} AS VARCHAR)`).join(", ")
+      } FROM result ORDER BY rowid`,
     );
-    const keys = dedupe(names);
+    const keys = names;
     const rows = (reader.getRows() as (string | null)[][]).map((values) =>
       Object.fromEntries(keys.map((k, i) => [k, values[i]]))
     );
     return { columns, rows };
   }
 
-  /** Runs user SQL and copies its result into table `result` (c0, c1, …) of a new in-memory DuckDB. */
+  /**
+   * Runs user SQL and copies its result, with its column types, into table
+   * `result` (columns named as the result's, made unique) of a new
+   * in-memory DuckDB.
+   */
   async #materialize(
     sql: string,
     params?: QueryParams,
-  ): Promise<{ out: Database; columns: ColumnInfo[]; rows: number }> {
+  ): Promise<
+    { out: Database; columns: ColumnInfo[]; names: string[]; rows: number }
+  > {
     const result = await this.#timeLimited(async () => {
       const prepared = await this.#prepare(sql, params);
       try {
@@ -340,18 +343,15 @@ export class VaultQuery implements Disposable, AsyncDisposable {
     });
     const out = await openDatabase(":memory:");
     try {
-      const names = result.columnNames();
+      const names = result.deduplicatedColumnNames();
       const types = result.columnTypes();
-      const columns = names.map((name, i) => ({
+      const columns = result.columnNames().map((name, i) => ({
         name,
         type: result.columnLogicalType(i).alias ?? types[i].toString(),
       }));
       await out.connection.run(
         `CREATE TABLE result (${
-          names.length
-            ? names.map((_, i) => `${ident(`c${i}`)} ${types[i].toString()}`)
-              .join(", ")
-            : "_ INTEGER"
+          names.map((n, i) => `${ident(n)} ${types[i].toString()}`).join(", ")
         })`,
       );
       const appender = await out.connection.createAppender("result");
@@ -366,7 +366,7 @@ export class VaultQuery implements Disposable, AsyncDisposable {
       } finally {
         appender.closeSync();
       }
-      return { out, columns, rows };
+      return { out, columns, names, rows };
     } catch (e) {
       out.close();
       throw e;
@@ -393,36 +393,8 @@ export class VaultQuery implements Disposable, AsyncDisposable {
     path: string,
     params?: QueryParams,
   ): Promise<number> {
-    const result = await this.#timeLimited(async () => {
-      const prepared = await this.#prepare(sql, params);
-      try {
-        return await prepared.run();
-      } catch (e) {
-        throw queryError(e);
-      } finally {
-        prepared.destroySync();
-      }
-    });
-    using out = await openDatabase(":memory:");
-    const names = result.deduplicatedColumnNames();
-    const types = result.columnTypes();
-    await out.connection.run(
-      `CREATE TABLE result (${
-        names.map((n, i) => `${ident(n)} ${types[i].toString()}`).join(", ")
-      })`,
-    );
-    const appender = await out.connection.createAppender("result");
-    let rows = 0;
-    try {
-      for (;;) {
-        const chunk = await result.fetchChunk();
-        if (!chunk || chunk.rowCount === 0) break;
-        appender.appendDataChunk(chunk);
-        rows += chunk.rowCount;
-      }
-    } finally {
-      appender.closeSync();
-    }
+    const { out, rows } = await this.#materialize(sql, params);
+    using _out = out;
     const tmp = tempPathFor(path);
     try {
       await out.connection.run(
@@ -745,15 +717,4 @@ function queryError(e: unknown): VaultError {
     );
   }
   return new VaultError(message, { cause: e });
-}
-
-/** Column names made unique as DuckDB's readers do: `a`, `a_1`, … */
-function dedupe(names: string[]): string[] {
-  const seen = new Set<string>();
-  return names.map((n) => {
-    let name = n;
-    for (let i = 1; seen.has(name); i++) name = `${n}_${i}`;
-    seen.add(name);
-    return name;
-  });
 }

@@ -449,3 +449,23 @@ Deno.test("query task prints TIMESTAMPTZ with the session's offset", async () =>
   assertEquals(r.code, 0, r.stderr);
   assertEquals(r.stdout, "t\n2024-01-01 17:30:00.5+05:30\n");
 });
+
+Deno.test("query task csv keeps columns of one name apart and an empty result's header", async () => {
+  await using v = await indexedVault();
+  const dup = await query([
+    "--vault",
+    v.path,
+    "-f",
+    "csv",
+    "SELECT 1 AS a, 2 AS a, 'x' AS b",
+  ]);
+  assertEquals([dup.code, dup.stdout], [0, "a,a,b\n1,2,x\n"]);
+  const none = await query([
+    "--vault",
+    v.path,
+    "-f",
+    "csv",
+    "SELECT specimen_id, created FROM catalog WHERE false",
+  ]);
+  assertEquals([none.code, none.stdout], [0, "specimen_id,created\n"]);
+});
