@@ -40,9 +40,12 @@ export {
 } from "./lib/errors.ts";
 export { TAXONOMY, validateTaxonomy } from "./lib/taxonomy.ts";
 export {
+  isReadableSpecimenId,
   isSpecimenId,
   MAX_SPECIMEN_ID_LENGTH,
+  READABLE_SPECIMEN_ID_PATTERN,
   SPECIMEN_ID_PATTERN,
+  validateReadableSpecimenId,
   validateSpecimenId,
 } from "./lib/specimen_id.ts";
 export {
@@ -70,6 +73,7 @@ export {
 } from "./lib/create.ts";
 export {
   ARTIFACT_NAME_PATTERN,
+  READABLE_ARTIFACT_NAME_PATTERN,
   SpecimenStorage,
   STRATA_DIR,
   type TensorWriter,

@@ -24,7 +24,7 @@ import { escapeHtml, renderMarkdown } from "./_dashboard_markdown.ts";
 import { openVaultFile } from "./_fs.ts";
 import { readPreview } from "./_dashboard_tensor.ts";
 import { InvalidInputError, NotFoundError } from "./errors.ts";
-import { validateSpecimenId } from "./specimen_id.ts";
+import { validateReadableSpecimenId } from "./specimen_id.ts";
 import { STRATA_DIR, validateArtifactName } from "./storage.ts";
 
 /** What every handler needs. */
@@ -353,7 +353,7 @@ async function specimenRow(
  * its metric tables and tensors, and its field notes as safe HTML.
  */
 export async function specimen(ctx: ApiContext, id: string): Promise<unknown> {
-  validateSpecimenId(id);
+  validateReadableSpecimenId(id);
   const row = await specimenRow(ctx, id);
   const [tables, tensors] = await Promise.all([
     ctx.catalog.query(
@@ -388,7 +388,7 @@ export async function columns(ctx: ApiContext, url: URL): Promise<unknown> {
       `Too many specimens: ${ids.length}; the limit is ${MAX_SERIES}`,
     );
   }
-  for (const id of ids) validateSpecimenId(id);
+  for (const id of ids) validateReadableSpecimenId(id);
   const r = await ctx.catalog.query(
     `SELECT table_name, c.name AS column_name, any_value(c.type) AS type,
        count(DISTINCT specimen_id)::DOUBLE AS specimens
@@ -450,8 +450,8 @@ export async function tensor(
   name: string,
   url: URL,
 ): Promise<unknown> {
-  validateSpecimenId(id);
-  validateArtifactName(name);
+  validateReadableSpecimenId(id);
+  validateArtifactName(name, { reading: true });
   const r = await ctx.catalog.query(
     `SELECT shape, dtype FROM tensors WHERE specimen_id = $1 AND name = $2`,
     [id, name],
@@ -518,9 +518,11 @@ export async function sql(ctx: ApiContext, req: Request): Promise<Response> {
     ? { ...ctx.sqlLimits, maxRows: ctx.csvMaxRows }
     : ctx.sqlLimits;
   const t0 = performance.now();
+  // The CSV download: exact values, as `deno task query --format json`
+  // gives them; lines end with LF, as the query task's csv.
   const result = await ctx.catalog.userQuery(body.sql, {
     ...limits,
-    values: "plain",
+    values: format === "csv" ? "json" : "plain",
   });
   const ms = performance.now() - t0;
   const rows = transpose(result);

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { jsonConverter } from "./_value_forms.ts";
 import {
   type ColumnInfo,
   createExpViews,
@@ -55,7 +56,7 @@ export interface LimitedResult {
 /** Limits, and how the result should come back. */
 export type QueryOptions = QueryLimits & {
   /** Column by column instead of row objects: see {@linkcode LimitedResult.values}. */
-  values?: "raw" | "plain";
+  values?: "raw" | "plain" | "json";
 };
 
 /** The SQL was refused: it would write, or read a file. HTTP 403. */
@@ -414,7 +415,7 @@ async function limited(
   if (limits.values) {
     let values = limits.values === "raw"
       ? reader.getColumns() as unknown[][]
-      : plainColumns(reader);
+      : plainColumns(reader, limits.values === "json");
     const truncated = reader.currentRowCount > limits.maxRows;
     if (truncated) values = values.map((v) => v.slice(0, limits.maxRows));
     return { columns, rows: [], truncated, values };
@@ -425,9 +426,17 @@ async function limited(
   return { columns, rows, truncated };
 }
 
-/** Like `plainRows`, column by column (JSON columns parsed). */
-function plainColumns(reader: DuckDBResultReader): unknown[][] {
-  const columns = reader.convertColumns(plainConverter) as unknown[][];
+/**
+ * Like `plainRows`, column by column (JSON columns parsed); with `exact`,
+ * in the JSON form of `deno task query --format json` (lib/_value_forms.ts).
+ */
+function plainColumns(
+  reader: DuckDBResultReader,
+  exact = false,
+): unknown[][] {
+  const columns = reader.convertColumns(
+    exact ? jsonConverter : plainConverter,
+  ) as unknown[][];
   return columns.map((values, i) => {
     if (reader.columnLogicalType(i).alias !== "JSON") return values;
     return values.map((v) => {

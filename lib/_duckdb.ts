@@ -25,7 +25,7 @@ import { InvalidInputError } from "./errors.ts";
 export type { DuckDBConnection, DuckDBResultReader, DuckDBValue };
 
 /** Version of the catalog's tables (public as `CATALOG_SCHEMA_VERSION`). */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** The name of a specimen's main metric table (`strata/metrics.parquet`). */
 export const MAIN_METRICS = "metrics";
@@ -381,7 +381,7 @@ export async function createExpViews(
   if (wanted.size === 0) return;
   const rows = (await c.runAndReadAll(
     `SELECT relation, definition FROM metric_tables
-     WHERE definition IS NOT NULL AND relation IN (SELECT unnest(${
+     WHERE definition IS NOT NULL AND lower(relation) IN (SELECT unnest(${
       literalList([...wanted])
     }))`,
   )).getRows() as [string, string][];
@@ -391,7 +391,7 @@ export async function createExpViews(
       `CREATE OR REPLACE TEMP VIEW ${ident(relation)} AS ${definition};`
     ).join("\n"),
   );
-  for (const [relation] of rows) made.add(relation);
+  for (const [relation] of rows) made.add(relation.toLowerCase());
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   InvalidInputError,
   NotFoundError,
 } from "./errors.ts";
-import { isSpecimenId } from "./specimen_id.ts";
+import { isReadableSpecimenId } from "./specimen_id.ts";
 import type { Provenance } from "./provenance.ts";
 import type { RunRecord } from "./run.ts";
 import type { Seal } from "./seal.ts";
@@ -107,9 +107,9 @@ export function validateManifest(
   }
   const m = value;
   if (!("specimen_id" in m)) throw new TypeError(`missing key "specimen_id"`);
-  if (!isSpecimenId(m.specimen_id)) {
+  if (!isReadableSpecimenId(m.specimen_id)) {
     throw new TypeError(
-      `"specimen_id" must match ^[a-z0-9_]+$ (at most 128), found ${
+      `"specimen_id" must match ^[A-Za-z0-9_]+$ (at most 128), found ${
         JSON.stringify(m.specimen_id)?.slice(0, 140)
       }`,
     );

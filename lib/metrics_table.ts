@@ -42,7 +42,11 @@ import {
   type TypedMetricColumn,
 } from "./parquet.ts";
 import { STATUS_SEALED } from "./seal.ts";
-import { ARTIFACT_NAME_PATTERN, STRATA_DIR } from "./storage.ts";
+import {
+  ARTIFACT_NAME_PATTERN,
+  READABLE_ARTIFACT_NAME_PATTERN,
+  STRATA_DIR,
+} from "./storage.ts";
 import {
   clearLog,
   isLocked,
@@ -121,10 +125,10 @@ export async function listMetricTables(
     for await (const e of Deno.readDir(strata)) {
       if (e.isFile && e.name.endsWith(".parquet")) {
         const name = e.name.slice(0, -".parquet".length);
-        if (ARTIFACT_NAME_PATTERN.test(name)) files.add(name);
+        if (READABLE_ARTIFACT_NAME_PATTERN.test(name)) files.add(name);
       } else if (e.isDirectory && e.name.endsWith(PARTS_SUFFIX)) {
         const name = e.name.slice(0, -PARTS_SUFFIX.length);
-        if (ARTIFACT_NAME_PATTERN.test(name)) logs.add(name);
+        if (READABLE_ARTIFACT_NAME_PATTERN.test(name)) logs.add(name);
       }
     }
   } catch (e) {

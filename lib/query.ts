@@ -20,12 +20,12 @@ import {
   openDatabase,
   plainRows,
   prepareReading,
-  relationName,
   resultColumns,
   SCHEMA_VERSION,
   toDuckDBParams,
 } from "./_duckdb.ts";
 import { exists, placeFile, tempPathFor } from "./_fs.ts";
+import { jsonRows } from "./_value_forms.ts";
 import { InvalidInputError, NotFoundError, VaultError } from "./errors.ts";
 import { findVault, type VaultPaths, vaultPaths } from "./vault.ts";
 
@@ -43,6 +43,21 @@ export interface QueryResult {
   columns: ColumnInfo[];
   /** The rows, see {@linkcode VaultQuery.search} for the value types. */
   rows: Row[];
+}
+
+/**
+ * How {@linkcode VaultQuery.run} gives values: `plain` JavaScript values
+ * (see {@linkcode VaultQuery.search}); `sql`, each as DuckDB's own text
+ * (`CAST(x AS VARCHAR)`: full precision, NULL as `null`); or `json`, a form
+ * that JSON holds without loss (big integers and decimals as strings,
+ * timestamps as ISO 8601 with their full fraction, blobs as base64).
+ */
+export type ValueForm = "plain" | "sql" | "json";
+
+/** Options of {@linkcode VaultQuery.run}. */
+export interface RunOptions {
+  /** The form of the values. @default "plain" */
+  values?: ValueForm;
 }
 
 /** Options of {@linkcode VaultQuery.open}. */
@@ -262,18 +277,100 @@ export class VaultQuery implements Disposable, AsyncDisposable {
    * console.log(columns.map((c) => `${c.name} ${c.type}`));
    * ```
    */
-  run(sql: string, params?: QueryParams): Promise<QueryResult> {
+  run(
+    sql: string,
+    params?: QueryParams,
+    options: RunOptions = {},
+  ): Promise<QueryResult> {
+    const form = options.values ?? "plain";
+    if (form === "sql") return this.#runSqlText(sql, params);
     return this.#timeLimited(async () => {
       const prepared = await this.#prepare(sql, params);
       try {
         const reader = await prepared.runAndReadAll();
-        return { columns: resultColumns(reader), rows: plainRows(reader) };
+        return {
+          columns: resultColumns(reader),
+          rows: form === "json" ? jsonRows(reader) : plainRows(reader),
+        };
       } catch (e) {
         throw queryError(e);
       } finally {
         prepared.destroySync();
       }
     });
+  }
+
+  /**
+   * The result with each value as DuckDB's own text: the rows are copied
+   * into an in-memory DuckDB, which casts them (so every type prints as
+   * DuckDB prints it, nested ones included).
+   */
+  async #runSqlText(sql: string, params?: QueryParams): Promise<QueryResult> {
+    const { out, columns, names } = await this.#materialize(sql, params);
+    using _out = out;
+    const reader = await out.connection.runAndReadAll(
+      `SELECT ${
+        names.map((n) => `CAST(${ident(n)} AS VARCHAR)`).join(", ")
+      } FROM result ORDER BY rowid`,
+    );
+    const keys = names;
+    const rows = (reader.getRows() as (string | null)[][]).map((values) =>
+      Object.fromEntries(keys.map((k, i) => [k, values[i]]))
+    );
+    return { columns, rows };
+  }
+
+  /**
+   * Runs user SQL and copies its result, with its column types, into table
+   * `result` (columns named as the result's, made unique) of a new
+   * in-memory DuckDB.
+   */
+  async #materialize(
+    sql: string,
+    params?: QueryParams,
+  ): Promise<
+    { out: Database; columns: ColumnInfo[]; names: string[]; rows: number }
+  > {
+    const result = await this.#timeLimited(async () => {
+      const prepared = await this.#prepare(sql, params);
+      try {
+        return await prepared.run();
+      } catch (e) {
+        throw queryError(e);
+      } finally {
+        prepared.destroySync();
+      }
+    });
+    const out = await openDatabase(":memory:");
+    try {
+      const names = result.deduplicatedColumnNames();
+      const types = result.columnTypes();
+      const columns = result.columnNames().map((name, i) => ({
+        name,
+        type: result.columnLogicalType(i).alias ?? types[i].toString(),
+      }));
+      await out.connection.run(
+        `CREATE TABLE result (${
+          names.map((n, i) => `${ident(n)} ${types[i].toString()}`).join(", ")
+        })`,
+      );
+      const appender = await out.connection.createAppender("result");
+      let rows = 0;
+      try {
+        for (;;) {
+          const chunk = await result.fetchChunk();
+          if (!chunk || chunk.rowCount === 0) break;
+          appender.appendDataChunk(chunk);
+          rows += chunk.rowCount;
+        }
+      } finally {
+        appender.closeSync();
+      }
+      return { out, columns, names, rows };
+    } catch (e) {
+      out.close();
+      throw e;
+    }
   }
 
   /**
@@ -296,36 +393,8 @@ export class VaultQuery implements Disposable, AsyncDisposable {
     path: string,
     params?: QueryParams,
   ): Promise<number> {
-    const result = await this.#timeLimited(async () => {
-      const prepared = await this.#prepare(sql, params);
-      try {
-        return await prepared.run();
-      } catch (e) {
-        throw queryError(e);
-      } finally {
-        prepared.destroySync();
-      }
-    });
-    using out = await openDatabase(":memory:");
-    const names = result.deduplicatedColumnNames();
-    const types = result.columnTypes();
-    await out.connection.run(
-      `CREATE TABLE result (${
-        names.map((n, i) => `${ident(n)} ${types[i].toString()}`).join(", ")
-      })`,
-    );
-    const appender = await out.connection.createAppender("result");
-    let rows = 0;
-    try {
-      for (;;) {
-        const chunk = await result.fetchChunk();
-        if (!chunk || chunk.rowCount === 0) break;
-        appender.appendDataChunk(chunk);
-        rows += chunk.rowCount;
-      }
-    } finally {
-      appender.closeSync();
-    }
+    const { out, rows } = await this.#materialize(sql, params);
+    using _out = out;
     const tmp = tempPathFor(path);
     try {
       await out.connection.run(
@@ -439,7 +508,9 @@ export class VaultQuery implements Disposable, AsyncDisposable {
         }: check the id (SELECT specimen_id, name FROM metric_tables), or run \`deno task index\` if it is new`,
       );
     }
-    return await this.search(`SELECT * FROM ${ident(relationName(id, name))}`);
+    return await this.search(
+      `SELECT * FROM ${ident(String(found[0].relation))}`,
+    );
   }
 
   /**

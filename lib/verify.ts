@@ -11,7 +11,7 @@ import { FileHasher } from "./_hash.ts";
 import { NotFoundError } from "./errors.ts";
 import { readManifest } from "./manifest.ts";
 import { readSeal, type Seal, sealableFiles, sealDigest } from "./seal.ts";
-import { isSpecimenId } from "./specimen_id.ts";
+import { isReadableSpecimenId } from "./specimen_id.ts";
 import { vaultPaths } from "./vault.ts";
 
 /**
@@ -123,11 +123,11 @@ export async function verifyVault(
   for (const id of ids) {
     let isDir = false;
     try {
-      isDir = isSpecimenId(id) &&
+      isDir = isReadableSpecimenId(id) &&
         (await Deno.stat(join(paths.specimens, id))).isDirectory;
     } catch (e) {
       // One that cannot even be looked at is not missing: plan() says why.
-      isDir = isSpecimenId(id) && !(e instanceof Deno.errors.NotFound);
+      isDir = isReadableSpecimenId(id) && !(e instanceof Deno.errors.NotFound);
     }
     if (!isDir) missing.push(id);
   }

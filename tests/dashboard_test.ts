@@ -275,7 +275,7 @@ Deno.test("dashboard API over a real server on a free port", async (t) => {
       assertEquals(bad.status, 400);
       assertMatch(
         bad.body.error,
-        /Invalid specimen id "Bad Id".*\^\[a-z0-9_\]\+\$/,
+        /Invalid specimen id "Bad Id".*\^\[A-Za-z0-9_\]\+\$/,
       );
       const missing = await api("/api/specimens/no_such_run");
       assertEquals(missing.status, 404);
@@ -507,7 +507,17 @@ Deno.test("dashboard API over a real server on a free port", async (t) => {
     assertMatch(res.headers.get("content-disposition")!, /attachment/);
     assertEquals(
       await res.text(),
-      'specimen_id,tags\r\nft_b,[]\r\nsae_b,"[""gpt2"",""sweep""]"\r\n',
+      'specimen_id,tags\nft_b,[]\nsae_b,"[""gpt2"",""sweep""]"\n',
+    );
+    // Exact values, as deno task query --format json gives them.
+    const exact = await postSql(
+      base,
+      "SELECT 9007199254740993::BIGINT AS b, TIMESTAMP '2024-01-01 12:00:00.123456' AS t, 1.25::DECIMAL(10,2) AS d",
+      "csv",
+    );
+    assertEquals(
+      await exact.text(),
+      "b,t,d\n9007199254740993,2024-01-01T12:00:00.123456,1.25\n",
     );
   });
 
