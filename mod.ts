@@ -34,6 +34,7 @@ export {
   InvalidInputError,
   NotFoundError,
   SpecimenExistsError,
+  UnsupportedFormatError,
   VaultError,
 } from "./lib/errors.ts";
 export { TAXONOMY, validateTaxonomy } from "./lib/taxonomy.ts";
@@ -159,6 +160,7 @@ export type {
   DecodedMetrics,
   EncodeMetricsOptions,
   ParquetColumnInfo,
+  ReadColumnInfo,
 } from "./lib/parquet.ts";
 export {
   createDashboard,

@@ -114,3 +114,22 @@ export class CorruptFileError extends VaultError {
     this.exitCode = 5;
   }
 }
+
+/**
+ * A file is valid but uses a feature this vault does not read (a Parquet
+ * column type or codec, a Zarr data type or codec). The message names the
+ * column or array and the feature. Tasks exit with code 6.
+ *
+ * @example
+ * ```ts
+ * import { UnsupportedFormatError } from "./errors.ts";
+ * console.assert(new UnsupportedFormatError("x").exitCode === 6);
+ * ```
+ */
+export class UnsupportedFormatError extends VaultError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UnsupportedFormatError";
+    this.exitCode = 6;
+  }
+}
