@@ -548,3 +548,71 @@ Deno.test("indexVault() indexes a specimen holding pyarrow's edge-case files and
     /^\d+$/,
   );
 });
+
+/** A legacy INT96 timestamp: nanoseconds of the day, then the Julian day. */
+function int96(julianDay: number, nanosOfDay: bigint): Uint8Array {
+  const bytes = new Uint8Array(12);
+  const view = new DataView(bytes.buffer);
+  view.setBigUint64(0, nanosOfDay, true);
+  view.setUint32(8, julianDay, true);
+  return bytes;
+}
+
+Deno.test("decodeMetrics() reads legacy INT96 timestamps as exact nanoseconds", async () => {
+  // hyparquet-writer writes no INT96, but its PLAIN bytes are those of a
+  // FIXED_LEN_BYTE_ARRAY(12): write that, then turn the type in the footer
+  // (thrift field 1, i32 7) into INT96 (3). DuckDB checks the result.
+  const buffer = new Uint8Array(parquetWriteBuffer({
+    statistics: false,
+    codec: "UNCOMPRESSED",
+    schema: [
+      { name: "root", num_children: 2 },
+      { name: "step", type: "INT32", repetition_type: "REQUIRED" },
+      {
+        name: "t96",
+        type: "FIXED_LEN_BYTE_ARRAY",
+        type_length: 12,
+        repetition_type: "OPTIONAL",
+      },
+    ],
+    columnData: [
+      { name: "step", data: [0, 1, 2] },
+      {
+        name: "t96",
+        data: [int96(2460432, 43_200_123_456_789n), null, int96(2440587, 1n)],
+      },
+    ],
+  }));
+  const footer = new DataView(buffer.buffer).getUint32(buffer.length - 8, true);
+  let patched = 0;
+  for (let i = buffer.length - 8 - footer; i < buffer.length - 8; i++) {
+    if (buffer[i] === 0x15 && buffer[i + 1] === 0x0e) {
+      buffer[i + 1] = 0x06;
+      patched++;
+    }
+  }
+  assertStrictEquals(patched, 2); // the schema element and the chunk
+  await using dir = await tempDir();
+  const path = join(dir.path, "int96.parquet");
+  await Deno.writeFile(path, buffer);
+  using db = await duckdb();
+  // DuckDB keeps microseconds of INT96.
+  assertEquals(
+    await db.all(`SELECT t96::VARCHAR AS t FROM '${path}'`),
+    [{ t: "2024-05-01 12:00:00.123456" }, { t: null }, {
+      t: "1969-12-31 00:00:00",
+    }],
+  );
+  const out = await decodeMetrics(buffer, path);
+  assertEquals(out.schema[1], {
+    name: "t96",
+    type: "TIMESTAMP",
+    unit: "ns",
+    utc: false,
+  });
+  assertEquals(out.columns.t96, [
+    1_714_564_800_123_456_789n,
+    null,
+    -86_400_000_000_000n + 1n,
+  ]);
+});
