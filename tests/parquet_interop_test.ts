@@ -161,7 +161,7 @@ interface DuckColumn {
   expect: string;
 }
 
-const ROWS = 5000;
+const ROWS = 2000;
 const DUCK_COLUMNS: DuckColumn[] = [
   {
     name: "ts_ns",
@@ -254,6 +254,12 @@ const DUCK_COLUMNS: DuckColumn[] = [
     sql: "(['warmup', 'train', 'eval'])[i % 3 + 1]::mood",
     info: { type: "STRING" },
     expect: "mood::VARCHAR",
+  },
+  {
+    name: "j",
+    sql: "json_object('step', i, 'ok', i % 2 = 0)",
+    info: { type: "STRING" },
+    expect: "j::VARCHAR",
   },
   {
     name: "loss",
