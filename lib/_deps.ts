@@ -22,6 +22,12 @@ export { createHash, randomBytes } from "node:crypto";
 export { cpus, totalmem } from "node:os";
 export { kill as killProcess } from "node:process";
 export {
+  closeSync as closeFdSync,
+  constants as fsConstants,
+  fstatSync,
+  openSync as openFdSync,
+} from "node:fs";
+export {
   parentPort,
   Worker as NodeWorker,
   workerData,
@@ -30,6 +36,7 @@ export {
   brotliDecompressSync,
   constants as zlibConstants,
   gunzipSync,
+  inflateSync,
   zstdCompress,
   zstdCompressSync,
   zstdDecompressSync,

@@ -43,7 +43,13 @@ import {
   SqlError,
 } from "./_dashboard_db.ts";
 import { toJson } from "./_duckdb.ts";
-import { InvalidInputError, NotFoundError, VaultError } from "./errors.ts";
+import {
+  InvalidInputError,
+  NotFoundError,
+  UnsafeFileError,
+  UnsupportedFormatError,
+  VaultError,
+} from "./errors.ts";
 import { findVault, type VaultPaths, vaultPaths } from "./vault.ts";
 
 export type { VaultPaths };
@@ -126,6 +132,8 @@ function errorKind(e: unknown): [number, string] {
       : [404, "not_found"];
   }
   if (e instanceof InvalidInputError) return [400, "invalid"];
+  if (e instanceof UnsupportedFormatError) return [422, "unsupported"];
+  if (e instanceof UnsafeFileError) return [403, "unsafe_file"];
   if (e instanceof VaultError) return [500, "vault"];
   return [500, "internal"];
 }

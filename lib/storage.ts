@@ -343,7 +343,9 @@ export class SpecimenStorage {
    * ```
    */
   async readTensor(name: string, selection?: Selection): Promise<TensorSlice> {
-    return await readZarr(await this.#existing(name, "zarr"), selection);
+    return await readZarr(await this.#existing(name, "zarr"), selection, {
+      root: this.dir,
+    });
   }
 
   /**
@@ -355,7 +357,9 @@ export class SpecimenStorage {
    * ```
    */
   async tensorInfo(name: string): Promise<TensorInfo> {
-    return await zarrInfo(await this.#existing(name, "zarr"));
+    return await zarrInfo(await this.#existing(name, "zarr"), {
+      root: this.dir,
+    });
   }
 
   /** Checks the name and that nothing is there yet; returns the target path. */

@@ -12,6 +12,7 @@ import { createSpecimen } from "../lib/create.ts";
 import {
   CorruptFileError,
   InvalidInputError,
+  UnsupportedFormatError,
   VaultError,
 } from "../lib/errors.ts";
 import {
@@ -808,7 +809,7 @@ Deno.test("Parquet: truncated, empty, not-Parquet files are named with the reaso
 // ---------------------------------------------------------------------------
 // Zarr
 
-Deno.test("Zarr: a missing chunk reads as the fill value; a corrupt or contradicting chunk, an unknown codec or data type is a CorruptFileError naming it", async (t) => {
+Deno.test("Zarr: a missing chunk reads as the fill value; a corrupt or contradicting chunk is a CorruptFileError, an unknown codec or data type an UnsupportedFormatError, each naming it", async (t) => {
   await using v = await goodVault();
   const before = await snapshot(v.path, isCatalog);
   const { dir } = await createSpecimen({
@@ -849,7 +850,12 @@ Deno.test("Zarr: a missing chunk reads as the fill value; a corrupt or contradic
       assertEquals([...got.subarray(64)], [...data.subarray(64)]);
     },
   );
-  const corrupt: [string, () => Promise<void>, RegExp][] = [
+  const corrupt: [
+    string,
+    () => Promise<void>,
+    RegExp,
+    (typeof CorruptFileError | typeof UnsupportedFormatError)?,
+  ][] = [
     ["garbage bytes in a chunk", async () => {
       await write("garbage");
       await Deno.writeFile(
@@ -889,34 +895,47 @@ Deno.test("Zarr: a missing chunk reads as the fill value; a corrupt or contradic
           }),
       );
     }, /chunk "c\/\d\/0" does not decode/],
-    ["an unknown codec", async () => {
-      await write("lzma");
-      await edit(
-        "lzma",
-        (m) =>
-          (m.codecs as unknown[])[1] = { name: "lzma_x", configuration: {} },
-      );
-    }, /codec "lzma_x" is not supported by the vault/],
-    ["an unsupported data type", async () => {
-      await write("complex");
-      await edit("complex", (m) => m.data_type = "complex64");
-    }, /data type "complex64" is not supported/],
+    [
+      "an unknown codec",
+      async () => {
+        await write("lzma");
+        await edit(
+          "lzma",
+          (m) =>
+            (m.codecs as unknown[])[1] = { name: "lzma_x", configuration: {} },
+        );
+      },
+      /codec "lzma_x" is not supported/,
+      UnsupportedFormatError,
+    ],
+    [
+      "an unsupported data type",
+      async () => {
+        await write("complex");
+        await edit("complex", (m) => m.data_type = "complex64");
+      },
+      /data type "complex64" is not supported/,
+      UnsupportedFormatError,
+    ],
     ["zarr.json that is not JSON", async () => {
       await write("notjson");
       await Deno.writeTextFile(zarrJson("notjson"), "{ shape: [16");
     }, /zarr\.json is not valid JSON/],
   ];
-  for (const [name, damage, reason] of corrupt) {
+  for (const [name, damage, reason, kind = CorruptFileError] of corrupt) {
     await t.step(name, async () => {
       await damage();
       const tensor = (await readManifest(dir)).artifacts;
       const id = Object.keys(tensor).at(-1)!;
       const e = await assertRejects(
         () => s.readTensor(id),
-        CorruptFileError,
+        kind,
         reason,
       );
-      assertEquals((e as CorruptFileError).exitCode, 5);
+      assertEquals(
+        (e as CorruptFileError).exitCode,
+        kind === CorruptFileError ? 5 : 6,
+      );
       assertMatch(e.message, new RegExp(`tensors/strata/${id}\\.zarr`));
     });
   }
