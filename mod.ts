@@ -168,6 +168,7 @@ export type {
   DecodedMetrics,
   EncodeMetricsOptions,
   ParquetColumnInfo,
+  ReadColumnInfo,
 } from "./lib/parquet.ts";
 export {
   createDashboard,

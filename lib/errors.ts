@@ -137,7 +137,8 @@ export class UnsafeFileError extends VaultError {
 
 /**
  * A valid file in a format, data type or codec the vault does not read
- * (e.g. a `complex64` Zarr array, a `bz2` compressor). Not damage: the
+ * (e.g. a `complex64` Zarr array, a `bz2` compressor, a nested Parquet
+ * column, LZO Parquet pages). Not damage: the
  * message names what is unsupported. Tasks exit with code 6.
  *
  * @example

@@ -39,6 +39,7 @@ import {
   KINDS_KEY,
   type ParquetColumnInfo,
   type ReadColumn,
+  type ReadColumnInfo,
   type TypedMetricColumn,
 } from "./parquet.ts";
 import { STATUS_SEALED } from "./seal.ts";
@@ -601,7 +602,11 @@ async function repairOne(
 async function recordTable(
   specimenDir: string,
   name: string,
-  table: { columns: ParquetColumnInfo[]; rows: number; bytes: number },
+  table: {
+    columns: { name: string; type: string }[];
+    rows: number;
+    bytes: number;
+  },
   interrupted = false,
 ): Promise<void> {
   await updateManifest(specimenDir, (m) => {
@@ -721,28 +726,25 @@ async function readFooter(path: string, seq: number): Promise<PartFooter> {
  * The union of the parts' columns by name, in order of first appearance;
  * INT64 and DOUBLE make DOUBLE, any other mix is a corrupt log.
  */
-function mergeSchemas(
-  parts: { columns: ParquetColumnInfo[]; where: number }[],
+function mergeSchemas<T extends ReadColumnInfo>(
+  parts: { columns: T[]; where: number }[],
   dir: string,
-): ParquetColumnInfo[] {
-  const merged = new Map<
-    string,
-    { type: ParquetColumnInfo["type"]; where: number }
-  >();
+): T[] {
+  const merged = new Map<string, { column: T; where: number }>();
   for (const p of parts) {
     for (const c of p.columns) {
       const seen = merged.get(c.name);
       if (!seen) {
-        merged.set(c.name, { type: c.type, where: p.where });
-      } else if (seen.type !== c.type) {
-        const numbers = new Set([seen.type, c.type]);
+        merged.set(c.name, { column: { ...c }, where: p.where });
+      } else if (seen.column.type !== c.type) {
+        const numbers = new Set([seen.column.type, c.type]);
         if (
           numbers.has("INT64") && numbers.has("DOUBLE") && numbers.size === 2
         ) {
-          seen.type = "DOUBLE";
+          seen.column.type = "DOUBLE";
         } else {
           throw new CorruptFileError(
-            `Cannot read the log in "${dir}": column "${c.name}" is ${seen.type} in ${
+            `Cannot read the log in "${dir}": column "${c.name}" is ${seen.column.type} in ${
               partFileName(seen.where)
             } but ${c.type} in ${partFileName(p.where)}`,
           );
@@ -750,7 +752,7 @@ function mergeSchemas(
       }
     }
   }
-  return [...merged].map(([name, { type }]) => ({ name, type }));
+  return [...merged.values()].map((m) => m.column);
 }
 
 type PlainKind = NonNullable<TypedMetricColumn["kind"]>;
