@@ -178,14 +178,18 @@ export function tableFromSeries(name: string, series: Series[]): ImportedTable {
   const step = unionSteps(series.map((s) => s.steps));
   const rows = step.length;
   const columns = new Map<string, ImportedColumn>();
-  for (const s of series) {
-    const values = new Float64Array(rows);
+  // One buffer for every column's values and one for the null masks: a
+  // table of 10,000 columns is two allocations, not 20,000.
+  const allValues = new Float64Array(rows * series.length);
+  const allPresent = new Uint8Array(rows * series.length);
+  series.forEach((s, k) => {
+    const values = allValues.subarray(k * rows, (k + 1) * rows);
     if (s.steps.length === rows && sameSteps(s.steps, step)) {
       values.set(s.values);
       columns.set(s.name, { kind: "number", values, present: null });
-      continue;
+      return;
     }
-    const present = new Uint8Array(rows);
+    const present = allPresent.subarray(k * rows, (k + 1) * rows);
     const ascending = isAscending(s.steps);
     let row = 0;
     for (let i = 0; i < s.steps.length; i++) {
@@ -203,8 +207,67 @@ export function tableFromSeries(name: string, series: Series[]): ImportedTable {
       values,
       present: all ? null : present,
     });
-  }
+  });
   return { name, rows, step, columns };
+}
+
+/** Options of {@linkcode tablesFromSeries}. */
+export interface TablesFromSeriesOptions {
+  /**
+   * Cells (rows × columns) a table may hold beyond 4 per point before the
+   * next series starts a new table.
+   * @default 1_000_000
+   */
+  slackCells?: number;
+}
+
+/**
+ * Like {@linkcode tableFromSeries}, but keeps memory proportional to the
+ * points: series whose steps barely overlap (10,000 tags each logged at its
+ * own steps) would make a table of mostly nulls, so a series that would push
+ * a table past 4 cells per point (plus `slackCells`) starts a new table,
+ * named `<name>_2`, `<name>_3`, …. Usual logs (tags sharing one step grid,
+ * a sparser eval tag) stay one table.
+ *
+ * @example
+ * ```ts
+ * import { tablesFromSeries } from "./model.ts";
+ * const series = Array.from({ length: 4 }, (_, k) => ({
+ *   name: `t${k}`, steps: new Float64Array([k]), values: new Float64Array([k]),
+ * }));
+ * console.assert(tablesFromSeries("s", series, { slackCells: 4 }).length === 2);
+ * ```
+ */
+export function tablesFromSeries(
+  name: string,
+  series: Series[],
+  options: TablesFromSeriesOptions = {},
+): ImportedTable[] {
+  const slack = options.slackCells ?? 1_000_000;
+  const ordered = series.map((s) => ({
+    s,
+    steps: isAscending(s.steps) ? s.steps : dedupe(s.steps.slice().sort()),
+  }));
+  const groups: Series[][] = [];
+  let group: Series[] = [];
+  let union: Float64Array = new Float64Array(0);
+  let points = 0;
+  for (const { s, steps } of ordered) {
+    const next = group.length === 0 ? dedupe(steps) : mergeUnique(union, steps);
+    const cells = next.length * (group.length + 1);
+    if (group.length > 0 && cells > 4 * (points + s.steps.length) + slack) {
+      groups.push(group);
+      group = [];
+      union = dedupe(steps);
+      points = 0;
+    } else union = next;
+    group.push(s);
+    points += s.steps.length;
+  }
+  if (group.length) groups.push(group);
+  return groups.map((g, i) =>
+    tableFromSeries(i === 0 ? name : `${name}_${i + 1}`, g)
+  );
 }
 
 function sameSteps(a: Float64Array, b: Float64Array): boolean {
@@ -234,7 +297,6 @@ function unionSteps(all: Float64Array[]): Float64Array {
     let acc = dedupe(all[0]);
     for (let k = 1; k < all.length; k++) {
       const b = all[k];
-      if (b.length === acc.length && sameSteps(b, acc)) continue;
       acc = mergeUnique(acc, b);
     }
     return acc;
@@ -251,6 +313,9 @@ function unionSteps(all: Float64Array[]): Float64Array {
 }
 
 function dedupe(a: Float64Array): Float64Array {
+  let unique = true;
+  for (let i = 1; i < a.length && unique; i++) unique = a[i] !== a[i - 1];
+  if (unique) return a;
   let n = 0;
   const out = new Float64Array(a.length);
   for (let i = 0; i < a.length; i++) {
@@ -259,7 +324,18 @@ function dedupe(a: Float64Array): Float64Array {
   return n === a.length ? out : out.slice(0, n);
 }
 
+/** Whether every value of ascending `b` is in ascending unique `a`. */
+function isSubset(b: Float64Array, a: Float64Array): boolean {
+  let j = 0;
+  for (let i = 0; i < b.length; i++) {
+    while (j < a.length && a[j] < b[i]) j++;
+    if (j === a.length || a[j] !== b[i]) return false;
+  }
+  return true;
+}
+
 function mergeUnique(a: Float64Array, b: Float64Array): Float64Array {
+  if (isSubset(b, a)) return a;
   const out = new Float64Array(a.length + b.length);
   let i = 0, j = 0, n = 0;
   while (i < a.length || j < b.length) {
