@@ -139,6 +139,13 @@ export class F64Builder {
     }
     this.#buf[this.length++] = v;
   }
+  /** Makes room for `n` more values without growing again. */
+  reserve(n: number): void {
+    if (this.length + n <= this.#buf.length) return;
+    const next = new Float64Array(this.length + n);
+    next.set(this.view());
+    this.#buf = next;
+  }
   /** Value `i` (no bounds check). */
   at(i: number): number {
     return this.#buf[i];
