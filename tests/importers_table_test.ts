@@ -2,7 +2,11 @@
  * The generic csv/jsonl importer and kind detection, on files written here
  * (these formats belong to no tool).
  */
-import { CorruptFileError, InvalidInputError } from "../lib/errors.ts";
+import {
+  CorruptFileError,
+  InvalidInputError,
+  NotFoundError,
+} from "../lib/errors.ts";
 import { join } from "../lib/_deps.ts";
 import {
   columnPoints,
@@ -172,5 +176,30 @@ Deno.test("detectKind() tells each kind, and refuses a folder of several kinds",
       ),
     InvalidInputError,
     "import its folder",
+  );
+});
+
+Deno.test("importRuns() rejects a file where a folder is read, a folder where a file is, and a missing path", async () => {
+  const trackers = join(INTEROP, "trackers");
+  const events = join(
+    trackers,
+    "tensorboard",
+    "run_a",
+    "events.out.tfevents.1795779300.vm",
+  );
+  await assertRejects(
+    () => importRuns("tensorboard", events),
+    InvalidInputError,
+    "its run folder",
+  );
+  await assertRejects(
+    () => importRuns("csv", trackers),
+    InvalidInputError,
+    "it is a folder",
+  );
+  await assertRejects(
+    () => importRuns("mlflow", join(trackers, "nope")),
+    NotFoundError,
+    "nope",
   );
 });

@@ -139,6 +139,24 @@ export async function importRuns(
 ): Promise<ImportedRun[]> {
   const abs = resolve(path);
   const k = kind ?? await detectKind(abs);
+  const info = await Deno.stat(abs).catch((e) => {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new NotFoundError(
+        `Cannot import "${path}": no such file or folder`,
+      );
+    }
+    throw e;
+  });
+  const wantsFile = k === "csv" || k === "jsonl";
+  if (info.isFile !== wantsFile) {
+    throw new InvalidInputError(
+      `Cannot import "${path}" as ${k}: it is a ${
+        info.isFile ? "file" : "folder"
+      }; ${k} imports read a ${wantsFile ? "file" : "folder"}${
+        wantsFile ? "" : " (for a TensorBoard event file, its run folder)"
+      }`,
+    );
+  }
   switch (k) {
     case "tensorboard":
       return await importTensorBoard(abs, { skipCorrupt: options.skipCorrupt });
