@@ -406,3 +406,25 @@ Deno.test("importTensorBoard() reads 10,000 tags in one event file with bounded 
     },
   );
 });
+
+Deno.test("importTensorBoard() keeps the last value of a step logged again after a restart", async () => {
+  await using tmp = await tempDir();
+  const run = join(tmp.path, "run");
+  await Deno.mkdir(run);
+  await Deno.writeFile(
+    join(run, "events.out.tfevents.1.restart"),
+    frame([
+      fileVersionEvent(),
+      ...[0, 1, 2].map((s) => scalarEvent("loss", s, 10 + s)),
+      scalarEvent("acc", 2, 0.5),
+      // the run restarted from step 1
+      ...[1, 2, 3].map((s) => scalarEvent("loss", s, 20 + s)),
+    ]),
+  );
+  const [imported] = await importTensorBoard(run);
+  const table = imported.tables[0];
+  assertEquals([...table.step], [0, 1, 2, 3]);
+  assertEquals(columnPoints(table, "loss").values, [10, 21, 22, 23]);
+  assertEquals(columnPoints(table, "acc"), { steps: [2], values: [0.5] });
+  assertEquals(table.columns.get("wall_time")!.values[3], 1.7e9 + 3);
+});

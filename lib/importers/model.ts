@@ -460,8 +460,26 @@ export async function readSourceFile(
   path: string,
   relPath: string,
 ): Promise<{ bytes: Uint8Array; file: SourceFile }> {
-  const bytes = await Deno.readFile(path);
+  const bytes = await readWhole(path);
   return { bytes, file: sourceFileOf(bytes, relPath) };
+}
+
+/**
+ * The file's bytes as of its size when opened (a log still being written is
+ * read up to there). Reads into one buffer of that size: `Deno.readFile`
+ * took 2.4× the CPU time here on a 45 MB event file.
+ */
+async function readWhole(path: string): Promise<Uint8Array> {
+  using file = await Deno.open(path);
+  const size = (await file.stat()).size;
+  const buf = new Uint8Array(size);
+  let filled = 0;
+  while (filled < size) {
+    const n = await file.read(buf.subarray(filled));
+    if (n === null) break;
+    filled += n;
+  }
+  return filled === size ? buf : buf.subarray(0, filled);
 }
 
 /** The {@linkcode SourceFile} record of bytes already read. */

@@ -14,6 +14,7 @@ import {
   type ImportedColumn,
   type ImportedHistogram,
   type ImportedRun,
+  type ImportedTable,
   type ImportedText,
   type ParamValue,
   readSourceFile,
@@ -174,7 +175,77 @@ async function readRun(
   return run;
 }
 
+/**
+ * The usual case in one pass: points come in non-decreasing step order (a
+ * writer logs step by step), so each new step is the next row. Returns null
+ * when they do not, or when the table would be mostly nulls (then
+ * {@linkcode tablesFromSeries} splits it).
+ */
+function flatTable(acc: SubrunAccumulator, name: string): ImportedTable | null {
+  const s = acc.pointStep.view(), tags = acc.pointTag.view();
+  const vals = acc.pointValue.view(), walls = acc.pointWall.view();
+  const n = s.length;
+  let rows = 0;
+  for (let i = 0; i < n; i++) {
+    if (i > 0 && s[i] < s[i - 1]) return null;
+    if (i === 0 || s[i] !== s[i - 1]) rows++;
+  }
+  const colOf = new Int32Array(acc.entries.length).fill(-1);
+  const names: string[] = [];
+  for (const e of acc.entries) {
+    if (e.points > 0) {
+      colOf[e.index] = names.length;
+      names.push(e.name);
+    }
+  }
+  const cols = names.length;
+  if (rows * cols > 4 * n + 1_000_000) return null;
+  const step = new Float64Array(rows);
+  const wall = new Float64Array(rows).fill(-Infinity);
+  const values = new Float64Array(rows * cols);
+  const present = new Uint8Array(rows * cols);
+  let r = -1;
+  for (let i = 0; i < n; i++) {
+    if (r < 0 || s[i] !== step[r]) step[++r] = s[i];
+    const cell = colOf[tags[i]] * rows + r;
+    values[cell] = vals[i];
+    present[cell] = 1;
+    if (walls[i] > wall[r]) wall[r] = walls[i];
+  }
+  const columns = new Map<string, ImportedColumn>([["wall_time", {
+    kind: "number",
+    values: wall,
+    present: null,
+  }]]);
+  names.forEach((tag, c) => {
+    const mask = present.subarray(c * rows, (c + 1) * rows);
+    let all = true;
+    for (let i = 0; i < rows && all; i++) all = mask[i] === 1;
+    columns.set(tag, {
+      kind: "number",
+      values: values.subarray(c * rows, (c + 1) * rows),
+      present: all ? null : mask,
+    });
+  });
+  return { name, rows, step, columns };
+}
+
 function addSubrun(run: ImportedRun, acc: SubrunAccumulator, table: string) {
+  const flat = acc.pointStep.length > 0 ? flatTable(acc, table) : null;
+  if (flat) run.tables.push(flat);
+  else addSortedTables(run, acc, table);
+  for (const e of acc.entries) {
+    if (e.hist) run.histograms.push(e.hist.build(table, e.name));
+    if (e.texts) run.texts.push({ table, tag: e.name, entries: e.texts });
+  }
+}
+
+/** Tables from points in any order: grouped by tag, then laid out by step. */
+function addSortedTables(
+  run: ImportedRun,
+  acc: SubrunAccumulator,
+  table: string,
+) {
   // Group the flat point columns by tag (a counting sort: stable, so each
   // tag keeps file order) into views of one buffer per column.
   const tagOf = acc.pointTag.view(), n = tagOf.length;
@@ -224,10 +295,6 @@ function addSubrun(run: ImportedRun, acc: SubrunAccumulator, table: string) {
     for (const [k, v] of t.columns) wcol.set(k, v);
     t.columns = wcol;
     run.tables.push(t);
-  }
-  for (const e of acc.entries) {
-    if (e.hist) run.histograms.push(e.hist.build(table, e.name));
-    if (e.texts) run.texts.push({ table, tag: e.name, entries: e.texts });
   }
 }
 
