@@ -378,11 +378,8 @@ let acc = new SubrunAccumulator();
 let subEnd = 0;
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 
-/**
- * Decodes one event file into `into`.
- * Exported for the benchmark; {@linkcode importTensorBoard} is the API.
- */
-export function decodeEventFile(
+/** Decodes one event file into `into`; returns its event count. */
+function decodeEventFile(
   bytes: Uint8Array,
   file: string,
   into: SubrunAccumulator,
@@ -423,8 +420,6 @@ export function decodeEventFile(
   if (result.truncated) warnings.push(result.truncated.message);
   return events;
 }
-
-export { SubrunAccumulator };
 
 function fail(what: string): never {
   throw new RangeError(what);
