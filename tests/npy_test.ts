@@ -30,7 +30,6 @@ rng = np.random.default_rng(7)
 cases = []
 def stored(a):
     if a.dtype.kind == 'b': return a.astype('<u1')
-    if a.dtype.kind == 'f' and a.dtype.itemsize == 2: return a.astype('<f4')
     return a.astype(a.dtype.newbyteorder('<'))
 def case(name, a, version, order):
     a = np.asfortranarray(a) if order == 'F' else np.ascontiguousarray(a)

@@ -14,8 +14,8 @@
  *   is transposed on write, and every Zarr reader (zarrita, zarr-python,
  *   tensorstore) returns the same array numpy does.
  *
- * Element types the vault cannot hold are widened without loss: `bool` is
- * stored as `uint8` (0/1), `float16` and `bfloat16` as `float32`.
+ * `bfloat16`, which the vault cannot hold, is widened without loss to
+ * `float32`; every other source type is stored as it is.
  *
  * @module
  */
@@ -115,6 +115,8 @@ const CTORS: Record<
   uint16: Uint16Array,
   uint32: Uint32Array,
   uint64: BigUint64Array,
+  bool: Uint8Array,
+  float16: Float16Array,
 };
 
 /** The bytes one element of `dtype` takes in a source file. */
@@ -124,9 +126,7 @@ export function itemSize(dtype: SourceDType): number {
 
 /** The vault dtype `dtype` is stored as. */
 export function storedDType(dtype: SourceDType): DType {
-  if (dtype === "bool") return "uint8";
-  if (dtype === "float16" || dtype === "bfloat16") return "float32";
-  return dtype;
+  return dtype === "bfloat16" ? "float32" : dtype;
 }
 
 const DEFAULT_PIECE = 16 * 1024 * 1024;
@@ -220,10 +220,6 @@ function convert(src: RawTensor, bytes: Uint8Array): TensorData {
     swapBytes(bytes, size);
   }
   const n = bytes.byteLength / size;
-  if (src.dtype === "float16") {
-    const half = new Float16Array(bytes.buffer, bytes.byteOffset, n);
-    return Float32Array.from(half);
-  }
   if (src.dtype === "bfloat16") {
     const half = new Uint16Array(bytes.buffer, bytes.byteOffset, n);
     const out = new Uint32Array(n);

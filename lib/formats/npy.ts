@@ -408,8 +408,8 @@ class OpenNpy implements NpyFile {
  *   codec (axes reversed), each chunk a contiguous run of the file, so
  *   nothing is transposed on write and readers transpose per chunk;
  * - 0-d and empty arrays are written as Zarr allows (shape `[]`, a 0 axis);
- * - big-endian data is stored little-endian; `bool` as `uint8` and `float16`
- *   as `float32` (exact), the source dtype returned in `source_dtype`.
+ * - big-endian data is stored little-endian, every dtype as it is (`bool` as
+ *   Zarr `bool`, `float16` as `float16`), the source dtype in `source_dtype`.
  *
  * Needs `--allow-read --allow-write`.
  *

@@ -9,7 +9,8 @@
  * little-endian, the tensors together filling the data exactly.
  *
  * Supported dtypes: `BOOL`, `U8`…`U64`, `I8`…`I64`, `F16`, `BF16`, `F32`,
- * `F64` (`BOOL` stored as `uint8`, `F16` and `BF16` as `float32`, exactly).
+ * `F64` (stored as they are, but `BF16`, which Zarr lacks, as `float32`:
+ * exact).
  * The 8-bit float types and anything else are refused by name.
  *
  * Permissions: `--allow-read` (and `--allow-write` to adopt).
