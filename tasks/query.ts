@@ -89,7 +89,7 @@ export async function main(args: string[]): Promise<number> {
       }: give a number of seconds ≥ 0, e.g. --timeout 300 (0 means no limit)`,
     );
   }
-  const out = values.out === undefined
+  let out = values.out === undefined
     ? undefined
     : userPath(values.out as string);
   if (format === "parquet" && !out) {
@@ -107,7 +107,7 @@ export async function main(args: string[]): Promise<number> {
     );
   }
   const paths = await taskVault(values.vault as string | undefined);
-  if (out) assertOutsideSpecimens(out, paths);
+  if (out) out = await assertOutsideSpecimens(out, paths);
   using q = await VaultQuery.open({
     vault: paths.root,
     timeoutSeconds: timeout,
