@@ -354,9 +354,9 @@ export class LiveCatalog {
   }
 
   /**
-   * Runs a user's SQL: only reading statements (SELECT, EXPLAIN, PRAGMA,
-   * CALL), the `exp_<id>` views it names created first; the last
-   * statement's rows come back.
+   * Runs a user's SQL: only SELECT queries calling allow-listed functions
+   * (see `_sql_gate.ts`), the `exp_<id>` views it reads created first; the
+   * last statement's rows come back. The time limit covers the gate too.
    */
   async userQuery(sql: string, limits: QueryOptions): Promise<LimitedResult> {
     const gen = await this.current();

@@ -162,6 +162,40 @@ function functionCatalog(c: DuckDBConnection): Promise<FunctionCatalog> {
   return hit;
 }
 
+/**
+ * The longest run of operator characters holding a comment start (empty
+ * comments written back to back) that the gate passes to DuckDB. Its scanner reads such a run as
+ * one operator and backs up at each comment: time quadratic in the run
+ * (10,000 empty comments took 10 s, 40,000 took 84 s, uninterruptible).
+ * Longer runs are refused before DuckDB sees them.
+ */
+export const MAX_OPERATOR_RUN = 1000;
+
+/** The characters of a PostgreSQL/DuckDB operator token. */
+const OPERATOR_CHARS = new Set("~!@#^&|`?+-*/%<>=");
+
+/**
+ * The length of the longest run of operator characters that holds `/*`
+ * (one pass over the text, whatever is quoted: a long run inside a string is
+ * refused too, which no real query needs).
+ */
+export function longestCommentRun(sql: string): number {
+  let longest = 0;
+  let run = 0;
+  let comment = false;
+  for (let i = 0; i < sql.length; i++) {
+    if (OPERATOR_CHARS.has(sql[i])) {
+      run++;
+      if (sql[i] === "*" && sql[i - 1] === "/") comment = true;
+      if (comment && run > longest) longest = run;
+    } else {
+      run = 0;
+      comment = false;
+    }
+  }
+  return longest;
+}
+
 /** A relation name that DuckDB would read as a file (replacement scan). */
 const FILE_LIKE = /[./\\:*?{}[\]]/;
 
@@ -179,6 +213,12 @@ export async function checkReadingSql(
   if (sql.length > MAX_SQL_LENGTH) {
     throw gate.refused(
       `Refusing SQL of ${sql.length} characters: the limit is ${MAX_SQL_LENGTH}. Shorten it (a query names relations and columns; put long value lists in a WHERE on a catalog column instead)`,
+    );
+  }
+  const run = longestCommentRun(sql);
+  if (run > MAX_OPERATOR_RUN) {
+    throw gate.refused(
+      `Refusing SQL with a run of ${run} operator characters holding comments (like /**/ repeated): DuckDB's parser takes time quadratic in such a run, and the limit is ${MAX_OPERATOR_RUN}. Put a space or newline between comments`,
     );
   }
   const [functions, serialized] = await Promise.all([

@@ -2,7 +2,8 @@
  * {@linkcode VaultQuery}: SQL over the catalog (`vault.duckdb`), read-only.
  *
  * User SQL runs with least privilege: the catalog is opened read-only, only
- * reading statements run (SELECT, EXPLAIN, PRAGMA, CALL), DuckDB may open no
+ * SELECT queries run, checked on DuckDB's parse of them (see
+ * `_sql_gate.ts`: allow-listed functions only), DuckDB may open no
  * file besides the catalog (`enable_external_access = false`: every relation
  * is inside the catalog, so none is needed), installs no extension, and the
  * configuration is locked so the SQL cannot undo any of it.
