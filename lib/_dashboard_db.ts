@@ -408,6 +408,7 @@ async function timed<T>(
   connection: DuckDBConnection,
   ms: number,
   work: () => Promise<T>,
+  limitMs = ms,
 ): Promise<T> {
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -424,7 +425,7 @@ async function timed<T>(
     ) {
       throw new QueryTimeoutError(
         `Query stopped after ${
-          seconds(ms)
+          seconds(limitMs)
         } (the dashboard's time limit): narrow it with WHERE or LIMIT, or run it with \`deno task query\`, which has no time limit`,
         { cause: e },
       );
@@ -485,7 +486,7 @@ async function limited(
       };
     }
     return { columns, rows: cappedRows(read), truncated: read.truncated };
-  });
+  }, limits.timeoutMs);
 }
 
 function mib(bytes: number): string {

@@ -19,6 +19,7 @@ import {
   listValue,
   timestampTZValue,
 } from "@duckdb/node-api";
+import { join, tmpdir } from "./_deps.ts";
 import { InvalidInputError } from "./errors.ts";
 
 export type { DuckDBConnection, DuckDBResultReader, DuckDBValue };
@@ -61,9 +62,31 @@ export interface OpenOptions {
    * user SQL: DuckDB's default (`<catalog>.tmp/` beside the catalog) sits in
    * the vault, where anyone who can write the vault could plant files for
    * SQL to read (DuckDB always lets SQL read its temp folder), and it could
-   * fill the vault's disk.
+   * fill the vault's disk. Without Deno write permission (the dashboard's
+   * task), an unguessable path under the OS temp folder is named instead,
+   * which DuckDB creates when it first spills and removes on close.
    */
   privateTemp?: boolean;
+}
+
+const TEMP_PREFIX = "specimen-vault-duckdb-";
+
+/** A fresh spill folder: made here (mode 0700) when Deno may write. */
+async function spillFolder(): Promise<{ path: string; ours: boolean }> {
+  try {
+    const path = await Deno.makeTempDir({ prefix: TEMP_PREFIX });
+    await Deno.chmod(path, 0o700);
+    return { path, ours: true };
+  } catch (e) {
+    if (
+      !(e instanceof Deno.errors.NotCapable ||
+        e instanceof Deno.errors.PermissionDenied)
+    ) throw e;
+    return {
+      path: join(tmpdir(), `${TEMP_PREFIX}${crypto.randomUUID()}`),
+      ours: false,
+    };
+  }
 }
 
 /**
@@ -76,19 +99,17 @@ export async function openDatabase(
   config: Record<string, string> = {},
   options: OpenOptions = {},
 ): Promise<Database> {
-  const temp = options.privateTemp
-    ? await Deno.makeTempDir({ prefix: "specimen-vault-duckdb-" })
-    : undefined;
+  const spill = options.privateTemp ? await spillFolder() : undefined;
+  const temp = spill?.path;
   const removeTemp = () => {
-    if (temp) {
+    if (spill?.ours) {
       try {
-        Deno.removeSync(temp, { recursive: true });
+        Deno.removeSync(spill.path, { recursive: true });
       } catch { /* already gone */ }
     }
   };
   let instance: DuckDBInstance;
   try {
-    if (temp) await Deno.chmod(temp, 0o700);
     instance = await DuckDBInstance.create(path, {
       autoinstall_known_extensions: "false",
       ...(temp
