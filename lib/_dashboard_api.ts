@@ -15,10 +15,11 @@ import {
   MAX_SERIES,
   summarizeColumn,
 } from "./_dashboard_curves.ts";
-import type {
-  LimitedResult,
-  LiveCatalog,
-  QueryLimits,
+import {
+  type LimitedResult,
+  type LiveCatalog,
+  MAX_RESULT_BYTES,
+  type QueryLimits,
 } from "./_dashboard_db.ts";
 import { escapeHtml, renderMarkdown } from "./_dashboard_markdown.ts";
 import { openVaultFile } from "./_fs.ts";
@@ -514,8 +515,13 @@ export async function sql(ctx: ApiContext, req: Request): Promise<Response> {
       `Invalid format ${JSON.stringify(format)}: use "json" or "csv"`,
     );
   }
+  // A CSV download may be larger than a page of JSON rows.
   const limits = format === "csv"
-    ? { ...ctx.sqlLimits, maxRows: ctx.csvMaxRows }
+    ? {
+      ...ctx.sqlLimits,
+      maxRows: ctx.csvMaxRows,
+      maxBytes: 4 * MAX_RESULT_BYTES,
+    }
     : ctx.sqlLimits;
   const t0 = performance.now();
   // The CSV download: exact values, as `deno task query --format json`

@@ -19,7 +19,7 @@ export const {
 export const SEPARATOR: string = path.sep;
 export { parseArgs } from "node:util";
 export { createHash, randomBytes } from "node:crypto";
-export { cpus, totalmem } from "node:os";
+export { cpus, tmpdir, totalmem } from "node:os";
 export { kill as killProcess } from "node:process";
 export {
   closeSync as closeFdSync,

@@ -45,6 +45,7 @@ import {
   LiveCatalog,
   QueryRefusedError,
   QueryTimeoutError,
+  ResultTooLargeError,
   SqlError,
 } from "./_dashboard_db.ts";
 import { toJson } from "./_duckdb.ts";
@@ -185,6 +186,7 @@ function json(value: unknown, status = 200, fast = false): Response {
 function errorKind(e: unknown): [number, string] {
   if (e instanceof QueryRefusedError) return [403, "refused"];
   if (e instanceof SqlError) return [400, "sql"];
+  if (e instanceof ResultTooLargeError) return [413, "too_large"];
   if (e instanceof QueryTimeoutError) return [503, "timeout"];
   if (e instanceof NotFoundError) {
     return e.message.startsWith("No catalog")

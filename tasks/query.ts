@@ -64,8 +64,11 @@ Examples:
   deno task query "SELECT * FROM catalog WHERE array_contains(tags, 'gpt2')"
   deno task query "SELECT method, avg(loss) FROM metrics JOIN catalog USING (specimen_id) GROUP BY method"
 
-Only reading statements run (SELECT, EXPLAIN, PRAGMA, CALL), on a read-only
-catalog, and the SQL may open no file: every relation is inside the catalog.
+Only SELECT queries run (SELECT, WITH, FROM, VALUES, TABLE, DESCRIBE), on a
+read-only catalog, decided from DuckDB's parse of the SQL: table functions are
+limited to row generators and catalog metadata (range, unnest, duckdb_tables,
+pragma_table_info, ...), and the SQL may open no file. A result held in memory
+is limited to 128 MiB (--format parquet --out FILE streams without a limit).
 
 Exit codes: 0 success; 1 the SQL failed (DuckDB's message, with a caret under
 the spot) or ran past the time limit; 2 invalid arguments, a writing statement
@@ -105,7 +108,7 @@ export async function main(args: string[]): Promise<number> {
       }: give a number of seconds ≥ 0, e.g. --timeout 300 (0 means no limit)`,
     );
   }
-  const out = values.out === undefined
+  let out = values.out === undefined
     ? undefined
     : userPath(values.out as string);
   if (format === "parquet" && !out) {
@@ -123,7 +126,7 @@ export async function main(args: string[]): Promise<number> {
     );
   }
   const paths = await taskVault(values.vault as string | undefined);
-  if (out) assertOutsideSpecimens(out, paths);
+  if (out) out = await assertOutsideSpecimens(out, paths);
   using q = await VaultQuery.open({
     vault: paths.root,
     timeoutSeconds: timeout,

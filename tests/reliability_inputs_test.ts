@@ -994,12 +994,12 @@ Deno.test("SQL: syntax errors, writes, ATTACH, COPY TO, file reads outside the c
     [
       "EXPLAIN ANALYZE CREATE TABLE t AS SELECT 1",
       InvalidInputError,
-      /^Refusing to write: queries on the catalog are read-only/,
+      /^Refusing to run an EXPLAIN statement\. Only SELECT queries run/,
     ],
     [
       "EXPLAIN ANALYZE INSERT INTO catalog (specimen_id) VALUES ('x')",
       InvalidInputError,
-      /^Refusing to write/,
+      /^Refusing to run an EXPLAIN statement/,
     ],
     [
       `EXPLAIN ANALYZE COPY (SELECT 1) TO '${target}.csv'`,
@@ -1017,33 +1017,33 @@ Deno.test("SQL: syntax errors, writes, ATTACH, COPY TO, file reads outside the c
       /Refusing to run a ATTACH|Refusing/,
     ],
     ["ATTACH ':memory:' AS scratch", InvalidInputError, /Refusing/],
-    // No replacement scans either: a quoted path is only a table name.
+    // No replacement scans either: a quoted path is refused as a file.
     [
       `SELECT * FROM '/etc/passwd'`,
-      VaultError,
-      /Table with name \/etc\/passwd does not exist/,
+      InvalidInputError,
+      /^Refusing to read "\/etc\/passwd": it names a file/,
     ],
     [
       `SELECT * FROM read_blob('/etc/hostname')`,
       InvalidInputError,
-      /Refusing to open a file/,
+      /^Refusing to run read_blob\(\)/,
     ],
     [
       `SELECT * FROM read_json_auto('/etc/os-release')`,
       InvalidInputError,
-      /Refusing to open a file/,
+      /^Refusing to run read_json_auto\(\)/,
     ],
     [
       `SELECT * FROM parquet_metadata('${
         join(v.specimens, "taken", "strata", "metrics.parquet")
       }')`,
       InvalidInputError,
-      /Refusing to open a file/,
+      /^Refusing to run parquet_metadata\(\)/,
     ],
     [
       `SELECT * FROM sniff_csv('/etc/passwd')`,
       InvalidInputError,
-      /Refusing to open a file/,
+      /^Refusing to run sniff_csv\(\)/,
     ],
     ["SET enable_external_access = true", InvalidInputError, /Refusing/],
     ["RESET lock_configuration", InvalidInputError, /Refusing/],
@@ -1063,12 +1063,12 @@ Deno.test("SQL: syntax errors, writes, ATTACH, COPY TO, file reads outside the c
     [
       `CALL "Enable_Logging" /* quoted */ (storage = 'file', storage_path = '${target}.log')`,
       InvalidInputError,
-      /^Refusing to run enable_logging\(\)/,
+      /^Refusing to run a CALL statement/,
     ],
     [
       "PRAGMA enable_profiling",
       InvalidInputError,
-      /^Refusing to run enable_profiling\(\)/,
+      /^Refusing to run a PRAGMA statement/,
     ],
     [
       "SELECT * FROM query('SELECT * FROM enable_' || 'profiling()')",
@@ -1083,7 +1083,7 @@ Deno.test("SQL: syntax errors, writes, ATTACH, COPY TO, file reads outside the c
     [
       "PRAGMA force_checkpoint",
       InvalidInputError,
-      /^Refusing to run force_checkpoint\(\)/,
+      /^Refusing to run a PRAGMA statement/,
     ],
     ["VACUUM", InvalidInputError, /Refusing/],
     ["CREATE MACRO m(x) AS x + 1", InvalidInputError, /Refusing/],
@@ -1095,7 +1095,7 @@ Deno.test("SQL: syntax errors, writes, ATTACH, COPY TO, file reads outside the c
     [
       "SELECT 1; INSERT INTO catalog (specimen_id) VALUES ('x')",
       InvalidInputError,
-      /Refusing to run statement 2/,
+      /^Refusing to run these 2 statements: one of them is not a SELECT query/,
     ],
   ];
   for (const [sql, kind, reason] of refused) {
@@ -1108,9 +1108,13 @@ Deno.test("SQL: syntax errors, writes, ATTACH, COPY TO, file reads outside the c
     });
   }
   await t.step(
-    "CHECKPOINT is accepted and changes nothing (the catalog is open read-only)",
+    "CHECKPOINT is refused and changes nothing",
     async () => {
-      await q.search("CHECKPOINT");
+      await assertRejects(
+        () => q.search("CHECKPOINT"),
+        InvalidInputError,
+        /^Refusing to run a CHECKPOINT statement/,
+      );
       await assertUnchanged(v.path, before);
     },
   );
@@ -1164,7 +1168,7 @@ Deno.test("SQL: syntax errors, writes, ATTACH, COPY TO, file reads outside the c
         [
           ["SELECT * FROM read_text('/etc/hostname')"],
           2,
-          /^error: Refusing to open a file/,
+          /^error: Refusing to run read_text\(\)/,
         ],
         [[`COPY catalog TO '${target}.csv'`], 2, /^error: Refusing/],
         [
@@ -1175,7 +1179,7 @@ Deno.test("SQL: syntax errors, writes, ATTACH, COPY TO, file reads outside the c
         [
           ["PRAGMA enable_profiling; SELECT 1"],
           2,
-          /^error: Refusing to run enable_profiling/,
+          /^error: Refusing to run these 2 statements/,
         ],
       ];
       const results = await limited(
