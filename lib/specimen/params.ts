@@ -13,285 +13,29 @@
  *
  * @module
  */
-import { InvalidInputError } from "../errors.ts";
+import {
+  Assignments,
+  checkValue,
+  fail,
+  PARAM_LIMITS,
+  type Params,
+  type ParamValue,
+  parseAssignment,
+  parseValue,
+  setPath,
+  topKind,
+  type ValidateParamsOptions,
+  Walker,
+} from "./_params_core.ts";
 
-/** One param value: JSON without non-finite numbers. */
-export type ParamValue =
-  | number
-  | string
-  | boolean
-  | null
-  | ParamValue[]
-  | { [key: string]: ParamValue };
-
-/** A specimen's params: a record at the top. */
-export type Params = Record<string, ParamValue>;
-
-/** What one key (one level of a dotted path) may look like. */
-export const PARAM_KEY_PATTERN: RegExp = /^[A-Za-z0-9_-]+$/;
-
-/** What a dotted key given on the command line may look like. */
-export const PARAM_PATH_PATTERN: RegExp = /^[A-Za-z0-9_.-]+$/;
-
-/** The documented limits {@linkcode validateParams} applies by default. */
-export const PARAM_LIMITS: Readonly<Required<ValidateParamsOptions>> = {
-  maxDepth: 16,
-  maxLeaves: 10_000,
-  maxBytes: 256 * 1024,
-  maxStringLength: 8_192,
-  maxKeyLength: 128,
-};
-
-/** Limits for {@linkcode validateParams}; each defaults to {@linkcode PARAM_LIMITS}. */
-export interface ValidateParamsOptions {
-  /**
-   * Deepest nesting of records and lists; the top record is level 1.
-   * @default {16}
-   */
-  maxDepth?: number;
-  /**
-   * Most scalar values (including those inside lists) and empty containers.
-   * @default {10000}
-   */
-  maxLeaves?: number;
-  /**
-   * Largest size of the whole map as UTF-8 JSON, in bytes.
-   * @default {262144}
-   */
-  maxBytes?: number;
-  /**
-   * Longest string value, in UTF-16 code units.
-   * @default {8192}
-   */
-  maxStringLength?: number;
-  /**
-   * Longest key of one level.
-   * @default {128}
-   */
-  maxKeyLength?: number;
-}
-
-type Segment = string | number;
-
-/** `optimizer.betas[1]`; the top itself is called `params`. */
-function showPath(path: readonly Segment[]): string {
-  let out = "";
-  for (const s of path) {
-    out += typeof s === "number" ? `[${s}]` : out === "" ? s : `.${s}`;
-  }
-  return out === "" ? "params" : out;
-}
-
-function fail(where: string, path: readonly Segment[], why: string): never {
-  throw new InvalidInputError(
-    `Invalid params${where}: ${JSON.stringify(showPath(path))} ${why}`,
-  );
-}
-
-function describe(v: unknown): string {
-  if (typeof v === "bigint") return `the bigint ${v}n`;
-  if (typeof v === "function") return "a function";
-  if (typeof v === "symbol") return `the symbol ${String(v)}`;
-  if (v === undefined) return "undefined";
-  if (v instanceof Date) return "a Date";
-  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
-  const proto = Object.getPrototypeOf(v);
-  const name = proto?.constructor?.name;
-  return name ? `an instance of ${name}` : "an object of an unknown kind";
-}
-
-function topKind(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "a list";
-  if (["number", "string", "boolean"].includes(typeof v)) {
-    return `the ${typeof v} ${JSON.stringify(v)}`;
-  }
-  return describe(v);
-}
-
-const FIX =
-  "params hold only finite numbers, strings, booleans, null, lists and plain records";
-
-class Walker {
-  leaves = 0;
-  readonly ancestors = new Set<object>();
-  constructor(
-    readonly limits: Required<ValidateParamsOptions>,
-    readonly where: string,
-  ) {}
-
-  value(v: unknown, path: Segment[], depth: number): ParamValue {
-    switch (typeof v) {
-      case "number":
-        this.leaf(path);
-        if (Number.isNaN(v)) {
-          fail(
-            this.where,
-            path,
-            'is NaN; give a finite number, or null for "no value"',
-          );
-        }
-        if (!Number.isFinite(v)) {
-          fail(
-            this.where,
-            path,
-            `is ${v}; JSON and the catalog cannot hold it: give a finite number such as 1e308, or null`,
-          );
-        }
-        return Object.is(v, -0) ? 0 : v;
-      case "string":
-        this.leaf(path);
-        if (v.length > this.limits.maxStringLength) {
-          fail(
-            this.where,
-            path,
-            `is a string of ${v.length} characters, over the limit of ${this.limits.maxStringLength}; store long text as an artifact and put its name in params`,
-          );
-        }
-        if (!v.isWellFormed()) {
-          fail(
-            this.where,
-            path,
-            "is a string with a lone UTF-16 surrogate; give valid Unicode text",
-          );
-        }
-        return v;
-      case "boolean":
-        this.leaf(path);
-        return v;
-      case "object":
-        if (v === null) {
-          this.leaf(path);
-          return null;
-        }
-        return this.container(v, path, depth + 1);
-      default:
-        fail(
-          this.where,
-          path,
-          typeof v === "bigint"
-            ? `is ${
-              describe(v)
-            }; ${FIX}: convert it with Number(x) (exact up to 2^53) or store it as a string`
-            : `is ${describe(v)}; ${FIX}`,
-        );
-    }
-  }
-
-  leaf(path: Segment[]): void {
-    if (++this.leaves > this.limits.maxLeaves) {
-      fail(
-        this.where,
-        path,
-        `is one value too many: params hold at most ${this.limits.maxLeaves} values; store large tables as an artifact`,
-      );
-    }
-  }
-
-  container(v: object, path: Segment[], depth: number): ParamValue {
-    if (depth > this.limits.maxDepth) {
-      fail(
-        this.where,
-        path,
-        `is nested ${depth} levels deep, over the limit of ${this.limits.maxDepth}; flatten the structure`,
-      );
-    }
-    if (this.ancestors.has(v)) {
-      fail(
-        this.where,
-        path,
-        "refers back to one of its own parents (a cycle); params must be a tree",
-      );
-    }
-    const isList = Array.isArray(v);
-    const proto = Object.getPrototypeOf(v);
-    if (
-      isList
-        ? proto !== Array.prototype
-        : proto !== Object.prototype && proto !== null
-    ) {
-      fail(
-        this.where,
-        path,
-        `is ${describe(v)}; ${FIX} (convert it, e.g. a Date to an ISO string)`,
-      );
-    }
-    if (Object.getOwnPropertySymbols(v).length > 0) {
-      fail(this.where, path, `has a symbol key; ${FIX} with string keys`);
-    }
-    this.ancestors.add(v);
-    try {
-      if (isList) {
-        const list = v as unknown[];
-        if (list.length === 0) this.leaf(path);
-        const out: ParamValue[] = [];
-        for (let i = 0; i < list.length; i++) {
-          if (!(i in list)) {
-            fail(
-              this.where,
-              [...path, i],
-              "is a hole in a sparse list; give null where there is no value",
-            );
-          }
-          out.push(this.value(list[i], [...path, i], depth));
-        }
-        return out;
-      }
-      const keys = Object.keys(v);
-      if (keys.length === 0) this.leaf(path);
-      const out: { [key: string]: ParamValue } = {};
-      for (const key of keys) {
-        this.key(key, path);
-        out[key] = this.value((v as Record<string, unknown>)[key], [
-          ...path,
-          key,
-        ], depth);
-      }
-      return out;
-    } finally {
-      this.ancestors.delete(v);
-    }
-  }
-
-  key(key: string, path: Segment[]): void {
-    const shown = showPath([...path, key]);
-    const at = ` (at ${JSON.stringify(shown)})`;
-    if (key === "") {
-      fail(
-        this.where,
-        path,
-        "has an empty key; give every key a name of [A-Za-z0-9_-]",
-      );
-    }
-    if (key.length > this.limits.maxKeyLength) {
-      fail(
-        this.where,
-        path,
-        `has a key of ${key.length} characters, over the limit of ${this.limits.maxKeyLength}; shorten it`,
-      );
-    }
-    if (!PARAM_KEY_PATTERN.test(key)) {
-      const bad = [...key].find((c) => !/[A-Za-z0-9_-]/.test(c))!;
-      const hint = bad === "."
-        ? '; a dot separates levels, so nest a record instead ({"a": {"b": 1}} for a.b)'
-        : "; use letters, digits, _ and -";
-      fail(
-        this.where,
-        path,
-        `has the key ${JSON.stringify(key)}${at} containing ${
-          JSON.stringify(bad)
-        }${hint}`,
-      );
-    }
-    if (key === "__proto__") {
-      fail(
-        this.where,
-        path,
-        `has the key "__proto__"${at}, which JavaScript objects cannot hold safely; rename it`,
-      );
-    }
-  }
-}
+export {
+  PARAM_KEY_PATTERN,
+  PARAM_LIMITS,
+  PARAM_PATH_PATTERN,
+  type Params,
+  type ParamValue,
+  type ValidateParamsOptions,
+} from "./_params_core.ts";
 
 /**
  * Checks that `value` is a valid params map and returns a plain copy of it
@@ -328,7 +72,10 @@ export function validateParams(
 ): Params {
   const { label, ...limits } = options;
   const where = label ? ` in ${label}` : "";
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+  const proto = typeof value === "object" && value !== null
+    ? Object.getPrototypeOf(value)
+    : undefined;
+  if (proto !== Object.prototype && proto !== null) {
     fail(
       where,
       [],
@@ -337,7 +84,10 @@ export function validateParams(
   }
   const walker = new Walker({ ...PARAM_LIMITS, ...limits }, where);
   const out = walker.value(value, [], 0) as Params;
-  const bytes = new TextEncoder().encode(JSON.stringify(out)).length;
+  const json = JSON.stringify(out);
+  const bytes = json.length * 3 <= walker.limits.maxBytes
+    ? json.length
+    : new TextEncoder().encode(json).length;
   if (bytes > walker.limits.maxBytes) {
     fail(
       where,
@@ -347,139 +97,6 @@ export function validateParams(
   }
   return out;
 }
-
-/** Splits a dotted path, refusing empty segments and characters outside the pattern. */
-function splitPath(key: string, arg: string, flag: string): string[] {
-  const where = `${flag} ${JSON.stringify(arg)}`;
-  if (key === "") {
-    throw new InvalidInputError(
-      `Invalid ${where}: the key is empty; write ${flag} name=value`,
-    );
-  }
-  if (!PARAM_PATH_PATTERN.test(key)) {
-    const bad = [...key].find((c) => !/[A-Za-z0-9_.-]/.test(c))!;
-    throw new InvalidInputError(
-      `Invalid ${where}: the key ${JSON.stringify(key)} contains ${
-        JSON.stringify(bad)
-      }; keys use only letters, digits, _, - and . (a dot nests: optimizer.name=adam)`,
-    );
-  }
-  const segments = key.split(".");
-  if (segments.some((s) => s === "")) {
-    throw new InvalidInputError(
-      `Invalid ${where}: the key ${
-        JSON.stringify(key)
-      } has an empty level (a leading, trailing or doubled dot); write e.g. optimizer.name=adam`,
-    );
-  }
-  if (segments.includes("__proto__")) {
-    throw new InvalidInputError(
-      `Invalid ${where}: "__proto__" cannot be a key; rename it`,
-    );
-  }
-  return segments;
-}
-
-/** Internal, for sweeps: JSON where it parses, else the text itself. */
-export function _parseValue(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-/** Records every assignment so that equal or nested keys are refused. */
-class Assignments {
-  readonly #seen = new Map<string, string>();
-  constructor(readonly flag: string) {}
-
-  add(segments: string[], arg: string): void {
-    const key = segments.join(".");
-    for (const [other, otherArg] of this.#seen) {
-      const clash = other === key
-        ? "gives the same key as"
-        : other.startsWith(key + ".") || key.startsWith(other + ".")
-        ? "conflicts with"
-        : "";
-      if (clash) {
-        throw new InvalidInputError(
-          `Invalid ${this.flag} ${
-            JSON.stringify(arg)
-          }: it ${clash} ${this.flag} ${JSON.stringify(otherArg)} (${
-            JSON.stringify(key)
-          } vs ${
-            JSON.stringify(other)
-          }); give each key once, and either a record or its parts`,
-        );
-      }
-    }
-    this.#seen.set(key, arg);
-  }
-}
-
-/** Internal, for sweeps: sets a dotted path, creating records on the way. */
-export function _setPath(
-  target: Params,
-  segments: string[],
-  value: ParamValue,
-): void {
-  let node: Record<string, ParamValue> = target;
-  for (const s of segments.slice(0, -1)) {
-    const next = node[s];
-    if (typeof next !== "object" || next === null || Array.isArray(next)) {
-      node = node[s] = {};
-    } else {
-      node = next;
-    }
-  }
-  node[segments[segments.length - 1]] = value;
-}
-
-/** Internal, for sweeps: one `key=value` argument, split and checked. */
-export function _parseAssignment(
-  arg: string,
-  flag: string,
-): { segments: string[]; rawValue: string } {
-  const eq = arg.indexOf("=");
-  if (eq < 0) {
-    throw new InvalidInputError(
-      `Invalid ${flag} ${
-        JSON.stringify(arg)
-      }: no "=" in it; write ${flag} name=value, e.g. ${flag} lr=3e-4`,
-    );
-  }
-  return {
-    segments: splitPath(arg.slice(0, eq), arg, flag),
-    rawValue: arg.slice(eq + 1),
-  };
-}
-
-/** Internal, for sweeps: validates one parsed value, naming the argument on failure. */
-export function _checkValue(
-  value: unknown,
-  segments: string[],
-  arg: string,
-  flag: string,
-): ParamValue {
-  try {
-    const wrapped = validateParams({ v: value });
-    return wrapped.v;
-  } catch (e) {
-    if (!(e instanceof InvalidInputError)) throw e;
-    const detail = e.message.replace(
-      /^Invalid params: "v/,
-      `"${segments.join(".")}`,
-    );
-    throw new InvalidInputError(
-      `Invalid ${flag} ${JSON.stringify(arg)}: ${detail}`,
-      { cause: e },
-    );
-  }
-}
-
-/** Internal, for sweeps: registers keys and refuses duplicates or overlaps. */
-export { Assignments as _Assignments };
 
 /**
  * Parses the values of repeated `--param key=value` options into params.
@@ -508,12 +125,12 @@ export function parseParamArgs(args: string[]): Params {
   const seen = new Assignments(flag);
   const out: Params = {};
   for (const arg of args) {
-    const { segments, rawValue } = _parseAssignment(arg, flag);
+    const { segments, rawValue } = parseAssignment(arg, flag);
     seen.add(segments, arg);
-    _setPath(
+    setPath(
       out,
       segments,
-      _checkValue(_parseValue(rawValue), segments, arg, flag),
+      checkValue(parseValue(rawValue), segments, arg, flag),
     );
   }
   return validateParams(out);
@@ -546,17 +163,20 @@ function isRecord(
 }
 
 /** Leaves in key order of the records (insertion order). */
-function* leaves(
+function eachLeaf(
   value: ParamValue,
   prefix: string,
-): Generator<[string, ParamValue]> {
-  if (isRecord(value) && (prefix === "" || Object.keys(value).length > 0)) {
-    for (const [k, v] of Object.entries(value)) {
-      yield* leaves(v, prefix === "" ? k : `${prefix}.${k}`);
+  visit: (key: string, value: ParamValue) => void,
+): void {
+  if (isRecord(value)) {
+    let empty = true;
+    for (const k of Object.keys(value)) {
+      empty = false;
+      eachLeaf(value[k], prefix === "" ? k : `${prefix}.${k}`, visit);
     }
-  } else {
-    yield [prefix, value];
+    if (!empty || prefix === "") return;
   }
+  visit(prefix, value);
 }
 
 /**
@@ -570,7 +190,9 @@ function* leaves(
  * ```
  */
 export function leafMap(params: Params): Map<string, ParamValue> {
-  return new Map([...leaves(params, "")].filter(([k]) => k !== ""));
+  const out = new Map<string, ParamValue>();
+  eachLeaf(params, "", (k, v) => out.set(k, v));
+  return out;
 }
 
 function mergeInto(
@@ -626,7 +248,16 @@ function byCodeUnit(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** One row of the long `params` table. */
+/**
+ * One row of the long `params` table.
+ *
+ * @example
+ * ```ts
+ * import type { ParamRow } from "./params.ts";
+ * const row: ParamRow = { key: "lr", value: "0.0003", num: 3e-4 };
+ * console.assert(row.num === 3e-4);
+ * ```
+ */
 export interface ParamRow {
   /** The dotted path of the leaf, e.g. `optimizer.name`. */
   key: string;
@@ -659,18 +290,25 @@ export interface ParamRow {
  */
 export function flattenParams(params: Params): ParamRow[] {
   const rows: ParamRow[] = [];
-  for (const [key, v] of leaves(params, "")) {
-    if (key === "") continue;
+  eachLeaf(params, "", (key, v) =>
     rows.push({
       key,
       value: typeof v === "string" ? v : canonicalJson(v),
       num: typeof v === "number" ? v : null,
-    });
-  }
+    }));
   return rows.sort((a, b) => byCodeUnit(a.key, b.key));
 }
 
-/** One row of {@linkcode diffParams}. */
+/**
+ * One row of {@linkcode diffParams}.
+ *
+ * @example
+ * ```ts
+ * import type { ParamDiffRow } from "./params.ts";
+ * const row: ParamDiffRow = { key: "lr", values: [1e-3, undefined], differs: true };
+ * console.assert(row.differs);
+ * ```
+ */
 export interface ParamDiffRow {
   /** The dotted key. */
   key: string;

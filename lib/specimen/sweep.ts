@@ -6,18 +6,25 @@
  */
 import { InvalidInputError } from "../errors.ts";
 import {
-  _Assignments,
-  _checkValue,
-  _parseAssignment,
-  _parseValue,
-  _setPath,
-  canonicalJson,
-  leafMap,
+  Assignments,
+  checkValue,
   type Params,
   type ParamValue,
-} from "./params.ts";
+  parseAssignment,
+  parseValue,
+  setPath,
+} from "./_params_core.ts";
+import { canonicalJson, leafMap } from "./params.ts";
 
-/** The most combinations {@linkcode expandSweep} makes unless told more. */
+/**
+ * The most combinations {@linkcode expandSweep} makes unless told more.
+ *
+ * @example
+ * ```ts
+ * import { MAX_SWEEP_COMBINATIONS } from "./sweep.ts";
+ * console.assert(MAX_SWEEP_COMBINATIONS === 1000);
+ * ```
+ */
 export const MAX_SWEEP_COMBINATIONS = 1_000;
 
 /**
@@ -99,10 +106,10 @@ export function expandSweep(
       "Invalid sweep: no --sweep given; write e.g. --sweep lr=1e-3,3e-4",
     );
   }
-  const seen = new _Assignments("--sweep");
+  const seen = new Assignments("--sweep");
   const axes: { segments: string[]; values: ParamValue[] }[] = [];
   for (const spec of specs) {
-    const { segments, rawValue } = _parseAssignment(spec, "--sweep");
+    const { segments, rawValue } = parseAssignment(spec, "--sweep");
     seen.add(segments, spec);
     const texts = splitValues(rawValue, spec);
     const values: ParamValue[] = [];
@@ -115,7 +122,7 @@ export function expandSweep(
           }: an empty value (a leading, trailing or doubled comma); give the empty string as "" if you mean it`,
         );
       }
-      const value = _checkValue(_parseValue(text), segments, spec, "--sweep");
+      const value = checkValue(parseValue(text), segments, spec, "--sweep");
       const canon = canonicalJson(value);
       const before = given.get(canon);
       if (before !== undefined) {
@@ -146,7 +153,7 @@ export function expandSweep(
   for (let n = 0; n < count; n++) {
     const combo: Params = {};
     axes.forEach((axis, i) =>
-      _setPath(combo, axis.segments, structuredClone(axis.values[index[i]]))
+      setPath(combo, axis.segments, structuredClone(axis.values[index[i]]))
     );
     combos.push(combo);
     for (let i = axes.length - 1; i >= 0; i--) {
@@ -193,9 +200,12 @@ function valueText(v: ParamValue): string {
  * leaf, in the combination's key order (the order of the `--sweep` specs).
  * Keys and strings are lowercased with other characters turned into `_`;
  * numbers read as written: `3e-4` → `3e_4`, `0.001` → `0_001`, `-1` → `m1`,
- * `1e-5` → `1e_5`. Deterministic. Distinct numeric combinations over the same
- * keys always give distinct suffixes; strings can clash (`Adam` and `adam`),
- * which {@linkcode sweepIds} detects and resolves.
+ * `1e-5` → `1e_5`. Deterministic. Readable rather than
+ * unique: distinct numeric combinations over the same keys give distinct
+ * suffixes when each key has a letter other than `e` and `m` (tested over
+ * thousands of random ones), but case folding and punctuation make strings
+ * clash (`Adam` and `adam`), and keys made of digits can too;
+ * {@linkcode sweepIds} detects every clash and resolves it.
  *
  * @param combo One combination from {@linkcode expandSweep}.
  * @returns The suffix, starting with `_`; empty for an empty combination.
