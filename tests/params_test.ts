@@ -1,4 +1,6 @@
+import { DuckDBInstance } from "@duckdb/node-api";
 import {
+  canonicalJson,
   diffParams,
   flattenParams,
   mergeParams,
@@ -838,4 +840,100 @@ Deno.test("sweepIds() agrees with the specimen id rule at its length edge", () =
     assertEquals(id !== undefined, ok);
     assertEquals(isSpecimenId(prefix + "_a_1"), ok);
   }
+});
+
+Deno.test("flattenParams() rows and the params JSON answer the issue's queries in DuckDB", async () => {
+  const specimens: [string, Params][] = [
+    ["a", {
+      lr: 1e-3,
+      optimizer: { name: "adam", betas: [0.9, 0.999] },
+      "warm-up": 10,
+    }],
+    ["b", {
+      lr: 3e-4,
+      optimizer: { name: "sgd", betas: [0.8, 0.9] },
+      amp: true,
+    }],
+    ["c", { lr: 1e-4, optimizer: { name: "adam", betas: [0.9, 0.95] } }],
+  ];
+  const instance = await DuckDBInstance.create(":memory:");
+  const con = await instance.connect();
+  try {
+    await con.run(
+      "CREATE TABLE params (specimen_id VARCHAR, key VARCHAR, value VARCHAR, num DOUBLE)",
+    );
+    await con.run("CREATE TABLE catalog (specimen_id VARCHAR, params JSON)");
+    for (const [id, p] of specimens) {
+      await con.run("INSERT INTO catalog VALUES ($1, $2)", [
+        id,
+        canonicalJson(p),
+      ]);
+      for (const r of flattenParams(p)) {
+        await con.run("INSERT INTO params VALUES ($1, $2, $3, $4)", [
+          id,
+          r.key,
+          r.value,
+          r.num,
+        ]);
+      }
+    }
+    const rows = async (sql: string) =>
+      (await con.runAndReadAll(sql)).getRowObjectsJS();
+    assertEquals(
+      await rows(
+        "SELECT specimen_id FROM params WHERE key = 'lr' AND num < 1e-3 ORDER BY 1",
+      ),
+      [{ specimen_id: "b" }, { specimen_id: "c" }],
+    );
+    assertEquals(
+      await rows(
+        "SELECT c.specimen_id, c.params->>'$.optimizer.name' AS name FROM catalog c ORDER BY 1",
+      ),
+      [
+        { specimen_id: "a", name: "adam" },
+        { specimen_id: "b", name: "sgd" },
+        { specimen_id: "c", name: "adam" },
+      ],
+    );
+    assertEquals(
+      await rows(
+        "SELECT specimen_id, CAST(value::JSON->>1 AS DOUBLE) AS beta2 FROM params WHERE key = 'optimizer.betas' ORDER BY 1",
+      ),
+      [
+        { specimen_id: "a", beta2: 0.999 },
+        { specimen_id: "b", beta2: 0.9 },
+        { specimen_id: "c", beta2: 0.95 },
+      ],
+    );
+    assertEquals(
+      await rows(
+        `SELECT specimen_id, c.params->>'$."warm-up"' AS w FROM catalog c WHERE w IS NOT NULL`,
+      ),
+      [{ specimen_id: "a", w: "10" }],
+    );
+    assertEquals(
+      await rows(
+        "SELECT specimen_id, value, num FROM params WHERE key = 'amp'",
+      ),
+      [{ specimen_id: "b", value: "true", num: null }],
+    );
+    const order = await rows(
+      "SELECT key FROM params WHERE specimen_id = 'a' ORDER BY key",
+    );
+    assertEquals(
+      order.map((r) => r.key),
+      flattenParams(specimens[0][1]).map((r) => r.key),
+    );
+  } finally {
+    con.closeSync();
+    instance.closeSync();
+  }
+});
+
+Deno.test("sweepIds() resolves suffix clashes that digit-only keys cause", () => {
+  const combos: Params[] = [{ "1": 0, "2": 2.5 }, { "1": 0.2, "2": 5 }];
+  assertEquals(sweepSuffix(combos[0]), sweepSuffix(combos[1]));
+  const ids = sweepIds("s", combos);
+  assertEquals(new Set(ids).size, 2);
+  assert(ids.every(isSpecimenId));
 });
