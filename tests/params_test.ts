@@ -237,6 +237,13 @@ Deno.test("validateParams() enforces each documented limit at its edge", async (
     );
     validateParams(big, { maxBytes: 1 << 20 });
   });
+  await t.step("an option given as undefined keeps its default", () => {
+    assertThrows(
+      () => validateParams(nest(17), { maxDepth: undefined }),
+      InvalidInputError,
+      /over the limit of 16/,
+    );
+  });
   await t.step("label", () => {
     assertThrows(
       () => validateParams({ a: NaN }, { label: "params.json" }),

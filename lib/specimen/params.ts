@@ -82,7 +82,11 @@ export function validateParams(
       `is ${topKind(value)}; params must be a record such as {"lr": 0.001}`,
     );
   }
-  const walker = new Walker({ ...PARAM_LIMITS, ...limits }, where);
+  const chosen = { ...PARAM_LIMITS };
+  for (const [k, v] of Object.entries(limits)) {
+    if (v !== undefined) chosen[k as keyof typeof chosen] = v;
+  }
+  const walker = new Walker(chosen, where);
   const out = walker.value(value, [], 0) as Params;
   const json = JSON.stringify(out);
   const bytes = json.length * 3 <= walker.limits.maxBytes
