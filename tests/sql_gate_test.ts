@@ -370,7 +370,7 @@ Deno.test("query --out refuses specimens/ through a symlinked folder, a symlinke
     "SELECT 1 AS a",
   ]);
   assertEquals(r.code, 0, r.stderr);
-  assertEquals(await Deno.readTextFile(beside), "a\r\n1\r\n");
+  assertEquals(await Deno.readTextFile(beside), "a\n1\n");
 });
 
 Deno.test("VaultQuery spills into a private temp folder outside the vault, capped, removed on close", async () => {

