@@ -1,4 +1,6 @@
 import { join } from "../lib/_deps.ts";
+import { openDatabase } from "../lib/_duckdb.ts";
+import { REVIEWED_DUCKDB_VERSION } from "../lib/_sql_gate.ts";
 import { VaultError } from "../lib/errors.ts";
 import { InvalidInputError } from "../lib/errors.ts";
 import { VaultQuery } from "../lib/query.ts";
@@ -480,4 +482,14 @@ Deno.test("gate fuzz (small): random quoting, comments, casing and statements ei
   assertEquals(report.failures, [], `seed ${seed}`);
   assertEquals(report.cases, 120);
   assert(report.ran > 0 && report.refused > 0);
+});
+
+Deno.test("the gate's function review matches the DuckDB in use, so an upgrade's new functions get reviewed", async () => {
+  using db = await openDatabase(":memory:");
+  const reader = await db.connection.runAndReadAll("SELECT version() AS v");
+  assertEquals(
+    reader.getRows()[0][0],
+    REVIEWED_DUCKDB_VERSION,
+    "DuckDB was upgraded: review duckdb_functions() for scalar, aggregate and window functions that act beyond computing a value, extend REFUSED_FUNCTIONS in lib/_sql_gate.ts, then update REVIEWED_DUCKDB_VERSION",
+  );
 });
