@@ -34,13 +34,18 @@ export {
   InvalidInputError,
   NotFoundError,
   SpecimenExistsError,
+  UnsafeFileError,
+  UnsupportedFormatError,
   VaultError,
 } from "./lib/errors.ts";
 export { TAXONOMY, validateTaxonomy } from "./lib/taxonomy.ts";
 export {
+  isReadableSpecimenId,
   isSpecimenId,
   MAX_SPECIMEN_ID_LENGTH,
+  READABLE_SPECIMEN_ID_PATTERN,
   SPECIMEN_ID_PATTERN,
+  validateReadableSpecimenId,
   validateSpecimenId,
 } from "./lib/specimen_id.ts";
 export {
@@ -68,6 +73,7 @@ export {
 } from "./lib/create.ts";
 export {
   ARTIFACT_NAME_PATTERN,
+  READABLE_ARTIFACT_NAME_PATTERN,
   SpecimenStorage,
   STRATA_DIR,
   type TensorWriter,
@@ -98,9 +104,12 @@ export {
   computeSeal,
   readSeal,
   type Seal,
+  SEAL_LISTING,
   sealableFiles,
+  sealDigest,
   type SealedFile,
   sealListing,
+  type SealListingRule,
   type SealOptions,
   sealSpecimen,
   STATUS_ACTIVE,
@@ -159,6 +168,7 @@ export type {
   DecodedMetrics,
   EncodeMetricsOptions,
   ParquetColumnInfo,
+  ReadColumnInfo,
 } from "./lib/parquet.ts";
 export {
   createDashboard,

@@ -7,7 +7,16 @@
  *
  * @module
  */
-import { parseArgs, relative, resolve } from "./_deps.ts";
+import {
+  basename,
+  dirname,
+  isAbsolute,
+  join,
+  parseArgs,
+  relative,
+  resolve,
+  SEPARATOR,
+} from "./_deps.ts";
 import { findVault, type VaultPaths } from "./vault.ts";
 import { fsErrorHint } from "./_fs.ts";
 import { InvalidInputError, VaultError } from "./errors.ts";
@@ -132,13 +141,42 @@ export function taskVault(vault: string | undefined): Promise<VaultPaths> {
 
 /**
  * Refuses an output file inside the vault's specimens (results are
- * write-once: only the library writes there).
+ * write-once: only the library writes there), comparing real paths: the
+ * target's folder with every symlink resolved against the real specimens
+ * folder, so a symlinked folder, a symlinked vault path or a name such as
+ * `specimens/..evil.csv` cannot lead into it. Returns the path to write:
+ * the real folder joined with the file name (so the check and the write
+ * name the same folder). A folder that does not exist is refused too.
  */
-export function assertOutsideSpecimens(out: string, vault: VaultPaths): void {
-  const rel = relative(vault.specimens, out);
-  if (!rel.startsWith("..")) {
+export async function assertOutsideSpecimens(
+  out: string,
+  vault: VaultPaths,
+): Promise<string> {
+  const target = resolve(out);
+  const folder = dirname(target);
+  let realFolder: string;
+  try {
+    realFolder = await Deno.realPath(folder);
+  } catch (e) {
     throw new InvalidInputError(
-      `Refusing to write ${out}: it is inside ${vault.specimens}, and specimens are write-once. Write the output elsewhere (e.g. --out results.csv in your working folder)`,
+      `Cannot write ${out}: its folder ${folder} cannot be opened (${
+        e instanceof Error ? e.message : e
+      }). Create the folder first, or write elsewhere`,
+      { cause: e },
     );
   }
+  const specimens = await Deno.realPath(vault.specimens).catch(() =>
+    resolve(vault.specimens)
+  );
+  const rel = relative(specimens, realFolder);
+  const inside = rel === "" ||
+    (rel !== ".." && !rel.startsWith(`..${SEPARATOR}`) && !isAbsolute(rel));
+  if (inside) {
+    throw new InvalidInputError(
+      `Refusing to write ${out}: it is inside ${vault.specimens}${
+        realFolder === folder ? "" : ` (its folder is really ${realFolder})`
+      }, and specimens are write-once. Write the output elsewhere (e.g. --out results.csv in your working folder)`,
+    );
+  }
+  return join(realFolder, basename(target));
 }

@@ -15,15 +15,17 @@ import {
   MAX_SERIES,
   summarizeColumn,
 } from "./_dashboard_curves.ts";
-import type {
-  LimitedResult,
-  LiveCatalog,
-  QueryLimits,
+import {
+  type LimitedResult,
+  type LiveCatalog,
+  MAX_RESULT_BYTES,
+  type QueryLimits,
 } from "./_dashboard_db.ts";
-import { renderMarkdown } from "./_dashboard_markdown.ts";
+import { escapeHtml, renderMarkdown } from "./_dashboard_markdown.ts";
+import { openVaultFile } from "./_fs.ts";
 import { readPreview } from "./_dashboard_tensor.ts";
 import { InvalidInputError, NotFoundError } from "./errors.ts";
-import { validateSpecimenId } from "./specimen_id.ts";
+import { validateReadableSpecimenId } from "./specimen_id.ts";
 import { STRATA_DIR, validateArtifactName } from "./storage.ts";
 
 /** What every handler needs. */
@@ -50,6 +52,8 @@ const CATALOG_SORTS = new Set([
 ]);
 const FACETS = ["domain", "method", "model", "status"] as const;
 const MAX_PAGE = 1000;
+/** Tags sent per specimen (with `tag_count`, the total): the page shows no more. */
+export const MAX_TAGS = 50;
 
 function intParam(
   url: URL,
@@ -221,7 +225,8 @@ export async function catalogPage(
   const filter = where.length ? `WHERE ${where.join(" AND ")}` : "";
   const [page, count, all] = await Promise.all([
     ctx.catalog.query(
-      `SELECT specimen_id, created, domain, method, model, tags, status, description,
+      `SELECT specimen_id, created, domain, method, model,
+         tags[1:${MAX_TAGS}] AS tags, len(tags) AS tag_count, status, description,
          metrics_rows, len(issues) AS issues
        FROM catalog ${filter}
        ORDER BY ${sort} ${order} NULLS LAST, specimen_id
@@ -278,12 +283,61 @@ async function insideVault(
   return real;
 }
 
+/**
+ * The field notes of specimen `id` as safe HTML (at most
+ * `MAX_NOTES_BYTES` read), or why they are left out: a notes file that is
+ * not a regular file inside the specimen folder (a FIFO, a link leading out)
+ * or cannot be read costs the page its notes, never the page itself, and is
+ * never waited on.
+ */
+async function readNotes(
+  ctx: ApiContext,
+  id: string,
+): Promise<{ html: string | null; issue: string | null }> {
+  const dir = join(ctx.catalog.paths.root, "specimens", id);
+  const path = join(dir, NOTES_FILE);
+  let bytes: Uint8Array;
+  let size: number;
+  try {
+    using file = await openVaultFile(path, { root: dir });
+    size = (await file.stat()).size;
+    bytes = new Uint8Array(Math.min(size, MAX_NOTES_BYTES));
+    let off = 0;
+    while (off < bytes.length) {
+      const n = await file.read(bytes.subarray(off));
+      if (n === null) break;
+      off += n;
+    }
+    bytes = bytes.subarray(0, off);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return { html: null, issue: null };
+    const why = (e as Error).message.replace(`${ctx.catalog.paths.root}/`, "");
+    const issue = `${NOTES_FILE} is left out: ${why}`;
+    return {
+      html: `<p class="notes-issue"><em>${escapeHtml(issue)}</em></p>`,
+      issue,
+    };
+  }
+  const html = renderMarkdown(new TextDecoder().decode(bytes)) +
+    (size > MAX_NOTES_BYTES
+      ? `<p><em>(cut at ${MAX_NOTES_BYTES} bytes)</em></p>`
+      : "");
+  return { html, issue: null };
+}
+
 async function specimenRow(
   ctx: ApiContext,
   id: string,
 ): Promise<Record<string, unknown>> {
   const r = await ctx.catalog.query(
-    `SELECT * EXCLUDE (fingerprint) FROM catalog WHERE specimen_id = $1`,
+    // A manifest may hold a million tags: ship the first MAX_TAGS (the
+    // page shows no more) and the count.
+    `SELECT * EXCLUDE (fingerprint, tags, manifest),
+       tags[1:${MAX_TAGS}] AS tags, len(tags) AS tag_count,
+       CASE WHEN len(tags) > ${MAX_TAGS}
+         THEN json_merge_patch(manifest, json_object('tags', to_json(tags[1:${MAX_TAGS}])))
+         ELSE manifest END AS manifest
+     FROM catalog WHERE specimen_id = $1`,
     [id],
     { ...ctx.limits, maxRows: 1 },
   );
@@ -300,7 +354,7 @@ async function specimenRow(
  * its metric tables and tensors, and its field notes as safe HTML.
  */
 export async function specimen(ctx: ApiContext, id: string): Promise<unknown> {
-  validateSpecimenId(id);
+  validateReadableSpecimenId(id);
   const row = await specimenRow(ctx, id);
   const [tables, tensors] = await Promise.all([
     ctx.catalog.query(
@@ -314,23 +368,13 @@ export async function specimen(ctx: ApiContext, id: string): Promise<unknown> {
       { ...ctx.limits, maxRows: 1000 },
     ),
   ]);
-  let notes: string | null = null;
-  const notesPath = await insideVault(ctx, "specimens", id, NOTES_FILE);
-  if (notesPath) {
-    const bytes = await Deno.readFile(notesPath);
-    const text = new TextDecoder().decode(
-      bytes.subarray(0, MAX_NOTES_BYTES),
-    );
-    notes = renderMarkdown(text) +
-      (bytes.length > MAX_NOTES_BYTES
-        ? `<p><em>(cut at ${MAX_NOTES_BYTES} bytes)</em></p>`
-        : "");
-  }
+  const { html: notes, issue: notesIssue } = await readNotes(ctx, id);
   return {
     specimen: row,
     metric_tables: tables.rows,
     tensors: tensors.rows,
     notes_html: notes,
+    notes_issue: notesIssue,
   };
 }
 
@@ -345,7 +389,7 @@ export async function columns(ctx: ApiContext, url: URL): Promise<unknown> {
       `Too many specimens: ${ids.length}; the limit is ${MAX_SERIES}`,
     );
   }
-  for (const id of ids) validateSpecimenId(id);
+  for (const id of ids) validateReadableSpecimenId(id);
   const r = await ctx.catalog.query(
     `SELECT table_name, c.name AS column_name, any_value(c.type) AS type,
        count(DISTINCT specimen_id)::DOUBLE AS specimens
@@ -407,8 +451,8 @@ export async function tensor(
   name: string,
   url: URL,
 ): Promise<unknown> {
-  validateSpecimenId(id);
-  validateArtifactName(name);
+  validateReadableSpecimenId(id);
+  validateArtifactName(name, { reading: true });
   const r = await ctx.catalog.query(
     `SELECT shape, dtype FROM tensors WHERE specimen_id = $1 AND name = $2`,
     [id, name],
@@ -471,13 +515,20 @@ export async function sql(ctx: ApiContext, req: Request): Promise<Response> {
       `Invalid format ${JSON.stringify(format)}: use "json" or "csv"`,
     );
   }
+  // A CSV download may be larger than a page of JSON rows.
   const limits = format === "csv"
-    ? { ...ctx.sqlLimits, maxRows: ctx.csvMaxRows }
+    ? {
+      ...ctx.sqlLimits,
+      maxRows: ctx.csvMaxRows,
+      maxBytes: 4 * MAX_RESULT_BYTES,
+    }
     : ctx.sqlLimits;
   const t0 = performance.now();
+  // The CSV download: exact values, as `deno task query --format json`
+  // gives them; lines end with LF, as the query task's csv.
   const result = await ctx.catalog.userQuery(body.sql, {
     ...limits,
-    values: "plain",
+    values: format === "csv" ? "json" : "plain",
   });
   const ms = performance.now() - t0;
   const rows = transpose(result);

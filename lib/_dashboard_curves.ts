@@ -18,7 +18,7 @@
 import { ident, literal } from "./_duckdb.ts";
 import type { LiveCatalog, QueryLimits } from "./_dashboard_db.ts";
 import { InvalidInputError, NotFoundError } from "./errors.ts";
-import { validateSpecimenId } from "./specimen_id.ts";
+import { validateReadableSpecimenId } from "./specimen_id.ts";
 
 /** Most buckets per series: at two points each, 2,000 points. */
 export const MAX_BUCKETS = 1000;
@@ -27,7 +27,7 @@ export const MAX_SERIES = 200;
 /** Most points in one `full` response. */
 export const MAX_FULL_POINTS = 5_000_000;
 
-const NAME_RULE = /^[a-z0-9_]{1,64}$/;
+const NAME_RULE = /^[A-Za-z0-9_]{1,64}$/;
 const NUMERIC =
   /^(U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)|FLOAT|DOUBLE|DECIMAL(\(\d+,\s*\d+\))?)$/;
 const INTEGER = /^U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)$/;
@@ -94,7 +94,7 @@ function checkName(kind: string, value: string): void {
     throw new InvalidInputError(
       `Invalid ${kind} ${
         JSON.stringify(value)
-      }: it must be 1 to 64 of ^[a-z0-9_]+$, as in the catalog (see metric_tables)`,
+      }: it must be 1 to 64 of ^[A-Za-z0-9_]+$, as in the catalog (see metric_tables)`,
     );
   }
 }
@@ -138,7 +138,7 @@ async function plan(
       "No metric column given: pass columns=NAME[,NAME...], e.g. columns=loss",
     );
   }
-  for (const id of ids) validateSpecimenId(id);
+  for (const id of ids) validateReadableSpecimenId(id);
   checkName("metric table", tableName);
   // Column names are whatever writeMetrics accepted (any text): they are
   // checked against the table's columns below and quoted with ident().

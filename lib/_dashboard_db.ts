@@ -13,19 +13,21 @@
  *
  * @module
  */
+import { jsonConverter } from "./_value_forms.ts";
 import {
+  cappedRows,
   type ColumnInfo,
   createExpViews,
   type DuckDBConnection,
   duckdbMessage,
-  type DuckDBResultReader,
+  type DuckDBValueConverter,
+  type JS,
   openDatabase,
   plainConverter,
-  plainRows,
-  prepareReading,
-  resultColumns,
+  readCapped,
   toDuckDBParams,
 } from "./_duckdb.ts";
+import { prepareReading } from "./_sql_gate.ts";
 import { CATALOG_SCHEMA_VERSION } from "./catalog.ts";
 import { InvalidInputError, NotFoundError, VaultError } from "./errors.ts";
 import type { VaultPaths } from "./vault.ts";
@@ -36,7 +38,16 @@ export interface QueryLimits {
   timeoutMs: number;
   /** Return at most this many rows; `truncated` says when there were more. */
   maxRows: number;
+  /**
+   * Refuse a result whose values pass this many bytes (about its JSON
+   * size) with a {@linkcode ResultTooLargeError}.
+   * @default {33554432} ({@linkcode MAX_RESULT_BYTES}, 32 MiB)
+   */
+  maxBytes?: number;
 }
+
+/** The size limit of one dashboard result: 32 MiB of values. */
+export const MAX_RESULT_BYTES = 32 * 1024 * 1024;
 
 /** A query's result. */
 export interface LimitedResult {
@@ -55,7 +66,7 @@ export interface LimitedResult {
 /** Limits, and how the result should come back. */
 export type QueryOptions = QueryLimits & {
   /** Column by column instead of row objects: see {@linkcode LimitedResult.values}. */
-  values?: "raw" | "plain";
+  values?: "raw" | "plain" | "json";
 };
 
 /** The SQL was refused: it would write, or read a file. HTTP 403. */
@@ -71,6 +82,14 @@ export class SqlError extends InvalidInputError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "SqlError";
+  }
+}
+
+/** The result passed its size limit. HTTP 413. */
+export class ResultTooLargeError extends InvalidInputError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ResultTooLargeError";
   }
 }
 
@@ -134,7 +153,7 @@ export class CatalogGeneration {
         access_mode: "READ_ONLY",
         autoload_known_extensions: "false",
         memory_limit: memoryLimit,
-      });
+      }, { privateTemp: true });
     } catch (e) {
       throw new VaultError(
         `Cannot open the catalog ${path} (${
@@ -339,22 +358,31 @@ export class LiveCatalog {
   }
 
   /**
-   * Runs a user's SQL: only reading statements (SELECT, EXPLAIN, PRAGMA,
-   * CALL), the `exp_<id>` views it names created first; the last
-   * statement's rows come back.
+   * Runs a user's SQL: only SELECT queries calling allow-listed functions
+   * (see `_sql_gate.ts`), the `exp_<id>` views it reads created first; the
+   * last statement's rows come back. The time limit covers the gate too.
    */
   async userQuery(sql: string, limits: QueryOptions): Promise<LimitedResult> {
     const gen = await this.current();
     return await gen.use(async (c) => {
       const deadline = Date.now() + limits.timeoutMs;
-      if (gen.info.views !== "true") {
-        await createExpViews(c.connection, sql, c.views);
-      }
-      const statements = await prepareReading(c.connection, sql, {
-        readOnly: "the dashboard's SQL is read-only",
-        toError: sqlError,
-        refused: (message) => new QueryRefusedError(message),
-      });
+      // The time limit covers the gate too: DuckDB parses off the main
+      // thread, and an interrupt stops it like any query.
+      const statements = await timed(
+        c.connection,
+        limits.timeoutMs,
+        () =>
+          prepareReading(c.connection, sql, {
+            readOnly: "the dashboard's SQL is read-only",
+            toError: sqlError,
+            refused: (message) => new QueryRefusedError(message),
+            relations: async (names) => {
+              if (gen.info.views !== "true") {
+                await createExpViews(c.connection, names, c.views);
+              }
+            },
+          }),
+      );
       try {
         let result: LimitedResult | undefined;
         for (const prepared of statements) {
@@ -379,9 +407,42 @@ export class LiveCatalog {
 
 type Prepared = Awaited<ReturnType<DuckDBConnection["prepare"]>>;
 
+/** Runs `work`, interrupting `connection` after `ms`: a QueryTimeoutError. */
+async function timed<T>(
+  connection: DuckDBConnection,
+  ms: number,
+  work: () => Promise<T>,
+  limitMs = ms,
+): Promise<T> {
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    connection.interrupt();
+  }, ms);
+  try {
+    return await work();
+  } catch (e) {
+    if (
+      timedOut ||
+      (!(e instanceof VaultError) &&
+        /INTERRUPT|Interrupted/.test(duckdbMessage(e)))
+    ) {
+      throw new QueryTimeoutError(
+        `Query stopped after ${
+          seconds(limitMs)
+        } (the dashboard's time limit): narrow it with WHERE or LIMIT, or run it with \`deno task query\`, which has no time limit`,
+        { cause: e },
+      );
+    }
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
- * Streams `prepared` until `maxRows` + 1 rows, interrupting it after
- * `leftMs` (what is left of `limits.timeoutMs`).
+ * Streams `prepared` until `maxRows` + 1 rows or `maxBytes` of values,
+ * interrupting it after `leftMs` (what is left of `limits.timeoutMs`).
  */
 async function limited(
   connection: DuckDBConnection,
@@ -389,56 +450,59 @@ async function limited(
   limits: QueryOptions,
   leftMs: number,
 ): Promise<LimitedResult> {
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    connection.interrupt();
-  }, leftMs);
-  let reader: DuckDBResultReader;
-  try {
-    reader = await prepared().streamAndReadUntil(limits.maxRows + 1);
-  } catch (e) {
-    if (timedOut || /INTERRUPT|Interrupted/.test(duckdbMessage(e))) {
-      throw new QueryTimeoutError(
-        `Query stopped after ${
-          seconds(limits.timeoutMs)
-        } (the dashboard's time limit): narrow it with WHERE or LIMIT, or run it with \`deno task query\`, which has no time limit`,
-        { cause: e },
-      );
+  const maxBytes = limits.maxBytes ?? MAX_RESULT_BYTES;
+  return await timed(connection, leftMs, async () => {
+    let result;
+    try {
+      result = await prepared().stream();
+    } catch (e) {
+      if (/INTERRUPT|Interrupted/.test(duckdbMessage(e))) throw e;
+      throw sqlError(e);
     }
-    throw sqlError(e);
-  } finally {
-    clearTimeout(timer);
-  }
-  const columns = resultColumns(reader);
-  if (limits.values) {
-    let values = limits.values === "raw"
-      ? reader.getColumns() as unknown[][]
-      : plainColumns(reader);
-    const truncated = reader.currentRowCount > limits.maxRows;
-    if (truncated) values = values.map((v) => v.slice(0, limits.maxRows));
-    return { columns, rows: [], truncated, values };
-  }
-  let rows = plainRows(reader);
-  const truncated = rows.length > limits.maxRows;
-  if (truncated) rows = rows.slice(0, limits.maxRows);
-  return { columns, rows, truncated };
+    const columns: ColumnInfo[] = result.columnNames().map((name, i) => ({
+      name,
+      type: result.columnLogicalType(i).alias ??
+        result.columnType(i).toString(),
+    }));
+    let read;
+    try {
+      read = await readCapped(result, {
+        maxRows: limits.maxRows,
+        maxBytes,
+        tooBig: (bytes) =>
+          new ResultTooLargeError(
+            `The result passed ${mib(maxBytes)} (over ${
+              mib(bytes)
+            } read), the dashboard's limit for one result: narrow it with LIMIT, WHERE or fewer columns, or write it to a file with \`deno task query --format parquet --out FILE\``,
+          ),
+      }, converterFor(limits.values));
+    } catch (e) {
+      if (e instanceof VaultError) throw e;
+      if (/INTERRUPT|Interrupted/.test(duckdbMessage(e))) throw e;
+      throw sqlError(e);
+    }
+    if (limits.values) {
+      return {
+        columns,
+        rows: [],
+        truncated: read.truncated,
+        values: read.columns,
+      };
+    }
+    return { columns, rows: cappedRows(read), truncated: read.truncated };
+  }, limits.timeoutMs);
 }
 
-/** Like `plainRows`, column by column (JSON columns parsed). */
-function plainColumns(reader: DuckDBResultReader): unknown[][] {
-  const columns = reader.convertColumns(plainConverter) as unknown[][];
-  return columns.map((values, i) => {
-    if (reader.columnLogicalType(i).alias !== "JSON") return values;
-    return values.map((v) => {
-      if (typeof v !== "string") return v;
-      try {
-        return JSON.parse(v);
-      } catch {
-        return v;
-      }
-    });
-  });
+/** The converter of a {@linkcode QueryOptions.values} mode (`null`: raw). */
+function converterFor(
+  values: QueryOptions["values"],
+): DuckDBValueConverter<JS> | null {
+  if (values === "raw") return null;
+  return values === "json" ? jsonConverter : plainConverter;
+}
+
+function mib(bytes: number): string {
+  return `${+(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
 function seconds(ms: number): string {

@@ -2,8 +2,10 @@
  * Field notes as HTML that is safe to put in the page: Markdown rendered by
  * marked, with every piece of raw HTML shown as text and every link or image
  * whose URL is not http(s), mailto, a fragment or a relative path dropped to
- * its text. The page's Content-Security-Policy forbids inline scripts as a
- * second wall.
+ * its text. Images load only from a relative path or a `data:image/` URL: a
+ * remote image is shown as a link to it, so the page fetches nothing from
+ * elsewhere. The page's Content-Security-Policy (no inline scripts, images
+ * from `'self'` and `data:` only) is a second wall.
  *
  * @module
  */
@@ -47,6 +49,20 @@ export function isSafeUrl(href: string): boolean {
   return SAFE_SCHEMES.has(m[1].toLowerCase());
 }
 
+/**
+ * Whether image source `href` stays on this machine: a relative path
+ * (served by the dashboard itself) or a `data:image/…` URL. Anything with a
+ * scheme or a host (`//host`, and `\\host` or `/\host`, which browsers
+ * read the same way) is remote.
+ */
+export function isLocalImage(href: string): boolean {
+  // deno-lint-ignore no-control-regex
+  const cleaned = href.replace(/[\u0000-\u0020\u007f-\u00a0]/g, "");
+  if (/^data:image\/[a-z0-9.+-]+[;,]/i.test(cleaned)) return true;
+  if (/&/.test(cleaned)) return false; // character references: not worth decoding
+  return !SCHEME.test(cleaned) && !/^[\\/]{2}/.test(cleaned);
+}
+
 const marked = new Marked({
   gfm: true,
   async: false,
@@ -59,8 +75,13 @@ const marked = new Marked({
       return this.parser.parseInline(token.tokens);
     },
     image(token: Tokens.Image): string | false {
-      if (isSafeUrl(token.href)) return false;
-      return escapeHtml(token.text);
+      // Only local images load (the page works offline and leaks nothing);
+      // a remote one becomes a link to it, a dangerous one its text.
+      if (isLocalImage(token.href)) return false;
+      if (!isSafeUrl(token.href)) return escapeHtml(token.text);
+      return `<a href="${escapeHtml(token.href)}" rel="noopener noreferrer">${
+        escapeHtml(token.text ? `image: ${token.text}` : token.href)
+      }</a>`;
     },
   },
 });

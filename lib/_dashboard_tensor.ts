@@ -12,6 +12,14 @@ import { InvalidInputError } from "./errors.ts";
 /** Most values in one preview (512 × 512). */
 export const MAX_CELLS = 512 * 512;
 
+/**
+ * Most bytes one chunk of a previewed tensor may decode to (64 MiB), and
+ * chunks decoded at once (2): one request holds at most about 128 MiB of
+ * chunks besides its 1 MiB preview, however the array is chunked.
+ */
+export const PREVIEW_MAX_CHUNK_BYTES = 64 * 1024 * 1024;
+const PREVIEW_CONCURRENCY = 2;
+
 /** A preview: values row-major, with their statistics. */
 export interface TensorPreview {
   /** The slice as `sel` text, one entry per axis (`i`, `a:b`). */
@@ -141,7 +149,11 @@ export async function readPreview(
   sel: string | undefined,
 ): Promise<TensorPreview> {
   const parsed = parseSelection(sel ?? defaultSelection(shape), shape);
-  const slice = await readZarr(path, parsed.selection);
+  const slice = await readZarr(path, parsed.selection, {
+    maxChunkBytes: PREVIEW_MAX_CHUNK_BYTES,
+    maxBytes: MAX_CELLS * 8,
+    concurrency: PREVIEW_CONCURRENCY,
+  });
   const src = slice.data as ArrayLike<number | bigint | boolean>;
   const out = new Float32Array(src.length);
   let min = Infinity, max = -Infinity, sum = 0, count = 0;

@@ -19,8 +19,14 @@ export const {
 export const SEPARATOR: string = path.sep;
 export { parseArgs } from "node:util";
 export { createHash, randomBytes } from "node:crypto";
-export { cpus, totalmem } from "node:os";
+export { cpus, tmpdir, totalmem } from "node:os";
 export { kill as killProcess } from "node:process";
+export {
+  closeSync as closeFdSync,
+  constants as fsConstants,
+  fstatSync,
+  openSync as openFdSync,
+} from "node:fs";
 export {
   parentPort,
   Worker as NodeWorker,
@@ -30,6 +36,7 @@ export {
   brotliDecompressSync,
   constants as zlibConstants,
   gunzipSync,
+  inflateSync,
   zstdCompress,
   zstdCompressSync,
   zstdDecompressSync,

@@ -9,7 +9,7 @@
 import {
   type DuckDBConnection,
   DuckDBInstance,
-  type DuckDBPreparedStatement,
+  type DuckDBResult,
   type DuckDBResultReader,
   DuckDBTypeId,
   type DuckDBValue,
@@ -17,15 +17,21 @@ import {
   type JS,
   JSDuckDBValueConverter,
   listValue,
-  StatementType,
   timestampTZValue,
 } from "@duckdb/node-api";
+import { join, tmpdir } from "./_deps.ts";
 import { InvalidInputError } from "./errors.ts";
 
-export type { DuckDBConnection, DuckDBResultReader, DuckDBValue };
+export type {
+  DuckDBConnection,
+  DuckDBResultReader,
+  DuckDBValue,
+  DuckDBValueConverter,
+  JS,
+};
 
 /** Version of the catalog's tables (public as `CATALOG_SCHEMA_VERSION`). */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** The name of a specimen's main metric table (`strata/metrics.parquet`). */
 export const MAIN_METRICS = "metrics";
@@ -48,6 +54,48 @@ export interface Database extends Disposable {
 }
 
 /**
+ * The most a query's spill files may take on disk (DuckDB's
+ * `max_temp_directory_size`), for catalogs opened with `privateTemp`.
+ */
+export const MAX_SPILL_SIZE = "4GiB";
+
+/** Options of {@linkcode openDatabase}. */
+export interface OpenOptions {
+  /**
+   * Give DuckDB a private spill folder (`temp_directory`): a fresh folder of
+   * mode 0700 under the OS temp folder, outside the vault, capped at
+   * {@linkcode MAX_SPILL_SIZE}, removed on close. For databases that run
+   * user SQL: DuckDB's default (`<catalog>.tmp/` beside the catalog) sits in
+   * the vault, where anyone who can write the vault could plant files for
+   * SQL to read (DuckDB always lets SQL read its temp folder), and it could
+   * fill the vault's disk. Without Deno write permission (the dashboard's
+   * task), an unguessable path under the OS temp folder is named instead,
+   * which DuckDB creates when it first spills and removes on close.
+   */
+  privateTemp?: boolean;
+}
+
+const TEMP_PREFIX = "specimen-vault-duckdb-";
+
+/** A fresh spill folder: made here (mode 0700) when Deno may write. */
+async function spillFolder(): Promise<{ path: string; ours: boolean }> {
+  try {
+    const path = await Deno.makeTempDir({ prefix: TEMP_PREFIX });
+    await Deno.chmod(path, 0o700);
+    return { path, ours: true };
+  } catch (e) {
+    if (
+      !(e instanceof Deno.errors.NotCapable ||
+        e instanceof Deno.errors.PermissionDenied)
+    ) throw e;
+    return {
+      path: join(tmpdir(), `${TEMP_PREFIX}${crypto.randomUUID()}`),
+      ours: false,
+    };
+  }
+}
+
+/**
  * Opens `path` with DuckDB configuration `config` (string values, as DuckDB
  * takes them). Extensions are never auto-installed: this machine (and many
  * laptops) cannot download them, and a query must not try.
@@ -55,16 +103,36 @@ export interface Database extends Disposable {
 export async function openDatabase(
   path: string,
   config: Record<string, string> = {},
+  options: OpenOptions = {},
 ): Promise<Database> {
-  const instance = await DuckDBInstance.create(path, {
-    autoinstall_known_extensions: "false",
-    ...config,
-  });
+  const spill = options.privateTemp ? await spillFolder() : undefined;
+  const temp = spill?.path;
+  const removeTemp = () => {
+    if (spill?.ours) {
+      try {
+        Deno.removeSync(spill.path, { recursive: true });
+      } catch { /* already gone */ }
+    }
+  };
+  let instance: DuckDBInstance;
+  try {
+    instance = await DuckDBInstance.create(path, {
+      autoinstall_known_extensions: "false",
+      ...(temp
+        ? { temp_directory: temp, max_temp_directory_size: MAX_SPILL_SIZE }
+        : {}),
+      ...config,
+    });
+  } catch (e) {
+    removeTemp();
+    throw e;
+  }
   let connection: DuckDBConnection;
   try {
     connection = await instance.connect();
   } catch (e) {
     instance.closeSync();
+    removeTemp();
     throw e;
   }
   let closed = false;
@@ -73,6 +141,7 @@ export async function openDatabase(
     closed = true;
     connection.closeSync();
     instance.closeSync();
+    removeTemp();
   };
   return { instance, connection, close, [Symbol.dispose]: close };
 }
@@ -239,128 +308,57 @@ export function toDuckDBValue(value: unknown, where: string): DuckDBValue {
 /** `JSON.stringify` that also takes bigints, dates and bytes (as base64). */
 export function toJson(value: unknown): string {
   return JSON.stringify(value, (_key, v) => {
+    if (typeof v === "string") return v.isWellFormed() ? v : v.toWellFormed();
     if (typeof v === "bigint") {
       const n = safeNumber(v);
       return typeof n === "number" ? n : n.toString();
     }
-    if (v instanceof Uint8Array) return btoa(String.fromCharCode(...v));
+    if (v instanceof Uint8Array) return base64(v);
+    if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+      // A key with a lone surrogate would be JSON DuckDB refuses.
+      const keys = Object.keys(v);
+      if (!keys.every((k) => k.isWellFormed())) {
+        return Object.fromEntries(
+          keys.map((
+            k,
+          ) => [k.toWellFormed(), (v as Record<string, unknown>)[k]]),
+        );
+      }
+    }
     return v;
   });
 }
 
-/** Statement types user SQL may run: the ones that only read. */
-const READING = new Set<number>([
-  StatementType.SELECT,
-  StatementType.EXPLAIN,
-  StatementType.PRAGMA,
-  StatementType.CALL,
-]);
-
-/**
- * DuckDB functions that change the session instead of reading, callable
- * from a SELECT, CALL or PRAGMA whatever the statement type: logging (to a
- * file it may not open, which aborts the process), profiling (printed to
- * stdout), checkpoints, parser switches, and the ones that run SQL given as
- * a string (`query()`, `json_execute_serialized_sql()`), which would
- * bypass every check here.
- */
-const SESSION_FUNCTION =
-  "(enable_\\w+|disable_\\w+|verify_\\w+|truncate_duckdb_logs|checkpoint|force_checkpoint|import_database|copy_database|add_parquet_key|json_execute_serialized_sql|query)";
-/** Space or comments between two tokens. */
-const GAP = "(?:\\s|/\\*[\\s\\S]*?\\*/|--[^\\n]*(?:\\n|$))*";
-const SESSION_CALL = new RegExp(
-  `(?:\\b${SESSION_FUNCTION}${GAP}\\(|\\b(?:pragma|call)${GAP}${SESSION_FUNCTION}\\b)`,
-);
-
-/** How {@linkcode prepareReading} names the SQL's owner and makes errors. */
-export interface ReadingGate {
-  /** How messages say it, e.g. "queries on the catalog are read-only". */
-  readOnly: string;
-  /** Turns a DuckDB error (parse, bind) into the caller's error. */
-  toError: (e: unknown) => Error;
-  /** Makes the error for a refused statement. */
-  refused: (message: string) => Error;
+/** Base64 of `bytes`, in slices (spreading a large array overflows the stack). */
+function base64(bytes: Uint8Array): string {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 8192) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  }
+  return btoa(text);
 }
 
 /**
- * Extracts and prepares every statement of user `sql`, refusing any that
- * does more than read (a writing statement type, or a call of a session
- * function such as `enable_logging()` or `query()`). Returns the prepared
- * statements in order; the caller runs and destroys them.
- */
-export async function prepareReading(
-  c: DuckDBConnection,
-  sql: string,
-  gate: ReadingGate,
-): Promise<DuckDBPreparedStatement[]> {
-  // Identifiers are case-insensitive and may be quoted: "Enable_Logging"(.
-  // String literals are data, not calls: blank them out first.
-  const code = sql.replace(/'(?:[^']|'')*'/g, "''");
-  const m = SESSION_CALL.exec(code.replaceAll('"', "").toLowerCase());
-  if (m) {
-    throw gate.refused(
-      `Refusing to run ${
-        m[1] ?? m[2]
-      }(): it changes the session (logging, profiling, checkpoints) or runs SQL given as text, and ${gate.readOnly} (SELECT, EXPLAIN, PRAGMA, CALL of reading functions)`,
-    );
-  }
-  let extracted;
-  try {
-    extracted = await c.extractStatements(sql);
-  } catch (e) {
-    throw gate.toError(e);
-  }
-  if (extracted.count === 0) {
-    throw new InvalidInputError(
-      "No SQL statement given: write a query, e.g. SELECT * FROM catalog",
-    );
-  }
-  const statements: DuckDBPreparedStatement[] = [];
-  try {
-    for (let i = 0; i < extracted.count; i++) {
-      const prepared = await extracted.prepare(i).catch((e) => {
-        throw gate.toError(e);
-      });
-      statements.push(prepared);
-      if (!READING.has(prepared.statementType)) {
-        throw gate.refused(
-          `Refusing to run ${
-            extracted.count > 1 ? `statement ${i + 1}, ` : ""
-          }a ${
-            StatementType[prepared.statementType] ?? "writing"
-          } statement: ${gate.readOnly} (SELECT, EXPLAIN, PRAGMA, CALL). The catalog is rebuilt from the specimen folders by \`deno task index\``,
-        );
-      }
-    }
-    return statements;
-  } catch (e) {
-    for (const s of statements) s.destroySync();
-    throw e;
-  }
-}
-
-const EXP_NAME = /\bexp_[a-z0-9_]+/gi;
-
-/**
- * Creates, as temp views on `c`, the `exp_<id>` relations `sql` names that
- * are not in `made` yet (their definitions live in `metric_tables`), and
- * adds them to `made`. Views are made on demand: storing 10,000 of them in
- * the catalog would cost every open of it.
+ * Creates, as temp views on `c`, the `exp_<id>` relations among `names` (the
+ * relations a query reads, from its parse tree) that are not in `made` yet
+ * (their definitions live in `metric_tables`), and adds them to `made`.
+ * Views are made on demand: storing 10,000 of them in the catalog would cost
+ * every open of it.
  */
 export async function createExpViews(
   c: DuckDBConnection,
-  sql: string,
+  names: Iterable<string>,
   made: Set<string>,
 ): Promise<void> {
   const wanted = new Set<string>();
-  for (const m of sql.matchAll(EXP_NAME)) {
-    const name = m[0].toLowerCase();
-    if (!made.has(name)) wanted.add(name);
+  for (const n of names) {
+    const name = n.toLowerCase();
+    if (name.startsWith("exp_") && !made.has(name)) wanted.add(name);
   }
   if (wanted.size === 0) return;
   const rows = (await c.runAndReadAll(
     `SELECT relation, definition FROM metric_tables
-     WHERE definition IS NOT NULL AND relation IN (SELECT unnest(${
+     WHERE definition IS NOT NULL AND lower(relation) IN (SELECT unnest(${
       literalList([...wanted])
     }))`,
   )).getRows() as [string, string][];
@@ -370,7 +368,7 @@ export async function createExpViews(
       `CREATE OR REPLACE TEMP VIEW ${ident(relation)} AS ${definition};`
     ).join("\n"),
   );
-  for (const [relation] of rows) made.add(relation);
+  for (const [relation] of rows) made.add(relation.toLowerCase());
 }
 
 /**
@@ -390,4 +388,114 @@ export function toDuckDBParams(
     if (e instanceof TypeError) throw new InvalidInputError(e.message);
     throw e;
   }
+}
+
+/**
+ * About how many bytes `value` takes as text (JSON or CSV): strings by
+ * length, numbers and the like as a few bytes, lists and objects as the
+ * sum of their parts. Used to cap results before they outgrow a string.
+ */
+export function approxBytes(value: unknown): number {
+  if (value === null || value === undefined) return 4;
+  switch (typeof value) {
+    case "string":
+      return value.length + 2;
+    case "number":
+    case "boolean":
+      return 8;
+    case "bigint":
+      return 20;
+    case "object": {
+      if (value instanceof Date) return 26;
+      if (value instanceof Uint8Array) return Math.ceil(value.length * 4 / 3);
+      let n = 2;
+      if (Array.isArray(value)) {
+        for (const v of value) n += approxBytes(v) + 1;
+        return n;
+      }
+      const entries = Object.entries(value);
+      if (entries.length === 0) return String(value).length;
+      for (const [k, v] of entries) n += k.length + 4 + approxBytes(v);
+      return n;
+    }
+    default:
+      return 8;
+  }
+}
+
+/** The most a result may hold before it is refused, and how it says so. */
+export interface ResultCap {
+  /** Rows kept; one more is read to tell that there were more. */
+  maxRows: number;
+  /** About how many bytes of values (see {@linkcode approxBytes}). */
+  maxBytes: number;
+  /** Makes the error when the values pass `maxBytes`. */
+  tooBig: (bytes: number) => Error;
+}
+
+/** The columns of a streamed result, read under a {@linkcode ResultCap}. */
+export interface CappedColumns {
+  /** Column names, deduplicated (`a`, `a_1`). */
+  names: string[];
+  /** Values column by column, converted by `converter`. */
+  columns: unknown[][];
+  /** Whether rows past `maxRows` were left unread. */
+  truncated: boolean;
+}
+
+/**
+ * Reads `result` chunk by chunk, converting each with `converter` (JSON
+ * columns then parsed; `null`: DuckDB's raw values, unparsed), until `cap.maxRows` + 1 rows; throws
+ * `cap.tooBig()` once the values pass `cap.maxBytes`, before anything is
+ * joined into one string.
+ */
+export async function readCapped(
+  result: DuckDBResult,
+  cap: ResultCap,
+  converter: DuckDBValueConverter<JS> | null = plainConverter,
+): Promise<CappedColumns> {
+  const names = result.deduplicatedColumnNames();
+  const json = names.map((_, i) =>
+    result.columnLogicalType(i).alias === "JSON"
+  );
+  const columns: unknown[][] = names.map(() => []);
+  let rows = 0;
+  let bytes = 0;
+  let truncated = false;
+  for (;;) {
+    const chunk = await result.fetchChunk();
+    if (!chunk || chunk.rowCount === 0) break;
+    const take = Math.min(chunk.rowCount, cap.maxRows - rows);
+    if (take < chunk.rowCount) truncated = true;
+    const values: unknown[][] = converter
+      ? chunk.convertColumns(converter)
+      : chunk.getColumns();
+    for (let c = 0; c < values.length; c++) {
+      const col = values[c];
+      for (let r = 0; r < take; r++) {
+        let v = col[r];
+        if (converter && json[c] && typeof v === "string") v = parseJson(v);
+        bytes += approxBytes(v);
+        columns[c].push(v);
+      }
+      if (bytes > cap.maxBytes) throw cap.tooBig(bytes);
+    }
+    rows += take;
+    if (truncated) break;
+  }
+  return { names, columns, truncated };
+}
+
+/** Row objects from {@linkcode CappedColumns}. */
+export function cappedRows(read: CappedColumns): Record<string, unknown>[] {
+  const n = read.columns[0]?.length ?? 0;
+  const rows: Record<string, unknown>[] = new Array(n);
+  for (let r = 0; r < n; r++) {
+    const row: Record<string, unknown> = {};
+    for (let c = 0; c < read.names.length; c++) {
+      row[read.names[c]] = read.columns[c][r];
+    }
+    rows[r] = row;
+  }
+  return rows;
 }

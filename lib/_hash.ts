@@ -5,7 +5,7 @@
  * @module
  */
 import { createHash, join } from "./_deps.ts";
-import { isTempName } from "./_fs.ts";
+import { isTempName, openVaultFile } from "./_fs.ts";
 
 /** Bytes per read: large reads keep the hash near native speed. */
 export const READ_SIZE = 4 * 1024 * 1024;
@@ -32,14 +32,19 @@ export class FileHasher {
 
   /**
    * Returns the SHA-256 and size of the file at `path`; `onBytes` is called
-   * with the number of bytes after each hashed block (for progress).
+   * with the number of bytes after each hashed block (for progress). With
+   * `root`, the file must be a regular file inside it (a FIFO or a link
+   * leading out is refused with `UnsafeFileError`, never waited on).
    */
   async hash(
     path: string,
     onBytes?: (n: number) => void,
+    root?: string,
   ): Promise<FileDigest> {
     const hash = createHash("sha256");
-    using file = await Deno.open(path, { read: true });
+    using file = root === undefined
+      ? await Deno.open(path, { read: true })
+      : await openVaultFile(path, { root });
     const buffers = this.#buffers;
     let which = 0;
     let bytes = 0;
@@ -58,9 +63,15 @@ export class FileHasher {
   }
 }
 
-/** SHA-256 (hex) of one file, streamed. */
-export async function sha256File(path: string): Promise<FileDigest> {
-  return await new FileHasher(64 * 1024).hash(path);
+/**
+ * SHA-256 (hex) of one file, streamed; with `root`, only a regular file
+ * inside it is read (see {@linkcode FileHasher.hash}).
+ */
+export async function sha256File(
+  path: string,
+  root?: string,
+): Promise<FileDigest> {
+  return await new FileHasher(64 * 1024).hash(path, undefined, root);
 }
 
 /** SHA-256 (hex) of bytes or text. */
@@ -75,7 +86,19 @@ export interface ListedFile {
   /** Size in bytes (0 for what is not a regular file). */
   bytes: number;
   /** `"file"`, or `"symlink"` / `"other"` for what cannot be sealed. */
-  kind: "file" | "symlink" | "other";
+  /** `undecodable`: a name that is not UTF-8 (shown with U+FFFD; cannot be opened by it). */
+  kind: "file" | "symlink" | "other" | "undecodable";
+}
+
+/** Whether `path` exists, without following a link. */
+async function lexists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
 }
 
 /**
@@ -104,6 +127,12 @@ export async function listFiles(
     for (const e of entries) {
       if (isTempName(e.name)) continue;
       const path = rel === "" ? e.name : `${rel}/${e.name}`;
+      // Deno decodes names lossily: a name that is not UTF-8 comes back
+      // with U+FFFD and cannot be opened by it.
+      if (e.name.includes("\uFFFD") && !(await lexists(join(root, path)))) {
+        out.push({ path, bytes: 0, kind: "undecodable" });
+        continue;
+      }
       if (e.isDirectory) await walk(path);
       else if (e.isSymlink) out.push({ path, bytes: 0, kind: "symlink" });
       else if (e.isFile) {

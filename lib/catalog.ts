@@ -17,8 +17,14 @@
  *   `issues` (VARCHAR[]: what indexing found wrong with it), `manifest`
  *   (JSON: all of it, extra keys included), `fingerprint`, `indexed_at`.
  * - `metrics`: every specimen's `strata/metrics.parquet` rows with a
- *   `specimen_id` column, columns unioned by name (integers widen to BIGINT,
- *   mixed numbers to DOUBLE). A file whose column types clash with the other
+ *   `specimen_id` column, columns unioned by name into the narrowest type
+ *   that holds every specimen's values exactly (integers as BIGINT, else
+ *   UBIGINT or HUGEINT; decimals, with integers, as a DECIMAL wide enough),
+ *   and DOUBLE where none does (a FLOAT or DOUBLE among them). Where DOUBLE
+ *   changes a specimen's values (an INT64 beyond 2^53, a DECIMAL of 18
+ *   digits), the index reports the column and the specimen, and its
+ *   `exp_<id>` reads an exact copy of its file (a `_exact__<id>__<name>`
+ *   table). A file whose column types clash with the other
  *   specimens' (text where they have numbers) is kept out of it, reported,
  *   and loaded into a table of its own instead.
  * - `metrics__<name>`: the same for every other `strata/<name>.parquet`.
@@ -37,7 +43,7 @@
  * - `vault_info`: `key`/`value` pairs (schema version, build time).
  *
  * `exp_<id>` (one specimen's metrics, named as the original vault named
- * them) is a view: {@linkcode VaultQuery} creates the ones a query mentions
+ * them, with its own file's column types and values) is a view: {@linkcode VaultQuery} creates the ones a query mentions
  * as it runs it. `indexVault({ views: true })` stores all of them in the file
  * instead, for other DuckDB clients; they are not stored by default because
  * each costs about 0.15 ms to build and 20 µs on every open of the file
@@ -64,9 +70,20 @@ import {
   SCHEMA_VERSION,
   toJson,
 } from "./_duckdb.ts";
-import { exists, tempPathFor, withWriteContext } from "./_fs.ts";
+import {
+  exists,
+  openVaultFileSync,
+  readVaultFileSync,
+  tempPathFor,
+  withWriteContext,
+} from "./_fs.ts";
 import { NotFoundError, VaultError } from "./errors.ts";
-import { decodeManifest, type Manifest, MANIFEST_FILE } from "./manifest.ts";
+import {
+  decodeManifest,
+  type Manifest,
+  MANIFEST_FILE,
+  MAX_MANIFEST_BYTES,
+} from "./manifest.ts";
 import type { MetricTable } from "./metrics_table.ts";
 import { PART_FILE, PARTS_SUFFIX } from "./_log_parts.ts";
 import { findVault, SPECIMENS_DIR, STRATA_DIR, vaultPaths } from "./vault.ts";
@@ -96,7 +113,7 @@ export const CATALOG_SCHEMA_VERSION: number = SCHEMA_VERSION;
 export const INDEX_LOCK_FILE = "vault.duckdb.lock";
 
 const STRATA = STRATA_DIR;
-const NAME_RULE = /^[a-z0-9_]+$/;
+const NAME_RULE = /^[A-Za-z0-9_]+$/;
 
 /** Options of {@linkcode indexVault}. */
 export interface IndexOptions {
@@ -289,6 +306,12 @@ function scanFolder(
     // A link could point outside the vault: only real files are results.
     if (entry.name.endsWith(".parquet") && entry.isFile) {
       parquet.push(entry.name);
+    } else if (entry.name.endsWith(".parquet") && !entry.isDirectory) {
+      notes.push(
+        `${STRATA}/${entry.name} is ${
+          entry.isSymlink ? "a symbolic link" : "not a regular file"
+        }; not indexed (only regular files inside the vault are read)`,
+      );
     } else if (entry.name.endsWith(".zarr") && entry.isDirectory) {
       const path = join(dir, STRATA, entry.name);
       const meta = statOf(join(path, "zarr.json"), "zarr.json")
@@ -472,6 +495,11 @@ interface MetricFile {
   issue?: string;
   source?: string;
   definition?: string;
+  /**
+   * Set when its union table's column changes some of its values: the
+   * report (its relation reads an exact copy instead).
+   */
+  widened?: string;
   /** A log not compacted: its part files (absolute), read as one table. */
   parts?: string[];
   /**
@@ -505,8 +533,13 @@ interface SpecimenRecord {
   tensors: TensorRow[];
 }
 
-function readTail(path: string, size: number): Uint8Array {
-  using file = Deno.openSync(path);
+/**
+ * Reads the Parquet footer of `path`, a regular file inside `root` (the
+ * specimen folder): a FIFO, device or link leading out is refused, never
+ * waited on.
+ */
+function readTail(path: string, size: number, root: string): Uint8Array {
+  using file = openVaultFileSync(path, { root });
   const readAt = (offset: number, length: number) => {
     const buf = new Uint8Array(length);
     file.seekSync(offset, Deno.SeekMode.Start);
@@ -598,7 +631,7 @@ function readLog(id: string, dir: string, t: MetricTable): MetricFile {
   for (const [i, part] of file.parts!.entries()) {
     let tail: Uint8Array;
     try {
-      tail = readTail(part, Deno.statSync(part).size);
+      tail = readTail(part, Deno.statSync(part).size, dir);
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) throw e;
       file.issue = `${t.paths[i]} cannot be read (${
@@ -659,11 +692,11 @@ function readMetricFile(
   const file: MetricFile = { id, name, abs, rel, rows: 0, signature: "" };
   if (!NAME_RULE.test(name)) {
     file.issue =
-      `${STRATA}/${stat.name}: a metric table name must match ^[a-z0-9_]+$ to be a SQL name; not indexed (rename it)`;
+      `${STRATA}/${stat.name}: a metric table name must match ^[A-Za-z0-9_]+$ to be a SQL name; not indexed (rename it)`;
     return file;
   }
   try {
-    const md = parquetMetadata(readTail(abs, stat.size));
+    const md = parquetMetadata(readTail(abs, stat.size, dir));
     file.rows = Number(md.num_rows);
     file.signature = toJson(md.schema.map((e) => [
       e.name,
@@ -711,6 +744,36 @@ function duBytes(path: string): number {
   return total;
 }
 
+/** The largest Zarr metadata file read (zarr.json, .zarray): 1 MiB. */
+const MAX_ZARR_META_BYTES = 1024 * 1024;
+/** The most dimensions a tensor may have in the catalog. */
+const MAX_DIMS = 64;
+
+/**
+ * Why `v` cannot be a `BIGINT[]` of dimensions, or undefined when it can (or
+ * is absent: recorded as NULL). A dimension must be a whole number from 0 to
+ * 2^53 - 1: what JSON numbers hold exactly, and far inside BIGINT.
+ */
+function badDims(what: string, v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v)) return `${what} is ${typeof v}, not a list`;
+  if (v.length > MAX_DIMS) {
+    return `${what} has ${v.length} dimensions, more than ${MAX_DIMS}`;
+  }
+  const i = v.findIndex((x) => !Number.isSafeInteger(x) || x < 0);
+  if (i < 0) return undefined;
+  const x = v[i];
+  // Never JSON.stringify: a hostile value may nest deeper than the stack.
+  const shown = typeof x === "string"
+    ? JSON.stringify(x.slice(0, 40))
+    : Array.isArray(x)
+    ? "a list"
+    : x !== null && typeof x === "object"
+    ? "an object"
+    : String(x);
+  return `${what} dimension ${i} is ${shown}, not a whole number from 0 to 2^53 - 1`;
+}
+
 function numbers(v: unknown): number[] | null {
   return Array.isArray(v) && v.every((x) => typeof x === "number")
     ? v as number[]
@@ -725,11 +788,29 @@ function readTensor(
   const path = join(dir, STRATA, z.name);
   let meta: Record<string, unknown>;
   try {
-    meta = JSON.parse(Deno.readTextFileSync(join(path, z.meta)));
+    const bytes = readVaultFileSync(join(path, z.meta), {
+      root: dir,
+      maxBytes: MAX_ZARR_META_BYTES,
+    });
+    meta = JSON.parse(new TextDecoder().decode(bytes));
+    if (meta === null || typeof meta !== "object" || Array.isArray(meta)) {
+      throw new TypeError("not a JSON object");
+    }
   } catch (e) {
     return `${STRATA}/${z.name}/${z.meta} is not readable JSON (${
       (e as Error).message
     }); not indexed as a tensor`;
+  }
+  const bad = badDims("shape", meta.shape) ??
+    badDims(
+      "chunk shape",
+      z.meta === "zarr.json"
+        ? (meta.chunk_grid as { configuration?: { chunk_shape?: unknown } })
+          ?.configuration?.chunk_shape
+        : meta.chunks,
+    );
+  if (bad) {
+    return `${STRATA}/${z.name}/${z.meta}: ${bad}; not indexed as a tensor`;
   }
   const row: TensorRow = {
     id,
@@ -774,26 +855,38 @@ function readTensor(
 // ---------------------------------------------------------------------------
 // Column types across specimens.
 
-const INTEGER_TYPES = new Set([
+/** Integer types: their range, for the exact union of several. */
+const INTEGER_RANGE: Record<string, [bigint, bigint]> = {
+  TINYINT: [-(2n ** 7n), 2n ** 7n - 1n],
+  SMALLINT: [-(2n ** 15n), 2n ** 15n - 1n],
+  INTEGER: [-(2n ** 31n), 2n ** 31n - 1n],
+  BIGINT: [-(2n ** 63n), 2n ** 63n - 1n],
+  HUGEINT: [-(2n ** 127n), 2n ** 127n - 1n],
+  UTINYINT: [0n, 2n ** 8n - 1n],
+  USMALLINT: [0n, 2n ** 16n - 1n],
+  UINTEGER: [0n, 2n ** 32n - 1n],
+  UBIGINT: [0n, 2n ** 64n - 1n],
+  UHUGEINT: [0n, 2n ** 128n - 1n],
+};
+/** The integer types a union column may get, narrowest first. */
+const UNION_INTEGERS = ["BIGINT", "UBIGINT", "HUGEINT", "UHUGEINT"];
+const FLOAT_TYPES = new Set(["FLOAT", "DOUBLE"]);
+/** Integers a DOUBLE holds exactly: any value of these types. */
+const EXACT_IN_DOUBLE = new Set([
   "TINYINT",
   "SMALLINT",
   "INTEGER",
-  "BIGINT",
   "UTINYINT",
   "USMALLINT",
   "UINTEGER",
-]);
-const FLOAT_TYPES = new Set([
   "FLOAT",
   "DOUBLE",
-  "UBIGINT",
-  "HUGEINT",
-  "UHUGEINT",
 ]);
+const DECIMAL = /^DECIMAL\((\d+),\s*(\d+)\)$/;
 
 function isNumeric(type: string): boolean {
-  return INTEGER_TYPES.has(type) || FLOAT_TYPES.has(type) ||
-    type.startsWith("DECIMAL");
+  return type in INTEGER_RANGE || FLOAT_TYPES.has(type) ||
+    DECIMAL.test(type);
 }
 
 /** What must agree across specimens: numbers mix freely, the rest exactly. */
@@ -801,17 +894,61 @@ function kindOf(type: string): string {
   return isNumeric(type) ? "number" : type;
 }
 
-/** The type a column gets in a union table, given the types it comes in. */
-function unionType(types: Iterable<string>): string {
-  let allInteger = true;
-  let first: string | undefined;
-  for (const t of types) {
-    first ??= t;
-    if (!INTEGER_TYPES.has(t)) allInteger = false;
+/** Digits before and after the point a numeric type needs, if exact. */
+function digitsOf(type: string): [number, number] | undefined {
+  const range = INTEGER_RANGE[type];
+  if (range) {
+    const big = -range[0] > range[1] ? -range[0] : range[1];
+    return [big.toString().length, 0];
   }
-  if (first === undefined) return "VARCHAR";
-  if (!isNumeric(first)) return first;
-  return allInteger ? "BIGINT" : "DOUBLE";
+  const m = DECIMAL.exec(type);
+  return m ? [Number(m[1]) - Number(m[2]), Number(m[2])] : undefined;
+}
+
+/**
+ * The type a column gets in a union table, given the types it comes in:
+ * the narrowest type that holds every value of each exactly (BIGINT for
+ * integers that fit, then UBIGINT, HUGEINT, UHUGEINT; a DECIMAL wide enough
+ * for decimals, or decimals with integers, up to 38 digits), else DOUBLE
+ * (FLOAT only when every file has FLOAT). A union to DOUBLE may change
+ * values: {@linkcode lossyColumns} finds where it does.
+ */
+function unionType(types: Iterable<string>): string {
+  const all = [...new Set(types)];
+  if (all.length === 0) return "VARCHAR";
+  if (!isNumeric(all[0])) return all[0];
+  if (all.every((t) => t === "FLOAT")) return "FLOAT";
+  if (all.some((t) => FLOAT_TYPES.has(t))) return "DOUBLE";
+  if (all.every((t) => t in INTEGER_RANGE)) {
+    const lo = all.reduce((m, t) => {
+      const v = INTEGER_RANGE[t][0];
+      return v < m ? v : m;
+    }, 0n);
+    const hi = all.reduce((m, t) => {
+      const v = INTEGER_RANGE[t][1];
+      return v > m ? v : m;
+    }, 0n);
+    const fit = UNION_INTEGERS.find((t) =>
+      INTEGER_RANGE[t][0] <= lo && hi <= INTEGER_RANGE[t][1]
+    );
+    if (fit) return fit;
+  }
+  let whole = 0;
+  let scale = 0;
+  for (const t of all) {
+    const [w, s] = digitsOf(t)!;
+    whole = Math.max(whole, w);
+    scale = Math.max(scale, s);
+  }
+  return whole + scale <= 38 ? `DECIMAL(${whole + scale},${scale})` : "DOUBLE";
+}
+
+/** Whether every value of numeric type `from` is exact in type `to`. */
+function holdsExactly(from: string, to: string): boolean {
+  if (from === to || !isNumeric(from)) return true;
+  if (to === "DOUBLE") return EXACT_IN_DOUBLE.has(from);
+  if (to === "FLOAT") return from === "FLOAT";
+  return unionType([from, to]) === to;
 }
 
 function isolatedTableName(id: string, name: string): string {
@@ -1279,7 +1416,10 @@ function readSpecimen(
   const source = `${rel}/${MANIFEST_FILE}`;
   let manifest: Manifest;
   try {
-    const bytes = Deno.readFileSync(join(scan.dir, MANIFEST_FILE));
+    const bytes = readVaultFileSync(join(scan.dir, MANIFEST_FILE), {
+      root: scan.dir,
+      maxBytes: MAX_MANIFEST_BYTES,
+    });
     manifest = decodeManifest(bytes, source);
   } catch (e) {
     warn(`${(e as Error).message}; skipped`);
@@ -1366,33 +1506,59 @@ async function stageCatalog(
     "manifest",
     "fingerprint",
   ]);
+  const unfit = new Map<string, string>();
   for (const r of records) {
     const m = r.manifest;
-    appendRow(appender, [
-      r.id,
-      m.created,
-      r.createdIso,
-      m.taxonomy.domain,
-      m.taxonomy.method,
-      m.model,
-      toJson(m.tags),
-      m.status,
-      r.rel,
-      m.description,
-      toJson(m.dependencies),
-      toJson(m.artifacts),
-      m.provenance === undefined ? null : toJson(m.provenance),
-      toJson(m),
-      r.fingerprint,
-    ]);
+    let row: (string | null)[];
+    try {
+      row = [
+        r.id,
+        m.created,
+        r.createdIso,
+        m.taxonomy.domain,
+        m.taxonomy.method,
+        m.model,
+        toJson(m.tags),
+        m.status,
+        r.rel,
+        m.description,
+        toJson(m.dependencies),
+        toJson(m.artifacts),
+        m.provenance === undefined ? null : toJson(m.provenance),
+        toJson(m),
+        r.fingerprint,
+      ];
+    } catch (e) {
+      unfit.set(r.id, (e as Error).message);
+      continue;
+    }
+    appendRow(appender, row);
   }
   appender.closeSync();
+  // One row DuckDB cannot take would fail the insert of all: each column
+  // read as JSON must be valid JSON, checked row by row before the insert.
+  for (
+    const [id] of (await c.runAndReadAll(
+      `DELETE FROM _stage_catalog WHERE NOT (json_valid(tags) AND json_valid(dependencies)
+         AND json_valid(artifacts) AND coalesce(json_valid(provenance), true) AND json_valid(manifest)
+         AND TRY_CAST(tags::JSON AS VARCHAR[]) IS NOT NULL
+         AND TRY_CAST(dependencies::JSON AS MAP(VARCHAR, VARCHAR)) IS NOT NULL)
+       RETURNING specimen_id`,
+    )).getRows()
+  ) unfit.set(String(id), "a value DuckDB cannot read as JSON");
   const bad = new Set(
     (await c.runAndReadAll(
       `DELETE FROM _stage_catalog WHERE coalesce(TRY_CAST(created AS TIMESTAMPTZ), TRY_CAST(created_iso AS TIMESTAMPTZ)) IS NULL RETURNING specimen_id`,
     )).getRows().map(([id]) => String(id)),
   );
   return records.filter((r) => {
+    const why = unfit.get(r.id);
+    if (why !== undefined) {
+      warn(
+        `${r.rel}/${MANIFEST_FILE}: cannot be stored in the catalog (${why}); skipped`,
+      );
+      return false;
+    }
     if (!bad.has(r.id)) return true;
     warn(
       `${r.rel}/${MANIFEST_FILE}: "created" ${
@@ -1413,6 +1579,12 @@ async function deleteSpecimens(
     `SELECT DISTINCT source, relation FROM metric_tables WHERE specimen_id IN ${list} AND source IS NOT NULL`,
   )).getRows() as [string, string][];
   const drops: string[] = [];
+  const exact = (await c.runAndReadAll(
+    `SELECT specimen_id, name FROM metric_tables WHERE specimen_id IN ${list} AND starts_with(definition, 'SELECT * FROM "_exact__')`,
+  )).getRows() as [string, string][];
+  for (const [id, name] of exact) {
+    drops.push(`DROP TABLE IF EXISTS ${ident(exactTableName(id, name))};`);
+  }
   for (const [source, relation] of sources) {
     if (source.startsWith("_isolated__")) {
       drops.push(`DROP TABLE IF EXISTS ${ident(source)};`);
@@ -1457,6 +1629,7 @@ async function writeMetrics(
   records: SpecimenRecord[],
   warn: (message: string) => void,
 ) {
+  await keepCaseTwinsApart(c, records);
   const files = records.flatMap((r) => r.metricFiles.filter((f) => !f.issue));
   // The exact DuckDB types, asked once per distinct Parquet schema.
   const bySignature = new Map<string, MetricFile[]>();
@@ -1494,38 +1667,79 @@ async function writeMetrics(
     list.push(f);
     byName.set(f.name, list);
   }
-  // Relations must be unique: "exp_a__b" is both (a__b, metrics) and (a, b).
+  // Relations must be unique: "exp_a__b" is both (a__b, metrics) and (a, b),
+  // and SQL names ignore case: "exp_A" is "exp_a".
   const relations = new Map<string, MetricFile>();
-  const existingRelations = new Set(
+  const existingRelations = new Map(
     (await c.runAndReadAll(
-      `SELECT relation FROM metric_tables WHERE relation IN (SELECT unnest(${
-        literalList(files.map((f) => relationName(f.id, f.name)))
+      `SELECT lower(relation), path FROM metric_tables WHERE lower(relation) IN (SELECT unnest(${
+        literalList(
+          files.map((f) => relationName(f.id, f.name).toLowerCase()),
+        )
       }))`,
-    )).getRows().map(([r]) => String(r)),
+    )).getRows().map(([r, path]) => [String(r), String(path)]),
   );
   for (const f of files) {
     if (!f.columns) continue;
     const relation = relationName(f.id, f.name);
-    const other = relations.get(relation);
-    if (other || existingRelations.has(relation)) {
+    const key = relation.toLowerCase();
+    const other = relations.get(key)?.rel ?? existingRelations.get(key);
+    if (other) {
       f.issue = `${
         label(f)
-      } would be queried as ${relation}, a name already taken${
-        other ? ` by ${other.rel}` : ""
-      }; not indexed (rename the file)`;
+      } would be queried as ${relation}, a name already taken by ${other} (SQL names ignore case); not indexed (rename the file)`;
       f.columns = undefined;
-    } else relations.set(relation, f);
+    } else relations.set(key, f);
   }
   for (const [name, list] of byName) {
-    await writeMetricTable(c, name, list.filter((f) => f.columns));
+    await writeMetricTable(c, name, list.filter((f) => f.columns), warn);
   }
   for (const r of records) {
     for (const f of r.metricFiles) {
       if (f.issue && !r.issues.includes(f.issue)) r.issues.push(f.issue);
+      if (f.widened) r.issues.push(f.widened);
     }
     for (const issue of r.issues) warn(`${r.rel}: ${issue}`);
   }
   await writeMetricTableRows(c, records);
+}
+
+/**
+ * Finds ids that differ only in case from another specimen's (one in the
+ * catalog, or read before it in this run: folder names sort capitals
+ * first). SQL names ignore case, so both cannot have `exp_` views: the
+ * later one's metric tables are not indexed, and it gets an issue naming
+ * both ids. Its catalog row and tensors are kept.
+ */
+async function keepCaseTwinsApart(
+  c: DuckDBConnection,
+  records: SpecimenRecord[],
+) {
+  const seen = new Map(
+    (await c.runAndReadAll(
+      `SELECT lower(specimen_id), specimen_id FROM catalog WHERE lower(specimen_id) IN (SELECT unnest(${
+        literalList(records.map((r) => r.id.toLowerCase()))
+      }))`,
+    )).getRows().map(([k, id]) => [String(k), String(id)]),
+  );
+  for (const r of records) {
+    const key = r.id.toLowerCase();
+    const twin = seen.get(key);
+    if (twin === undefined || twin === r.id) {
+      seen.set(key, r.id);
+      continue;
+    }
+    r.issues.push(
+      `its id differs only in case from "${twin}" (${SPECIMENS_DIR}/${twin}), and SQL names ignore case: ${
+        relationName(twin, MAIN_METRICS)
+      } and the like are ${twin}'s, so this specimen's metric tables are not indexed (its catalog row and tensors are); rename one of them (folder and manifest specimen_id) to index both`,
+    );
+    for (const f of r.metricFiles) {
+      f.issue ??= `${
+        label(f)
+      }: not indexed (id differs only in case from "${twin}")`;
+    }
+  }
 }
 
 function firstLine(text: string): string {
@@ -1536,6 +1750,7 @@ async function writeMetricTable(
   c: DuckDBConnection,
   name: string,
   files: MetricFile[],
+  warn: (message: string) => void,
 ) {
   if (files.length === 0) return;
   const table = metricsTableName(name);
@@ -1608,6 +1823,15 @@ async function writeMetricTable(
       })`,
     );
   } else {
+    const widen: Widening[] = [];
+    for (const [col, list] of types) {
+      const now = existing.get(col);
+      const wanted = unionType([now ?? list[0], ...list]);
+      if (now && wanted !== now && !holdsExactly(now, wanted)) {
+        widen.push({ col, now, wanted });
+      }
+    }
+    if (widen.length) await keepExactBeforeWidening(c, table, widen, warn);
     for (const [col, list] of types) {
       const now = existing.get(col);
       if (now === undefined) {
@@ -1638,12 +1862,176 @@ async function writeMetricTable(
     if (list[0].logDir) await insertLog(c, table, list[0]); // alone
     else await insertFiles(c, table, list);
   }
+  const final = (await existingColumns(c, table))!;
   for (const f of good) {
     if (f.issue) continue;
     f.source = table;
+    const lossy = await lossyColumns(c, f, final);
+    if (lossy.length) {
+      await keepExact(c, f, table, lossy, types);
+      if (f.definition) continue;
+    }
+    // The file's own types: a union column may be wider.
     f.definition = `SELECT ${
-      f.columns!.map((col) => ident(col.name)).join(", ")
+      f.columns!.map((col) =>
+        final.get(col.name) === col.type
+          ? ident(col.name)
+          : `CAST(${ident(col.name)} AS ${col.type}) AS ${ident(col.name)}`
+      ).join(", ")
     } FROM ${ident(table)} WHERE specimen_id = ${literal(f.id)}`;
+  }
+}
+
+/** The table holding an exact copy of a file whose union column is lossy. */
+function exactTableName(id: string, name: string): string {
+  return `_exact__${id}__${name}`;
+}
+
+/** SQL true where a value of `col` (of `type`) is not the same as `wider`. */
+function changedBy(col: string, type: string, wider: string): string {
+  return `TRY_CAST(TRY_CAST(${
+    ident(col)
+  } AS ${wider}) AS ${type}) IS DISTINCT FROM ${ident(col)}`;
+}
+
+/**
+ * The columns of `f` whose values change in its union table's column
+ * (`final` types): a BIGINT beyond 2^53, a DECIMAL with more digits than a
+ * DOUBLE holds, in a column that is DOUBLE because another specimen has
+ * DOUBLE there. Values are compared by a round trip through the wider type.
+ */
+async function lossyColumns(
+  c: DuckDBConnection,
+  f: MetricFile,
+  final: Map<string, string>,
+): Promise<Column[]> {
+  const risky = f.columns!.filter((col) =>
+    !holdsExactly(col.type, final.get(col.name) ?? col.type)
+  );
+  if (risky.length === 0) return [];
+  try {
+    const [row] = (await retryLog(f, () =>
+      c.runAndReadAll(
+        `SELECT ${
+          risky.map((col) =>
+            `bool_or(${changedBy(col.name, col.type, final.get(col.name)!)})`
+          ).join(", ")
+        } FROM ${parquetSql(f)}`,
+      ))).getRows();
+    return risky.filter((_, i) => row[i] === true);
+  } catch {
+    return risky; // cannot tell: keep it exact
+  }
+}
+
+/**
+ * Copies `f` into a table of its own, so that its `exp_` view gives its
+ * values exactly while the union table holds them widened; says so.
+ */
+async function keepExact(
+  c: DuckDBConnection,
+  f: MetricFile,
+  table: string,
+  lossy: Column[],
+  types: Map<string, string[]>,
+) {
+  const exact = exactTableName(f.id, f.name);
+  const final = await existingColumns(c, table);
+  const what = lossy.map((col) =>
+    `"${col.name}" (${col.type} here, ${final?.get(col.name)} there: ${
+      (types.get(col.name) ?? []).filter((t) => FLOAT_TYPES.has(t))
+          .length
+        ? "another specimen has floating point values in it"
+        : "no exact type holds every specimen's values"
+    })`
+  ).join(", ");
+  try {
+    await retryLog(f, () =>
+      c.run(
+        `CREATE OR REPLACE TABLE ${ident(exact)} AS SELECT * FROM ${
+          parquetSql(f)
+        }`,
+      ));
+    f.definition = `SELECT * FROM ${ident(exact)}`;
+    f.widened = `${
+      label(f)
+    }: in "${table}" column ${what} changes some of its values (precision lost); ${
+      relationName(f.id, f.name)
+    } keeps them exact`;
+  } catch (e) {
+    f.widened = `${
+      label(f)
+    }: in "${table}" column ${what} changes some of its values (precision lost), and no exact copy could be made (${
+      firstLine(duckdbMessage(e))
+    })`;
+  }
+}
+
+/** A union column about to widen to a type that changes some values. */
+interface Widening {
+  col: string;
+  now: string;
+  wanted: string;
+}
+
+/**
+ * Before `table`'s columns widen (e.g. BIGINT to DOUBLE, which changes some
+ * values), copies the rows of each specimen already in the catalog whose
+ * values would change into a table of its own, points its relation there,
+ * and reports it.
+ */
+async function keepExactBeforeWidening(
+  c: DuckDBConnection,
+  table: string,
+  widen: Widening[],
+  warn: (message: string) => void,
+) {
+  const hit = (await c.runAndReadAll(
+    `SELECT t.specimen_id, t.name, t.relation, t.definition, ${
+      widen.map((w) => `bool_or(${changedBy(w.col, w.now, w.wanted)})`).join(
+        ", ",
+      )
+    }
+     FROM metric_tables t JOIN ${ident(table)} u USING (specimen_id)
+     WHERE t.source = ${literal(table)}
+     GROUP BY ALL HAVING ${
+      widen.map((w) => `bool_or(${changedBy(w.col, w.now, w.wanted)})`).join(
+        " OR ",
+      )
+    }`,
+  )).getRows();
+  for (const [id, name, relation, definition, ...flags] of hit as string[][]) {
+    const cols = widen.filter((_, i) => flags[i] as unknown === true).map((
+      w,
+    ) => `"${w.col}" (${w.now}) becomes ${w.wanted}`).join(", ");
+    if (definition.startsWith(`SELECT * FROM "_exact__`)) continue;
+    const exact = exactTableName(id, name);
+    const issue =
+      `${STRATA}/${name}.parquet: in "${table}" column ${cols} (a specimen indexed later has values no exact type holds with these), which changes some of its values (precision lost); ${relation} keeps them exact`;
+    await c.run(
+      `CREATE OR REPLACE TABLE ${ident(exact)} AS ${definition};
+       UPDATE metric_tables SET definition = ${
+        literal(`SELECT * FROM ${ident(exact)}`)
+      } WHERE specimen_id = ${literal(id)} AND name = ${literal(name)};`,
+    );
+    const stored = (await c.runAndReadAll(
+      `SELECT 1 FROM duckdb_views() WHERE database_name = current_database() AND view_name = ${
+        literal(relation)
+      }`,
+    )).getRows().length > 0;
+    if (stored) {
+      await c.run(
+        `CREATE OR REPLACE VIEW ${ident(relation)} AS SELECT * FROM ${
+          ident(exact)
+        }`,
+      );
+    }
+    await c.run(
+      `UPDATE catalog SET issues = list_append(issues, ${
+        literal(issue)
+      }) WHERE specimen_id = ${literal(id)}`,
+    );
+    warn(`${SPECIMENS_DIR}/${id}: ${issue}`);
   }
 }
 

@@ -8,6 +8,7 @@ import { join, resolve } from "./_deps.ts";
 import {
   exists,
   placeDir,
+  readVaultFile,
   removeStaleTemps,
   tempPathFor,
   withWriteContext,
@@ -319,7 +320,12 @@ export async function deriveSpecimen(
   const parent = await readManifest(parentDir);
   let protocol: string;
   try {
-    protocol = await Deno.readTextFile(join(parentDir, "protocol.ts"));
+    protocol = new TextDecoder().decode(
+      await readVaultFile(join(parentDir, "protocol.ts"), {
+        root: parentDir,
+        maxBytes: 16 * 1024 * 1024,
+      }),
+    );
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
     throw new NotFoundError(

@@ -14,6 +14,11 @@
  * | `GET /api/summary?ids&column&table` | final / min / max per specimen |
  * | `POST /api/sql {sql, format}` | read-only SQL, JSON or CSV |
  *
+ * `HEAD` works on every `GET` route (same status and headers, no body).
+ * A request body may hold at most {@linkcode MAX_BODY_BYTES} (1 MiB): a
+ * larger one is refused with 413 before it is read (by its
+ * `Content-Length`) or as soon as it passes the limit (chunked).
+ *
  * Safety: assets come from a fixed in-memory map (no file is served by
  * path); ids and names are checked by the vault's rules before they reach a
  * path or SQL; SQL is read-only and cannot touch files (DuckDB's external
@@ -40,10 +45,17 @@ import {
   LiveCatalog,
   QueryRefusedError,
   QueryTimeoutError,
+  ResultTooLargeError,
   SqlError,
 } from "./_dashboard_db.ts";
 import { toJson } from "./_duckdb.ts";
-import { InvalidInputError, NotFoundError, VaultError } from "./errors.ts";
+import {
+  InvalidInputError,
+  NotFoundError,
+  UnsafeFileError,
+  UnsupportedFormatError,
+  VaultError,
+} from "./errors.ts";
 import { findVault, type VaultPaths, vaultPaths } from "./vault.ts";
 
 export type { VaultPaths };
@@ -97,9 +109,64 @@ export interface Dashboard extends AsyncDisposable {
   close(): void;
 }
 
+/**
+ * The largest request body the dashboard reads: 1 MiB (a SQL query is a
+ * few KB). A larger one gets 413 without being buffered.
+ *
+ * @example
+ * ```ts
+ * import { MAX_BODY_BYTES } from "./dashboard.ts";
+ * console.assert(MAX_BODY_BYTES === 1024 * 1024);
+ * ```
+ */
+export const MAX_BODY_BYTES = 1 << 20;
+
+function tooLarge(): Response {
+  return json({
+    error:
+      `The request body is larger than ${MAX_BODY_BYTES} bytes (1 MiB), the dashboard's limit: send a shorter query`,
+    kind: "too_large",
+  }, 413);
+}
+
+/**
+ * The body of `req`, read up to MAX_BODY_BYTES: null (and the stream
+ * cancelled) as soon as it is larger, before buffering the rest.
+ */
+async function limitedBody(
+  req: Request,
+): Promise<Uint8Array<ArrayBuffer> | null> {
+  const declared = req.headers.get("content-length");
+  if (declared !== null && !(Number(declared) <= MAX_BODY_BYTES)) {
+    await req.body?.cancel().catch(() => {});
+    return null;
+  }
+  if (!req.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = req.body.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
 const SECURITY_HEADERS = {
   "content-security-policy":
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",
   "cross-origin-opener-policy": "same-origin",
@@ -119,6 +186,7 @@ function json(value: unknown, status = 200, fast = false): Response {
 function errorKind(e: unknown): [number, string] {
   if (e instanceof QueryRefusedError) return [403, "refused"];
   if (e instanceof SqlError) return [400, "sql"];
+  if (e instanceof ResultTooLargeError) return [413, "too_large"];
   if (e instanceof QueryTimeoutError) return [503, "timeout"];
   if (e instanceof NotFoundError) {
     return e.message.startsWith("No catalog")
@@ -126,6 +194,8 @@ function errorKind(e: unknown): [number, string] {
       : [404, "not_found"];
   }
   if (e instanceof InvalidInputError) return [400, "invalid"];
+  if (e instanceof UnsupportedFormatError) return [422, "unsupported"];
+  if (e instanceof UnsafeFileError) return [403, "unsafe_file"];
   if (e instanceof VaultError) return [500, "vault"];
   return [500, "internal"];
 }
@@ -255,14 +325,22 @@ export async function createDashboard(
           kind: "refused",
         }, 403);
       }
-      return await sql(ctx, req);
+      const body = await limitedBody(req);
+      if (body === null) return tooLarge();
+      return await sql(
+        ctx,
+        new Request(req.url, { method: "POST", headers: req.headers, body }),
+      );
     }
-    if (req.method !== "GET") {
-      return json({
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      await req.body?.cancel().catch(() => {});
+      const res = json({
         error:
-          `Method ${req.method} is not allowed: the dashboard only reads (GET; POST for /api/sql)`,
+          `Method ${req.method} is not allowed: the dashboard only reads (GET, HEAD; POST for /api/sql)`,
         kind: "method",
       }, 405);
+      res.headers.set("allow", "GET, HEAD, POST");
+      return res;
     }
     if (path === "/" || path === "/index.html") {
       return new Response(INDEX_HTML, {
@@ -310,11 +388,20 @@ export async function createDashboard(
   return {
     paths,
     handler: async (req) => {
+      let res: Response;
       try {
-        return withHeaders(await route(req));
+        res = withHeaders(await route(req));
       } catch (e) {
-        return withHeaders(errorResponse(e));
+        res = withHeaders(errorResponse(e));
       }
+      if (req.method !== "HEAD") return res;
+      // HEAD: what GET answers, without the body.
+      await res.body?.cancel().catch(() => {});
+      return new Response(null, {
+        status: res.status,
+        statusText: res.statusText,
+        headers: res.headers,
+      });
     },
     allowHosts(hosts) {
       allowed = hosts ? new Set(hosts.map((h) => h.toLowerCase())) : null;

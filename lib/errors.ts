@@ -114,3 +114,43 @@ export class CorruptFileError extends VaultError {
     this.exitCode = 5;
   }
 }
+
+/**
+ * A path in the vault is not a regular file inside it: a FIFO, a device, a
+ * socket, a folder where a file belongs, or a symbolic link leading outside
+ * the vault. Nothing is read from it. Tasks exit with code 2, like a
+ * symlinked specimen folder.
+ *
+ * @example
+ * ```ts
+ * import { UnsafeFileError } from "./errors.ts";
+ * console.assert(new UnsafeFileError("x").exitCode === 2);
+ * ```
+ */
+export class UnsafeFileError extends VaultError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UnsafeFileError";
+    this.exitCode = 2;
+  }
+}
+
+/**
+ * A valid file in a format, data type or codec the vault does not read
+ * (e.g. a `complex64` Zarr array, a `bz2` compressor, a nested Parquet
+ * column, LZO Parquet pages). Not damage: the
+ * message names what is unsupported. Tasks exit with code 6.
+ *
+ * @example
+ * ```ts
+ * import { UnsupportedFormatError } from "./errors.ts";
+ * console.assert(new UnsupportedFormatError("x").exitCode === 6);
+ * ```
+ */
+export class UnsupportedFormatError extends VaultError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UnsupportedFormatError";
+    this.exitCode = 6;
+  }
+}

@@ -33,12 +33,15 @@ import {
 import { type ArtifactRecord, readManifest } from "./manifest.ts";
 import { compactLog } from "./metrics_table.ts";
 import {
+  clearLog,
+  isNotEmpty,
   listParts,
   lockLog,
   LOG_LOCK_FILE,
   partFileName,
   PARTS_SUFFIX,
   partsDir,
+  showEntries,
 } from "./_log_parts.ts";
 import type { EncodeMetricsOptions } from "./parquet.ts";
 import { assertWritable } from "./seal.ts";
@@ -350,7 +353,7 @@ export class MetricsLogger implements AsyncDisposable {
       // Leave no empty log behind to block the name.
       const parts = partsDir(dir, name);
       if ((await listParts(parts)).length === 0) {
-        await Deno.remove(parts, { recursive: true }).catch(() => {});
+        await clearLog(parts, name).catch(() => {});
       }
       lock.close();
       throw e;
@@ -487,10 +490,36 @@ export class MetricsLogger implements AsyncDisposable {
           bytes: compacted.bytes,
         });
       }
-      await Deno.remove(this.partsDir, { recursive: true });
+      await this.#clear();
       return record;
     } finally {
       this.#lock.close();
+    }
+  }
+
+  /**
+   * Removes the parts folder: only what this logger wrote. A failure to
+   * remove it is a warning, not an error of close(): the table is placed
+   * and recorded, and readers ignore a folder beside it.
+   */
+  async #clear(): Promise<void> {
+    let left: string[];
+    try {
+      left = await clearLog(this.partsDir, this.name);
+    } catch (e) {
+      console.error(
+        `warning: metrics table "${this.name}" of specimen "${this.specimenId}" is saved, but its parts folder ${this.partsDir} could not be removed (${
+          (e as Error).message
+        }); deno task index removes it`,
+      );
+      return;
+    }
+    if (left.length) {
+      console.error(
+        `warning: metrics table "${this.name}" of specimen "${this.specimenId}" is saved; ${this.partsDir} is left because it holds ${
+          showEntries(left)
+        }, which the logger did not write`,
+      );
     }
   }
 
@@ -786,7 +815,8 @@ export class MetricsLogger implements AsyncDisposable {
     if (unload && this.#logged === 0) {
       // Nothing was logged: leave no empty log to block the name.
       try {
-        Deno.removeSync(this.partsDir, { recursive: true });
+        Deno.removeSync(join(this.partsDir, LOG_LOCK_FILE));
+        Deno.removeSync(this.partsDir); // not recursive: only if empty
       } catch { /* repairLogs removes it */ }
       return;
     }
@@ -865,6 +895,7 @@ async function claimLog(
 ): Promise<Deno.FsFile> {
   const target = partsDir(dir, name);
   const started = performance.now();
+  let goneSince: number | undefined;
   while (true) {
     const tmp = tempPathFor(target);
     await Deno.mkdir(tmp);
@@ -879,17 +910,14 @@ async function claimLog(
       return lock;
     } catch (e) {
       lock.close();
-      await Deno.remove(tmp, { recursive: true });
-      if (
-        !(e instanceof Deno.errors.AlreadyExists) &&
-        !(e instanceof Error && /not empty|ENOTEMPTY|EEXIST/i.test(e.message))
-      ) {
-        throw e;
-      }
+      await Deno.remove(join(tmp, LOG_LOCK_FILE)).catch(() => {});
+      await Deno.remove(tmp).catch(() => {});
+      if (!isNotEmpty(e)) throw e;
     }
+    // Taken: by a live logger (busy), a dead one (free lock), or a folder
+    // being removed or not made by a logger (no lock file: "gone").
     const held = await lockLog(dir, name);
-    if (held === "gone") continue;
-    if (held !== "busy") {
+    if (held !== "busy" && held !== "gone") {
       const parts = await listParts(target);
       if (parts.length === 0) return held; // a logger that died before its first part
       held.close();
@@ -897,9 +925,22 @@ async function claimLog(
         `Metrics table "${name}" of specimen "${id}" has an interrupted log: ${parts.length} parts in strata/${name}${PARTS_SUFFIX}/ from a logger that stopped without closing. Specimens are immutable, so it is not continued: run deno task index to compact it (or call repairLogs()), and log to another table name or a new specimen`,
       );
     }
-    if (performance.now() - started > LOCK_RETRY_MS) {
+    // No lock file is the instant a closing logger removes its folder; a
+    // folder that stays without one for a while was not made by a logger.
+    const now = performance.now();
+    if (held === "busy") goneSince = undefined;
+    else goneSince ??= now;
+    const waited = goneSince === undefined
+      ? now - started > LOCK_RETRY_MS
+      : now - goneSince > LOCK_RETRY_MS || now - started > 10 * LOCK_RETRY_MS;
+    if (waited) {
+      if (held === "gone") {
+        throw new VaultError(
+          `Metrics table "${name}" of specimen "${id}" cannot be logged: strata/${name}${PARTS_SUFFIX}/ exists but has no ${LOG_LOCK_FILE} file, so no logger made it; look at what it holds and remove it, or log to another table name`,
+        );
+      }
       throw new VaultError(
-        `Metrics table "${name}" of specimen "${id}" is being logged by another logger (strata/${name}${PARTS_SUFFIX}/${LOG_LOCK_FILE} is locked, by this or another process); two writers cannot share a table: log to another name (e.g. "${name}_2"), or close the other logger first`,
+        `Metrics table "${name}" of specimen "${id}" is being written by another logger (strata/${name}${PARTS_SUFFIX}/${LOG_LOCK_FILE} is locked, by this or another process); two writers cannot share a table: log to another name (e.g. "${name}_2"), or close the other logger first`,
       );
     }
     await new Promise((r) => setTimeout(r, 20));

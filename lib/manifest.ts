@@ -7,13 +7,13 @@
  * @module
  */
 import { decodeMsgpack, encodeMsgpack, join } from "./_deps.ts";
-import { atomicWriteFile } from "./_fs.ts";
+import { atomicWriteFile, readVaultFile } from "./_fs.ts";
 import {
   CorruptFileError,
   InvalidInputError,
   NotFoundError,
 } from "./errors.ts";
-import { isSpecimenId } from "./specimen_id.ts";
+import { isReadableSpecimenId } from "./specimen_id.ts";
 import type { Provenance } from "./provenance.ts";
 import type { RunRecord } from "./run.ts";
 import type { Seal } from "./seal.ts";
@@ -107,9 +107,9 @@ export function validateManifest(
   }
   const m = value;
   if (!("specimen_id" in m)) throw new TypeError(`missing key "specimen_id"`);
-  if (!isSpecimenId(m.specimen_id)) {
+  if (!isReadableSpecimenId(m.specimen_id)) {
     throw new TypeError(
-      `"specimen_id" must match ^[a-z0-9_]+$ (at most 128), found ${
+      `"specimen_id" must match ^[A-Za-z0-9_]+$ (at most 128), found ${
         JSON.stringify(m.specimen_id)?.slice(0, 140)
       }`,
     );
@@ -208,6 +208,12 @@ export function decodeManifest(
       { cause: e },
     );
   }
+  const depth = nestingDepth(value, MAX_MANIFEST_DEPTH);
+  if (depth > MAX_MANIFEST_DEPTH) {
+    throw new CorruptFileError(
+      `Invalid manifest ${source}: arrays and maps nested more than ${MAX_MANIFEST_DEPTH} deep; a manifest holds flat records, so this one is damaged or hostile: restore it from a copy`,
+    );
+  }
   try {
     return validateManifest(value, expectedId);
   } catch (e) {
@@ -216,6 +222,54 @@ export function decodeManifest(
       { cause: e },
     );
   }
+}
+
+/**
+ * How deep arrays and maps may nest in a manifest. Real ones nest a few
+ * levels (artifacts, runs, provenance); the limit keeps every recursive step
+ * after decoding (validation, JSON for the catalog, the dashboard) far from
+ * the stack's end.
+ */
+export const MAX_MANIFEST_DEPTH = 64;
+
+/**
+ * The largest manifest file read (256 MiB): far above any real one (a
+ * million tags is about 10 MB), and a bound on what one file can cost.
+ */
+export const MAX_MANIFEST_BYTES: number = 256 * 1024 * 1024;
+
+/**
+ * How deep arrays and objects nest in `value`, counted without recursion
+ * (so a hostile value cannot overflow the stack here), stopping as soon as
+ * it exceeds `limit` (then returns `limit + 1`).
+ *
+ * @example
+ * ```ts
+ * import { nestingDepth } from "./manifest.ts";
+ * console.assert(nestingDepth({ a: [[1]] }) === 3);
+ * console.assert(nestingDepth(7) === 0);
+ * ```
+ */
+export function nestingDepth(value: unknown, limit = Infinity): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== "object" || ArrayBuffer.isView(v)) continue;
+    if (d + 1 > max) {
+      max = d + 1;
+      if (max > limit) return max;
+    }
+    const items = Array.isArray(v)
+      ? v
+      : v instanceof Map
+      ? [...v.keys(), ...v.values()]
+      : Object.values(v);
+    for (const x of items) {
+      if (x !== null && typeof x === "object") stack.push([x, d + 1]);
+    }
+  }
+  return max;
 }
 
 /**
@@ -239,6 +293,8 @@ export function encodeManifest(manifest: Manifest): Uint8Array {
 /**
  * Reads and validates `<dir>/manifest.msgpack`; the id must match the folder
  * name. Throws {@linkcode NotFoundError} or {@linkcode CorruptFileError};
+ * `UnsafeFileError` when the manifest is not a regular file inside
+ * the folder (a FIFO, a device, a link leading out: never waited on);
  * {@linkcode InvalidInputError} when the folder is a symbolic link (a
  * specimen is a real folder inside its vault: a link could change its
  * results from outside, and would not move with the vault).
@@ -257,7 +313,10 @@ export async function readManifest(dir: string): Promise<Manifest> {
   const path = join(dir, MANIFEST_FILE);
   let bytes: Uint8Array;
   try {
-    bytes = await Deno.readFile(path);
+    bytes = await readVaultFile(path, {
+      root: dir,
+      maxBytes: MAX_MANIFEST_BYTES,
+    });
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
       throw new NotFoundError(

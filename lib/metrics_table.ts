@@ -21,8 +21,14 @@ import { parquetMetadataAsync } from "hyparquet";
 import type { FileMetaData } from "hyparquet";
 import { writeMetadata } from "hyparquet-writer/src/metadata.js";
 import { ByteWriter } from "hyparquet-writer";
-import { join } from "./_deps.ts";
-import { exists, placeFile, tempPathFor } from "./_fs.ts";
+import { dirname, join } from "./_deps.ts";
+import {
+  exists,
+  openVaultFile,
+  placeFile,
+  readVaultFile,
+  tempPathFor,
+} from "./_fs.ts";
 import { updateManifest } from "./_lock.ts";
 import { CorruptFileError, NotFoundError, VaultError } from "./errors.ts";
 import { type ArtifactRecord, readManifest } from "./manifest.ts";
@@ -33,11 +39,17 @@ import {
   KINDS_KEY,
   type ParquetColumnInfo,
   type ReadColumn,
+  type ReadColumnInfo,
   type TypedMetricColumn,
 } from "./parquet.ts";
 import { STATUS_SEALED } from "./seal.ts";
-import { ARTIFACT_NAME_PATTERN, STRATA_DIR } from "./storage.ts";
 import {
+  ARTIFACT_NAME_PATTERN,
+  READABLE_ARTIFACT_NAME_PATTERN,
+  STRATA_DIR,
+} from "./storage.ts";
+import {
+  clearLog,
   isLocked,
   listParts,
   lockLog,
@@ -45,6 +57,7 @@ import {
   partFileName,
   PARTS_SUFFIX,
   partsDir,
+  showEntries,
 } from "./_log_parts.ts";
 
 export { LOG_LOCK_FILE, partFileName, PARTS_SUFFIX };
@@ -113,10 +126,10 @@ export async function listMetricTables(
     for await (const e of Deno.readDir(strata)) {
       if (e.isFile && e.name.endsWith(".parquet")) {
         const name = e.name.slice(0, -".parquet".length);
-        if (ARTIFACT_NAME_PATTERN.test(name)) files.add(name);
+        if (READABLE_ARTIFACT_NAME_PATTERN.test(name)) files.add(name);
       } else if (e.isDirectory && e.name.endsWith(PARTS_SUFFIX)) {
         const name = e.name.slice(0, -PARTS_SUFFIX.length);
-        if (ARTIFACT_NAME_PATTERN.test(name)) logs.add(name);
+        if (READABLE_ARTIFACT_NAME_PATTERN.test(name)) logs.add(name);
       }
     }
   } catch (e) {
@@ -182,7 +195,7 @@ async function readTable(
 ): Promise<DecodedMetrics> {
   const file = join(specimenDir, STRATA_DIR, `${name}.parquet`);
   try {
-    const bytes = await Deno.readFile(file);
+    const bytes = await readVaultFile(file, { root: specimenDir });
     return await decodeMetrics(bytes, file);
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
@@ -201,7 +214,7 @@ async function readTable(
     const path = join(dir, partFileName(p.seq));
     let bytes: Uint8Array;
     try {
-      bytes = await Deno.readFile(path);
+      bytes = await readVaultFile(path, { root: specimenDir });
     } catch (e) {
       // The logger closed meanwhile: the parts became the file.
       if (e instanceof Deno.errors.NotFound && retries > 0) {
@@ -348,7 +361,9 @@ export async function compactLog(
     for (const f of footers) {
       if (f.rows >= COPY_MIN_ROWS && typesMatch(f, schema)) {
         await flushBatch();
-        using file = await Deno.open(f.path, { read: true });
+        using file = await openVaultFile(f.path, {
+          root: specimenOfPart(f.path),
+        });
         await out.append(fileSource(file, scratch), f.metadata, schema);
         continue;
       }
@@ -401,8 +416,13 @@ export interface RepairReport {
  * `strata/<name>.parquet`, recorded in the manifest (marked
  * `interrupted: true`) and removed; a parts folder left beside a compacted
  * file is removed (and the file recorded if the crash came before that).
- * Logs locked by a live logger are listed in `live` and left alone; a
- * sealed specimen, corrupt parts or conflicting types are reported in
+ * Only what a logger wrote is removed: part files, its temp files and the
+ * lock file, by their exact names; anything else in a parts folder (another
+ * file, a folder, a symlink) is reported in `problems` and left, with the
+ * folder. A folder without a lock file was not made by a logger: reported
+ * and left. A sealed specimen is never touched (not even locked): its
+ * parts folders are reported. Logs locked by a live logger are listed in
+ * `live` and left alone; corrupt parts or conflicting types are reported in
  * `problems` and nothing is changed for that table. Cheap when there is
  * nothing to do (one directory listing).
  *
@@ -432,15 +452,32 @@ export async function repairLogs(specimenDir: string): Promise<RepairReport> {
     if (e instanceof Deno.errors.NotFound) return report;
     throw e;
   }
+  if (names.length === 0) return report;
+  const manifest = await readManifest(specimenDir);
+  // A sealed specimen is never touched: not even a lock is taken.
+  const sealed = manifest.seal !== undefined ||
+    manifest.status === STATUS_SEALED;
   for (const name of names.sort()) {
+    if (sealed) {
+      report.problems.push(`${name}: ${await sealedLog(specimenDir, name)}`);
+      continue;
+    }
     const lock = await lockLog(specimenDir, name);
-    if (lock === "gone") continue;
+    if (lock === "gone") {
+      const left = await notALog(specimenDir, name);
+      if (left) report.problems.push(`${name}: ${left}`);
+      continue;
+    }
     if (lock === "busy") {
       report.live.push(name);
       continue;
     }
     try {
-      const problem = await repairOne(specimenDir, name);
+      const problem = await repairOne(
+        specimenDir,
+        name,
+        (p) => report.problems.push(`${name}: ${p}`),
+      );
       if (problem === undefined) report.repaired.push(name);
       else if (problem) report.problems.push(`${name}: ${problem}`);
     } catch (e) {
@@ -454,27 +491,71 @@ export async function repairLogs(specimenDir: string): Promise<RepairReport> {
   return report;
 }
 
+/** What is said of a parts folder in a sealed specimen (left as is). */
+async function sealedLog(specimenDir: string, name: string): Promise<string> {
+  const folder = `strata/${name}${PARTS_SUFFIX}/`;
+  if (await exists(join(specimenDir, STRATA_DIR, `${name}.parquet`))) {
+    return `a leftover ${name}${PARTS_SUFFIX}/ folder sits beside ${name}.parquet, but the specimen is sealed, so it is left as is (readers ignore it)`;
+  }
+  const parts = await listParts(partsDir(specimenDir, name));
+  if (parts.length) {
+    return `the specimen is sealed with an interrupted log (${parts.length} parts in ${folder}), so it is left as is; readers read the parts`;
+  }
+  return `${folder} holds no part, but the specimen is sealed, so it is left as is`;
+}
+
+/**
+ * A parts folder without a lock file: no logger made it (or one is removing
+ * it this instant, and it is gone). Left as is; says what is in it.
+ */
+async function notALog(
+  specimenDir: string,
+  name: string,
+): Promise<string | null> {
+  const entries: string[] = [];
+  try {
+    for await (const e of Deno.readDir(partsDir(specimenDir, name))) {
+      entries.push(e.name);
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+  return `strata/${name}${PARTS_SUFFIX}/ has no ${LOG_LOCK_FILE} file, so no logger made it; it is left as is (${
+    entries.length ? `it holds ${showEntries(entries.sort())}` : "it is empty"
+  }): remove it yourself if it is not needed`;
+}
+
 /**
  * Repairs one log whose lock is held by the caller. Returns undefined when
- * repaired, null when there was nothing to do, or the problem.
+ * repaired, null when there was nothing to do, or the problem. Removes only
+ * what a logger wrote ({@linkcode clearLog}); anything else in the folder
+ * is reported and left, with the folder.
  */
 async function repairOne(
   specimenDir: string,
   name: string,
+  note: (problem: string) => void,
 ): Promise<string | null | undefined> {
   const dir = partsDir(specimenDir, name);
   const file = join(specimenDir, STRATA_DIR, `${name}.parquet`);
   const manifest = await readManifest(specimenDir);
-  const sealed = manifest.seal !== undefined ||
-    manifest.status === STATUS_SEALED;
+  if (manifest.seal !== undefined || manifest.status === STATUS_SEALED) {
+    return await sealedLog(specimenDir, name); // sealed meanwhile
+  }
   const recorded = Object.hasOwn(manifest.artifacts, name);
+  const strays = (left: string[]) =>
+    `strata/${name}${PARTS_SUFFIX}/ holds ${
+      showEntries(left)
+    }, which no logger wrote; ${
+      left.length === 1 ? "it is" : "they are"
+    } left as is, with the folder: remove ${
+      left.length === 1 ? "it" : "them"
+    } yourself if not needed`;
   if (await exists(file)) {
     // The logger died after placing the file: finish its cleanup.
-    if (sealed) {
-      return `a leftover ${name}${PARTS_SUFFIX}/ folder sits beside ${name}.parquet, but the specimen is sealed, so it is left as is (readers ignore it)`;
-    }
     if (!recorded) {
-      const bytes = await Deno.readFile(file);
+      const bytes = await readVaultFile(file, { root: specimenDir });
       const decoded = await decodeMetrics(bytes, file);
       await recordTable(specimenDir, name, {
         columns: decoded.schema,
@@ -482,17 +563,15 @@ async function repairOne(
         bytes: bytes.length,
       });
     }
-    await Deno.remove(dir, { recursive: true });
+    const left = await clearLog(dir, name);
+    if (left.length) note(strays(left));
     return undefined;
   }
   const parts = await listParts(dir);
   if (parts.length === 0) {
     // A logger that died before its first flush: nothing to keep.
-    await Deno.remove(dir, { recursive: true });
-    return null;
-  }
-  if (sealed) {
-    return `the specimen is sealed with an interrupted log (${parts.length} parts in strata/${name}${PARTS_SUFFIX}/), so it is left as is; readers read the parts`;
+    const left = await clearLog(dir, name);
+    return left.length ? strays(left) : null;
   }
   if (recorded) {
     return `the manifest already records an artifact "${name}" but strata/${name}.parquet is missing; ${parts.length} parts in strata/${name}${PARTS_SUFFIX}/ are left as is`;
@@ -514,7 +593,8 @@ async function repairOne(
       throw e;
     }
   }
-  await Deno.remove(dir, { recursive: true });
+  const left = await clearLog(dir, name);
+  if (left.length) note(strays(left));
   return undefined;
 }
 
@@ -522,7 +602,11 @@ async function repairOne(
 async function recordTable(
   specimenDir: string,
   name: string,
-  table: { columns: ParquetColumnInfo[]; rows: number; bytes: number },
+  table: {
+    columns: { name: string; type: string }[];
+    rows: number;
+    bytes: number;
+  },
   interrupted = false,
 ): Promise<void> {
   await updateManifest(specimenDir, (m) => {
@@ -576,9 +660,18 @@ const LEAF_TYPES: Record<string, ParquetColumnInfo["type"]> = {
   BOOLEAN: "BOOLEAN",
 };
 
+/**
+ * The specimen folder of a part file (`<specimen>/strata/<name>.parts/<part>`):
+ * the folder its real path must stay inside, so that a `.parts` folder
+ * linked elsewhere is refused.
+ */
+function specimenOfPart(path: string): string {
+  return dirname(dirname(dirname(path)));
+}
+
 /** Reads a part's footer only (the tail of the file). */
 async function readFooter(path: string, seq: number): Promise<PartFooter> {
-  using file = await Deno.open(path, { read: true });
+  using file = await openVaultFile(path, { root: specimenOfPart(path) });
   const size = (await file.stat()).size;
   let metadata: FileMetaData;
   try {
@@ -633,28 +726,25 @@ async function readFooter(path: string, seq: number): Promise<PartFooter> {
  * The union of the parts' columns by name, in order of first appearance;
  * INT64 and DOUBLE make DOUBLE, any other mix is a corrupt log.
  */
-function mergeSchemas(
-  parts: { columns: ParquetColumnInfo[]; where: number }[],
+function mergeSchemas<T extends ReadColumnInfo>(
+  parts: { columns: T[]; where: number }[],
   dir: string,
-): ParquetColumnInfo[] {
-  const merged = new Map<
-    string,
-    { type: ParquetColumnInfo["type"]; where: number }
-  >();
+): T[] {
+  const merged = new Map<string, { column: T; where: number }>();
   for (const p of parts) {
     for (const c of p.columns) {
       const seen = merged.get(c.name);
       if (!seen) {
-        merged.set(c.name, { type: c.type, where: p.where });
-      } else if (seen.type !== c.type) {
-        const numbers = new Set([seen.type, c.type]);
+        merged.set(c.name, { column: { ...c }, where: p.where });
+      } else if (seen.column.type !== c.type) {
+        const numbers = new Set([seen.column.type, c.type]);
         if (
           numbers.has("INT64") && numbers.has("DOUBLE") && numbers.size === 2
         ) {
-          seen.type = "DOUBLE";
+          seen.column.type = "DOUBLE";
         } else {
           throw new CorruptFileError(
-            `Cannot read the log in "${dir}": column "${c.name}" is ${seen.type} in ${
+            `Cannot read the log in "${dir}": column "${c.name}" is ${seen.column.type} in ${
               partFileName(seen.where)
             } but ${c.type} in ${partFileName(p.where)}`,
           );
@@ -662,7 +752,7 @@ function mergeSchemas(
       }
     }
   }
-  return [...merged].map(([name, { type }]) => ({ name, type }));
+  return [...merged.values()].map((m) => m.column);
 }
 
 type PlainKind = NonNullable<TypedMetricColumn["kind"]>;
@@ -718,7 +808,7 @@ async function mergeParts(
   let at = 0;
   for (const p of parts) {
     const { columns: read, rows: n } = await decodeMetrics(
-      await Deno.readFile(p.path),
+      await readVaultFile(p.path, { root: specimenOfPart(p.path) }),
       p.path,
     );
     for (const c of columns) {

@@ -12,26 +12,33 @@
  * headers and footer (`writePageHeader`, `writeMetadata`, which also encode
  * statistics), RLE definition levels, PLAIN strings and booleans, Snappy.
  *
- * Reading: hyparquet, with node:zlib decompressors for ZSTD (polars' default),
- * GZIP and BROTLI; it has Snappy built in.
+ * Reading: hyparquet, with the decompressors of `_parquet_codecs.ts` (ZSTD,
+ * GZIP, BROTLI, LZ4_RAW, LZ4; Snappy is built in) and the exact conversions
+ * of `_parquet_types.ts` (binary, timestamps, dates, decimals).
  *
  * @module
  */
 import { parquetMetadata, parquetRead } from "hyparquet";
-import type { ColumnData, Compressors, SchemaElement } from "hyparquet";
+import type { ColumnData, SchemaElement } from "hyparquet";
 import { ByteWriter } from "hyparquet-writer";
 import { writePageHeader } from "hyparquet-writer/src/datapage.js";
 import { writeRleBitPackedHybrid } from "hyparquet-writer/src/encoding.js";
 import { writeMetadata } from "hyparquet-writer/src/metadata.js";
 import { writePlain } from "hyparquet-writer/src/plain.js";
 import { snappyCompress } from "hyparquet-writer/src/snappy.js";
+import { zstdCompressSync } from "./_deps.ts";
+import { DECOMPRESSORS, READABLE_CODECS } from "./_parquet_codecs.ts";
 import {
-  brotliDecompressSync,
-  gunzipSync,
-  zstdCompressSync,
-  zstdDecompressSync,
-} from "./_deps.ts";
-import { CorruptFileError, InvalidInputError } from "./errors.ts";
+  classifyLeaf,
+  convertValues,
+  type LeafType,
+  PARSERS,
+} from "./_parquet_types.ts";
+import {
+  CorruptFileError,
+  InvalidInputError,
+  UnsupportedFormatError,
+} from "./errors.ts";
 
 /**
  * The values of one metric column: a plain array (`null` marks a missing
@@ -91,6 +98,32 @@ export interface ParquetColumnInfo {
 }
 
 /**
+ * One column of a Parquet file as {@linkcode decodeMetrics} reads it. Beyond
+ * the four types this vault writes, files written elsewhere may hold:
+ *
+ * - `UINT64`: unsigned 64-bit integers (DuckDB `UBIGINT`), `number` or
+ *   `bigint` as for `INT64`;
+ * - `BINARY`: unannotated bytes (DuckDB `BLOB`), a `Uint8Array` per row;
+ * - `TIMESTAMP`: a `bigint` count of `unit` since 1970-01-01 (`bigint`
+ *   rather than `Date`, which would lose µs and ns), UTC when `utc`;
+ * - `TIME`: a `bigint` count of `unit` since midnight;
+ * - `DATE`: an ISO date string `"YYYY-MM-DD"`;
+ * - `DECIMAL`: the exact decimal text, e.g. `"-0.01"` (a string even where a
+ *   number would be exact, so a column's JS kind never depends on its values).
+ *
+ * @example
+ * ```ts
+ * import type { ReadColumnInfo } from "./parquet.ts";
+ * const t: ReadColumnInfo = { name: "t", type: "TIMESTAMP", unit: "us", utc: true };
+ * const price: ReadColumnInfo = { name: "price", type: "DECIMAL", precision: 10, scale: 2 };
+ * ```
+ */
+export interface ReadColumnInfo extends LeafType {
+  /** The column name. */
+  name: string;
+}
+
+/**
  * Options for {@linkcode encodeMetrics}.
  *
  * @example
@@ -136,6 +169,7 @@ export interface EncodedMetrics {
  * ```ts
  * import type { ReadColumn } from "./parquet.ts";
  * const col: ReadColumn = [1, null, 3];
+ * const blob: ReadColumn = [new Uint8Array([0, 255]), null];
  * ```
  */
 export type ReadColumn =
@@ -143,6 +177,7 @@ export type ReadColumn =
   | (bigint | null)[]
   | (string | null)[]
   | (boolean | null)[]
+  | (Uint8Array | null)[]
   | Float64Array
   | Float32Array
   | Int8Array
@@ -170,7 +205,7 @@ export interface DecodedMetrics {
   /** The number of rows. */
   rows: number;
   /** Each column's name and type, in file order. */
-  schema: ParquetColumnInfo[];
+  schema: ReadColumnInfo[];
 }
 
 /**
@@ -314,19 +349,23 @@ export function encodeTypedMetrics(
 
 /**
  * Decodes a Parquet file of metrics (ours, or flat files written by polars,
- * pyarrow, DuckDB and others).
+ * pyarrow, DuckDB and others; any codec but LZO).
  *
  * Columns written by {@linkcode encodeMetrics} come back as the kind they
- * were written as. Other files: INT64/INT32 → `number[]` when every value is
- * a safe integer, else `bigint[]`; DOUBLE/FLOAT → `number[]`; strings and
- * booleans as arrays; missing values as `null`.
+ * were written as. Other files: INT64/INT32 and UINT64 → `number[]` when
+ * every value is a safe integer, else `bigint[]` (exact); DOUBLE/FLOAT →
+ * `number[]`; strings and booleans as arrays; binary as a `Uint8Array` per
+ * row; timestamps and times as `bigint` in their unit, dates as ISO strings,
+ * decimals as exact strings (see {@linkcode ReadColumnInfo}); missing values
+ * as `null`.
  *
  * @param bytes The whole file.
  * @param source What to call the bytes in error messages, e.g. the path.
  * @returns Column name → values, the row count and each column's type.
  * @throws {CorruptFileError} The bytes are empty, truncated or not Parquet,
- * a page does not decode, or a column is not a flat number, string or
- * boolean column (nested, timestamp, decimal, …).
+ * or a page does not decode.
+ * @throws {UnsupportedFormatError} A valid file with a nested column (list,
+ * map, struct), an INTERVAL, GEOMETRY or VARIANT column, or LZO pages.
  *
  * @example
  * ```ts
@@ -367,18 +406,26 @@ export async function decodeMetrics(
     throw corrupt(`its footer does not decode (${messageOf(e)})`, e);
   }
 
-  const leaves = flatLeaves(metadata.schema, corrupt);
+  const unsupported = (reason: string) =>
+    new UnsupportedFormatError(
+      `Cannot read metrics from ${where}: ${reason}`,
+    );
+  const { leaves, schema: readSchema } = flatLeaves(
+    metadata.schema,
+    corrupt,
+    unsupported,
+  );
   const kinds = storedKinds(metadata.key_value_metadata);
   for (const rg of metadata.row_groups) {
     for (const c of rg.columns) {
       const codec = c.meta_data?.codec;
       if (codec && !READABLE_CODECS.has(codec)) {
-        throw corrupt(
+        throw unsupported(
           `column "${
             c.meta_data?.path_in_schema.join(".")
-          }" is compressed with ${codec}, which this reader cannot decode (${
+          }" is compressed with ${codec}, which this reader cannot decode (it reads ${
             [...READABLE_CODECS].join(", ")
-          }); rewrite the file with zstd or snappy`,
+          }); rewrite the file with zstd, snappy or lz4`,
         );
       }
     }
@@ -392,8 +439,10 @@ export async function decodeMetrics(
     try {
       await parquetRead({
         file: buffer,
-        metadata,
+        metadata: { ...metadata, schema: readSchema },
         compressors: DECOMPRESSORS,
+        utf8: false,
+        parsers: PARSERS,
         onChunk: (chunk) => chunks.get(chunk.columnName)?.push(chunk),
       });
     } catch (e) {
@@ -402,7 +451,7 @@ export async function decodeMetrics(
   }
 
   const columns: Record<string, ReadColumn> = {};
-  const schema: ParquetColumnInfo[] = [];
+  const schema: ReadColumnInfo[] = [];
   for (const leaf of leaves) {
     const parts = chunks.get(leaf.name)!.sort((a, b) =>
       a.rowStart - b.rowStart
@@ -424,7 +473,7 @@ export async function decodeMetrics(
     const data = parts.map((p) => p.columnData as ArrayLike<unknown>);
     // defineProperty: a column may be called "__proto__".
     Object.defineProperty(columns, leaf.name, {
-      value: toReadColumn(data, rows, leaf.info.type, kinds?.[leaf.name]),
+      value: toReadColumn(data, rows, leaf.info, kinds?.[leaf.name]),
       enumerable: true,
       writable: true,
       configurable: true,
@@ -1113,73 +1162,38 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 // ---------------------------------------------------------------------------
 // Decoding
 
-const DECOMPRESSORS: Compressors = {
-  ZSTD: (input) => zstdDecompressSync(input),
-  GZIP: (input) => gunzipSync(input),
-  BROTLI: (input) => brotliDecompressSync(input),
-};
-const READABLE_CODECS = new Set([
-  "UNCOMPRESSED",
-  "SNAPPY",
-  ...Object.keys(DECOMPRESSORS),
-]);
-
-/** Annotations whose values are plain integers, floats or strings. */
-const PLAIN_CONVERTED = new Set([
-  "UTF8",
-  "ENUM",
-  "INT_8",
-  "INT_16",
-  "INT_32",
-  "INT_64",
-  "UINT_8",
-  "UINT_16",
-  "UINT_32",
-  "UINT_64",
-]);
-const PLAIN_LOGICAL = new Set(["STRING", "ENUM", "INTEGER"]);
-const LEAF_TYPES: Record<string, ParquetColumnInfo["type"]> = {
-  INT32: "INT64",
-  INT64: "INT64",
-  FLOAT: "DOUBLE",
-  DOUBLE: "DOUBLE",
-  BYTE_ARRAY: "STRING",
-  BOOLEAN: "BOOLEAN",
-};
-
 interface Leaf {
   name: string;
-  info: ParquetColumnInfo;
+  info: ReadColumnInfo;
 }
 
+/**
+ * The file's columns, and the schema to hand hyparquet (annotations it would
+ * convert lossily removed, see `_parquet_types.ts`).
+ */
 function flatLeaves(
   schema: SchemaElement[],
   corrupt: (reason: string) => Error,
-): Leaf[] {
+  unsupported: (reason: string) => Error,
+): { leaves: Leaf[]; schema: SchemaElement[] } {
   const leaves: Leaf[] = [];
   const names = new Set<string>();
+  const readSchema: SchemaElement[] = [schema[0]];
   for (const el of schema.slice(1)) {
-    const annotation = el.logical_type?.type ?? el.converted_type;
-    const type = el.type && LEAF_TYPES[el.type];
-    if (
-      el.num_children || el.repetition_type === "REPEATED" || !type ||
-      (el.logical_type && !PLAIN_LOGICAL.has(el.logical_type.type)) ||
-      (el.converted_type && !PLAIN_CONVERTED.has(el.converted_type))
-    ) {
-      const what = el.num_children || el.repetition_type === "REPEATED"
-        ? "a nested (group or list) column"
-        : `of type ${el.type ?? "?"}${annotation ? ` (${annotation})` : ""}`;
-      throw corrupt(
-        `column "${el.name}" is ${what}; metrics columns are flat integers, floats, strings or booleans`,
+    const classified = classifyLeaf(el);
+    if (typeof classified === "string") {
+      throw unsupported(
+        `column "${el.name}" is ${classified}, which this reader does not support; metrics columns are flat numbers, strings, booleans, binary, timestamps, dates, times or decimals (cast it in the writer, e.g. to a string)`,
       );
     }
     if (names.has(el.name)) {
       throw corrupt(`two columns are named "${el.name}"`);
     }
     names.add(el.name);
-    leaves.push({ name: el.name, info: { name: el.name, type } });
+    leaves.push({ name: el.name, info: { name: el.name, ...classified.leaf } });
+    readSchema.push(classified.element);
   }
-  return leaves;
+  return { leaves, schema: readSchema };
 }
 
 function storedKinds(
@@ -1199,9 +1213,10 @@ function storedKinds(
 function toReadColumn(
   parts: ArrayLike<unknown>[],
   rows: number,
-  type: ParquetColumnInfo["type"],
+  info: ReadColumnInfo,
   kind: string | undefined,
 ): ReadColumn {
+  const type = info.type;
   const typed = TYPED_KINDS.find((k) => k === kind);
   if (
     typed && TYPED[typed].type === type &&
@@ -1223,7 +1238,9 @@ function toReadColumn(
     return out;
   }
   const values = flatten(parts, rows);
-  if (type === "INT64") {
+  const converted = convertValues(values, info);
+  if (converted) return converted as ReadColumn;
+  if (type === "INT64" || type === "UINT64") {
     const asBigint = kind === "bigint[]" ||
       (kind !== "number[]" && !values.every(isSafe));
     return asBigint

@@ -129,7 +129,7 @@ export async function captureProvenance(
     () => findDenoConfig(dir),
   ) ?? LIBRARY_CONFIG;
   const [protocol, git, lockfile, cpuInfo] = await Promise.all([
-    attempt("protocol", () => sha256File(protocolPath)),
+    attempt("protocol", () => sha256File(protocolPath, dir)),
     may({ name: "run", command: "git" }, "git")
       ? attempt("git", () => gitState(dir))
       : null,

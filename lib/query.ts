@@ -2,7 +2,8 @@
  * {@linkcode VaultQuery}: SQL over the catalog (`vault.duckdb`), read-only.
  *
  * User SQL runs with least privilege: the catalog is opened read-only, only
- * reading statements run (SELECT, EXPLAIN, PRAGMA, CALL), DuckDB may open no
+ * SELECT queries run, checked on DuckDB's parse of them (see
+ * `_sql_gate.ts`: allow-listed functions only), DuckDB may open no
  * file besides the catalog (`enable_external_access = false`: every relation
  * is inside the catalog, so none is needed), installs no extension, and the
  * configuration is locked so the SQL cannot undo any of it.
@@ -10,6 +11,7 @@
  * @module
  */
 import {
+  cappedRows,
   type ColumnInfo,
   createExpViews,
   type Database,
@@ -18,14 +20,14 @@ import {
   literal,
   metricsTableName,
   openDatabase,
-  plainRows,
-  prepareReading,
-  relationName,
-  resultColumns,
+  plainConverter,
+  readCapped,
   SCHEMA_VERSION,
   toDuckDBParams,
 } from "./_duckdb.ts";
+import { prepareReading } from "./_sql_gate.ts";
 import { exists, placeFile, tempPathFor } from "./_fs.ts";
+import { jsonConverter } from "./_value_forms.ts";
 import { InvalidInputError, NotFoundError, VaultError } from "./errors.ts";
 import { findVault, type VaultPaths, vaultPaths } from "./vault.ts";
 
@@ -45,6 +47,21 @@ export interface QueryResult {
   rows: Row[];
 }
 
+/**
+ * How {@linkcode VaultQuery.run} gives values: `plain` JavaScript values
+ * (see {@linkcode VaultQuery.search}); `sql`, each as DuckDB's own text
+ * (`CAST(x AS VARCHAR)`: full precision, NULL as `null`); or `json`, a form
+ * that JSON holds without loss (big integers and decimals as strings,
+ * timestamps as ISO 8601 with their full fraction, blobs as base64).
+ */
+export type ValueForm = "plain" | "sql" | "json";
+
+/** Options of {@linkcode VaultQuery.run}. */
+export interface RunOptions {
+  /** The form of the values. @default "plain" */
+  values?: ValueForm;
+}
+
 /** Options of {@linkcode VaultQuery.open}. */
 export interface VaultQueryOptions {
   /**
@@ -60,7 +77,19 @@ export interface VaultQueryOptions {
    * @default {60}
    */
   timeoutSeconds?: number;
+  /**
+   * The most a result of {@linkcode VaultQuery.run} may hold, in bytes of
+   * values (about the size of its JSON): a larger one is refused with a
+   * {@linkcode VaultError} naming the limit, instead of failing deep inside
+   * JavaScript ("Invalid string length") or taking the memory.
+   * {@linkcode VaultQuery.writeParquet} streams and has no such limit.
+   * @default {134217728} (128 MiB, {@linkcode MAX_RESULT_BYTES})
+   */
+  maxResultBytes?: number;
 }
+
+/** The size limit of a result unless {@linkcode VaultQueryOptions.maxResultBytes} says otherwise: 128 MiB. */
+export const MAX_RESULT_BYTES = 128 * 1024 * 1024;
 
 /** The time limit of a query unless {@linkcode VaultQueryOptions.timeoutSeconds} says otherwise. */
 export const DEFAULT_QUERY_TIMEOUT_SECONDS = 60;
@@ -137,17 +166,20 @@ export class VaultQuery implements Disposable, AsyncDisposable {
   #views = new Set<string>();
   #storedViews: boolean;
   #timeoutSeconds: number;
+  #maxResultBytes: number;
 
   private constructor(
     paths: VaultPaths,
     db: Database,
     storedViews: boolean,
     timeoutSeconds: number,
+    maxResultBytes: number,
   ) {
     this.paths = paths;
     this.#db = db;
     this.#storedViews = storedViews;
     this.#timeoutSeconds = timeoutSeconds;
+    this.#maxResultBytes = maxResultBytes;
   }
 
   /**
@@ -170,6 +202,14 @@ export class VaultQuery implements Disposable, AsyncDisposable {
         }: give a number of seconds ≥ 0 (0 means no limit)`,
       );
     }
+    const maxBytes = options.maxResultBytes ?? MAX_RESULT_BYTES;
+    if (typeof maxBytes !== "number" || !(maxBytes > 0)) {
+      throw new InvalidInputError(
+        `Invalid "maxResultBytes" ${
+          JSON.stringify(maxBytes)
+        }: give a number of bytes > 0`,
+      );
+    }
     const paths = options.vault !== undefined
       ? vaultPaths(options.vault)
       : await findVault();
@@ -183,7 +223,7 @@ export class VaultQuery implements Disposable, AsyncDisposable {
       db = await openDatabase(paths.catalog, {
         access_mode: "READ_ONLY",
         autoload_known_extensions: "false",
-      });
+      }, { privateTemp: true });
     } catch (e) {
       throw new VaultError(
         `Cannot open the catalog ${paths.catalog} (${
@@ -213,7 +253,13 @@ export class VaultQuery implements Disposable, AsyncDisposable {
       await c.run(
         `SET enable_external_access = false; SET lock_configuration = true;`,
       );
-      return new VaultQuery(paths, db, info.views === "true", timeout);
+      return new VaultQuery(
+        paths,
+        db,
+        info.views === "true",
+        timeout,
+        maxBytes,
+      );
     } catch (e) {
       db.close();
       if (e instanceof VaultError) throw e;
@@ -262,18 +308,113 @@ export class VaultQuery implements Disposable, AsyncDisposable {
    * console.log(columns.map((c) => `${c.name} ${c.type}`));
    * ```
    */
-  run(sql: string, params?: QueryParams): Promise<QueryResult> {
+  run(
+    sql: string,
+    params?: QueryParams,
+    options: RunOptions = {},
+  ): Promise<QueryResult> {
+    const form = options.values ?? "plain";
+    if (form === "sql") return this.#runSqlText(sql, params);
     return this.#timeLimited(async () => {
       const prepared = await this.#prepare(sql, params);
       try {
-        const reader = await prepared.runAndReadAll();
-        return { columns: resultColumns(reader), rows: plainRows(reader) };
+        const result = await prepared.stream();
+        const columns = result.columnNames().map((name, i) => ({
+          name,
+          type: result.columnLogicalType(i).alias ??
+            result.columnType(i).toString(),
+        }));
+        const max = this.#maxResultBytes;
+        const read = await readCapped(result, {
+          maxRows: Infinity,
+          maxBytes: max,
+          tooBig: (bytes) =>
+            new VaultError(
+              `The result passed ${mib(max)} (over ${
+                mib(bytes)
+              } read), the limit of a result held in memory: narrow it (LIMIT, WHERE, fewer columns), or write it to a file in chunks with \`deno task query --format parquet --out FILE\` (VaultQuery.writeParquet), which has no such limit`,
+            ),
+        }, form === "json" ? jsonConverter : plainConverter);
+        return { columns, rows: cappedRows(read) };
       } catch (e) {
         throw queryError(e);
       } finally {
         prepared.destroySync();
       }
     });
+  }
+
+  /**
+   * The result with each value as DuckDB's own text: the rows are copied
+   * into an in-memory DuckDB, which casts them (so every type prints as
+   * DuckDB prints it, nested ones included).
+   */
+  async #runSqlText(sql: string, params?: QueryParams): Promise<QueryResult> {
+    const { out, columns, names } = await this.#materialize(sql, params);
+    using _out = out;
+    const reader = await out.connection.runAndReadAll(
+      `SELECT ${
+        names.map((n) => `CAST(${ident(n)} AS VARCHAR)`).join(", ")
+      } FROM result ORDER BY rowid`,
+    );
+    const keys = names;
+    const rows = (reader.getRows() as (string | null)[][]).map((values) =>
+      Object.fromEntries(keys.map((k, i) => [k, values[i]]))
+    );
+    return { columns, rows };
+  }
+
+  /**
+   * Runs user SQL and copies its result, with its column types, into table
+   * `result` (columns named as the result's, made unique) of a new
+   * in-memory DuckDB.
+   */
+  async #materialize(
+    sql: string,
+    params?: QueryParams,
+  ): Promise<
+    { out: Database; columns: ColumnInfo[]; names: string[]; rows: number }
+  > {
+    const result = await this.#timeLimited(async () => {
+      const prepared = await this.#prepare(sql, params);
+      try {
+        return await prepared.run();
+      } catch (e) {
+        throw queryError(e);
+      } finally {
+        prepared.destroySync();
+      }
+    });
+    const out = await openDatabase(":memory:", {}, { privateTemp: true });
+    try {
+      const names = result.deduplicatedColumnNames();
+      const types = result.columnTypes();
+      const columns = result.columnNames().map((name, i) => ({
+        name,
+        type: result.columnLogicalType(i).alias ?? types[i].toString(),
+      }));
+      await out.connection.run(
+        `CREATE TABLE result (${
+          names.map((n, i) => `${ident(n)} ${types[i].toString()}`).join(", ")
+        })`,
+      );
+      const appender = await out.connection.createAppender("result");
+      let rows = 0;
+      try {
+        for (;;) {
+          const chunk = await result.fetchChunk();
+          if (!chunk || chunk.rowCount === 0) break;
+          appender.appendDataChunk(chunk);
+          rows += chunk.rowCount;
+        }
+      } finally {
+        appender.closeSync();
+      }
+      return { out, columns, names, rows };
+    } catch (e) {
+      out.close();
+      throw e;
+    }
   }
 
   /**
@@ -296,36 +437,8 @@ export class VaultQuery implements Disposable, AsyncDisposable {
     path: string,
     params?: QueryParams,
   ): Promise<number> {
-    const result = await this.#timeLimited(async () => {
-      const prepared = await this.#prepare(sql, params);
-      try {
-        return await prepared.run();
-      } catch (e) {
-        throw queryError(e);
-      } finally {
-        prepared.destroySync();
-      }
-    });
-    using out = await openDatabase(":memory:");
-    const names = result.deduplicatedColumnNames();
-    const types = result.columnTypes();
-    await out.connection.run(
-      `CREATE TABLE result (${
-        names.map((n, i) => `${ident(n)} ${types[i].toString()}`).join(", ")
-      })`,
-    );
-    const appender = await out.connection.createAppender("result");
-    let rows = 0;
-    try {
-      for (;;) {
-        const chunk = await result.fetchChunk();
-        if (!chunk || chunk.rowCount === 0) break;
-        appender.appendDataChunk(chunk);
-        rows += chunk.rowCount;
-      }
-    } finally {
-      appender.closeSync();
-    }
+    const { out, rows } = await this.#materialize(sql, params);
+    using _out = out;
     const tmp = tempPathFor(path);
     try {
       await out.connection.run(
@@ -439,7 +552,9 @@ export class VaultQuery implements Disposable, AsyncDisposable {
         }: check the id (SELECT specimen_id, name FROM metric_tables), or run \`deno task index\` if it is new`,
       );
     }
-    return await this.search(`SELECT * FROM ${ident(relationName(id, name))}`);
+    return await this.search(
+      `SELECT * FROM ${ident(String(found[0].relation))}`,
+    );
   }
 
   /**
@@ -592,11 +707,11 @@ export class VaultQuery implements Disposable, AsyncDisposable {
 
   /** Checks every statement, creates the views it needs, prepares the last. */
   async #prepare(sql: string, params?: QueryParams) {
-    await this.#createViews(sql);
     const statements = await prepareReading(this.#db.connection, sql, {
       readOnly: "queries on the catalog are read-only",
       toError: queryError,
       refused: (message) => new InvalidInputError(message),
+      relations: (names) => this.#createViews(names),
     });
     try {
       const last = statements[statements.length - 1];
@@ -621,9 +736,9 @@ export class VaultQuery implements Disposable, AsyncDisposable {
   }
 
   /** Creates the `exp_` views `sql` mentions that are not there yet. */
-  async #createViews(sql: string) {
+  async #createViews(names: string[]) {
     if (this.#storedViews) return;
-    await createExpViews(this.#db.connection, sql, this.#views);
+    await createExpViews(this.#db.connection, names, this.#views);
   }
 }
 
@@ -646,4 +761,8 @@ function queryError(e: unknown): VaultError {
     );
   }
   return new VaultError(message, { cause: e });
+}
+
+function mib(bytes: number): string {
+  return `${+(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }

@@ -59,10 +59,57 @@ export interface Seal {
   /** Total bytes of the sealed files. */
   bytes: number;
   /**
-   * SHA-256 of {@linkcode sealListing} (the files in `sha256sum` format,
-   * sorted): one hash that names the whole result.
+   * SHA-256 of the listing of `files` by the rule `listing` names (see
+   * {@linkcode sealDigest}): one hash that names the whole result.
    */
   digest: string;
+  /**
+   * How `digest` lists the files: `"json"` for seals made now; absent means
+   * `"sha256sum"`, the rule of older seals (and of the Python vault).
+   */
+  listing?: SealListingRule;
+}
+
+/**
+ * How a seal's digest lists its files:
+ * - `"json"`: the JSON text of an array of `[path, sha256]` pairs sorted by
+ *   path. JSON escapes every quote, backslash and control character, so
+ *   two different file lists never give the same text.
+ * - `"sha256sum"`: the {@linkcode sealListing} text. Ambiguous (a file name
+ *   holding a newline and a fake hash line can mimic another list); kept to
+ *   verify seals made before `listing` was recorded.
+ *
+ * @example
+ * ```ts
+ * import { SEAL_LISTING, type SealListingRule } from "./seal.ts";
+ * const rule: SealListingRule = SEAL_LISTING;
+ * console.assert(rule === "json");
+ * ```
+ */
+export type SealListingRule = "json" | "sha256sum";
+
+/** The listing rule of new seals. */
+export const SEAL_LISTING: SealListingRule = "json";
+
+/**
+ * The digest of a seal's `files` by listing rule `listing` (the rule a
+ * seal records in `listing`; `"sha256sum"` when it records none).
+ *
+ * @example
+ * ```ts
+ * import { sealDigest } from "./seal.ts";
+ * const a = sealDigest({ "x\n": { sha256: "ab".repeat(32), bytes: 1 } });
+ * const b = sealDigest({ "x": { sha256: "ab".repeat(32), bytes: 1 } });
+ * console.assert(a !== b && a.length === 64);
+ * ```
+ */
+export function sealDigest(
+  files: Record<string, SealedFile>,
+  listing: SealListingRule = SEAL_LISTING,
+): string {
+  if (listing === "sha256sum") return sha256Hex(sealListing(files));
+  const pairs = Object.keys(files).sort().map((p) => [p, files[p].sha256]);
+  return sha256Hex(JSON.stringify(pairs));
 }
 
 /** Options for {@linkcode computeSeal} and {@linkcode sealSpecimen}. */
@@ -95,7 +142,8 @@ export async function sealableFiles(
 /**
  * The `sha256sum`-format listing of sealed files (`<hex>  <path>` lines,
  * sorted by path): `sha256sum -c` checks a specimen against it from the
- * specimen folder.
+ * specimen folder. Not unambiguous for names holding a newline: new seals'
+ * digests use the `"json"` rule of {@linkcode sealDigest}.
  *
  * @example
  * ```ts
@@ -131,6 +179,13 @@ export async function computeSeal(
   const files: Record<string, SealedFile> = {};
   let bytes = 0;
   for (const f of await sealableFiles(dir)) {
+    if (f.kind === "undecodable") {
+      throw new VaultError(
+        `Cannot seal ${
+          JSON.stringify(join(dir, f.path))
+        }: its name is not valid UTF-8 (shown with U+FFFD where bytes do not decode), so the seal could not name it exactly nor verify it. Rename it to a UTF-8 name, then run again`,
+      );
+    }
     if (f.kind !== "file") {
       throw new VaultError(
         `Cannot seal ${join(dir, f.path)}: it is a ${
@@ -138,7 +193,11 @@ export async function computeSeal(
         }, not a regular file. Write results as regular files under strata/ (copy the target instead of linking it)`,
       );
     }
-    const digest = await hasher.hash(join(dir, f.path), options.onBytes);
+    const digest = await hasher.hash(
+      join(dir, f.path),
+      options.onBytes,
+      dir,
+    );
     files[f.path] = digest;
     bytes += digest.bytes;
   }
@@ -149,7 +208,8 @@ export async function computeSeal(
     files,
     file_count: Object.keys(files).length,
     bytes,
-    digest: sha256Hex(sealListing(files)),
+    digest: sealDigest(files, SEAL_LISTING),
+    listing: SEAL_LISTING,
   };
 }
 
@@ -236,6 +296,16 @@ export function readSeal(manifest: Manifest): Seal | null {
   const s = seal as Record<string, unknown>;
   if (s.algorithm !== "sha256") {
     throw bad(`unknown algorithm ${JSON.stringify(s.algorithm)}`);
+  }
+  if (
+    s.listing !== undefined && s.listing !== "json" &&
+    s.listing !== "sha256sum"
+  ) {
+    throw bad(
+      `unknown listing rule ${
+        JSON.stringify(s.listing)
+      } (known: "json", "sha256sum"); a newer version may have written it`,
+    );
   }
   if (typeof s.files !== "object" || s.files === null) {
     throw bad(`"files" must be a map`);

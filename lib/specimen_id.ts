@@ -1,7 +1,9 @@
 /**
- * The specimen id rule. An id becomes a folder name and part of a SQL view
- * name (`exp_<id>`), so only lowercase ASCII letters, digits and underscores
- * pass, 1 to 128 of them.
+ * The specimen id rules. An id becomes a folder name and part of a SQL view
+ * name (`exp_<id>`), so a new id is only lowercase ASCII letters, digits and
+ * underscores, 1 to 128 of them. Existing ids read by the index, queries,
+ * verify and the dashboard may also have capitals (the original Python
+ * vault made such ids): {@linkcode READABLE_SPECIMEN_ID_PATTERN}.
  *
  * @module
  */
@@ -77,5 +79,61 @@ export function validateSpecimenId(id: unknown): asserts id is string {
         ? `, e.g. "${suggestion}"`
         : ", e.g. 2026_11_26_my_run"
     }`,
+  );
+}
+
+/**
+ * What an existing id may look like when it is read (indexed, queried,
+ * verified, shown): also capitals, `[A-Za-z0-9_]`, 1 to 128 of them, as the
+ * original Python vault's `create_specimen.py` accepted. New ids are made
+ * by {@linkcode SPECIMEN_ID_PATTERN} only. SQL names ignore case, so two ids
+ * that differ only in case share one `exp_` name: the index gives it to one
+ * of them and reports the other (see `indexVault`).
+ *
+ * @example
+ * ```ts
+ * import { READABLE_SPECIMEN_ID_PATTERN } from "./specimen_id.ts";
+ * console.assert(READABLE_SPECIMEN_ID_PATTERN.test("2024_01_03_Sweep_LR"));
+ * console.assert(!READABLE_SPECIMEN_ID_PATTERN.test("a-b"));
+ * ```
+ */
+export const READABLE_SPECIMEN_ID_PATTERN: RegExp = /^[A-Za-z0-9_]+$/;
+
+/**
+ * Returns whether `id` is an id that may be read: one that
+ * {@linkcode isSpecimenId} accepts, or one with capitals from the original
+ * vault (see {@linkcode READABLE_SPECIMEN_ID_PATTERN}).
+ *
+ * @example
+ * ```ts
+ * import { isReadableSpecimenId } from "./specimen_id.ts";
+ * console.assert(isReadableSpecimenId("2024_01_03_Sweep_LR"));
+ * console.assert(!isReadableSpecimenId("../x"));
+ * ```
+ */
+export function isReadableSpecimenId(id: unknown): id is string {
+  return typeof id === "string" && id.length <= MAX_SPECIMEN_ID_LENGTH &&
+    READABLE_SPECIMEN_ID_PATTERN.test(id);
+}
+
+/**
+ * Throws an {@linkcode InvalidInputError} naming the id and the rule unless
+ * `id` may be read ({@linkcode isReadableSpecimenId}).
+ *
+ * @example
+ * ```ts
+ * import { validateReadableSpecimenId } from "./specimen_id.ts";
+ * validateReadableSpecimenId("2024_01_03_Sweep_LR");
+ * ```
+ */
+export function validateReadableSpecimenId(
+  id: unknown,
+): asserts id is string {
+  if (isReadableSpecimenId(id)) return;
+  const shown = JSON.stringify(id) ?? String(id);
+  throw new InvalidInputError(
+    `Invalid specimen id ${
+      shown.length > 80 ? shown.slice(0, 77) + '..."' : shown
+    }: an id must be 1 to ${MAX_SPECIMEN_ID_LENGTH} characters of ^[A-Za-z0-9_]+$ (letters, digits, underscores), e.g. 2026_11_26_my_run`,
   );
 }

@@ -54,6 +54,19 @@ export { STRATA_DIR };
 /** Artifact names: they become file names and parts of SQL view names. */
 export const ARTIFACT_NAME_PATTERN: RegExp = /^[a-z0-9_]{1,64}$/;
 
+/**
+ * Artifact names that may be read: also capitals (a `strata/Acts.zarr` the
+ * original Python vault wrote). Names written keep
+ * {@linkcode ARTIFACT_NAME_PATTERN}.
+ *
+ * @example
+ * ```ts
+ * import { READABLE_ARTIFACT_NAME_PATTERN } from "./storage.ts";
+ * console.assert(READABLE_ARTIFACT_NAME_PATTERN.test("Acts"));
+ * ```
+ */
+export const READABLE_ARTIFACT_NAME_PATTERN: RegExp = /^[A-Za-z0-9_]{1,64}$/;
+
 /** Options for {@linkcode SpecimenStorage.writeMetrics}. */
 export interface WriteMetricsOptions extends EncodeMetricsOptions {
   /** The table name: the file is `strata/<name>.parquet`. @default "metrics" */
@@ -193,7 +206,7 @@ export class SpecimenStorage {
    * ```
    */
   async readMetrics(name = "metrics"): Promise<Record<string, ReadColumn>> {
-    validateArtifactName(name);
+    validateArtifactName(name, { reading: true });
     try {
       // The file, or the parts of a log not compacted yet (one being
       // written, or left by a process that died).
@@ -343,7 +356,9 @@ export class SpecimenStorage {
    * ```
    */
   async readTensor(name: string, selection?: Selection): Promise<TensorSlice> {
-    return await readZarr(await this.#existing(name, "zarr"), selection);
+    return await readZarr(await this.#existing(name, "zarr"), selection, {
+      root: this.dir,
+    });
   }
 
   /**
@@ -355,7 +370,9 @@ export class SpecimenStorage {
    * ```
    */
   async tensorInfo(name: string): Promise<TensorInfo> {
-    return await zarrInfo(await this.#existing(name, "zarr"));
+    return await zarrInfo(await this.#existing(name, "zarr"), {
+      root: this.dir,
+    });
   }
 
   /** Checks the name and that nothing is there yet; returns the target path. */
@@ -377,7 +394,7 @@ export class SpecimenStorage {
   }
 
   async #existing(name: string, ext: string): Promise<string> {
-    validateArtifactName(name);
+    validateArtifactName(name, { reading: true });
     const path = join(this.strata, `${name}.${ext}`);
     if (!(await exists(path))) {
       throw new NotFoundError(
@@ -445,7 +462,8 @@ export class SpecimenStorage {
 
 /**
  * Throws {@linkcode InvalidInputError} unless `name` is a valid artifact name
- * (`^[a-z0-9_]{1,64}$`).
+ * (`^[a-z0-9_]{1,64}$`; with `reading`, a name that may be read:
+ * {@linkcode READABLE_ARTIFACT_NAME_PATTERN}).
  *
  * @example
  * ```ts
@@ -453,12 +471,20 @@ export class SpecimenStorage {
  * validateArtifactName("eval_metrics");
  * ```
  */
-export function validateArtifactName(name: unknown): asserts name is string {
-  if (typeof name === "string" && ARTIFACT_NAME_PATTERN.test(name)) return;
+export function validateArtifactName(
+  name: unknown,
+  options: { reading?: boolean } = {},
+): asserts name is string {
+  const rule = options.reading
+    ? READABLE_ARTIFACT_NAME_PATTERN
+    : ARTIFACT_NAME_PATTERN;
+  if (typeof name === "string" && rule.test(name)) return;
   throw new InvalidInputError(
     `Invalid artifact name ${
       JSON.stringify(name)
-    }: names become file and view names, so they must be 1 to 64 of ^[a-z0-9_]+$ (e.g. "eval_metrics")`,
+    }: names become file and view names, so they must be 1 to 64 of ${
+      options.reading ? "^[A-Za-z0-9_]+$" : "^[a-z0-9_]+$"
+    } (e.g. "eval_metrics")`,
   );
 }
 

@@ -10,8 +10,8 @@ import { join } from "./_deps.ts";
 import { FileHasher } from "./_hash.ts";
 import { NotFoundError } from "./errors.ts";
 import { readManifest } from "./manifest.ts";
-import { readSeal, type Seal, sealableFiles } from "./seal.ts";
-import { isSpecimenId } from "./specimen_id.ts";
+import { readSeal, type Seal, sealableFiles, sealDigest } from "./seal.ts";
+import { isReadableSpecimenId } from "./specimen_id.ts";
 import { vaultPaths } from "./vault.ts";
 
 /**
@@ -123,11 +123,11 @@ export async function verifyVault(
   for (const id of ids) {
     let isDir = false;
     try {
-      isDir = isSpecimenId(id) &&
+      isDir = isReadableSpecimenId(id) &&
         (await Deno.stat(join(paths.specimens, id))).isDirectory;
     } catch (e) {
       // One that cannot even be looked at is not missing: plan() says why.
-      isDir = isSpecimenId(id) && !(e instanceof Deno.errors.NotFound);
+      isDir = isReadableSpecimenId(id) && !(e instanceof Deno.errors.NotFound);
     }
     if (!isDir) missing.push(id);
   }
@@ -209,6 +209,14 @@ async function plan(id: string, dir: string): Promise<Plan> {
       }
       return p;
     }
+    // The digest is checked too: it names the result, so a seal whose
+    // file list was edited must not pass. Read by the rule the seal names.
+    const rule = p.seal.listing ?? "sha256sum";
+    if (sealDigest(p.seal.files, rule) !== p.seal.digest) {
+      p.error =
+        `The seal's digest ${p.seal.digest} does not match its list of files (listing rule "${rule}"): the seal was edited, so its hashes prove nothing. Restore manifest.msgpack from a backup`;
+      return p;
+    }
     p.onDisk = await sealableFiles(dir);
     // Only files whose size matches are hashed; others are modified already.
     for (const f of p.onDisk) {
@@ -254,7 +262,7 @@ async function check(
       continue;
     }
     try {
-      const got = await hasher.hash(join(p.dir, f.path), onBytes);
+      const got = await hasher.hash(join(p.dir, f.path), onBytes, p.dir);
       result.files++;
       result.bytes += got.bytes;
       if (got.sha256 !== want.sha256 || got.bytes !== want.bytes) {

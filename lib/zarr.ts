@@ -21,17 +21,30 @@ import {
   dirname,
   join,
   resolve,
+  SEPARATOR,
   zlibConstants,
   zstdCompress,
   zstdDecompressSync,
 } from "./_deps.ts";
 import { exists, placeDir, tempPathFor } from "./_fs.ts";
 import {
-  CorruptFileError,
   ImmutableArtifactError,
   InvalidInputError,
   NotFoundError,
+  UnsafeFileError,
 } from "./errors.ts";
+import {
+  corruptMeta,
+  MAX_CHUNK_BYTES,
+  MAX_SELECTION_BYTES,
+  type MetaDoc,
+  planOf,
+  readBox,
+  readMetaDoc,
+  v2DType,
+} from "./_zarr_read.ts";
+
+export { MAX_CHUNK_BYTES, MAX_SELECTION_BYTES };
 
 /**
  * The element types a tensor can have (Zarr v3 `data_type` names).
@@ -43,6 +56,8 @@ import {
  * ```
  */
 export type DType =
+  | "bool"
+  | "float16"
   | "float32"
   | "float64"
   | "int8"
@@ -55,7 +70,8 @@ export type DType =
   | "uint64";
 
 /**
- * The typed arrays that hold tensor values (flat, C order).
+ * The typed arrays that hold tensor values (flat, C order). `bool` values
+ * are a `Uint8Array` of 0 and 1; `float16` values a `Float16Array`.
  *
  * @example
  * ```ts
@@ -65,6 +81,7 @@ export type DType =
  * ```
  */
 export type TensorData =
+  | Float16Array
   | Float32Array
   | Float64Array
   | Int8Array
@@ -220,6 +237,31 @@ export interface ReadOptions {
    * caller observe that a slice touches only the chunks it needs.
    */
   onRead?: (key: string, byteLength: number) => void;
+  /**
+   * A folder the array folder must be inside (compared by real paths), e.g.
+   * the specimen's. Every file read must be inside the array folder itself
+   * either way.
+   * @default no check of the array folder
+   */
+  root?: string;
+  /**
+   * The most bytes the selection may hold; a larger one is refused with
+   * {@linkcode InvalidInputError}.
+   * @default {@linkcode MAX_SELECTION_BYTES} (2 GiB)
+   */
+  maxBytes?: number;
+  /**
+   * The most bytes one chunk (one inner chunk of a shard) may decode to; a
+   * larger one is refused before it is decoded.
+   * @default {@linkcode MAX_CHUNK_BYTES} (512 MiB)
+   */
+  maxChunkBytes?: number;
+  /**
+   * Chunks read and decoded at once (memory is up to this many decoded
+   * chunks besides the selection).
+   * @default 8
+   */
+  concurrency?: number;
 }
 
 // ---------------------------------------------------------------------------
@@ -345,6 +387,8 @@ type TypedArrayCtor = {
 };
 
 const CTORS: Record<DType, TypedArrayCtor> = {
+  bool: Uint8Array,
+  float16: Float16Array,
   float32: Float32Array,
   float64: Float64Array,
   int8: Int8Array,
@@ -368,8 +412,21 @@ function isDType(value: unknown): value is DType {
   return typeof value === "string" && value in CTORS;
 }
 
+/** The dtype of a typed array (a Uint8Array is "uint8", never "bool"). */
 function dtypeOf(data: unknown): DType | undefined {
-  return DTYPES.find((d) => data instanceof CTORS[d]);
+  return DTYPES.find((d) => d !== "bool" && data instanceof CTORS[d]);
+}
+
+/** Whether `data` may hold values of `dtype` (bool: a Uint8Array of 0/1). */
+function fits(data: TensorData, dtype: DType): boolean {
+  const actual = dtypeOf(data);
+  return actual === dtype || (dtype === "bool" && actual === "uint8");
+}
+
+/** The index of the first value of a bool tensor that is not 0 or 1. */
+function notBool(data: Uint8Array): number {
+  for (let i = 0; i < data.length; i++) if (data[i] > 1) return i;
+  return -1;
 }
 
 function product(dims: number[]): number {
@@ -712,11 +769,19 @@ class Writer implements ZarrWriter {
     }
     this.#throwIfFailed();
     const { shape, dtype } = this.#spec;
-    if (dtypeOf(block) !== dtype) {
+    if (!fits(block, dtype)) {
       throw this.#fail(
         `a block must be a ${CTORS[dtype].name} (dtype "${dtype}"), got ${
           describe(block)
         }`,
+      );
+    }
+    const bad = dtype === "bool" ? notBool(block as Uint8Array) : -1;
+    if (bad >= 0) {
+      throw this.#fail(
+        `a bool block holds only 0 and 1, got ${
+          (block as Uint8Array)[bad]
+        } at index ${bad}`,
       );
     }
     const bytes = bytesOf(block);
@@ -1005,8 +1070,9 @@ export async function createZarrWriter(
       chunkShape: spec.chunks,
       dtype: spec.dtype,
       codecs: codecsFor(spec),
-      // A literal 0 (never a BigInt) so the JSON stays valid for int64.
-      fillValue: 0 as zarr.Scalar<DType>,
+      // A literal 0 (never a BigInt) so the JSON stays valid for int64;
+      // the spec's fill value of a bool array is a JSON boolean.
+      fillValue: (spec.dtype === "bool" ? false : 0) as zarr.Scalar<DType>,
     });
     return new Writer(spec, tmp, store, array);
   } catch (e) {
@@ -1057,11 +1123,11 @@ export async function writeZarr(
     );
   }
   const dtype = options?.dtype ?? actual;
-  if (dtype !== actual) {
+  if (isDType(dtype) && !fits(data, dtype)) {
     throw fail(
       `dtype "${dtype}" does not match the data, a ${
         CTORS[actual].name
-      } ("${actual}"): convert the data or leave dtype out`,
+      } ("${actual}"): convert the data or leave dtype out (bool takes a Uint8Array of 0/1)`,
     );
   }
   const spec = checkSpec(path, { ...options, dtype });
@@ -1087,119 +1153,59 @@ interface RawMeta {
   dtype: string;
   chunks: number[];
   codecs: string[];
-  /** The store key of the file holding chunk `coords`. */
-  keyOf: (coords: number[]) => string;
 }
 
-const V2_DTYPES: Record<string, string> = {
-  b1: "bool",
-  i1: "int8",
-  u1: "uint8",
-  i2: "int16",
-  u2: "uint16",
-  i4: "int32",
-  u4: "uint32",
-  i8: "int64",
-  u8: "uint64",
-  f2: "float16",
-  f4: "float32",
-  f8: "float64",
-};
-
-type Json = Record<string, unknown>;
-
-function isDims(value: unknown): value is number[] {
-  return Array.isArray(value) &&
+/** What zarrInfo reports; lenient, so the index lists arrays we cannot read. */
+function describeMeta(path: string, meta: MetaDoc): RawMeta {
+  const { file, doc } = meta;
+  const isDims = (value: unknown): value is number[] =>
+    Array.isArray(value) &&
     value.every((n) => Number.isSafeInteger(n) && n >= 0);
-}
-
-async function readMeta(
-  path: string,
-  store: ObservedStore,
-): Promise<RawMeta> {
-  for (const file of ["zarr.json", ".zarray"] as const) {
-    let bytes: Uint8Array | undefined;
-    try {
-      bytes = await store.get(`/${file}`);
-    } catch (e) {
-      // A file where the folder should be.
-      if ((e as { code?: string }).code !== "ENOTDIR") throw e;
-    }
-    if (!bytes) continue;
-    const text = new TextDecoder().decode(bytes);
-    const corrupt = (why: string, cause?: unknown) =>
-      new CorruptFileError(
-        `Cannot read tensor "${path}": ${file} ${why}: the array is damaged; restore it or re-run its specimen`,
-        { cause },
+  if (file === "zarr.json") {
+    if (doc.node_type === "group") {
+      throw new NotFoundError(
+        `No tensor at "${path}": it is a Zarr group, not an array: name one of its arrays`,
       );
-    let doc: Json;
-    try {
-      doc = JSON.parse(text);
-    } catch (e) {
-      throw corrupt("is not valid JSON", e);
     }
-    if (typeof doc !== "object" || doc === null) throw corrupt("is not a map");
-    if (file === "zarr.json") {
-      if (doc.node_type === "group") {
-        throw new NotFoundError(
-          `No tensor at "${path}": it is a Zarr group, not an array: name one of its arrays`,
-        );
-      }
-      const grid = (doc.chunk_grid as Json)?.configuration as Json;
-      const codecs = doc.codecs;
-      if (
-        !isDims(doc.shape) || typeof doc.data_type !== "string" ||
-        !isDims(grid?.chunk_shape) || !Array.isArray(codecs)
-      ) {
-        throw corrupt("lacks shape, data_type, chunk_grid or codecs");
-      }
-      const encoding = doc.chunk_key_encoding as Json | undefined;
-      const sep = ((encoding?.configuration as Json)?.separator as string) ??
-        (encoding?.name === "v2" ? "." : "/");
-      const chunks = grid.chunk_shape as number[];
-      // Inner chunk coordinates of a sharded array live in the shard file.
-      const sharding = codecs.find((c) => c?.name === "sharding_indexed");
-      const inner = sharding?.configuration?.chunk_shape as number[];
-      const toOuter = (coords: number[]) =>
-        inner
-          ? coords.map((c, i) => Math.floor((c * inner[i]) / chunks[i]))
-          : coords;
-      const keyOf = encoding?.name === "v2"
-        ? (c: number[]) => toOuter(c).join(sep) || "0"
-        : (c: number[]) => ["c", ...toOuter(c)].join(sep);
-      return {
-        format: 3,
-        shape: doc.shape,
-        dtype: doc.data_type,
-        chunks,
-        codecs: codecs.map((c) => String(c?.name)),
-        keyOf,
-      };
-    }
+    const grid = (doc.chunk_grid as Json)?.configuration as Json;
+    const codecs = doc.codecs;
     if (
-      !isDims(doc.shape) || !isDims(doc.chunks) ||
-      typeof doc.dtype !== "string"
+      !isDims(doc.shape) || typeof doc.data_type !== "string" ||
+      !isDims(grid?.chunk_shape) || !Array.isArray(codecs)
     ) {
-      throw corrupt("lacks shape, chunks or dtype");
+      throw corruptMeta(
+        path,
+        file,
+        "lacks shape, data_type, chunk_grid or codecs",
+      );
     }
-    const sep = (doc.dimension_separator as string) ?? ".";
-    const filters = (doc.filters ?? []) as Json[];
-    const compressor = doc.compressor as Json | null;
     return {
-      format: 2,
+      format: 3,
       shape: doc.shape,
-      dtype: V2_DTYPES[doc.dtype.slice(1)] ?? doc.dtype,
-      chunks: doc.chunks,
-      codecs: [...filters, ...(compressor ? [compressor] : [])].map((c) =>
-        String(c?.id)
-      ),
-      keyOf: (c) => c.join(sep) || "0",
+      dtype: doc.data_type,
+      chunks: grid.chunk_shape as number[],
+      codecs: codecs.map((c) => String(c?.name)),
     };
   }
-  throw new NotFoundError(
-    `No tensor at "${path}": expected a Zarr array folder (zarr.json or .zarray): check the name in the manifest's artifacts`,
-  );
+  if (
+    !isDims(doc.shape) || !isDims(doc.chunks) || typeof doc.dtype !== "string"
+  ) {
+    throw corruptMeta(path, file, "lacks shape, chunks or dtype");
+  }
+  const filters = (doc.filters ?? []) as Json[];
+  const compressor = doc.compressor as Json | null;
+  return {
+    format: 2,
+    shape: doc.shape,
+    dtype: v2DType(doc.dtype),
+    chunks: doc.chunks,
+    codecs: [...filters, ...(compressor ? [compressor] : [])].map((c) =>
+      String(c?.id)
+    ),
+  };
 }
+
+type Json = Record<string, unknown>;
 
 async function bytesOnDisk(dir: string): Promise<number> {
   let total = 0;
@@ -1216,15 +1222,51 @@ async function bytesOnDisk(dir: string): Promise<number> {
 }
 
 /**
+ * The folder every file of the array must be inside: its own real path,
+ * which must itself be inside `root` when given.
+ */
+async function arrayRoot(path: string, root?: string): Promise<string> {
+  try {
+    const real = await Deno.realPath(path);
+    if (root !== undefined) {
+      const outer = await Deno.realPath(root);
+      if (
+        !real.startsWith(outer.endsWith(SEPARATOR) ? outer : outer + SEPARATOR)
+      ) {
+        throw new UnsafeFileError(
+          `Cannot read tensor "${path}": its folder leads to ${real}, outside ${outer}; the vault reads only files inside it, so copy the array into the specimen instead of linking to it`,
+        );
+      }
+    }
+    return real;
+  } catch (e) {
+    if (
+      e instanceof Deno.errors.NotFound ||
+      e instanceof Deno.errors.NotADirectory
+    ) {
+      throw new NotFoundError(
+        `No tensor at "${path}": expected a Zarr array folder (zarr.json or .zarray): check the name in the manifest's artifacts`,
+        { cause: e },
+      );
+    }
+    throw e;
+  }
+}
+
+/**
  * Describes the Zarr array at `path` (v3, or v2 as the original Python vault
- * wrote): shape, dtype, chunks, codec names and bytes on disk.
+ * wrote): shape, dtype, chunks, codec names and bytes on disk. Arrays of a
+ * data type or codec {@linkcode readZarr} refuses are described too.
  *
  * Needs `--allow-read`.
  *
  * @param path The array folder.
+ * @param options `root`: a folder the array folder must be inside.
  * @returns Its metadata and size.
  * @throws {NotFoundError} If there is no array at `path`.
  * @throws {CorruptFileError} If its metadata cannot be parsed.
+ * @throws {UnsafeFileError} If its metadata file is not a regular file
+ *   inside the folder.
  * @example
  * ```ts ignore
  * import { zarrInfo } from "./zarr.ts";
@@ -1232,8 +1274,12 @@ async function bytesOnDisk(dir: string): Promise<number> {
  * console.log(info.shape, info.dtype, info.bytes);
  * ```
  */
-export async function zarrInfo(path: string): Promise<TensorInfo> {
-  const meta = await readMeta(path, new ObservedStore(path));
+export async function zarrInfo(
+  path: string,
+  options: { root?: string } = {},
+): Promise<TensorInfo> {
+  const root = await arrayRoot(path, options.root);
+  const meta = describeMeta(path, await readMetaDoc(path, root));
   return {
     shape: meta.shape,
     dtype: meta.dtype,
@@ -1244,11 +1290,12 @@ export async function zarrInfo(path: string): Promise<TensorInfo> {
   };
 }
 
-function toZarrSelection(
+/** The selection as one `[start, stop)` per axis, and the axes it keeps. */
+function toRanges(
   path: string,
   selection: Selection,
   shape: number[],
-): { sel: (number | zarr.Slice | null)[]; scalar: boolean } {
+): { ranges: [number, number][]; kept: number[] } {
   const fail = (why: string) =>
     new InvalidInputError(`Cannot read tensor "${path}": ${why}`);
   if (!Array.isArray(selection)) {
@@ -1267,9 +1314,13 @@ function toZarrSelection(
       } has ${shape.length} axes`,
     );
   }
-  const sel = shape.map((n, axis) => {
+  const kept: number[] = [];
+  const ranges = shape.map((n, axis): [number, number] => {
     const s = selection[axis] ?? null;
-    if (s === null) return null;
+    if (s === null) {
+      kept.push(n);
+      return [0, n];
+    }
     if (typeof s === "number") {
       if (!Number.isSafeInteger(s) || s < 0 || s >= n) {
         throw fail(
@@ -1278,13 +1329,14 @@ function toZarrSelection(
           })`,
         );
       }
-      return s;
+      return [s, s + 1];
     }
     if (
       Array.isArray(s) && s.length === 2 && Number.isSafeInteger(s[0]) &&
       Number.isSafeInteger(s[1]) && s[0] >= 0 && s[0] <= s[1] && s[1] <= n
     ) {
-      return zarr.slice(s[0], s[1]);
+      kept.push(s[1] - s[0]);
+      return [s[0], s[1]];
     }
     throw fail(
       `range ${
@@ -1292,103 +1344,43 @@ function toZarrSelection(
       } on axis ${axis} must be [start, stop] with 0 <= start <= stop <= ${n}`,
     );
   });
-  // zarrita returns a bare scalar when every axis is an index: ask for a
-  // one-element block instead.
-  const scalar = sel.every((s) => typeof s === "number");
-  return {
-    sel: scalar
-      ? sel.map((i) => zarr.slice(i as number, i as number + 1))
-      : sel,
-    scalar,
-  };
+  return { ranges, kept };
 }
-
-/** Copies strided values (e.g. an F-order v2 array) into C order. */
-function toCOrder(
-  data: TensorData,
-  shape: number[],
-  stride: number[],
-): TensorData {
-  const c = cStrides(shape);
-  if (shape.every((n, i) => n <= 1 || stride[i] === c[i])) return data;
-  const out = new (data.constructor as TypedArrayCtor)(data.length);
-  const index = new Array(shape.length).fill(0);
-  const src = data as unknown as ArrayLike<number>;
-  const dst = out as unknown as number[];
-  for (let i = 0; i < out.length; i++) {
-    let offset = 0;
-    for (let j = 0; j < shape.length; j++) offset += index[j] * stride[j];
-    dst[i] = src[offset];
-    for (let j = shape.length - 1; j >= 0; j--) {
-      if (++index[j] < shape[j]) break;
-      index[j] = 0;
-    }
-  }
-  return out;
-}
-
-/** Turns zarrita's chunk errors into the vault's, naming the chunk file. */
-const withChunkErrors = zarr.defineArrayExtension(
-  (array, opts: { path: string; keyOf: (coords: number[]) => string }) => ({
-    async getChunk(coords: number[], options?: zarr.GetOptions) {
-      const where = `Cannot read tensor "${opts.path}"`;
-      let chunk;
-      try {
-        chunk = await array.getChunk(coords, options);
-      } catch (e) {
-        if (zarr.isZarritaError(e, "UnknownCodecError")) {
-          throw new CorruptFileError(
-            `${where}: codec "${e.codec}" is not supported by the vault (known: ${
-              [...zarr.registry.keys()].filter((k) => !k.includes("."))
-                .join(", ")
-            }): rewrite the array with zstd or no compression`,
-            { cause: e },
-          );
-        }
-        if (
-          zarr.isZarritaError(e, "CodecPipelineError", "InvalidMetadataError")
-        ) {
-          throw new CorruptFileError(
-            `${where}: chunk "${
-              opts.keyOf(coords)
-            }" does not decode (${e.message}${
-              e.cause instanceof Error ? `: ${e.cause.message}` : ""
-            }): the file is damaged; restore it or re-run its specimen`,
-            { cause: e },
-          );
-        }
-        throw e;
-      }
-      const expected = product(array.chunks);
-      if (chunk.data.length !== expected) {
-        throw new CorruptFileError(
-          `${where}: chunk "${
-            opts.keyOf(coords)
-          }" holds ${chunk.data.length} values, expected ${expected}: the file is damaged; restore it or re-run its specimen`,
-        );
-      }
-      return chunk;
-    },
-  }),
-);
 
 /**
- * Reads a tensor, or a slice of it, from a Zarr array (v3, or v2 as the
- * original Python vault wrote, with any codec zarrita knows). Lazy: only the
- * chunks the selection touches are read. Chunks that were never written read
- * as the fill value.
+ * Reads a tensor, or a slice of it, from a Zarr array: v3 (codecs `bytes`,
+ * `transpose`, `sharding_indexed` with its index at the start or the end,
+ * `zstd`, `gzip`, `blosc`, `crc32c`), or v2 as zarr-python 2 wrote it
+ * (compressors zstd, gzip, zlib, blosc, lz4; C or F order). Lazy: only the
+ * chunks the selection touches are read, and memory is the selection plus
+ * the chunks being decoded. Chunks that were never written read as the fill
+ * value (every fill value encoding of the v3 spec, NaN payloads kept).
+ *
+ * `bool` reads as a `Uint8Array` of 0 and 1; `float16` as a `Float16Array`.
+ * An axis of length 0 gives an empty tensor of that shape.
+ *
+ * Every file is opened only if it is a regular file inside the array folder
+ * (or `options.root`): a symlink leading out of it, a FIFO or a device is
+ * refused.
  *
  * Needs `--allow-read`.
  *
  * @param path The array folder.
  * @param selection Per axis: an index (drops the axis), `[start, stop]`, or
  *   `null` (whole axis); missing trailing entries mean whole axes.
- * @param options `onRead` observes every read (key, bytes).
+ * @param options `onRead` observes every read (key, bytes); `maxBytes` and
+ *   `maxChunkBytes` bound memory.
  * @returns The values in C order and their shape.
  * @throws {NotFoundError} If there is no array at `path`.
- * @throws {InvalidInputError} If the selection is out of bounds.
- * @throws {CorruptFileError} If a chunk does not decode, or the array uses a
- *   codec or data type the vault cannot read (the message names it).
+ * @throws {InvalidInputError} If the selection is out of bounds, or holds
+ *   more than `maxBytes`.
+ * @throws {CorruptFileError} If a chunk, a shard index or the metadata is
+ *   damaged (the message names the file).
+ * @throws {UnsupportedFormatError} If the array uses a data type or codec the
+ *   vault does not read (the message names it), or a chunk decodes to more
+ *   than `maxChunkBytes`.
+ * @throws {UnsafeFileError} If a file of the array is not a regular file
+ *   inside it.
  * @example
  * ```ts ignore
  * import { readZarr } from "./zarr.ts";
@@ -1403,50 +1395,26 @@ export async function readZarr(
   selection: Selection = [],
   options: ReadOptions = {},
 ): Promise<TensorSlice> {
-  registerCodecs();
-  const store = new ObservedStore(path, options.onRead);
-  const meta = await readMeta(path, store);
-  if (!isDType(meta.dtype)) {
-    throw new CorruptFileError(
-      `Cannot read tensor "${path}": data type "${meta.dtype}" is not supported by the vault (supported: ${
-        DTYPES.join(", ")
-      })`,
-    );
-  }
-  const { sel, scalar } = toZarrSelection(path, selection, meta.shape);
-  let array;
-  try {
-    array = meta.format === 3
-      ? await zarr.open.v3(store, { kind: "array" })
-      : await zarr.open.v2(store, { kind: "array", attrs: false });
-  } catch (e) {
-    if (zarr.isZarritaError(e, "NotFoundError")) {
-      throw new NotFoundError(`No tensor at "${path}": ${e.message}`, {
-        cause: e,
-      });
-    }
-    if (zarr.isZarritaError(e)) {
-      throw new CorruptFileError(
-        `Cannot read tensor "${path}": ${e.message}: restore it or re-run its specimen`,
-        { cause: e },
-      );
-    }
-    throw e;
-  }
-  const checked = withChunkErrors(array, { path, keyOf: meta.keyOf });
-  const out = await zarr.get(checked, sel, {
-    createQueue: () => boundedQueue(READS_IN_FLIGHT),
+  const root = await arrayRoot(path, options.root);
+  const plan = planOf(
+    path,
+    root,
+    await readMetaDoc(path, root, options.onRead),
+  );
+  const { ranges, kept } = toRanges(path, selection, plan.shape);
+  const raw = await readBox(plan, ranges, {
+    maxBytes: options.maxBytes ?? MAX_SELECTION_BYTES,
+    maxChunkBytes: options.maxChunkBytes ?? MAX_CHUNK_BYTES,
+    concurrency: options.concurrency ?? READS_IN_FLIGHT,
+    onRead: options.onRead,
   });
-  if (meta.shape.length === 0) {
-    // A 0-d array: zarrita returns its one value.
-    const data = new CTORS[meta.dtype](1);
-    (data as unknown as unknown[])[0] = out;
-    return { data, shape: [] };
-  }
-  const chunk = out as zarr.Chunk<zarr.DataType>;
-  const data = chunk.data as TensorData;
+  const Ctor = CTORS[plan.dtype as DType];
   return {
-    data: scalar ? data : toCOrder(data, chunk.shape, chunk.stride),
-    shape: scalar ? [] : chunk.shape,
+    data: new Ctor(
+      raw.buffer,
+      raw.byteOffset,
+      raw.byteLength / Ctor.BYTES_PER_ELEMENT,
+    ),
+    shape: kept,
   };
 }

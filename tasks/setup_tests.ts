@@ -10,7 +10,9 @@ import { parseTaskArgs, runMain } from "../lib/_cli.ts";
 /** The task's help text. */
 export const HELP =
   `Install what the tests need beyond Deno: Chromium (Debian's package) for the
-dashboard's browser test, when it is missing and apt-get can install it.
+dashboard's browser test, and numpy and scikit-learn for Debian's
+/usr/bin/python3 (the Python bridge's tests), when missing and apt-get can
+install them.
 
 Usage:
   deno run -A tasks/setup_tests.ts
@@ -28,19 +30,39 @@ export async function main(args: string[]): Promise<number> {
   }
   const chosen = Deno.env.get("CHROMIUM");
   const browser = chosen ?? "/usr/bin/chromium";
-  if (await isFile(browser)) return 0;
-  if (chosen || Deno.uid() !== 0 || !(await isFile("/usr/bin/apt-get"))) {
+  const wanted = [...(await isFile(browser) ? [] : ["chromium"])];
+  // Debian's python3 modules, looked for as files (no --allow-run needed).
+  for (const [pkg, module] of PYTHON_PACKAGES) {
+    if (!(await isFile(`/usr/lib/python3/dist-packages/${module}`))) {
+      wanted.push(pkg);
+    }
+  }
+  if (wanted.length === 0) return 0;
+  if (
+    (chosen && wanted.includes("chromium")) || Deno.uid() !== 0 ||
+    !(await isFile("/usr/bin/apt-get"))
+  ) {
     console.error(
-      `warning: no Chromium at ${browser} and no way to install it here: install it (apt-get install -y chromium) or set CHROMIUM; the browser test will fail until then`,
+      `warning: ${
+        wanted.join(", ")
+      } missing and no way to install them here: install them (apt-get install -y ${
+        wanted.join(" ")
+      }), or set CHROMIUM for the browser; the browser test fails and the Python bridge tests are skipped until then`,
     );
     return 0;
   }
-  console.error(
-    "Installing Chromium for the browser test (apt-get install -y chromium)...",
-  );
-  for (
-    const args of [["update", "-qq"], ["install", "-y", "-qq", "chromium"]]
-  ) {
+  console.error(`Installing ${wanted.join(", ")} for the tests (apt-get)...`);
+  const python = wanted.filter((p) => p !== "chromium");
+  const steps = [
+    ["update", "-qq"],
+    ...(python.length < wanted.length
+      ? [["install", "-y", "-qq", "chromium"]]
+      : []),
+    ...(python.length
+      ? [["install", "-y", "-qq", "--no-install-recommends", ...python]]
+      : []),
+  ];
+  for (const args of steps) {
     const { code } = await new Deno.Command("apt-get", {
       args,
       env: { DEBIAN_FRONTEND: "noninteractive" },
@@ -56,6 +78,12 @@ export async function main(args: string[]): Promise<number> {
   }
   return 0;
 }
+
+/** Debian packages for `/usr/bin/python3`, and a file each one installs. */
+const PYTHON_PACKAGES = [
+  ["python3-numpy", "numpy/__init__.py"],
+  ["python3-sklearn", "sklearn/__init__.py"],
+];
 
 async function isFile(path: string): Promise<boolean> {
   try {

@@ -16,6 +16,10 @@ import {
   runConcurrencyTrial,
   runKillLoop,
 } from "../tests/_stress.ts";
+import { fuzzCases, fuzzVault, runGateFuzz } from "../tests/_gate_fuzz.ts";
+
+/** The name of the SQL gate's fuzz loop in --only. */
+const GATE_FUZZ = "gate_fuzz";
 
 /** The task's help text. */
 export const HELP =
@@ -23,7 +27,8 @@ export const HELP =
 operation, and real processes racing, many times over.
 
 Usage:
-  deno task stress [--trials N] [--rounds N] [--only NAME,...] [--json FILE]
+  deno task stress [--trials N] [--rounds N] [--cases N] [--seed N]
+                   [--only NAME,...] [--json FILE]
 
 Options:
   --trials N     Kill trials per operation (default 50). The first trial runs
@@ -33,11 +38,17 @@ Options:
                  the result appears under its real name (before the manifest
                  records it).
   --rounds N     Rounds of each race (default 20)
+  --cases N      Cases of the SQL gate's fuzz loop (default 10000): random
+                 mixes of quoting syntaxes, comments, casing and statements,
+                 refused names hidden in strings and comments (must run) or
+                 called for real (must be refused), run in child processes
+                 so that an abort is seen
+  --seed N       Seed of the fuzz loop (default: random; printed)
   --only NAMES   Only these cases, comma-separated, e.g. --only writeMetrics,index
                  (kills: ${FAULT_SCENARIOS.map((s) => s.name).join(", ")};
                  races: ${
     CONCURRENCY_SCENARIOS.map((s) => JSON.stringify(s.name)).join(", ")
-  })
+  }; fuzz: ${GATE_FUZZ})
   --json FILE    Also write the results as JSON to FILE
   -h, --help     Show this help
 
@@ -84,6 +95,8 @@ export async function main(args: string[]): Promise<number> {
     rounds: { type: "string" },
     only: { type: "string" },
     json: { type: "string" },
+    cases: { type: "string" },
+    seed: { type: "string" },
   });
   if (help) {
     console.log(HELP);
@@ -91,9 +104,14 @@ export async function main(args: string[]): Promise<number> {
   }
   const trials = count(values.trials as string | undefined, "--trials", 50);
   const rounds = count(values.rounds as string | undefined, "--rounds", 20);
+  const cases = count(values.cases as string | undefined, "--cases", 10_000);
+  const seed = values.seed === undefined
+    ? Math.floor(Math.random() * 2 ** 31)
+    : count(values.seed as string, "--seed", 1);
   const all = [
     ...FAULT_SCENARIOS.map((s) => s.name),
     ...CONCURRENCY_SCENARIOS.map((s) => s.name),
+    GATE_FUZZ,
   ];
   const only = values.only === undefined
     ? undefined
@@ -165,6 +183,29 @@ export async function main(args: string[]): Promise<number> {
     tick("\n");
     row.ms = performance.now() - started;
     rows.push(row);
+  }
+
+  if (!only || only.has(GATE_FUZZ)) {
+    tick(`${GATE_FUZZ} (seed ${seed}) `);
+    await using v = await fuzzVault();
+    const r = await runGateFuzz(
+      v.path,
+      fuzzCases(seed, cases, v.id),
+      500,
+      () => tick("."),
+    );
+    tick("\n");
+    for (const f of r.failures) console.error(`FAILED ${GATE_FUZZ}: ${f}`);
+    rows.push({
+      name: GATE_FUZZ,
+      what: `SQL gate fuzz, seed ${seed}`,
+      trials: r.cases,
+      killed: null,
+      outcomes: { "ran read-only": r.ran, refused: r.refused },
+      maxDelayMs: null,
+      failures: r.failures,
+      ms: r.ms,
+    });
   }
 
   console.log(table(rows));

@@ -119,6 +119,54 @@ async function main(op: string, args: Record<string, unknown>) {
       await runMain(main, args.argv as string[]);
       return; // runMain exits
     }
+    case "log-race": {
+      // Loggers racing for one table, released together by the file `go`:
+      // prints RESULT with what open(), log() and close() did.
+      const storage = await SpecimenStorage.open(args.dir as string);
+      say("READY");
+      const gate = new Int32Array(new SharedArrayBuffer(4));
+      for (;;) {
+        try {
+          Deno.statSync(args.go as string);
+          break;
+        } catch {
+          Atomics.wait(gate, 0, 0, 0.2);
+        }
+      }
+      t0 = performance.now();
+      let result: Record<string, unknown>;
+      let logger;
+      try {
+        logger = await storage.logger(args.name as string, {
+          flushRows: 100,
+          flushSeconds: Infinity,
+        });
+      } catch (e) {
+        result = {
+          stage: "open",
+          error: (e as Error).name,
+          message: (e as Error).message,
+        };
+      }
+      if (logger) {
+        try {
+          for (let i = 0; i < (args.rows as number); i++) {
+            logger.log({ step: i, loss: 1 / (i + 1) });
+          }
+          await new Promise((r) => setTimeout(r, args.holdMs as number));
+          const record = await logger.close();
+          result = { stage: "closed", rows: record?.rows ?? 0 };
+        } catch (e) {
+          result = {
+            stage: "close",
+            error: (e as Error).name,
+            message: (e as Error).message,
+          };
+        }
+      }
+      say(`RESULT ${JSON.stringify(result!)}`);
+      break;
+    }
     case "index": {
       // DuckDB is loaded only by the operations that use it.
       const { indexVault } = await import("../lib/catalog.ts");

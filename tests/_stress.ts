@@ -1344,10 +1344,104 @@ export const queriesDuringReindex: ConcurrencyScenario = {
   },
 };
 
+/** Loggers racing for one table. */
+export const loggerRace: ConcurrencyScenario = {
+  name: "3 loggers on one table",
+  what:
+    "3 processes open a MetricsLogger on the same table at once, log 250 rows, hold it 0-150 ms and close",
+  async run(vault) {
+    const { dir } = await createSpecimen({
+      vault: vault.path,
+      id: "contested_log",
+      domain: "training",
+      method: "fine_tuning",
+      extra: { provenance: PROVENANCE_STUB },
+    });
+    const go = join(vault.path, ".go");
+    const racers = Array.from({ length: 3 }, () =>
+      spawn([
+        "run",
+        "-A",
+        CHILD,
+        "log-race",
+        JSON.stringify({
+          dir,
+          go,
+          name: "train",
+          rows: 250,
+          holdMs: Math.floor(Math.random() * 150),
+        }),
+      ]));
+    const readers = racers.map(async (child) => {
+      const reader = child.stdout.pipeThrough(new TextDecoderStream())
+        .getReader();
+      let text = "";
+      while (!text.includes("READY\n")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+      return { reader, text };
+    });
+    const ready = await Promise.all(readers);
+    await Deno.writeFile(go, new Uint8Array());
+    const outs = await Promise.all(racers.map(async (child, n) => {
+      let text = ready[n].text;
+      for (;;) {
+        const { value, done } = await ready[n].reader.read();
+        if (done) break;
+        text += value;
+      }
+      const stderr = await new Response(child.stderr).text();
+      const line = text.split("\n").find((l) => l.startsWith("RESULT "));
+      return {
+        code: (await child.status).code,
+        stderr,
+        result: line ? JSON.parse(line.slice(7)) : null,
+      };
+    }));
+    await Deno.remove(go);
+    const all = JSON.stringify(outs);
+    for (const o of outs) {
+      assertEquals(o.code, 0, all);
+      assert(o.result !== null, all);
+    }
+    const winners = outs.filter((o) => o.result.stage === "closed");
+    assertEquals(winners.length, 1, all);
+    assertEquals(winners[0].result.rows, 250, all);
+    let busy = 0;
+    for (const o of outs) {
+      if (o === winners[0]) continue;
+      // The loser is refused at open(), with the truth: the table is
+      // being written, or (if the winner closed meanwhile) it exists.
+      assertEquals(o.result.stage, "open", all);
+      assert(!/os error|interrupted log/i.test(o.result.message), all);
+      if (/is being written by another logger/.test(o.result.message)) busy++;
+      else {
+        assert(
+          /Artifact "train" of specimen "contested_log" already exists/
+            .test(o.result.message),
+          all,
+        );
+      }
+    }
+    const m = await readManifest(dir);
+    assertEquals(m.artifacts.train?.rows, 250);
+    assert(!(await exists(join(dir, "strata", "train.parts"))), all);
+    const left = [...Deno.readDirSync(join(dir, "strata"))].map((e) => e.name);
+    assertEquals(left, ["train.parquet"], all);
+    return {
+      label: "one logger won; the others were refused clearly",
+      counts: { "refused: being written": busy, "refused: exists": 2 - busy },
+    };
+  },
+};
+
 /** Every concurrency scenario. */
 export const CONCURRENCY_SCENARIOS: ConcurrencyScenario[] = [
   createRace,
   indexerRace,
+  loggerRace,
   protocolsWhileIndexing,
   queriesDuringReindex,
 ];

@@ -12,6 +12,7 @@ import { type IndexOptions, indexVault } from "../lib/catalog.ts";
 import { createSpecimen } from "../lib/create.ts";
 import { readManifest, writeManifest } from "../lib/manifest.ts";
 import { readMetricTable } from "../lib/metrics_table.ts";
+import { VaultError } from "../lib/errors.ts";
 import { VaultQuery } from "../lib/query.ts";
 import { sealSpecimen } from "../lib/seal.ts";
 import type { SpecimenStorage } from "../lib/storage.ts";
@@ -24,6 +25,7 @@ import {
   assert,
   assertEquals,
   assertMatch,
+  assertRejects,
   newStorage,
   ROOT,
   runDeno,
@@ -334,6 +336,7 @@ async function interruptedLog(
   await log.close();
   Deno.removeSync(join(storage.strata, "metrics.parquet"));
   Deno.renameSync(saved, parts);
+  Deno.writeFileSync(join(parts, ".lock"), new Uint8Array()); // as a dead logger leaves it
   const m = await readManifest(storage.dir);
   delete m.artifacts.metrics;
   await writeManifest(storage.dir, m);
@@ -416,4 +419,182 @@ Deno.test("the first index over a catalog from before logs were fingerprinted li
   ]);
   assertEquals(await count(vault.path, "SELECT count(*) FROM metrics"), 32);
   assertEquals((await index(vault.path)).mode, "unchanged");
+});
+
+/** Every entry under `dir` (not following links): type, size, mtime, link target. */
+function tree(dir: string, prefix = ""): string[] {
+  const out: string[] = [];
+  for (
+    const e of [...Deno.readDirSync(dir)].sort((a, b) =>
+      a.name < b.name ? -1 : 1
+    )
+  ) {
+    const path = join(dir, e.name);
+    const st = Deno.lstatSync(path);
+    const kind = e.isSymlink
+      ? `-> ${Deno.readLinkSync(path)}`
+      : e.isDirectory
+      ? "dir"
+      : "file";
+    out.push(`${prefix}${e.name} ${kind} ${st.size} ${st.mtime?.getTime()}`);
+    if (e.isDirectory) out.push(...tree(path, `${prefix}${e.name}/`));
+  }
+  return out;
+}
+
+Deno.test("deno task index never touches a sealed specimen's parts folders, whatever they hold", async () => {
+  await using vault = await tempVault();
+  const storage = await newStorage(vault.path, "sealed");
+  const parts = await interruptedLog(storage, 30);
+  Deno.writeTextFileSync(join(parts, "notes.txt"), "mine");
+  await sealSpecimen(storage.dir);
+  // Folders that appeared after sealing: empty, and with a stray folder.
+  Deno.mkdirSync(join(storage.strata, "empty.parts"));
+  Deno.mkdirSync(join(storage.strata, "other.parts", "keep"), {
+    recursive: true,
+  });
+  const before = tree(storage.dir);
+  for (const full of [true, false]) {
+    const r = await runDeno([
+      "run",
+      ...TASK_FLAGS,
+      join(ROOT, "tasks", "index.ts"),
+      "--vault",
+      vault.path,
+      ...(full ? ["--full"] : []),
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(tree(storage.dir), before);
+    for (const name of ["empty", "metrics", "other"]) {
+      assertMatch(
+        r.stderr,
+        new RegExp(`cannot repair the log ${name}: .*left as is`),
+      );
+    }
+  }
+  // Not even a lock file was made.
+  assertEquals(
+    [...Deno.readDirSync(join(storage.strata, "empty.parts"))].length,
+    0,
+  );
+});
+
+Deno.test("repair removes only the files a logger wrote: anything else in a parts folder is reported and left, with the folder", async (t) => {
+  await using vault = await tempVault();
+  const outside = join(vault.path, "outside");
+  Deno.mkdirSync(outside);
+  Deno.writeTextFileSync(join(outside, "precious.txt"), "precious");
+  const cases: {
+    name: string;
+    add: (parts: string) => void;
+    left: string[];
+    said: RegExp;
+  }[] = [
+    {
+      name: "a stray file beside real parts",
+      add: (p) => Deno.writeTextFileSync(join(p, "notes.txt"), "mine"),
+      left: [".lock", "notes.txt"],
+      said: /"notes\.txt", which no logger wrote/,
+    },
+    {
+      name: "a stray subfolder holding a file",
+      add: (p) => {
+        Deno.mkdirSync(join(p, "keep"));
+        Deno.writeTextFileSync(join(p, "keep", "part-000009.parquet"), "x");
+      },
+      left: [".lock", "keep", "keep/part-000009.parquet"],
+      said: /"keep", which no logger wrote/,
+    },
+    {
+      name: "files named like parts but not parts",
+      add: (p) => {
+        Deno.writeTextFileSync(join(p, "part-1.parquet.bak"), "x");
+        Deno.writeTextFileSync(join(p, "part-000001.parquet~"), "x");
+        Deno.writeTextFileSync(join(p, ".tmp-x"), "x");
+      },
+      left: [".lock", ".tmp-x", "part-000001.parquet~", "part-1.parquet.bak"],
+      said: /"\.tmp-x", "part-000001\.parquet~", "part-1\.parquet\.bak"/,
+    },
+    {
+      name: "symlinks, one named like a part, one to a folder outside",
+      add: (p) => {
+        Deno.symlinkSync(
+          join(outside, "precious.txt"),
+          join(p, "part-000099.parquet"),
+        );
+        Deno.symlinkSync(outside, join(p, "linked"));
+      },
+      left: [".lock", "linked", "part-000099.parquet"],
+      said: /"linked", "part-000099\.parquet", which no logger wrote/,
+    },
+  ];
+  for (const [i, c] of cases.entries()) {
+    await t.step(c.name, async () => {
+      const storage = await newStorage(vault.path, `case_${i}`);
+      const parts = await interruptedLog(storage, 30);
+      c.add(parts);
+      const report = await index(vault.path);
+      const said = report.warnings.filter((w) => w.includes(`case_${i}`));
+      assert(said.some((w) => c.said.test(w)), said.join("\n"));
+      // The log itself was compacted and recorded...
+      assertEquals(
+        (await readManifest(storage.dir)).artifacts.metrics.rows,
+        30,
+      );
+      // ...and only the logger's own files went (its lock stays with the
+      // folder, which is still a log, without parts).
+      assertEquals(
+        tree(parts).map((l) => l.split(" ")[0]),
+        c.left,
+      );
+      assertEquals(
+        Deno.readTextFileSync(join(outside, "precious.txt")),
+        "precious",
+      );
+      // Again: nothing more is removed, and it is still reported.
+      const again = await index(vault.path, { full: true });
+      assert(
+        again.warnings.some((w) => c.said.test(w)),
+        again.warnings.join("\n"),
+      );
+      assertEquals(tree(parts).map((l) => l.split(" ")[0]), c.left);
+    });
+  }
+  await t.step(
+    "an empty parts folder in a writable specimen is reported and left",
+    async () => {
+      const storage = await newStorage(vault.path, "empty_case");
+      Deno.mkdirSync(join(storage.strata, "loose.parts"));
+      const report = await index(vault.path);
+      assert(
+        report.warnings.some((w) =>
+          /loose: strata\/loose\.parts\/ has no \.lock file, so no logger made it; it is left as is \(it is empty\)/
+            .test(w)
+        ),
+        report.warnings.join("\n"),
+      );
+      assert(Deno.statSync(join(storage.strata, "loose.parts")).isDirectory);
+      assertEquals(
+        [...Deno.readDirSync(join(storage.strata, "loose.parts"))],
+        [],
+      );
+    },
+  );
+  await t.step(
+    "a logger refuses a name whose parts folder no logger made",
+    async () => {
+      const storage = await newStorage(vault.path, "blocked");
+      Deno.mkdirSync(join(storage.strata, "m.parts"));
+      Deno.writeTextFileSync(join(storage.strata, "m.parts", "mine.txt"), "x");
+      await assertRejects(
+        () => storage.logger("m"),
+        VaultError,
+        "strata/m.parts/ exists but has no .lock file, so no logger made it",
+      );
+      assertEquals(
+        Deno.readTextFileSync(join(storage.strata, "m.parts", "mine.txt")),
+        "x",
+      );
+    },
+  );
 });

@@ -196,7 +196,7 @@ Deno.test("dashboard in Chromium: catalog, specimen charts, compare, SQL, screen
     await page.getByRole("alert").waitFor();
     assertMatch(
       await page.getByRole("alert").innerText(),
-      /Refusing to run a DROP statement: the dashboard's SQL is read-only/,
+      /Refusing to run a DROP statement\b.*the dashboard's SQL is read-only/,
     );
   } finally {
     await browser.close();

@@ -21,7 +21,7 @@ Deno.test("deno task demo runs the whole workflow with the task's own permission
   assertMatch(r.stdout, /Indexed \(full\): 1 specimen/);
   assertMatch(r.stdout, /sae_analysis +1 +0\.34067956940011584/);
   assertMatch(r.stdout, /\(3 rows\)/);
-  assertMatch(r.stdout, /activations +\[100,512\] +float32/);
+  assertMatch(r.stdout, /activations +\[100, 512\] +float32/);
   assertMatch(r.stdout, /1 specimen: 1 ok, 0 mismatch/);
   const vault = /throwaway vault: (\S+)/.exec(r.stdout)![1];
   assert(

@@ -270,7 +270,7 @@ Deno.test("two processes logging to one table: the second gets a clear error, th
   const err = await assertRejects(
     () => storage.logger(),
     VaultError,
-    'Metrics table "metrics" of specimen "run" is being logged by another logger',
+    'Metrics table "metrics" of specimen "run" is being written by another logger',
   );
   assertMatch(err.message, /log to another name \(e\.g\. "metrics_2"\)/);
   // A live log is read from its parts, and repair leaves it alone.

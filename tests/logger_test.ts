@@ -49,6 +49,8 @@ function copyParts(from: string, to: string): void {
       Deno.copyFileSync(join(from, e.name), join(to, e.name));
     }
   }
+  // A logger that died leaves its (unlocked) lock file.
+  Deno.writeFileSync(join(to, ".lock"), new Uint8Array());
 }
 
 Deno.test("close() compacts the log into strata/<name>.parquet, records it as writeMetrics would, and removes the parts", async () => {
@@ -381,7 +383,7 @@ Deno.test("train and eval log in parallel to separate tables; a second logger on
   await assertRejects(
     () => storage.logger("train"),
     VaultError,
-    'Metrics table "train" of specimen "s1" is being logged by another logger',
+    'Metrics table "train" of specimen "s1" is being written by another logger',
   );
   for (let step = 0; step < 500; step++) {
     train.log({ step, loss: 1 / (step + 1) });
@@ -518,9 +520,13 @@ Deno.test("repairLogs() finishes a cleanup cut short, cleans empty logs, and lea
     [["file", true]],
   );
   assertEquals(await storage.readMetrics("done"), { step: [0, 1, 2, 3, 4] });
-  // A logger that died before its first part, and a stray temp file.
+  // A logger that died before its first part, and its part's temp file.
   await Deno.mkdir(join(storage.strata, "empty.parts"));
-  await Deno.writeTextFile(join(storage.strata, "empty.parts", ".tmp-x"), "");
+  await Deno.writeTextFile(join(storage.strata, "empty.parts", ".lock"), "");
+  await Deno.writeTextFile(
+    join(storage.strata, "empty.parts", ".tmp-part-000001.parquet-1-0123abcd"),
+    "",
+  );
   assertEquals(await repairLogs(storage.dir), {
     repaired: ["done"],
     live: [],

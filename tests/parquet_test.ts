@@ -3,7 +3,11 @@ import { type PageHeader, parquetMetadata } from "hyparquet";
 import { parquetHeader } from "hyparquet/src/column.js";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { join } from "../lib/_deps.ts";
-import { CorruptFileError, InvalidInputError } from "../lib/errors.ts";
+import {
+  CorruptFileError,
+  InvalidInputError,
+  UnsupportedFormatError,
+} from "../lib/errors.ts";
 import {
   type ColumnValues,
   decodeMetrics,
@@ -654,24 +658,17 @@ Deno.test("decodeMetrics() reads hyparquet-writer's defaults: required columns, 
   ]);
 });
 
-Deno.test("decodeMetrics() rejects non-metric columns with CorruptFileError naming the column", async (t) => {
+Deno.test("decodeMetrics() refuses nested and interval columns with UnsupportedFormatError naming the column and type", async (t) => {
   await using dir = await tempDir();
   using db = await duckdb();
   const cases: [string, string, RegExp][] = [
+    ["a list", "[1, 2] AS l", /column "l" is a nested \(group, list or map\)/],
+    ["a struct", "{'a': 1} AS s", /column "s" is a nested/],
+    ["a map", "MAP {'k': 1} AS m", /column "m" is a nested/],
     [
-      "a timestamp",
-      "now()::TIMESTAMP AS t",
-      /column "t" is of type INT64 \(TIMESTAMP\)/,
-    ],
-    [
-      "a list",
-      "[1, 2] AS l",
-      /column "l" is a nested \(group or list\) column/,
-    ],
-    [
-      "a decimal",
-      "1.5::DECIMAL(4,1) AS d",
-      /column "d" is of type INT32 \(DECIMAL\)/,
+      "an interval",
+      "INTERVAL 3 DAY AS i",
+      /column "i" is of type FIXED_LEN_BYTE_ARRAY \(INTERVAL\)/,
     ],
   ];
   for (const [label, select, message] of cases) {
@@ -682,10 +679,12 @@ Deno.test("decodeMetrics() rejects non-metric columns with CorruptFileError nami
       );
       const e = await assertRejectsWith(
         () => decodeMetrics(Deno.readFileSync(path), path),
-        CorruptFileError,
+        UnsupportedFormatError,
         message,
       );
       assert(e.message.includes(`"${path}"`));
+      assert(!(e instanceof CorruptFileError));
+      assertStrictEquals((e as UnsupportedFormatError).exitCode, 6);
     });
   }
 });

@@ -6,7 +6,11 @@
  *
  * @module
  */
-import { CONCURRENCY_SCENARIOS, runConcurrencyTrial } from "./_stress.ts";
+import {
+  CONCURRENCY_SCENARIOS,
+  loggerRace,
+  runConcurrencyTrial,
+} from "./_stress.ts";
 import { assert } from "./utils.ts";
 
 for (const scenario of CONCURRENCY_SCENARIOS) {
@@ -15,3 +19,10 @@ for (const scenario of CONCURRENCY_SCENARIOS) {
     assert(outcome.label.length > 0);
   });
 }
+
+Deno.test("loggers racing for one table, 3 more rounds: one wins, the others are refused with a clear error, close() never fails", async () => {
+  for (let round = 0; round < 3; round++) {
+    const outcome = await runConcurrencyTrial(loggerRace);
+    assert(outcome.label.startsWith("one logger won"));
+  }
+});

@@ -12,6 +12,7 @@ import { createSpecimen } from "../lib/create.ts";
 import {
   CorruptFileError,
   InvalidInputError,
+  UnsupportedFormatError,
   VaultError,
 } from "../lib/errors.ts";
 import {
@@ -808,7 +809,7 @@ Deno.test("Parquet: truncated, empty, not-Parquet files are named with the reaso
 // ---------------------------------------------------------------------------
 // Zarr
 
-Deno.test("Zarr: a missing chunk reads as the fill value; a corrupt or contradicting chunk, an unknown codec or data type is a CorruptFileError naming it", async (t) => {
+Deno.test("Zarr: a missing chunk reads as the fill value; a corrupt or contradicting chunk is a CorruptFileError, an unknown codec or data type an UnsupportedFormatError, each naming it", async (t) => {
   await using v = await goodVault();
   const before = await snapshot(v.path, isCatalog);
   const { dir } = await createSpecimen({
@@ -849,7 +850,12 @@ Deno.test("Zarr: a missing chunk reads as the fill value; a corrupt or contradic
       assertEquals([...got.subarray(64)], [...data.subarray(64)]);
     },
   );
-  const corrupt: [string, () => Promise<void>, RegExp][] = [
+  const corrupt: [
+    string,
+    () => Promise<void>,
+    RegExp,
+    (typeof CorruptFileError | typeof UnsupportedFormatError)?,
+  ][] = [
     ["garbage bytes in a chunk", async () => {
       await write("garbage");
       await Deno.writeFile(
@@ -889,34 +895,47 @@ Deno.test("Zarr: a missing chunk reads as the fill value; a corrupt or contradic
           }),
       );
     }, /chunk "c\/\d\/0" does not decode/],
-    ["an unknown codec", async () => {
-      await write("lzma");
-      await edit(
-        "lzma",
-        (m) =>
-          (m.codecs as unknown[])[1] = { name: "lzma_x", configuration: {} },
-      );
-    }, /codec "lzma_x" is not supported by the vault/],
-    ["an unsupported data type", async () => {
-      await write("complex");
-      await edit("complex", (m) => m.data_type = "complex64");
-    }, /data type "complex64" is not supported/],
+    [
+      "an unknown codec",
+      async () => {
+        await write("lzma");
+        await edit(
+          "lzma",
+          (m) =>
+            (m.codecs as unknown[])[1] = { name: "lzma_x", configuration: {} },
+        );
+      },
+      /codec "lzma_x" is not supported/,
+      UnsupportedFormatError,
+    ],
+    [
+      "an unsupported data type",
+      async () => {
+        await write("complex");
+        await edit("complex", (m) => m.data_type = "complex64");
+      },
+      /data type "complex64" is not supported/,
+      UnsupportedFormatError,
+    ],
     ["zarr.json that is not JSON", async () => {
       await write("notjson");
       await Deno.writeTextFile(zarrJson("notjson"), "{ shape: [16");
     }, /zarr\.json is not valid JSON/],
   ];
-  for (const [name, damage, reason] of corrupt) {
+  for (const [name, damage, reason, kind = CorruptFileError] of corrupt) {
     await t.step(name, async () => {
       await damage();
       const tensor = (await readManifest(dir)).artifacts;
       const id = Object.keys(tensor).at(-1)!;
       const e = await assertRejects(
         () => s.readTensor(id),
-        CorruptFileError,
+        kind,
         reason,
       );
-      assertEquals((e as CorruptFileError).exitCode, 5);
+      assertEquals(
+        (e as CorruptFileError).exitCode,
+        kind === CorruptFileError ? 5 : 6,
+      );
       assertMatch(e.message, new RegExp(`tensors/strata/${id}\\.zarr`));
     });
   }
@@ -975,12 +994,12 @@ Deno.test("SQL: syntax errors, writes, ATTACH, COPY TO, file reads outside the c
     [
       "EXPLAIN ANALYZE CREATE TABLE t AS SELECT 1",
       InvalidInputError,
-      /^Refusing to write: queries on the catalog are read-only/,
+      /^Refusing to run an EXPLAIN statement\. Only SELECT queries run/,
     ],
     [
       "EXPLAIN ANALYZE INSERT INTO catalog (specimen_id) VALUES ('x')",
       InvalidInputError,
-      /^Refusing to write/,
+      /^Refusing to run an EXPLAIN statement/,
     ],
     [
       `EXPLAIN ANALYZE COPY (SELECT 1) TO '${target}.csv'`,
@@ -998,33 +1017,33 @@ Deno.test("SQL: syntax errors, writes, ATTACH, COPY TO, file reads outside the c
       /Refusing to run a ATTACH|Refusing/,
     ],
     ["ATTACH ':memory:' AS scratch", InvalidInputError, /Refusing/],
-    // No replacement scans either: a quoted path is only a table name.
+    // No replacement scans either: a quoted path is refused as a file.
     [
       `SELECT * FROM '/etc/passwd'`,
-      VaultError,
-      /Table with name \/etc\/passwd does not exist/,
+      InvalidInputError,
+      /^Refusing to read "\/etc\/passwd": it names a file/,
     ],
     [
       `SELECT * FROM read_blob('/etc/hostname')`,
       InvalidInputError,
-      /Refusing to open a file/,
+      /^Refusing to run read_blob\(\)/,
     ],
     [
       `SELECT * FROM read_json_auto('/etc/os-release')`,
       InvalidInputError,
-      /Refusing to open a file/,
+      /^Refusing to run read_json_auto\(\)/,
     ],
     [
       `SELECT * FROM parquet_metadata('${
         join(v.specimens, "taken", "strata", "metrics.parquet")
       }')`,
       InvalidInputError,
-      /Refusing to open a file/,
+      /^Refusing to run parquet_metadata\(\)/,
     ],
     [
       `SELECT * FROM sniff_csv('/etc/passwd')`,
       InvalidInputError,
-      /Refusing to open a file/,
+      /^Refusing to run sniff_csv\(\)/,
     ],
     ["SET enable_external_access = true", InvalidInputError, /Refusing/],
     ["RESET lock_configuration", InvalidInputError, /Refusing/],
@@ -1044,12 +1063,12 @@ Deno.test("SQL: syntax errors, writes, ATTACH, COPY TO, file reads outside the c
     [
       `CALL "Enable_Logging" /* quoted */ (storage = 'file', storage_path = '${target}.log')`,
       InvalidInputError,
-      /^Refusing to run enable_logging\(\)/,
+      /^Refusing to run a CALL statement/,
     ],
     [
       "PRAGMA enable_profiling",
       InvalidInputError,
-      /^Refusing to run enable_profiling\(\)/,
+      /^Refusing to run a PRAGMA statement/,
     ],
     [
       "SELECT * FROM query('SELECT * FROM enable_' || 'profiling()')",
@@ -1064,7 +1083,7 @@ Deno.test("SQL: syntax errors, writes, ATTACH, COPY TO, file reads outside the c
     [
       "PRAGMA force_checkpoint",
       InvalidInputError,
-      /^Refusing to run force_checkpoint\(\)/,
+      /^Refusing to run a PRAGMA statement/,
     ],
     ["VACUUM", InvalidInputError, /Refusing/],
     ["CREATE MACRO m(x) AS x + 1", InvalidInputError, /Refusing/],
@@ -1076,7 +1095,7 @@ Deno.test("SQL: syntax errors, writes, ATTACH, COPY TO, file reads outside the c
     [
       "SELECT 1; INSERT INTO catalog (specimen_id) VALUES ('x')",
       InvalidInputError,
-      /Refusing to run statement 2/,
+      /^Refusing to run these 2 statements: one of them is not a SELECT query/,
     ],
   ];
   for (const [sql, kind, reason] of refused) {
@@ -1089,9 +1108,13 @@ Deno.test("SQL: syntax errors, writes, ATTACH, COPY TO, file reads outside the c
     });
   }
   await t.step(
-    "CHECKPOINT is accepted and changes nothing (the catalog is open read-only)",
+    "CHECKPOINT is refused and changes nothing",
     async () => {
-      await q.search("CHECKPOINT");
+      await assertRejects(
+        () => q.search("CHECKPOINT"),
+        InvalidInputError,
+        /^Refusing to run a CHECKPOINT statement/,
+      );
       await assertUnchanged(v.path, before);
     },
   );
@@ -1145,7 +1168,7 @@ Deno.test("SQL: syntax errors, writes, ATTACH, COPY TO, file reads outside the c
         [
           ["SELECT * FROM read_text('/etc/hostname')"],
           2,
-          /^error: Refusing to open a file/,
+          /^error: Refusing to run read_text\(\)/,
         ],
         [[`COPY catalog TO '${target}.csv'`], 2, /^error: Refusing/],
         [
@@ -1156,7 +1179,7 @@ Deno.test("SQL: syntax errors, writes, ATTACH, COPY TO, file reads outside the c
         [
           ["PRAGMA enable_profiling; SELECT 1"],
           2,
-          /^error: Refusing to run enable_profiling/,
+          /^error: Refusing to run these 2 statements/,
         ],
       ];
       const results = await limited(

@@ -1,20 +1,27 @@
 import { join } from "../lib/_deps.ts";
 import { FileHasher, listFiles } from "../lib/_hash.ts";
 import { createSpecimen } from "../lib/create.ts";
-import { CorruptFileError, ImmutableArtifactError } from "../lib/errors.ts";
+import {
+  CorruptFileError,
+  ImmutableArtifactError,
+  VaultError,
+} from "../lib/errors.ts";
 import { readManifest, writeManifest } from "../lib/manifest.ts";
 import {
   assertWritable,
   computeSeal,
   readSeal,
+  sealDigest,
   sealListing,
   sealSpecimen,
   STATUS_FAILED,
 } from "../lib/seal.ts";
 import { SpecimenStorage } from "../lib/storage.ts";
+import { verifySpecimen } from "../lib/verify.ts";
 import {
   assert,
   assertEquals,
+  assertMatch,
   assertRejects,
   assertThrows,
   tempDir,
@@ -84,9 +91,15 @@ Deno.test("computeSeal() covers protocol.ts, strata/ and runs/ but not the manif
     paths.reduce((n, p) => n + seal.files[p].bytes, 0),
   );
   assertEquals(seal.run, "r1");
+  // The digest: SHA-256 of the JSON [path, sha256] pairs, sorted by path.
+  assertEquals(seal.listing, "json");
   assertEquals(
     seal.digest,
-    await webSha256(new TextEncoder().encode(sealListing(seal.files))),
+    await webSha256(
+      new TextEncoder().encode(
+        JSON.stringify(paths.map((p) => [p, seal.files[p].sha256])),
+      ),
+    ),
   );
 });
 
@@ -251,4 +264,150 @@ Deno.test("storage used without runProtocol captures provenance with the first a
     first,
     "captured once, not on every write",
   );
+});
+
+/** A file named by raw bytes (not UTF-8), made by bash: Deno paths are strings. */
+async function makeRawNamed(dir: string, escaped: string, folder = false) {
+  const out = await new Deno.Command("bash", {
+    args: [
+      "-c",
+      `${folder ? "mkdir" : "printf x >"} "$1"/$'${escaped}'`,
+      "_",
+      dir,
+    ],
+  }).output();
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+}
+
+Deno.test("two trees whose sha256sum listings collide (a name holding a newline) get different digests", async (t) => {
+  await using tmp = await tempDir();
+  const cases: {
+    name: string;
+    a: Record<string, string>;
+    b: (h: (s: string) => Promise<string>) => Promise<Record<string, string>>;
+  }[] = [
+    {
+      name: "one file named like two listing lines vs two files",
+      a: { "a": "X", "b": "Y" },
+      b: async (h) => ({ [`a\n${await h("Y")}  b`]: "X" }),
+    },
+    {
+      name: "a name ending in a newline and a fake third line",
+      a: { "p": "1", "q": "2", "r": "3" },
+      b: async (h) => ({ "p": "1", [`q\n${await h("3")}  r`]: "2" }),
+    },
+  ];
+  for (const [i, c] of cases.entries()) {
+    await t.step(c.name, async () => {
+      const h = async (s: string) =>
+        await webSha256(new TextEncoder().encode(s));
+      const trees = [c.a, await c.b(h)];
+      const seals = [];
+      for (const [j, files] of trees.entries()) {
+        const dir = join(tmp.path, `c${i}_${j}`);
+        await Deno.mkdir(dir);
+        for (const [name, text] of Object.entries(files)) {
+          await Deno.writeTextFile(join(dir, name), text);
+        }
+        seals.push(await computeSeal(dir));
+      }
+      // The old rule collides...
+      assertEquals(
+        sealDigest(seals[0].files, "sha256sum"),
+        sealDigest(seals[1].files, "sha256sum"),
+      );
+      // ...the rule new seals use does not, and says which it is.
+      assert(seals[0].digest !== seals[1].digest);
+      assertEquals([seals[0].listing, seals[1].listing], ["json", "json"]);
+      assertEquals(seals[0].digest, sealDigest(seals[0].files, "json"));
+    });
+  }
+});
+
+Deno.test("a seal made before the listing rule was recorded still verifies by the old rule; an edited seal does not", async () => {
+  await using vault = await tempVault();
+  const { dir } = await specimenWithResults(vault.path);
+  await sealSpecimen(dir);
+  const m = await readManifest(dir);
+  const seal = readSeal(m)!;
+  // As older versions (and the Python vault) wrote it: no `listing`.
+  delete seal.listing;
+  seal.digest = await webSha256(
+    new TextEncoder().encode(sealListing(seal.files)),
+  );
+  await writeManifest(dir, m);
+  assertEquals((await verifySpecimen(dir)).state, "ok");
+  // A seal claiming the new rule with an old-rule digest is caught.
+  seal.listing = "json";
+  await writeManifest(dir, m);
+  const edited = await verifySpecimen(dir);
+  assertEquals(edited.state, "error");
+  assertMatch(
+    edited.error!,
+    /does not match its list of files \(listing rule "json"\): the seal was edited/,
+  );
+  // So is a file dropped from the list.
+  seal.listing = "sha256sum";
+  delete seal.files["protocol.ts"];
+  await writeManifest(dir, m);
+  assertEquals((await verifySpecimen(dir)).state, "error");
+  // An unknown rule is a malformed seal.
+  (seal as unknown as Record<string, unknown>).listing = "xml";
+  assertThrows(
+    () => readSeal(m),
+    CorruptFileError,
+    'unknown listing rule "xml"',
+  );
+});
+
+Deno.test("a file or folder whose name is not UTF-8 is refused by sealing, named, not a false 'No such file'; verify counts it as extra", async (t) => {
+  const cases = [
+    {
+      name: "a Latin-1 file name under strata/",
+      at: "strata",
+      raw: "caf\\xe9.bin",
+      folder: false,
+    },
+    {
+      name: "a lone continuation byte at the top",
+      at: "",
+      raw: "x\\x80y",
+      folder: false,
+    },
+    {
+      name: "a folder whose name is not UTF-8",
+      at: "strata",
+      raw: "d\\xff",
+      folder: true,
+    },
+  ];
+  for (const [i, c] of cases.entries()) {
+    await t.step(c.name, async () => {
+      await using vault = await tempVault();
+      const { dir } = await specimenWithResults(vault.path, `s${i}`);
+      await makeRawNamed(join(dir, c.at), c.raw, c.folder);
+      const err = await assertRejects(() => sealSpecimen(dir), VaultError);
+      assertMatch(
+        err.message,
+        /its name is not valid UTF-8 \(shown with U\+FFFD/,
+      );
+      assert(err.message.includes("\uFFFD"), err.message);
+      assert(!/No such file/.test(err.message), err.message);
+      assertEquals((await readManifest(dir)).status, "active");
+      // Sealed without it, then added: verify reports it, not an error.
+      const aside = join(vault.path, "aside");
+      await Deno.mkdir(aside);
+      await new Deno.Command("bash", {
+        args: ["-c", `mv "$1"/$'${c.raw}' "$2"/`, "_", join(dir, c.at), aside],
+      }).output();
+      await sealSpecimen(dir);
+      await new Deno.Command("bash", {
+        args: ["-c", `mv "$2"/$'${c.raw}' "$1"/`, "_", join(dir, c.at), aside],
+      }).output();
+      const r = await verifySpecimen(dir);
+      assertEquals(r.state, "mismatch");
+      assertEquals(r.extra.length, 1);
+      assert(r.extra[0].includes("\uFFFD"), r.extra[0]);
+    });
+  }
 });

@@ -40,6 +40,26 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** Tags shown per specimen at most; the rest are counted ("and N more"). */
+const MAX_TAGS = 50;
+
+/**
+ * The first MAX_TAGS tags of a row, each rendered by `render`, then "and N
+ * more" when the row has more (`tag_count` from the server, which sends
+ * only the first ones).
+ */
+function tagList(row, render) {
+  const tags = (row.tags ?? []).slice(0, MAX_TAGS);
+  const total = Math.max(Number(row.tag_count ?? 0), row.tags?.length ?? 0);
+  const out = tags.map(render);
+  if (total > tags.length) {
+    out.push(
+      h("span", { class: "muted" }, ` and ${total - tags.length} more`),
+    );
+  }
+  return out;
+}
+
 class ApiError extends Error {
   constructor(message, kind, status) {
     super(message);
@@ -486,8 +506,10 @@ async function catalogPage(params) {
       h(
         "td",
         {},
-        (r.tags ?? []).map((t) =>
-          h("span", { class: "tag", onclick: () => update({ tag: t }) }, t)
+        tagList(
+          r,
+          (t) =>
+            h("span", { class: "tag", onclick: () => update({ tag: t }) }, t),
         ),
       ),
       h(
@@ -641,8 +663,10 @@ async function specimenPage(id) {
     h(
       "div",
       {},
-      (s.tags ?? []).map((t) =>
-        h("a", { class: "tag", href: `#/?tag=${encodeURIComponent(t)}` }, t)
+      tagList(
+        s,
+        (t) =>
+          h("a", { class: "tag", href: `#/?tag=${encodeURIComponent(t)}` }, t),
       ),
     ),
     s.description ? h("p", {}, s.description) : null,

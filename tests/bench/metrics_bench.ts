@@ -13,6 +13,9 @@
  * @module
  */
 import { DuckDBInstance } from "@duckdb/node-api";
+import { parquetMetadata } from "hyparquet";
+import { parquetHeader } from "hyparquet/src/column.js";
+import { decompressLz4Raw } from "hyparquet-compressors/src/lz4.js";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { join, zstdCompressSync } from "../../lib/_deps.ts";
 import { decodeMetrics, encodeMetrics } from "../../lib/parquet.ts";
@@ -151,6 +154,35 @@ export async function benchMetrics(): Promise<void> {
       higherIsBetter: true,
       reference: { name: "DuckDB read_parquet into a table", value: duckRead },
     });
+
+    // LZ4_RAW, what DuckDB, pyarrow and polars write for "lz4".
+    const lz4 = join(dir.path, "lz4.parquet");
+    await con.run(`COPY t TO '${lz4}' (FORMAT parquet, COMPRESSION lz4)`);
+    const lz4Bytes = await Deno.readFile(lz4);
+    const readLz4 = perSecond(
+      await medianMs(() => decodeMetrics(lz4Bytes, lz4), {
+        runs: 5,
+        warmup: 1,
+      }),
+    );
+    report({
+      name: "metrics: readMetrics 1M×4 values/s (DuckDB's LZ4_RAW file)",
+      value: readLz4,
+      unit: "values/s",
+      higherIsBetter: true,
+      reference: { name: "DuckDB read_parquet into a table", value: duckRead },
+    });
+    const pages = lz4Pages(lz4Bytes);
+    const raw = pages.reduce((n, p) => n + p.size, 0);
+    const lz4Ms = await medianMs(() => {
+      for (const p of pages) decompressLz4Raw(p.data, p.size);
+    }, RUNS);
+    report({
+      name: "metrics: LZ4_RAW page decode MB/s (hyparquet-compressors)",
+      value: raw / 1e6 / (lz4Ms / 1000),
+      unit: "MB/s",
+      higherIsBetter: true,
+    });
     const size = async (p: string) => (await Deno.stat(p)).size / 1e6;
     console.log(
       `  (1M×4 file: ours ${(await size(ours)).toFixed(1)} MB, DuckDB's ${
@@ -161,6 +193,34 @@ export async function benchMetrics(): Promise<void> {
     con.closeSync();
     instance.closeSync();
   }
+}
+
+/** The compressed data pages of a Parquet file (no dictionary pages: DuckDB's DOUBLE and BIGINT pages here are PLAIN). */
+function lz4Pages(bytes: Uint8Array): { data: Uint8Array; size: number }[] {
+  const buffer = bytes.slice().buffer;
+  const view = new DataView(buffer);
+  const pages: { data: Uint8Array; size: number }[] = [];
+  for (const group of parquetMetadata(buffer).row_groups) {
+    for (const c of group.columns) {
+      const meta = c.meta_data!;
+      const reader = {
+        view,
+        offset: Number(meta.dictionary_page_offset ?? meta.data_page_offset),
+      };
+      const end = reader.offset + Number(meta.total_compressed_size);
+      while (reader.offset < end) {
+        const header = parquetHeader(reader);
+        const start = reader.offset;
+        reader.offset += header.compressed_page_size;
+        if (header.type !== "DATA_PAGE") continue;
+        pages.push({
+          data: bytes.subarray(start, reader.offset),
+          size: header.uncompressed_page_size,
+        });
+      }
+    }
+  }
+  return pages;
 }
 
 /** A plausible training run: integer steps, decaying loss, rising accuracy, cosine lr. */

@@ -1,0 +1,181 @@
+/**
+ * Tells which importer a path needs, and runs it.
+ *
+ * @module
+ */
+import { InvalidInputError, NotFoundError } from "../errors.ts";
+import { join, resolve } from "./_deps.ts";
+import { importTrainer } from "./hf_trainer.ts";
+import { importLightning } from "./lightning.ts";
+import { importMlflow } from "./mlflow.ts";
+import type { ImportedRun, ImportKind } from "./model.ts";
+import { importTable } from "./table.ts";
+import { EVENT_FILE_PATTERN, importTensorBoard } from "./tensorboard.ts";
+
+/** Every kind, as the CLI names them. */
+export const IMPORT_KINDS: readonly ImportKind[] = [
+  "tensorboard",
+  "lightning",
+  "hf-trainer",
+  "mlflow",
+  "csv",
+  "jsonl",
+];
+
+/** How deep {@linkcode detectKind} looks below the path. */
+const MAX_DEPTH = 6;
+
+/**
+ * Tells the kind of a path: a `.csv` / `.jsonl` file, or a folder holding
+ * (at any depth up to 6) event files (`tensorboard`), `trainer_state.json`
+ * (`hf-trainer`), `metrics.csv` (`lightning`) or an MLflow run's
+ * `meta.yaml` beside `metrics/` (`mlflow`). Needs read permission.
+ *
+ * @param path A file or folder.
+ * @returns The kind.
+ * @throws {NotFoundError} The path does not exist.
+ * @throws {InvalidInputError} Nothing recognised, or several kinds found.
+ * @example
+ * ```ts
+ * import { detectKind } from "./detect.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/trainer_state.json`, "{}");
+ * console.assert(await detectKind(dir) === "hf-trainer");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function detectKind(path: string): Promise<ImportKind> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new NotFoundError(
+        `Cannot import "${path}": no such file or folder`,
+      );
+    }
+    throw e;
+  }
+  if (info.isFile) {
+    if (/\.(jsonl|ndjson)$/i.test(path)) return "jsonl";
+    if (/\.csv$/i.test(path)) return "csv";
+    if (EVENT_FILE_PATTERN.test(path.split(/[\\/]/).pop()!)) {
+      throw new InvalidInputError(
+        `"${path}" is an event file: import its folder (the TensorBoard run) instead`,
+      );
+    }
+    throw new InvalidInputError(
+      `Cannot tell what "${path}" is: import a .csv or .jsonl file, or a folder; or name the kind (${
+        IMPORT_KINDS.join(", ")
+      })`,
+    );
+  }
+  const found = new Set<ImportKind>();
+  async function walk(dir: string, depth: number) {
+    const subdirs: string[] = [];
+    let meta = false, runParts = false;
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile) {
+        if (EVENT_FILE_PATTERN.test(e.name)) found.add("tensorboard");
+        else if (e.name === "trainer_state.json") found.add("hf-trainer");
+        else if (e.name === "metrics.csv") found.add("lightning");
+        else if (e.name === "meta.yaml") meta = true;
+      } else if (e.isDirectory) {
+        subdirs.push(e.name);
+        if (["metrics", "params", "tags"].includes(e.name)) runParts = true;
+      }
+    }
+    if (meta && runParts) found.add("mlflow");
+    if (depth < MAX_DEPTH) {
+      for (const d of subdirs) await walk(join(dir, d), depth + 1);
+    }
+  }
+  await walk(path, 0);
+  if (found.size === 1) return [...found][0];
+  if (found.size === 0) {
+    throw new NotFoundError(
+      `No run found in "${path}": no TensorBoard event file, trainer_state.json, Lightning metrics.csv or MLflow run in it or its subfolders; name the kind and path of what to import (${
+        IMPORT_KINDS.join(", ")
+      })`,
+    );
+  }
+  throw new InvalidInputError(
+    `"${path}" holds runs of several kinds (${
+      [...found].join(", ")
+    }); name the kind to import`,
+  );
+}
+
+/** Options of {@linkcode importRuns}. */
+export interface ImportRunsOptions {
+  /** TensorBoard: skip corrupt records instead of failing. @default false */
+  skipCorrupt?: boolean;
+  /** csv/jsonl: the step column. @default "step" */
+  stepColumn?: string;
+}
+
+/**
+ * Reads the runs at `path` with the importer for `kind` (detected when
+ * omitted). Needs read permission.
+ *
+ * @param kind A kind, or undefined to detect it.
+ * @param path A file or folder.
+ * @param options See {@linkcode ImportRunsOptions}.
+ * @returns The runs read.
+ * @example
+ * ```ts
+ * import { importRuns } from "./detect.ts";
+ * const f = await Deno.makeTempFile({ suffix: ".csv" });
+ * await Deno.writeTextFile(f, "step,loss\n0,1\n");
+ * const [run] = await importRuns(undefined, f);
+ * console.assert(run.kind === "csv");
+ * await Deno.remove(f);
+ * ```
+ */
+export async function importRuns(
+  kind: ImportKind | undefined,
+  path: string,
+  options: ImportRunsOptions = {},
+): Promise<ImportedRun[]> {
+  const abs = resolve(path);
+  const k = kind ?? await detectKind(abs);
+  const info = await Deno.stat(abs).catch((e) => {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new NotFoundError(
+        `Cannot import "${path}": no such file or folder`,
+      );
+    }
+    throw e;
+  });
+  const wantsFile = k === "csv" || k === "jsonl";
+  if (info.isFile !== wantsFile) {
+    throw new InvalidInputError(
+      `Cannot import "${path}" as ${k}: it is a ${
+        info.isFile ? "file" : "folder"
+      }; ${k} imports read a ${wantsFile ? "file" : "folder"}${
+        wantsFile ? "" : " (for a TensorBoard event file, its run folder)"
+      }`,
+    );
+  }
+  switch (k) {
+    case "tensorboard":
+      return await importTensorBoard(abs, { skipCorrupt: options.skipCorrupt });
+    case "lightning":
+      return await importLightning(abs);
+    case "hf-trainer":
+      return await importTrainer(abs);
+    case "mlflow":
+      return await importMlflow(abs);
+    case "csv":
+    case "jsonl":
+      return [
+        await importTable(abs, { format: k, stepColumn: options.stepColumn }),
+      ];
+    default:
+      throw new InvalidInputError(
+        `Unknown import kind ${JSON.stringify(k)}: valid kinds are ${
+          IMPORT_KINDS.join(", ")
+        }`,
+      );
+  }
+}

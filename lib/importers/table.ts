@@ -1,0 +1,272 @@
+/**
+ * Generic tables: a CSV file (header line, one row per line) or a JSON Lines
+ * file (one object per line) with a step column, as a fallback for every
+ * tool without its own importer. Also the row-to-table helpers the Lightning,
+ * Trainer and MLflow importers share.
+ *
+ * @module
+ */
+import { CorruptFileError, InvalidInputError } from "../errors.ts";
+import { basename, parseCsv, resolve } from "./_deps.ts";
+import {
+  emptyRun,
+  type ImportedColumn,
+  type ImportedRun,
+  type ImportedTable,
+  readSourceFile,
+} from "./model.ts";
+
+/** One parsed row: column name → number, string, or null (empty). */
+export type Row = Record<string, number | string | null>;
+
+/**
+ * Parses CSV text into rows keyed by the header. Cells that read as numbers
+ * become numbers, empty cells null.
+ *
+ * @param text The file's text.
+ * @param file Name used in messages.
+ * @returns The header and the rows.
+ * @throws {CorruptFileError} A row has more or fewer cells than the header,
+ * or the CSV does not parse.
+ * @example
+ * ```ts
+ * import { parseCsvRows } from "./table.ts";
+ * const { rows } = parseCsvRows("step,loss\n0,1.5\n1,\n", "m.csv");
+ * console.assert(rows[0].loss === 1.5 && rows[1].loss === null);
+ * ```
+ */
+export function parseCsvRows(
+  text: string,
+  file: string,
+): { header: string[]; rows: Row[] } {
+  let records: string[][];
+  try {
+    records = parseCsv(text, { bom: true, skip_empty_lines: true });
+  } catch (e) {
+    const err = e as Error & { lines?: number };
+    throw new CorruptFileError(
+      `Cannot read "${file}": ${err.message}${
+        err.message.includes("Invalid Record Length")
+          ? "; every row must have as many cells as the header (a ragged row), fix or remove that line"
+          : ""
+      }`,
+      { cause: e },
+    );
+  }
+  if (records.length === 0) {
+    throw new CorruptFileError(
+      `Cannot read "${file}": it is empty (no header line)`,
+    );
+  }
+  const header = records[0];
+  const rows: Row[] = [];
+  for (let r = 1; r < records.length; r++) {
+    const rec = records[r];
+    const row: Row = {};
+    for (let c = 0; c < header.length; c++) row[header[c]] = cell(rec[c]);
+    rows.push(row);
+  }
+  return { header, rows };
+}
+
+function cell(s: string): number | string | null {
+  if (s === "") return null;
+  const t = s.trim();
+  if (
+    /^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|inf|infinity|nan)$/i
+      .test(t)
+  ) {
+    const low = t.toLowerCase().replace(/^\+/, "");
+    if (low === "nan") return NaN;
+    if (low === "inf" || low === "infinity") return Infinity;
+    if (low === "-inf" || low === "-infinity") return -Infinity;
+    return Number(t);
+  }
+  return s;
+}
+
+/**
+ * Lays out rows as a table keyed by `stepColumn`: one row per step (a step
+ * seen again merges into its row, later values winning), ascending.
+ *
+ * @param name Table name.
+ * @param rows Parsed rows.
+ * @param columns Columns to keep, in order (the step column is left out).
+ * @param stepColumn The step column's name.
+ * @param file Name used in messages.
+ * @returns The table.
+ * @throws {CorruptFileError} A row's step is missing or not a non-negative
+ * integer.
+ * @example
+ * ```ts
+ * import { rowsToTable } from "./table.ts";
+ * const t = rowsToTable("m", [{ step: 1, x: 2 }, { step: 0, x: null }], ["x"], "step", "f");
+ * console.assert(t.step[0] === 0 && t.rows === 2);
+ * ```
+ */
+export function rowsToTable(
+  name: string,
+  rows: Row[],
+  columns: string[],
+  stepColumn: string,
+  file: string,
+): ImportedTable {
+  const byStep = new Map<number, Row>();
+  rows.forEach((row, i) => {
+    const s = row[stepColumn];
+    if (typeof s !== "number" || !Number.isInteger(s) || s < 0) {
+      throw new CorruptFileError(
+        `Cannot read "${file}": row ${i + 1} has step ${
+          JSON.stringify(s ?? null)
+        } in column "${stepColumn}"; steps must be non-negative integers`,
+      );
+    }
+    const prev = byStep.get(s);
+    if (!prev) byStep.set(s, { ...row });
+    else {
+      for (const [k, v] of Object.entries(row)) if (v !== null) prev[k] = v;
+    }
+  });
+  const steps = [...byStep.keys()].sort((a, b) => a - b);
+  const n = steps.length;
+  const out = new Map<string, ImportedColumn>();
+  for (const c of columns) {
+    const cells = steps.map((s) => byStep.get(s)![c] ?? null);
+    if (cells.every((v) => v === null || typeof v === "number")) {
+      const values = new Float64Array(n);
+      const present = new Uint8Array(n);
+      let all = true;
+      cells.forEach((v, i) => {
+        if (v === null) all = false;
+        else {
+          values[i] = v as number;
+          present[i] = 1;
+        }
+      });
+      out.set(c, { kind: "number", values, present: all ? null : present });
+    } else {
+      out.set(c, {
+        kind: "string",
+        values: cells.map((v) => v === null ? null : String(v)),
+      });
+    }
+  }
+  return { name, rows: n, step: Float64Array.from(steps), columns: out };
+}
+
+/** Options of {@linkcode importTable}. */
+export interface TableImportOptions {
+  /**
+   * The column holding the step.
+   * @default "step"
+   */
+  stepColumn?: string;
+  /**
+   * `csv` or `jsonl`; by default from the file's extension (`.jsonl`,
+   * `.ndjson` are JSON Lines, anything else CSV).
+   */
+  format?: "csv" | "jsonl";
+}
+
+/**
+ * Reads one CSV or JSON Lines file as a run with one table `metrics`. Needs
+ * read permission.
+ *
+ * @param path The file.
+ * @param options See {@linkcode TableImportOptions}.
+ * @returns The run.
+ * @throws {CorruptFileError} A ragged CSV row, a line that is not a JSON
+ * object, a bad step.
+ * @throws {InvalidInputError} The step column is not in the file.
+ * @example
+ * ```ts
+ * import { importTable } from "./table.ts";
+ * const f = await Deno.makeTempFile({ suffix: ".jsonl" });
+ * await Deno.writeTextFile(f, '{"step":0,"loss":2}\n{"step":1,"loss":1}\n');
+ * const run = await importTable(f);
+ * console.assert(run.tables[0].rows === 2);
+ * await Deno.remove(f);
+ * ```
+ */
+export async function importTable(
+  path: string,
+  options: TableImportOptions = {},
+): Promise<ImportedRun> {
+  const abs = resolve(path);
+  const name = basename(abs);
+  const format = options.format ??
+    (/\.(jsonl|ndjson)$/i.test(name) ? "jsonl" : "csv");
+  const stepColumn = options.stepColumn ?? "step";
+  const { bytes, file } = await readSourceFile(abs, name);
+  const text = new TextDecoder().decode(bytes);
+  let header: string[], rows: Row[];
+  if (format === "csv") ({ header, rows } = parseCsvRows(text, name));
+  else ({ header, rows } = parseJsonLines(text, name));
+  if (!header.includes(stepColumn)) {
+    throw new InvalidInputError(
+      `"${name}" has no column "${stepColumn}" (its columns: ${
+        header.join(", ")
+      }); name the step column with --step-column`,
+    );
+  }
+  const run = emptyRun(format, format, abs, name, name.replace(/\.[^.]+$/, ""));
+  run.sourceFiles.push({ ...file, path: name });
+  run.tables.push(
+    rowsToTable(
+      "metrics",
+      rows,
+      header.filter((h) => h !== stepColumn),
+      stepColumn,
+      name,
+    ),
+  );
+  return run;
+}
+
+function parseJsonLines(
+  text: string,
+  file: string,
+): { header: string[]; rows: Row[] } {
+  const header: string[] = [];
+  const seen = new Set<string>();
+  const rows: Row[] = [];
+  text.split(/\r?\n/).forEach((line, i) => {
+    if (line.trim() === "") return;
+    let obj: unknown;
+    try {
+      obj = JSON.parse(line);
+    } catch (e) {
+      throw new CorruptFileError(
+        `Cannot read "${file}": line ${i + 1} is not JSON (${
+          (e as Error).message
+        })`,
+        { cause: e },
+      );
+    }
+    if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
+      throw new CorruptFileError(
+        `Cannot read "${file}": line ${
+          i + 1
+        } is not a JSON object; each line must be one {"step": ..., "metric": ...} object`,
+      );
+    }
+    const row: Row = {};
+    for (const [k, v] of Object.entries(obj)) {
+      if (!seen.has(k)) {
+        seen.add(k);
+        header.push(k);
+      }
+      row[k] = v === null
+        ? null
+        : typeof v === "number"
+        ? v
+        : typeof v === "boolean"
+        ? (v ? 1 : 0)
+        : typeof v === "string"
+        ? v
+        : JSON.stringify(v);
+    }
+    rows.push(row);
+  });
+  return { header, rows };
+}

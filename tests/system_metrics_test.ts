@@ -1,0 +1,133 @@
+import {
+  createSystemSampler,
+  sampleSystem,
+  type SystemSample,
+} from "../lib/bridge/system_metrics.ts";
+import { assert, assertEquals } from "./utils.ts";
+
+/** A shell whose children are a busy loop and a sleeper: a real tree. */
+function spawnTree(): Deno.ChildProcess {
+  return new Deno.Command("sh", {
+    args: [
+      "-c",
+      "sleep 60 & (while :; do :; done) & (while :; do :; done) & wait",
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
+/** Pids of the processes below `pid`, from /proc/<pid>/task/<tid>/children. */
+function descendants(pid: number): number[] {
+  const out: number[] = [];
+  for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+    const text = Deno.readTextFileSync(
+      `/proc/${pid}/task/${task.name}/children`,
+    );
+    for (const c of text.split(" ").filter(Boolean).map(Number)) {
+      out.push(c, ...descendants(c));
+    }
+  }
+  return out;
+}
+
+Deno.test("SystemSampler measures a busy process tree: CPU over 50 %, its processes, RSS and threads", async () => {
+  const child = spawnTree();
+  try {
+    const sampler = await createSystemSampler(child.pid);
+    await new Promise((r) => setTimeout(r, 300));
+    await sampler.sample();
+    await new Promise((r) => setTimeout(r, 1000));
+    const row = await sampler.sample();
+    assertEquals(row.step, 1);
+    // Two busy loops: near 200 % on an idle machine. A shared machine under
+    // load gives them less, so the bar drops to "clearly busy" there.
+    const load = Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
+    const bar = load < navigator.hardwareConcurrency ? 50 : 10;
+    assert(
+      row.cpu_percent > bar,
+      `cpu_percent ${row.cpu_percent} (load ${load})`,
+    );
+    // sh, the sleeper, and the two subshells running the loops.
+    assert(row.procs >= 4, `procs ${row.procs}`);
+    assert(row.threads >= row.procs, `threads ${row.threads}`);
+    assert(row.rss_bytes > 0, `rss ${row.rss_bytes}`);
+    assert(row.mem_total_bytes > row.mem_available_bytes);
+    assert(row.mem_available_bytes > 0);
+    assert(Math.abs(row.time - Date.now() / 1000) < 5);
+    if (!sampler.gpu.available) {
+      assert(!("gpu_util_percent" in row));
+      assert(sampler.gpu.reason.length > 0);
+    }
+  } finally {
+    // Ends the whole tree, each process by its id: sh's children too.
+    for (const pid of descendants(child.pid)) Deno.kill(pid, "SIGKILL");
+    child.kill("SIGKILL");
+    await child.status;
+  }
+});
+
+Deno.test("SystemSampler's CPU % agrees with the process's own rusage", async () => {
+  const sampler = await createSystemSampler(Deno.pid, { noGpu: true });
+  const { cpuUsage } = await import("node:process");
+  const before = cpuUsage();
+  const start = performance.now();
+  await sampler.sample();
+  let x = 0;
+  while (performance.now() - start < 1000) x += Math.sqrt(x + 1);
+  const row = await sampler.sample();
+  const used = cpuUsage(before);
+  const wall = performance.now() - start;
+  const expected = ((used.user + used.system) / 1000 / wall) * 100;
+  assert(x > 0);
+  assert(
+    // The two clocks start a few ms apart and /proc counts 10 ms ticks; a
+    // loaded machine widens that gap, so allow 30 points.
+    Math.abs(row.cpu_percent - expected) < 30,
+    `sampler ${row.cpu_percent} %, rusage ${expected.toFixed(1)} %`,
+  );
+});
+
+Deno.test("SystemSampler sees an idle tree as idle, and an ended one as empty", async () => {
+  const child = new Deno.Command("sleep", { args: ["30"] }).spawn();
+  const sampler = await createSystemSampler(child.pid);
+  await new Promise((r) => setTimeout(r, 500));
+  const idle = await sampler.sample();
+  assertEquals(idle.procs, 1);
+  assertEquals(idle.threads, 1);
+  assert(idle.cpu_percent < 20, `cpu_percent ${idle.cpu_percent}`);
+  child.kill("SIGKILL");
+  await child.status;
+  const gone = await sampler.sample();
+  assertEquals([gone.procs, gone.rss_bytes, gone.cpu_percent], [0, 0, 0]);
+});
+
+Deno.test("SystemSampler says why there are no GPU figures", async () => {
+  const sampler = await createSystemSampler(Deno.pid);
+  let hasSmi = true;
+  try {
+    await new Deno.Command("nvidia-smi", { stdout: "null" }).output();
+  } catch {
+    hasSmi = false;
+  }
+  if (hasSmi) return;
+  assertEquals(sampler.gpu.available, false);
+  if (!sampler.gpu.available) {
+    assert(/nvidia-smi is not on PATH/.test(sampler.gpu.reason));
+  }
+  const off = await createSystemSampler(Deno.pid, { noGpu: true });
+  assertEquals(off.gpu, { available: false, reason: "turned off (noGpu)" });
+});
+
+Deno.test("sampleSystem() yields one row per interval until stopped", async () => {
+  const stop = new AbortController();
+  const rows: SystemSample[] = [];
+  const started = performance.now();
+  for await (const row of sampleSystem(Deno.pid, 100, stop.signal)) {
+    rows.push(row);
+    if (rows.length === 3) stop.abort();
+  }
+  assertEquals(rows.map((r) => r.step), [0, 1, 2]);
+  assert(performance.now() - started >= 300);
+  assert(rows.every((r) => r.procs >= 1 && r.rss_bytes > 10_000_000));
+});
