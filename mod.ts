@@ -38,7 +38,7 @@ export {
   UnsupportedFormatError,
   VaultError,
 } from "./lib/errors.ts";
-export { TAXONOMY, validateTaxonomy } from "./lib/taxonomy.ts";
+export { TAXONOMY, validateTaxonomy } from "./lib/specimen/taxonomy.ts";
 export {
   isReadableSpecimenId,
   isSpecimenId,
@@ -47,7 +47,7 @@ export {
   SPECIMEN_ID_PATTERN,
   validateReadableSpecimenId,
   validateSpecimenId,
-} from "./lib/specimen_id.ts";
+} from "./lib/specimen/id.ts";
 export {
   type ArtifactRecord,
   decodeManifest,
@@ -56,7 +56,7 @@ export {
   MANIFEST_FILE,
   readManifest,
   validateManifest,
-} from "./lib/manifest.ts";
+} from "./lib/specimen/manifest.ts";
 export {
   CATALOG_FILE,
   findVault,
@@ -70,7 +70,7 @@ export {
   createSpecimen,
   type CreateSpecimenOptions,
   normalizeTags,
-} from "./lib/create.ts";
+} from "./lib/specimen/create.ts";
 export {
   ARTIFACT_NAME_PATTERN,
   READABLE_ARTIFACT_NAME_PATTERN,
@@ -79,9 +79,13 @@ export {
   type TensorWriter,
   validateArtifactName,
   type WriteMetricsOptions,
-} from "./lib/storage.ts";
-export { runProtocol, type RunProtocolOptions } from "./lib/protocol.ts";
-export type { ColumnValues, MetricColumns, ReadColumn } from "./lib/parquet.ts";
+} from "./lib/run/storage.ts";
+export { runProtocol, type RunProtocolOptions } from "./lib/run/protocol.ts";
+export type {
+  ColumnValues,
+  MetricColumns,
+  ReadColumn,
+} from "./lib/formats/parquet/parquet.ts";
 export type {
   DType,
   ReadOptions,
@@ -90,7 +94,7 @@ export type {
   TensorInfo,
   TensorOptions,
   TensorSlice,
-} from "./lib/zarr.ts";
+} from "./lib/formats/zarr/zarr.ts";
 export {
   captureProvenance,
   type CaptureProvenanceOptions,
@@ -98,7 +102,7 @@ export {
   type GitState,
   PROTOCOL_FILE,
   type Provenance,
-} from "./lib/provenance.ts";
+} from "./lib/run/provenance.ts";
 export {
   assertWritable,
   computeSeal,
@@ -117,7 +121,7 @@ export {
   STATUS_RUNNING,
   STATUS_SEALED,
   UNSEALED_FILES,
-} from "./lib/seal.ts";
+} from "./lib/specimen/seal.ts";
 export {
   assertRunnable,
   beginRun,
@@ -133,7 +137,7 @@ export {
   type RunSpecimenOptions,
   type RunStatus,
   validateSeeds,
-} from "./lib/run.ts";
+} from "./lib/run/run.ts";
 export {
   type SpecimenVerification,
   type VerifyProgress,
@@ -141,7 +145,7 @@ export {
   type VerifyState,
   verifyVault,
   type VerifyVaultOptions,
-} from "./lib/verify.ts";
+} from "./lib/specimen/verify.ts";
 export {
   type FlushInfo,
   type LogRow,
@@ -149,7 +153,7 @@ export {
   MetricsLogger,
   type MetricsLoggerInit,
   type MetricsLoggerOptions,
-} from "./lib/logger.ts";
+} from "./lib/metrics_log/logger.ts";
 export {
   type CompactedLog,
   compactLog,
@@ -162,14 +166,17 @@ export {
   readMetricTable,
   repairLogs,
   type RepairReport,
-} from "./lib/metrics_table.ts";
-export { encodeTypedMetrics, type TypedMetricColumn } from "./lib/parquet.ts";
+} from "./lib/metrics_log/table.ts";
+export {
+  encodeTypedMetrics,
+  type TypedMetricColumn,
+} from "./lib/formats/parquet/parquet.ts";
 export type {
   DecodedMetrics,
   EncodeMetricsOptions,
   ParquetColumnInfo,
   ReadColumnInfo,
-} from "./lib/parquet.ts";
+} from "./lib/formats/parquet/parquet.ts";
 export {
   createDashboard,
   type Dashboard,
@@ -178,7 +185,7 @@ export {
   type RunningDashboard,
   serveDashboard,
   type ServeDashboardOptions,
-} from "./lib/dashboard.ts";
+} from "./lib/dashboard/server.ts";
 export {
   CATALOG_SCHEMA_VERSION,
   INDEX_LOCK_FILE,
@@ -186,7 +193,7 @@ export {
   type IndexProgress,
   type IndexReport,
   indexVault,
-} from "./lib/catalog.ts";
+} from "./lib/catalog/index_vault.ts";
 export {
   type ColumnInfo,
   type MetricAcrossOptions,
@@ -196,4 +203,4 @@ export {
   type SpecimenFilter,
   VaultQuery,
   type VaultQueryOptions,
-} from "./lib/query.ts";
+} from "./lib/query/vault_query.ts";

@@ -1,15 +1,21 @@
 /**
- * `deno task bench`: runs every benchmark under `tests/bench/` (each in its
+ * `deno task bench`: runs every benchmark under `tests/_tools/bench/` (each in its
  * own process, one after another, so they do not compete for the 2 cores)
  * and prints their figures: medians beside a same-run reference.
  *
  * @module
  */
 import { join, resolve } from "../lib/_deps.ts";
-import { parseTaskArgs, runMain } from "../lib/_cli.ts";
+import { parseTaskArgs, runMain } from "../lib/cli/cli.ts";
 import { InvalidInputError } from "../lib/errors.ts";
 
-const BENCH_DIR = resolve(import.meta.dirname!, "..", "tests", "bench");
+const BENCH_DIR = resolve(
+  import.meta.dirname!,
+  "..",
+  "tests",
+  "_tools",
+  "bench",
+);
 
 /** The benchmark areas, in the order they run. */
 export const AREAS = [

@@ -3,10 +3,10 @@
  *
  * @module
  */
-import { parseTaskArgs, runMain, taskVault } from "../lib/_cli.ts";
-import { createSpecimen, deriveSpecimen } from "../lib/create.ts";
+import { parseTaskArgs, runMain, taskVault } from "../lib/cli/cli.ts";
+import { createSpecimen, deriveSpecimen } from "../lib/specimen/create.ts";
 import { InvalidInputError } from "../lib/errors.ts";
-import { TAXONOMY } from "../lib/taxonomy.ts";
+import { TAXONOMY } from "../lib/specimen/taxonomy.ts";
 
 /** The task's help text. */
 export const HELP =

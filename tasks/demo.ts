@@ -6,9 +6,9 @@
  * @module
  */
 import { join, relative, resolve } from "../lib/_deps.ts";
-import { parseTaskArgs, runMain } from "../lib/_cli.ts";
+import { parseTaskArgs, runMain } from "../lib/cli/cli.ts";
 import { VaultError } from "../lib/errors.ts";
-import { SpecimenStorage } from "../lib/storage.ts";
+import { SpecimenStorage } from "../lib/run/storage.ts";
 
 const ROOT = resolve(import.meta.dirname!, "..");
 const EXAMPLE = "example_2024_12_19_synthetic_demo";

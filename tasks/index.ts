@@ -9,8 +9,8 @@ import {
   runMain,
   stderrIsTerminal,
   taskVault,
-} from "../lib/_cli.ts";
-import { type IndexProgress, indexVault } from "../lib/catalog.ts";
+} from "../lib/cli/cli.ts";
+import { type IndexProgress, indexVault } from "../lib/catalog/index_vault.ts";
 
 /** The task's help text. */
 export const HELP =

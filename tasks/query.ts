@@ -10,12 +10,16 @@ import {
   runMain,
   taskVault,
   userPath,
-} from "../lib/_cli.ts";
-import { toCsv } from "../lib/_csv.ts";
-import { stringifyJsonRow } from "../lib/_value_forms.ts";
+} from "../lib/cli/cli.ts";
+import { toCsv } from "../lib/query/csv.ts";
+import { stringifyJsonRow } from "../lib/duckdb/value_forms.ts";
 import { atomicWriteFile, writeAll } from "../lib/_fs.ts";
 import { InvalidInputError } from "../lib/errors.ts";
-import { type QueryResult, type Row, VaultQuery } from "../lib/query.ts";
+import {
+  type QueryResult,
+  type Row,
+  VaultQuery,
+} from "../lib/query/vault_query.ts";
 
 // The output formats.
 const FORMATS = ["table", "csv", "json", "parquet"] as const;

@@ -5,11 +5,11 @@
  * @module
  */
 import { dirname, join, relative, resolve } from "../lib/_deps.ts";
-import { parseTaskArgs, runMain, userCwd } from "../lib/_cli.ts";
-import { formatBytes, ProgressLine } from "../lib/_progress.ts";
+import { parseTaskArgs, runMain, userCwd } from "../lib/cli/cli.ts";
+import { formatBytes, ProgressLine } from "../lib/cli/progress.ts";
 import { InvalidInputError, NotFoundError } from "../lib/errors.ts";
-import { runSpecimen } from "../lib/run.ts";
-import { isSpecimenId } from "../lib/specimen_id.ts";
+import { runSpecimen } from "../lib/run/run.ts";
+import { isSpecimenId } from "../lib/specimen/id.ts";
 import { findVault } from "../lib/vault.ts";
 
 /** The task's help text. */

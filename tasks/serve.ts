@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { parseTaskArgs, runMain, taskVault } from "../lib/_cli.ts";
-import { isLoopbackHost, serveDashboard } from "../lib/dashboard.ts";
+import { parseTaskArgs, runMain, taskVault } from "../lib/cli/cli.ts";
+import { isLoopbackHost, serveDashboard } from "../lib/dashboard/server.ts";
 import { InvalidInputError } from "../lib/errors.ts";
 
 /** The task's help text. */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { parseTaskArgs, runMain } from "../lib/_cli.ts";
+import { parseTaskArgs, runMain } from "../lib/cli/cli.ts";
 
 /** The task's help text. */
 export const HELP =

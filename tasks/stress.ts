@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { parseTaskArgs, runMain, stderrIsTerminal } from "../lib/_cli.ts";
+import { parseTaskArgs, runMain, stderrIsTerminal } from "../lib/cli/cli.ts";
 import { InvalidInputError } from "../lib/errors.ts";
 import {
   CONCURRENCY_SCENARIOS,
@@ -15,8 +15,12 @@ import {
   type LoopReport,
   runConcurrencyTrial,
   runKillLoop,
-} from "../tests/_stress.ts";
-import { fuzzCases, fuzzVault, runGateFuzz } from "../tests/_gate_fuzz.ts";
+} from "../tests/_tools/stress/stress.ts";
+import {
+  fuzzCases,
+  fuzzVault,
+  runGateFuzz,
+} from "../tests/_tools/stress/gate_fuzz.ts";
 
 /** The name of the SQL gate's fuzz loop in --only. */
 const GATE_FUZZ = "gate_fuzz";

@@ -4,10 +4,13 @@
  *
  * @module
  */
-import { parseTaskArgs, runMain, taskVault } from "../lib/_cli.ts";
-import { formatBytes, ProgressLine } from "../lib/_progress.ts";
+import { parseTaskArgs, runMain, taskVault } from "../lib/cli/cli.ts";
+import { formatBytes, ProgressLine } from "../lib/cli/progress.ts";
 import { InvalidInputError } from "../lib/errors.ts";
-import { type SpecimenVerification, verifyVault } from "../lib/verify.ts";
+import {
+  type SpecimenVerification,
+  verifyVault,
+} from "../lib/specimen/verify.ts";
 
 /** The task's help text. */
 export const HELP =

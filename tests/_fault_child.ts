@@ -2,13 +2,13 @@
  * The process the fault tests kill: `deno run -A tests/_fault_child.ts <op>
  * '<json args>'`. It prepares its inputs, prints `READY`, runs one vault
  * operation, and prints `DONE <ms>`; some operations print a `MARK` line at
- * a point worth killing at. The parent (tests/_stress.ts) sends SIGKILL at a
+ * a point worth killing at. The parent (tests/_tools/stress/stress.ts) sends SIGKILL at a
  * chosen moment and then checks what the vault looks like.
  *
  * @module
  */
-import { createSpecimen } from "../lib/create.ts";
-import { SpecimenStorage } from "../lib/storage.ts";
+import { createSpecimen } from "../lib/specimen/create.ts";
+import { SpecimenStorage } from "../lib/run/storage.ts";
 
 /** Deterministic metric columns of `rows` rows (the parent checks them). */
 export function metricColumns(rows: number): {
@@ -105,7 +105,7 @@ async function main(op: string, args: Record<string, unknown>) {
       // The create task itself, started when the parent creates the file
       // `go`: all racers wait at this barrier, so they truly collide.
       const { main } = await import("../tasks/create.ts");
-      const { runMain } = await import("../lib/_cli.ts");
+      const { runMain } = await import("../lib/cli/cli.ts");
       say("READY");
       const gate = new Int32Array(new SharedArrayBuffer(4));
       for (;;) {
@@ -169,13 +169,13 @@ async function main(op: string, args: Record<string, unknown>) {
     }
     case "index": {
       // DuckDB is loaded only by the operations that use it.
-      const { indexVault } = await import("../lib/catalog.ts");
+      const { indexVault } = await import("../lib/catalog/index_vault.ts");
       t0 = started();
       await indexVault({ vault: args.vault as string, full: true });
       break;
     }
     case "verify": {
-      const { verifyVault } = await import("../lib/verify.ts");
+      const { verifyVault } = await import("../lib/specimen/verify.ts");
       t0 = started();
       let marked = false;
       const results = await verifyVault({
@@ -193,7 +193,7 @@ async function main(op: string, args: Record<string, unknown>) {
     }
     case "hammer": {
       // Queries the catalog until `ms` have passed; prints what it saw.
-      const { VaultQuery } = await import("../lib/query.ts");
+      const { VaultQuery } = await import("../lib/query/vault_query.ts");
       t0 = started();
       const seen: Record<string, number> = {};
       const errors: string[] = [];

@@ -1,14 +1,14 @@
 import { join } from "../lib/_deps.ts";
-import { indexVault } from "../lib/catalog.ts";
-import { VaultQuery } from "../lib/query.ts";
+import { indexVault } from "../lib/catalog/index_vault.ts";
+import { VaultQuery } from "../lib/query/vault_query.ts";
 import {
   isReadableSpecimenId,
   isSpecimenId,
   validateReadableSpecimenId,
-} from "../lib/specimen_id.ts";
-import { SpecimenStorage, validateArtifactName } from "../lib/storage.ts";
-import { verifyVault } from "../lib/verify.ts";
-import { writeZarr } from "../lib/zarr.ts";
+} from "../lib/specimen/id.ts";
+import { SpecimenStorage, validateArtifactName } from "../lib/run/storage.ts";
+import { verifyVault } from "../lib/specimen/verify.ts";
+import { writeZarr } from "../lib/formats/zarr/zarr.ts";
 import { copyTree, writeSpecimen } from "./testdata/catalog_fixtures.ts";
 import { serveVault } from "./testdata/dashboard_fixtures.ts";
 import {

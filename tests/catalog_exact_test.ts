@@ -1,6 +1,6 @@
 import { join } from "../lib/_deps.ts";
-import { type IndexOptions, indexVault } from "../lib/catalog.ts";
-import { VaultQuery } from "../lib/query.ts";
+import { type IndexOptions, indexVault } from "../lib/catalog/index_vault.ts";
+import { VaultQuery } from "../lib/query/vault_query.ts";
 import {
   catalogRows as rows,
   writeSpecimen,

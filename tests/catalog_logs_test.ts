@@ -7,15 +7,15 @@
  * @module
  */
 import { join } from "../lib/_deps.ts";
-import { openDatabase } from "../lib/_duckdb.ts";
-import { type IndexOptions, indexVault } from "../lib/catalog.ts";
-import { createSpecimen } from "../lib/create.ts";
-import { readManifest, writeManifest } from "../lib/manifest.ts";
-import { readMetricTable } from "../lib/metrics_table.ts";
+import { openDatabase } from "../lib/duckdb/duckdb.ts";
+import { type IndexOptions, indexVault } from "../lib/catalog/index_vault.ts";
+import { createSpecimen } from "../lib/specimen/create.ts";
+import { readManifest, writeManifest } from "../lib/specimen/manifest.ts";
+import { readMetricTable } from "../lib/metrics_log/table.ts";
 import { VaultError } from "../lib/errors.ts";
-import { VaultQuery } from "../lib/query.ts";
-import { sealSpecimen } from "../lib/seal.ts";
-import type { SpecimenStorage } from "../lib/storage.ts";
+import { VaultQuery } from "../lib/query/vault_query.ts";
+import { sealSpecimen } from "../lib/specimen/seal.ts";
+import type { SpecimenStorage } from "../lib/run/storage.ts";
 import { expectedRow } from "./testdata/logger_child.ts";
 import {
   catalogCount as count,

@@ -1,9 +1,9 @@
 import { join } from "../lib/_deps.ts";
-import { openDatabase } from "../lib/_duckdb.ts";
-import { type IndexOptions, indexVault } from "../lib/catalog.ts";
+import { openDatabase } from "../lib/duckdb/duckdb.ts";
+import { type IndexOptions, indexVault } from "../lib/catalog/index_vault.ts";
 import { VaultError } from "../lib/errors.ts";
-import { encodeManifest } from "../lib/manifest.ts";
-import { VaultQuery } from "../lib/query.ts";
+import { encodeManifest } from "../lib/specimen/manifest.ts";
+import { VaultQuery } from "../lib/query/vault_query.ts";
 import {
   catalogRows as rows,
   copyPythonSpecimens,
@@ -820,7 +820,9 @@ Deno.test("indexVault({ views: true }) stores every exp_ view for other DuckDB c
 
 Deno.test("lineage is queryable: a derived specimen's parent is a catalog column", async () => {
   await using v = await tempVault();
-  const { createSpecimen, deriveSpecimen } = await import("../lib/create.ts");
+  const { createSpecimen, deriveSpecimen } = await import(
+    "../lib/specimen/create.ts"
+  );
   await createSpecimen({
     vault: v.path,
     id: "base",
@@ -844,8 +846,8 @@ Deno.test("lineage is queryable: a derived specimen's parent is a catalog column
 
 Deno.test("metrics is queryable before any specimen wrote metrics, and fills in later", async () => {
   await using v = await tempVault();
-  const { createSpecimen } = await import("../lib/create.ts");
-  const { SpecimenStorage } = await import("../lib/storage.ts");
+  const { createSpecimen } = await import("../lib/specimen/create.ts");
+  const { SpecimenStorage } = await import("../lib/run/storage.ts");
   await createSpecimen({
     vault: v.path,
     id: "fresh",

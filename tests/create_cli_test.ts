@@ -1,5 +1,5 @@
 import { join } from "../lib/_deps.ts";
-import { readManifest } from "../lib/manifest.ts";
+import { readManifest } from "../lib/specimen/manifest.ts";
 import {
   assert,
   assertEquals,

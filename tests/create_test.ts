@@ -1,9 +1,9 @@
 import { join } from "../lib/_deps.ts";
-import { createSpecimen, normalizeTags } from "../lib/create.ts";
+import { createSpecimen, normalizeTags } from "../lib/specimen/create.ts";
 import { InvalidInputError, SpecimenExistsError } from "../lib/errors.ts";
-import { readManifest } from "../lib/manifest.ts";
-import { validateSpecimenId } from "../lib/specimen_id.ts";
-import { validateTaxonomy } from "../lib/taxonomy.ts";
+import { readManifest } from "../lib/specimen/manifest.ts";
+import { validateSpecimenId } from "../lib/specimen/id.ts";
+import { validateTaxonomy } from "../lib/specimen/taxonomy.ts";
 import {
   assert,
   assertEquals,

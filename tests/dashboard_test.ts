@@ -1,11 +1,11 @@
 import { join } from "../lib/_deps.ts";
-import { indexVault } from "../lib/catalog.ts";
+import { indexVault } from "../lib/catalog/index_vault.ts";
 import {
   createDashboard,
   isLoopbackHost,
   serveDashboard,
-} from "../lib/dashboard.ts";
-import { readZarr } from "../lib/zarr.ts";
+} from "../lib/dashboard/server.ts";
+import { readZarr } from "../lib/formats/zarr/zarr.ts";
 import {
   addExampleSpecimen,
   EXAMPLE_ID,
@@ -640,7 +640,7 @@ Deno.test("dashboard API over a real server on a free port", async (t) => {
           "//etc/passwd",
           "/assets//etc/passwd",
           "/assets/app.js%00.png",
-          "/lib/dashboard.ts",
+          "/lib/dashboard/server.ts",
           "/deno.json",
           "/specimens/" + EXAMPLE_ID + "/manifest.msgpack",
           "/api/specimens/..%2f..%2fetc%2fpasswd",

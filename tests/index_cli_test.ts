@@ -1,6 +1,6 @@
 import { join } from "../lib/_deps.ts";
-import { VaultQuery } from "../lib/query.ts";
-import { generateVault } from "./bench/gen_vault.ts";
+import { VaultQuery } from "../lib/query/vault_query.ts";
+import { generateVault } from "./_tools/bench/gen_vault.ts";
 import {
   catalogCount as count,
   copyPythonSpecimens,

@@ -5,16 +5,19 @@
  * @module
  */
 import { join } from "../lib/_deps.ts";
-import { createSpecimen } from "../lib/create.ts";
+import { createSpecimen } from "../lib/specimen/create.ts";
 import { ImmutableArtifactError, VaultError } from "../lib/errors.ts";
-import { readManifest } from "../lib/manifest.ts";
+import { readManifest } from "../lib/specimen/manifest.ts";
 import {
   listMetricTables,
   partFileName,
   repairLogs,
-} from "../lib/metrics_table.ts";
-import { decodeMetrics, type ReadColumn } from "../lib/parquet.ts";
-import { SpecimenStorage } from "../lib/storage.ts";
+} from "../lib/metrics_log/table.ts";
+import {
+  decodeMetrics,
+  type ReadColumn,
+} from "../lib/formats/parquet/parquet.ts";
+import { SpecimenStorage } from "../lib/run/storage.ts";
 import { expectedRow } from "./testdata/logger_child.ts";
 import {
   assert,

@@ -7,14 +7,14 @@ import {
   InvalidInputError,
   VaultError,
 } from "../lib/errors.ts";
-import type { FlushInfo } from "../lib/logger.ts";
-import { readManifest } from "../lib/manifest.ts";
+import type { FlushInfo } from "../lib/metrics_log/logger.ts";
+import { readManifest } from "../lib/specimen/manifest.ts";
 import {
   listMetricTables,
   partFileName,
   repairLogs,
-} from "../lib/metrics_table.ts";
-import { sealSpecimen } from "../lib/seal.ts";
+} from "../lib/metrics_log/table.ts";
+import { sealSpecimen } from "../lib/specimen/seal.ts";
 import {
   assert,
   assertEquals,

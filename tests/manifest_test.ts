@@ -6,7 +6,7 @@ import {
   type Manifest,
   readManifest,
   writeManifest,
-} from "../lib/manifest.ts";
+} from "../lib/specimen/manifest.ts";
 import {
   assertEquals,
   assertRejects,

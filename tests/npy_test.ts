@@ -4,8 +4,8 @@ import {
   InvalidInputError,
   NotFoundError,
 } from "../lib/errors.ts";
-import { adoptNpy, openNpy } from "../lib/formats/npy.ts";
-import { readZarr } from "../lib/zarr.ts";
+import { adoptNpy, openNpy } from "../lib/formats/tensor_files/npy.ts";
+import { readZarr } from "../lib/formats/zarr/zarr.ts";
 import {
   assert,
   assertEquals,

@@ -17,7 +17,7 @@ import {
   sweepSuffix,
 } from "../lib/specimen/sweep.ts";
 import { InvalidInputError } from "../lib/errors.ts";
-import { isSpecimenId } from "../lib/specimen_id.ts";
+import { isSpecimenId } from "../lib/specimen/id.ts";
 import { assert, assertEquals, assertMatch, assertThrows } from "./utils.ts";
 
 /** A small seeded generator so random cases repeat. */

@@ -7,14 +7,14 @@
 import { DuckDBInstance } from "@duckdb/node-api";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { join } from "../lib/_deps.ts";
-import { decimalText, isoDate } from "../lib/_parquet_types.ts";
-import { indexVault } from "../lib/catalog.ts";
+import { decimalText, isoDate } from "../lib/formats/parquet/_types.ts";
+import { indexVault } from "../lib/catalog/index_vault.ts";
 import { UnsupportedFormatError } from "../lib/errors.ts";
 import {
   decodeMetrics,
   type ReadColumn,
   type ReadColumnInfo,
-} from "../lib/parquet.ts";
+} from "../lib/formats/parquet/parquet.ts";
 import { catalogRows, writeSpecimen } from "./testdata/catalog_fixtures.ts";
 // Strict: 1 must not equal 1n, nor "1" equal 1.
 import { deepStrictEqual as assertEquals } from "node:assert/strict";

@@ -14,7 +14,7 @@ import {
   encodeMetrics,
   type MetricColumns,
   type ReadColumn,
-} from "../lib/parquet.ts";
+} from "../lib/formats/parquet/parquet.ts";
 // utils.ts' assertEquals is node's deepEqual, which Deno 2.9 compares loosely
 // (1 equals 1n and "1"); types are the point here, so compare strictly.
 import { deepStrictEqual as assertEquals } from "node:assert/strict";

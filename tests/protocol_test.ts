@@ -1,7 +1,7 @@
 import { join } from "../lib/_deps.ts";
-import { createSpecimen } from "../lib/create.ts";
-import { readManifest } from "../lib/manifest.ts";
-import { SpecimenStorage } from "../lib/storage.ts";
+import { createSpecimen } from "../lib/specimen/create.ts";
+import { readManifest } from "../lib/specimen/manifest.ts";
+import { SpecimenStorage } from "../lib/run/storage.ts";
 import {
   assert,
   assertEquals,

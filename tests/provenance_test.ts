@@ -1,10 +1,10 @@
 import { join } from "../lib/_deps.ts";
-import { createSpecimen, deriveSpecimen } from "../lib/create.ts";
+import { createSpecimen, deriveSpecimen } from "../lib/specimen/create.ts";
 import { NotFoundError } from "../lib/errors.ts";
-import { readManifest } from "../lib/manifest.ts";
-import { captureProvenance, type Provenance } from "../lib/provenance.ts";
-import { sealSpecimen } from "../lib/seal.ts";
-import { SpecimenStorage } from "../lib/storage.ts";
+import { readManifest } from "../lib/specimen/manifest.ts";
+import { captureProvenance, type Provenance } from "../lib/run/provenance.ts";
+import { sealSpecimen } from "../lib/specimen/seal.ts";
+import { SpecimenStorage } from "../lib/run/storage.ts";
 import {
   assert,
   assertEquals,

@@ -1,6 +1,6 @@
 import { join } from "../lib/_deps.ts";
-import { openDatabase, plainRows } from "../lib/_duckdb.ts";
-import { indexVault } from "../lib/catalog.ts";
+import { openDatabase, plainRows } from "../lib/duckdb/duckdb.ts";
+import { indexVault } from "../lib/catalog/index_vault.ts";
 import {
   copyPythonSpecimens,
   PYTHON_IDS,

@@ -1,8 +1,8 @@
 import { join } from "../lib/_deps.ts";
-import { openDatabase, plainRows } from "../lib/_duckdb.ts";
-import { indexVault } from "../lib/catalog.ts";
+import { openDatabase, plainRows } from "../lib/duckdb/duckdb.ts";
+import { indexVault } from "../lib/catalog/index_vault.ts";
 import { InvalidInputError, NotFoundError, VaultError } from "../lib/errors.ts";
-import { VaultQuery } from "../lib/query.ts";
+import { VaultQuery } from "../lib/query/vault_query.ts";
 import {
   copyPythonSpecimens,
   metricsSql,

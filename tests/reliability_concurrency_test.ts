@@ -10,7 +10,7 @@ import {
   CONCURRENCY_SCENARIOS,
   loggerRace,
   runConcurrencyTrial,
-} from "./_stress.ts";
+} from "./_tools/stress/stress.ts";
 import { assert } from "./utils.ts";
 
 for (const scenario of CONCURRENCY_SCENARIOS) {

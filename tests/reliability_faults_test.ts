@@ -7,14 +7,14 @@
  * @module
  */
 import { join } from "../lib/_deps.ts";
-import { indexVault } from "../lib/catalog.ts";
-import { createSpecimen } from "../lib/create.ts";
+import { indexVault } from "../lib/catalog/index_vault.ts";
+import { createSpecimen } from "../lib/specimen/create.ts";
 import { VaultError } from "../lib/errors.ts";
-import { readManifest } from "../lib/manifest.ts";
-import { repairLogs } from "../lib/metrics_table.ts";
-import { VaultQuery } from "../lib/query.ts";
-import { SpecimenStorage } from "../lib/storage.ts";
-import { verifySpecimen } from "../lib/verify.ts";
+import { readManifest } from "../lib/specimen/manifest.ts";
+import { repairLogs } from "../lib/metrics_log/table.ts";
+import { VaultQuery } from "../lib/query/vault_query.ts";
+import { SpecimenStorage } from "../lib/run/storage.ts";
+import { verifySpecimen } from "../lib/specimen/verify.ts";
 import {
   activeTarget,
   assertUnchanged,
@@ -27,7 +27,7 @@ import {
   sealedNeighbour,
   snapshot,
   tempLeftovers,
-} from "./_stress.ts";
+} from "./_tools/stress/stress.ts";
 import { metricColumns } from "./_fault_child.ts";
 import {
   assert,

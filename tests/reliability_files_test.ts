@@ -17,15 +17,15 @@ import {
   readVaultFileSync,
 } from "../lib/_fs.ts";
 import { FileHasher } from "../lib/_hash.ts";
-import { indexVault } from "../lib/catalog.ts";
-import { createSpecimen, deriveSpecimen } from "../lib/create.ts";
+import { indexVault } from "../lib/catalog/index_vault.ts";
+import { createSpecimen, deriveSpecimen } from "../lib/specimen/create.ts";
 import { CorruptFileError, UnsafeFileError } from "../lib/errors.ts";
-import { type Manifest, readManifest } from "../lib/manifest.ts";
-import { readMetricTable } from "../lib/metrics_table.ts";
-import { VaultQuery } from "../lib/query.ts";
-import { SpecimenStorage } from "../lib/storage.ts";
-import { verifyVault } from "../lib/verify.ts";
-import { sealedNeighbour } from "./_stress.ts";
+import { type Manifest, readManifest } from "../lib/specimen/manifest.ts";
+import { readMetricTable } from "../lib/metrics_log/table.ts";
+import { VaultQuery } from "../lib/query/vault_query.ts";
+import { SpecimenStorage } from "../lib/run/storage.ts";
+import { verifyVault } from "../lib/specimen/verify.ts";
+import { sealedNeighbour } from "./_tools/stress/stress.ts";
 import { writeSpecimen } from "./testdata/catalog_fixtures.ts";
 import {
   assert,

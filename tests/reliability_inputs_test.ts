@@ -7,8 +7,8 @@
  * @module
  */
 import { encodeMsgpack, join } from "../lib/_deps.ts";
-import { indexVault } from "../lib/catalog.ts";
-import { createSpecimen } from "../lib/create.ts";
+import { indexVault } from "../lib/catalog/index_vault.ts";
+import { createSpecimen } from "../lib/specimen/create.ts";
 import {
   CorruptFileError,
   InvalidInputError,
@@ -19,10 +19,10 @@ import {
   encodeManifest,
   type Manifest,
   readManifest,
-} from "../lib/manifest.ts";
-import { VaultQuery } from "../lib/query.ts";
-import { SpecimenStorage } from "../lib/storage.ts";
-import { verifySpecimen, verifyVault } from "../lib/verify.ts";
+} from "../lib/specimen/manifest.ts";
+import { VaultQuery } from "../lib/query/vault_query.ts";
+import { SpecimenStorage } from "../lib/run/storage.ts";
+import { verifySpecimen, verifyVault } from "../lib/specimen/verify.ts";
 import {
   assertUnchanged,
   freshVault,
@@ -30,7 +30,7 @@ import {
   sealedNeighbour,
   snapshot,
   tempLeftovers,
-} from "./_stress.ts";
+} from "./_tools/stress/stress.ts";
 import {
   assert,
   assertEquals,

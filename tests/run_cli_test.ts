@@ -1,10 +1,14 @@
 import { join, relative } from "../lib/_deps.ts";
-import { createSpecimen } from "../lib/create.ts";
+import { createSpecimen } from "../lib/specimen/create.ts";
 import { ImmutableArtifactError } from "../lib/errors.ts";
-import { type Manifest, readManifest, writeManifest } from "../lib/manifest.ts";
-import type { Provenance } from "../lib/provenance.ts";
-import { SpecimenStorage } from "../lib/storage.ts";
-import { verifySpecimen } from "../lib/verify.ts";
+import {
+  type Manifest,
+  readManifest,
+  writeManifest,
+} from "../lib/specimen/manifest.ts";
+import type { Provenance } from "../lib/run/provenance.ts";
+import { SpecimenStorage } from "../lib/run/storage.ts";
+import { verifySpecimen } from "../lib/specimen/verify.ts";
 import {
   assert,
   assertEquals,

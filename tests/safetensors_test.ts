@@ -3,8 +3,8 @@ import { CorruptFileError, InvalidInputError } from "../lib/errors.ts";
 import {
   adoptSafetensors,
   readSafetensorsHeader,
-} from "../lib/formats/safetensors.ts";
-import { readZarr } from "../lib/zarr.ts";
+} from "../lib/formats/tensor_files/safetensors.ts";
+import { readZarr } from "../lib/formats/zarr/zarr.ts";
 import { assert, assertEquals, assertRejects, tempDir } from "./utils.ts";
 import { hasNumpy, NO_NUMPY, runPython } from "./_python.ts";
 

@@ -1,12 +1,12 @@
 import { join } from "../lib/_deps.ts";
 import { FileHasher, listFiles } from "../lib/_hash.ts";
-import { createSpecimen } from "../lib/create.ts";
+import { createSpecimen } from "../lib/specimen/create.ts";
 import {
   CorruptFileError,
   ImmutableArtifactError,
   VaultError,
 } from "../lib/errors.ts";
-import { readManifest, writeManifest } from "../lib/manifest.ts";
+import { readManifest, writeManifest } from "../lib/specimen/manifest.ts";
 import {
   assertWritable,
   computeSeal,
@@ -15,9 +15,9 @@ import {
   sealListing,
   sealSpecimen,
   STATUS_FAILED,
-} from "../lib/seal.ts";
-import { SpecimenStorage } from "../lib/storage.ts";
-import { verifySpecimen } from "../lib/verify.ts";
+} from "../lib/specimen/seal.ts";
+import { SpecimenStorage } from "../lib/run/storage.ts";
+import { verifySpecimen } from "../lib/specimen/verify.ts";
 import {
   assert,
   assertEquals,

@@ -1,11 +1,15 @@
 import { join } from "../lib/_deps.ts";
-import { openDatabase } from "../lib/_duckdb.ts";
-import { REVIEWED_DUCKDB_VERSION } from "../lib/_sql_gate.ts";
+import { openDatabase } from "../lib/duckdb/duckdb.ts";
+import { REVIEWED_DUCKDB_VERSION } from "../lib/query/sql_gate.ts";
 import { VaultError } from "../lib/errors.ts";
 import { InvalidInputError } from "../lib/errors.ts";
-import { VaultQuery } from "../lib/query.ts";
-import { serveDashboard } from "../lib/dashboard.ts";
-import { fuzzCases, fuzzVault, runGateFuzz } from "./_gate_fuzz.ts";
+import { VaultQuery } from "../lib/query/vault_query.ts";
+import { serveDashboard } from "../lib/dashboard/server.ts";
+import {
+  fuzzCases,
+  fuzzVault,
+  runGateFuzz,
+} from "./_tools/stress/gate_fuzz.ts";
 import {
   assert,
   assertEquals,
@@ -490,6 +494,6 @@ Deno.test("the gate's function review matches the DuckDB in use, so an upgrade's
   assertEquals(
     reader.getRows()[0][0],
     REVIEWED_DUCKDB_VERSION,
-    "DuckDB was upgraded: review duckdb_functions() for scalar, aggregate and window functions that act beyond computing a value, extend REFUSED_FUNCTIONS in lib/_sql_gate.ts, then update REVIEWED_DUCKDB_VERSION",
+    "DuckDB was upgraded: review duckdb_functions() for scalar, aggregate and window functions that act beyond computing a value, extend REFUSED_FUNCTIONS in lib/query/sql_gate.ts, then update REVIEWED_DUCKDB_VERSION",
   );
 });

@@ -4,8 +4,8 @@ import {
   InvalidInputError,
   NotFoundError,
 } from "../lib/errors.ts";
-import { readManifest } from "../lib/manifest.ts";
-import { SpecimenStorage } from "../lib/storage.ts";
+import { readManifest } from "../lib/specimen/manifest.ts";
+import { SpecimenStorage } from "../lib/run/storage.ts";
 import {
   assert,
   assertEquals,

@@ -4,8 +4,8 @@
  * @module
  */
 import { join, resolve } from "../lib/_deps.ts";
-import { createSpecimen } from "../lib/create.ts";
-import { SpecimenStorage } from "../lib/storage.ts";
+import { createSpecimen } from "../lib/specimen/create.ts";
+import { SpecimenStorage } from "../lib/run/storage.ts";
 import { AssertionError } from "node:assert/strict";
 export {
   deepStrictEqual as assertEquals,

@@ -1,10 +1,10 @@
 import { join } from "../lib/_deps.ts";
-import { createSpecimen } from "../lib/create.ts";
+import { createSpecimen } from "../lib/specimen/create.ts";
 import { NotFoundError } from "../lib/errors.ts";
-import { readManifest, writeManifest } from "../lib/manifest.ts";
-import { sealSpecimen } from "../lib/seal.ts";
-import { SpecimenStorage } from "../lib/storage.ts";
-import { verifySpecimen, verifyVault } from "../lib/verify.ts";
+import { readManifest, writeManifest } from "../lib/specimen/manifest.ts";
+import { sealSpecimen } from "../lib/specimen/seal.ts";
+import { SpecimenStorage } from "../lib/run/storage.ts";
+import { verifySpecimen, verifyVault } from "../lib/specimen/verify.ts";
 import {
   assert,
   assertEquals,
@@ -266,7 +266,7 @@ Deno.test("verifying a 1 GB tensor file keeps memory bounded (peak RSS well unde
   await sealSpecimen(dir);
   const script = `
     import { verifySpecimen } from ${
-    JSON.stringify(join(ROOT, "lib/verify.ts"))
+    JSON.stringify(join(ROOT, "lib/specimen/verify.ts"))
   };
     const r = await verifySpecimen(${JSON.stringify(dir)});
     const hwm = /VmHWM:\\s+(\\d+) kB/.exec(Deno.readTextFileSync("/proc/self/status"))[1];

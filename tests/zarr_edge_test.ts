@@ -9,10 +9,10 @@ import {
   UnsupportedFormatError,
   type VaultError,
 } from "../lib/errors.ts";
-import { readZarr, writeZarr, zarrInfo } from "../lib/zarr.ts";
-import { SpecimenStorage } from "../lib/storage.ts";
-import { crc32c } from "../lib/_zarr_codecs.ts";
-import { readPreview } from "../lib/_dashboard_tensor.ts";
+import { readZarr, writeZarr, zarrInfo } from "../lib/formats/zarr/zarr.ts";
+import { SpecimenStorage } from "../lib/run/storage.ts";
+import { crc32c } from "../lib/formats/zarr/_codecs.ts";
+import { readPreview } from "../lib/dashboard/_tensor.ts";
 import {
   addExampleSpecimen,
   EXAMPLE_ID,
@@ -558,8 +558,8 @@ Deno.test("readZarr() reports complex, string and other data types and codecs as
   }
   await t.step("a task exits 6 on it", async () => {
     const path = join(dir.path, "u0.zarr");
-    const script = `import { runMain } from "${ROOT}/lib/_cli.ts";
-import { readZarr } from "${ROOT}/lib/zarr.ts";
+    const script = `import { runMain } from "${ROOT}/lib/cli/cli.ts";
+import { readZarr } from "${ROOT}/lib/formats/zarr/zarr.ts";
 await runMain(async () => { await readZarr(${JSON.stringify(path)}); });`;
     const r = await runDeno(["eval", script]);
     assertStrictEquals(r.code, 6, r.stderr);

@@ -17,7 +17,7 @@ import {
   type TensorOptions,
   writeZarr,
   zarrInfo,
-} from "../lib/zarr.ts";
+} from "../lib/formats/zarr/zarr.ts";
 import {
   assert,
   assertEquals,

@@ -28,7 +28,7 @@ import { canonicalJson, leafMap } from "./params.ts";
 export const MAX_SWEEP_COMBINATIONS = 1_000;
 
 /**
- * The specimen id rule (`lib/specimen_id.ts`), repeated here so this module
+ * The specimen id rule (`lib/specimen/id.ts`), repeated here so this module
  * stands alone; a test checks that the two agree.
  */
 const ID_PATTERN = /^[a-z0-9_]{1,128}$/;

@@ -6,8 +6,8 @@
  * @module
  */
 import { join } from "../../lib/_deps.ts";
-import { openDatabase, plainRows } from "../../lib/_duckdb.ts";
-import { type Manifest, writeManifest } from "../../lib/manifest.ts";
+import { openDatabase, plainRows } from "../../lib/duckdb/duckdb.ts";
+import { type Manifest, writeManifest } from "../../lib/specimen/manifest.ts";
 import { INTEROP } from "../utils.ts";
 
 /** What a fixture specimen looks like; everything but `id` has a default. */

@@ -5,12 +5,12 @@
  * @module
  */
 import { join } from "../../lib/_deps.ts";
-import { indexVault } from "../../lib/catalog.ts";
+import { indexVault } from "../../lib/catalog/index_vault.ts";
 import {
   type RunningDashboard,
   serveDashboard,
   type ServeDashboardOptions,
-} from "../../lib/dashboard.ts";
+} from "../../lib/dashboard/server.ts";
 import { ROOT } from "../utils.ts";
 
 /** The example specimen's id. */

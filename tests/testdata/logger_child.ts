@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { SpecimenStorage } from "../../lib/storage.ts";
+import { SpecimenStorage } from "../../lib/run/storage.ts";
 
 /** The row logged at `step`: an integer, floats, a late key, a string. */
 export function expectedRow(step: number): Record<string, number | string> {

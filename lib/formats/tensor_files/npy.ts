@@ -1,0 +1,462 @@
+/**
+ * NumPy `.npy` files (format versions 1.0, 2.0 and 3.0): read the header,
+ * stream the data in bounded pieces, and adopt the array into a Zarr v3
+ * array with bounded memory.
+ *
+ * The format: the magic `\x93NUMPY`, a major and minor version byte, the
+ * header length (2 bytes little-endian in 1.0, 4 bytes in 2.0 and 3.0), then
+ * a Python dict literal `{'descr': '<f4', 'fortran_order': False, 'shape':
+ * (3, 4), }` (ASCII; UTF-8 in 3.0) padded so the data starts on a multiple of
+ * 64 bytes, then the raw elements.
+ *
+ * Supported element types: `bool`, `int8`…`int64`, `uint8`…`uint64`,
+ * `float16`, `float32`, `float64`, either byte order. Structured, complex,
+ * string and object arrays are refused with a message naming the dtype.
+ *
+ * Permissions: `--allow-read` (and `--allow-write` to adopt).
+ *
+ * @module
+ */
+import { CorruptFileError, InvalidInputError } from "../../errors.ts";
+import {
+  type AdoptedTensor,
+  type AdoptOptions,
+  adoptRaw,
+  itemSize,
+  type SourceDType,
+} from "./_adopt.ts";
+
+export type { AdoptedTensor, AdoptOptions, SourceDType };
+
+/**
+ * The header of a `.npy` file.
+ *
+ * @example
+ * ```ts
+ * import type { NpyHeader } from "./npy.ts";
+ * const h: NpyHeader = {
+ *   version: "1.0", descr: "<f4", dtype: "float32", littleEndian: true,
+ *   shape: [3, 4], fortranOrder: false, dataOffset: 128, dataBytes: 48,
+ * };
+ * ```
+ */
+export interface NpyHeader {
+  /** Format version, `"1.0"`, `"2.0"` or `"3.0"`. */
+  version: "1.0" | "2.0" | "3.0";
+  /** NumPy's type string, e.g. `"<f4"`, `">i8"`, `"|b1"`. */
+  descr: string;
+  /** The element type. */
+  dtype: SourceDType;
+  /** Whether multi-byte elements are little-endian. */
+  littleEndian: boolean;
+  /** The array's dimensions (`[]` for a 0-d array). */
+  shape: number[];
+  /** Whether the data is in Fortran (column-major) order. */
+  fortranOrder: boolean;
+  /** The byte where the data starts. */
+  dataOffset: number;
+  /** The data's length in bytes. */
+  dataBytes: number;
+}
+
+const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+/** Headers longer than this are refused (numpy writes a few hundred bytes). */
+export const MAX_NPY_HEADER_BYTES = 1024 * 1024;
+
+const KINDS: Record<string, SourceDType> = {
+  b1: "bool",
+  i1: "int8",
+  i2: "int16",
+  i4: "int32",
+  i8: "int64",
+  u1: "uint8",
+  u2: "uint16",
+  u4: "uint32",
+  u8: "uint64",
+  f2: "float16",
+  f4: "float32",
+  f8: "float64",
+};
+
+/**
+ * Parses a `.npy` header from the first bytes of a file.
+ *
+ * @param bytes The file's first bytes (at least the whole header).
+ * @param name The file's name, for errors.
+ * @returns The header, or `null` if `bytes` is too short to hold it.
+ * @throws {CorruptFileError} If the bytes are not a valid `.npy` header.
+ * @throws {InvalidInputError} If the element type is not supported.
+ * @example
+ * ```ts
+ * import { parseNpyHeader } from "./npy.ts";
+ * const dict = "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }";
+ * const text = dict.padEnd(117, " ") + "\n";
+ * const head = new Uint8Array([0x93, ...new TextEncoder().encode("NUMPY"), 1, 0, text.length, 0]);
+ * const bytes = new Uint8Array([...head, ...new TextEncoder().encode(text)]);
+ * const h = parseNpyHeader(bytes, "a.npy")!;
+ * console.assert(h.dtype === "int32" && h.shape[0] === 2 && h.dataOffset === 128);
+ * ```
+ */
+export function parseNpyHeader(
+  bytes: Uint8Array,
+  name: string,
+): NpyHeader | null {
+  const bad = (why: string) =>
+    new CorruptFileError(
+      `Cannot read "${name}" as a .npy file: ${why}: write it with numpy.save`,
+    );
+  if (bytes.byteLength < 10) {
+    if (MAGIC.some((b, i) => i < bytes.byteLength && bytes[i] !== b)) {
+      throw bad("it does not start with the magic \\x93NUMPY");
+    }
+    return null;
+  }
+  if (MAGIC.some((b, i) => bytes[i] !== b)) {
+    throw bad("it does not start with the magic \\x93NUMPY");
+  }
+  const major = bytes[6], minor = bytes[7];
+  if (![1, 2, 3].includes(major) || minor !== 0) {
+    throw bad(
+      `format version ${major}.${minor} is not one of 1.0, 2.0, 3.0`,
+    );
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const lenBytes = major === 1 ? 2 : 4;
+  if (bytes.byteLength < 8 + lenBytes) return null;
+  const headerLen = major === 1
+    ? view.getUint16(8, true)
+    : view.getUint32(8, true);
+  if (headerLen > MAX_NPY_HEADER_BYTES) {
+    throw bad(
+      `its header claims ${headerLen} bytes, over the ${MAX_NPY_HEADER_BYTES}-byte limit`,
+    );
+  }
+  const start = 8 + lenBytes;
+  if (bytes.byteLength < start + headerLen) return null;
+  let text: string;
+  try {
+    text = new TextDecoder(major === 3 ? "utf-8" : "latin1", { fatal: true })
+      .decode(bytes.subarray(start, start + headerLen));
+  } catch {
+    throw bad("its header is not valid UTF-8");
+  }
+  if (major !== 3 && [...text].some((c) => c.charCodeAt(0) > 0x7f)) {
+    throw bad(`its header is not ASCII (version ${major}.0)`);
+  }
+  let dict: unknown;
+  try {
+    dict = parsePyLiteral(text.trimEnd());
+  } catch (e) {
+    throw bad(
+      `its header ${JSON.stringify(text.trim())} ${(e as Error).message}`,
+    );
+  }
+  if (typeof dict !== "object" || dict === null || Array.isArray(dict)) {
+    throw bad("its header is not a dict");
+  }
+  const d = dict as Record<string, unknown>;
+  const keys = Object.keys(d).sort().join(",");
+  if (keys !== "descr,fortran_order,shape") {
+    throw bad(
+      `its header has keys [${keys}], expected descr, fortran_order and shape`,
+    );
+  }
+  if (typeof d.fortran_order !== "boolean") {
+    throw bad("fortran_order is not True or False");
+  }
+  if (
+    !Array.isArray(d.shape) ||
+    !d.shape.every((n) => Number.isSafeInteger(n) && (n as number) >= 0)
+  ) {
+    throw bad(
+      `shape ${
+        JSON.stringify(d.shape)
+      } is not a tuple of non-negative integers`,
+    );
+  }
+  if (typeof d.descr !== "string") {
+    throw new InvalidInputError(
+      `Cannot adopt "${name}": structured dtype ${
+        JSON.stringify(d.descr)
+      } is not supported: save each field as its own array`,
+    );
+  }
+  const m = /^([<>|=])([a-zA-Z]\d+)$/.exec(d.descr);
+  const dtype = m ? KINDS[m[2]] : undefined;
+  if (!m || !dtype) {
+    throw new InvalidInputError(
+      `Cannot adopt "${name}": dtype "${d.descr}" is not supported (bool, int8..int64, uint8..uint64, float16, float32, float64): convert it first, e.g. arr.astype(numpy.float32)`,
+    );
+  }
+  const shape = d.shape as number[];
+  const elements = shape.reduce((a, b) => a * b, 1);
+  const dataBytes = elements * itemSize(dtype);
+  if (!Number.isSafeInteger(dataBytes)) {
+    throw bad(`shape ${JSON.stringify(shape)} is too large`);
+  }
+  return {
+    version: `${major}.0` as NpyHeader["version"],
+    descr: d.descr,
+    dtype,
+    littleEndian: m[1] !== ">",
+    shape,
+    fortranOrder: d.fortran_order,
+    dataOffset: start + headerLen,
+    dataBytes,
+  };
+}
+
+/** A tiny parser for the Python literals of a `.npy` header. */
+function parsePyLiteral(text: string): unknown {
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && /\s/.test(text[i])) i++;
+  };
+  const fail = (what: string): never => {
+    throw new Error(`is not a Python literal (${what} at character ${i})`);
+  };
+  const value = (): unknown => {
+    ws();
+    const c = text[i];
+    if (c === "{" || c === "(" || c === "[") {
+      const close = c === "{" ? "}" : c === "(" ? ")" : "]";
+      i++;
+      const items: unknown[] = [];
+      const map: Record<string, unknown> = {};
+      for (;;) {
+        ws();
+        if (text[i] === close) {
+          i++;
+          return c === "{" ? map : items;
+        }
+        const v = value();
+        if (c === "{") {
+          ws();
+          if (text[i++] !== ":") fail("expected ':'");
+          if (typeof v !== "string") fail("a key that is not a string");
+          map[v as string] = value();
+        } else items.push(v);
+        ws();
+        if (text[i] === ",") i++;
+        else if (text[i] !== close) fail(`expected ',' or '${close}'`);
+      }
+    }
+    if (c === "'" || c === '"') {
+      const end = text.indexOf(c, i + 1);
+      if (end < 0) fail("an unterminated string");
+      const s = text.slice(i + 1, end);
+      i = end + 1;
+      return s;
+    }
+    const m = /^(True|False|None|-?\d+)/.exec(text.slice(i));
+    if (!m) return fail("an unexpected token");
+    i += m[0].length;
+    if (m[0] === "True") return true;
+    if (m[0] === "False") return false;
+    if (m[0] === "None") return null;
+    return Number(m[0]);
+  };
+  const v = value();
+  ws();
+  if (i !== text.length) fail("trailing text");
+  return v;
+}
+
+/**
+ * An open `.npy` file: its header, and its data in pieces. Close it (or use
+ * `await using`).
+ *
+ * @example
+ * ```ts ignore
+ * import { openNpy } from "./npy.ts";
+ * await using npy = await openNpy("weights.npy");
+ * for await (const piece of npy.pieces(1 << 20)) console.log(piece.byteLength);
+ * ```
+ */
+export interface NpyFile extends AsyncDisposable {
+  /** The file's path. */
+  readonly path: string;
+  /** The parsed header. */
+  readonly header: NpyHeader;
+  /**
+   * Yields the data in file order (C or Fortran, as the header says), in
+   * pieces of at most `maxBytes` (rounded down to whole elements, at least
+   * one), in the file's byte order. A piece is valid until the next one is
+   * asked for (its buffer is reused).
+   */
+  pieces(maxBytes?: number): AsyncGenerator<Uint8Array>;
+  /** Closes the file. */
+  close(): void;
+}
+
+/**
+ * Opens a `.npy` file and reads its header. The file must hold exactly the
+ * data the header announces.
+ *
+ * Needs `--allow-read`.
+ *
+ * @param path The `.npy` file.
+ * @returns The open file; close it.
+ * @throws {CorruptFileError} If the header is bad, or the data is shorter or
+ *   longer than the header announces (the message names the file).
+ * @throws {InvalidInputError} If the element type is not supported.
+ * @example
+ * ```ts ignore
+ * import { openNpy } from "./npy.ts";
+ * await using npy = await openNpy("weights.npy");
+ * console.log(npy.header.dtype, npy.header.shape, npy.header.fortranOrder);
+ * ```
+ */
+export async function openNpy(path: string): Promise<NpyFile> {
+  const file = await Deno.open(path, { read: true });
+  try {
+    let buf = new Uint8Array(4096);
+    let filled = 0;
+    let header: NpyHeader | null = null;
+    for (;;) {
+      const n = await file.read(buf.subarray(filled));
+      if (n !== null) filled += n;
+      header = parseNpyHeader(buf.subarray(0, filled), path);
+      if (header) break;
+      if (n === null) {
+        throw new CorruptFileError(
+          `Cannot read "${path}" as a .npy file: it ends inside its header (${filled} bytes): the file is truncated; write it again`,
+        );
+      }
+      if (filled === buf.byteLength) {
+        const bigger = new Uint8Array(buf.byteLength * 4);
+        bigger.set(buf);
+        buf = bigger;
+      }
+    }
+    const { size } = await file.stat();
+    const expected = header.dataOffset + header.dataBytes;
+    if (size !== expected) {
+      throw new CorruptFileError(
+        `Cannot read "${path}" as a .npy file: it has ${size} bytes but its header (shape ${
+          JSON.stringify(header.shape)
+        }, dtype "${header.descr}") needs ${expected}: the file is ${
+          size < expected ? "truncated" : "followed by extra bytes"
+        }; write it again`,
+      );
+    }
+    return new OpenNpy(path, header, file);
+  } catch (e) {
+    file.close();
+    throw e;
+  }
+}
+
+class OpenNpy implements NpyFile {
+  #file: Deno.FsFile;
+  #closed = false;
+  constructor(
+    readonly path: string,
+    readonly header: NpyHeader,
+    file: Deno.FsFile,
+  ) {
+    this.#file = file;
+  }
+
+  get file(): Deno.FsFile {
+    return this.#file;
+  }
+
+  async *pieces(maxBytes = 16 * 1024 * 1024): AsyncGenerator<Uint8Array> {
+    const size = itemSize(this.header.dtype);
+    const step = Math.max(size, Math.floor(maxBytes / size) * size);
+    const total = this.header.dataBytes;
+    const buf = new Uint8Array(Math.min(step, total));
+    await this.#file.seek(this.header.dataOffset, Deno.SeekMode.Start);
+    for (let pos = 0; pos < total;) {
+      const want = buf.subarray(0, Math.min(step, total - pos));
+      let got = 0;
+      while (got < want.byteLength) {
+        const n = await this.#file.read(want.subarray(got));
+        if (n === null) {
+          throw new CorruptFileError(
+            `Cannot read "${this.path}" as a .npy file: it ended at byte ${
+              this.header.dataOffset + pos + got
+            }: the file was truncated while being read`,
+          );
+        }
+        got += n;
+      }
+      pos += got;
+      yield want;
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#file.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Adopts a `.npy` file into a new Zarr v3 array at `zarrPath`, streaming with
+ * bounded memory (about two pieces plus the chunks in flight, whatever the
+ * array's size). Read back, the array equals what numpy loads:
+ * - C order goes through the vault's streaming writer (`createZarrWriter`);
+ * - Fortran order keeps its shape and is stored with Zarr's `transpose`
+ *   codec (axes reversed), each chunk a contiguous run of the file, so
+ *   nothing is transposed on write and readers transpose per chunk;
+ * - 0-d and empty arrays are written as Zarr allows (shape `[]`, a 0 axis);
+ * - big-endian data is stored little-endian, every dtype as it is (`bool` as
+ *   Zarr `bool`, `float16` as `float16`), the source dtype in `source_dtype`.
+ *
+ * Needs `--allow-read --allow-write`.
+ *
+ * @param npyPath The `.npy` file.
+ * @param zarrPath The array folder to create (its parent must exist).
+ * @param options Compression, level and read size.
+ * @returns The Zarr array's info and the source's dtype and order.
+ * @throws {CorruptFileError} If the `.npy` is bad or truncated.
+ * @throws {InvalidInputError} If its dtype is not supported.
+ * @throws {ImmutableArtifactError} If `zarrPath` exists.
+ * @example
+ * ```ts
+ * import { adoptNpy } from "./npy.ts";
+ * import { readZarr } from "../zarr/zarr.ts";
+ * const dir = await Deno.makeTempDir();
+ * const dict = "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }";
+ * const text = dict.padEnd(117, " ") + "\n";
+ * const bytes = new Uint8Array([
+ *   0x93, ...new TextEncoder().encode("NUMPY"), 1, 0, text.length, 0,
+ *   ...new TextEncoder().encode(text), 7, 0, 0, 0, 9, 0, 0, 0,
+ * ]);
+ * await Deno.writeFile(`${dir}/a.npy`, bytes);
+ * await adoptNpy(`${dir}/a.npy`, `${dir}/a.zarr`);
+ * const { data } = await readZarr(`${dir}/a.zarr`);
+ * console.assert(data[0] === 7 && data[1] === 9);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function adoptNpy(
+  npyPath: string,
+  zarrPath: string,
+  options: AdoptOptions = {},
+): Promise<AdoptedTensor & { header: NpyHeader }> {
+  await using npy = await openNpy(npyPath) as OpenNpy;
+  const h = npy.header;
+  const adopted = await adoptRaw(
+    npy.file,
+    {
+      path: npyPath,
+      offset: h.dataOffset,
+      dtype: h.dtype,
+      shape: h.shape,
+      order: h.fortranOrder ? "F" : "C",
+      littleEndian: h.littleEndian,
+    },
+    zarrPath,
+    options,
+  );
+  return { ...adopted, header: h };
+}

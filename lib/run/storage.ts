@@ -1,0 +1,504 @@
+/**
+ * `SpecimenStorage`: what a protocol uses to write its results into
+ * `strata/` — metrics as Parquet, tensors as Zarr v3 — and to read them back.
+ * Every artifact is written once, under a temp name first, and recorded in
+ * the manifest. A sealed specimen (or one whose run failed) refuses writes.
+ *
+ * @module
+ */
+import { join, resolve } from "../_deps.ts";
+import { STRATA_DIR } from "../vault.ts";
+import { updateManifest } from "../specimen/_lock.ts";
+import {
+  atomicWriteFile,
+  exists,
+  removeStaleTemps,
+  withWriteContext,
+} from "../_fs.ts";
+import {
+  ImmutableArtifactError,
+  InvalidInputError,
+  NotFoundError,
+} from "../errors.ts";
+import {
+  type ArtifactRecord,
+  type Manifest,
+  readManifest,
+} from "../specimen/manifest.ts";
+import { captureProvenance } from "./provenance.ts";
+import {
+  MetricsLogger,
+  type MetricsLoggerOptions,
+} from "../metrics_log/logger.ts";
+import { PARTS_SUFFIX, readMetricTable } from "../metrics_log/table.ts";
+import { assertWritable } from "../specimen/seal.ts";
+import {
+  encodeMetrics,
+  type EncodeMetricsOptions,
+  type MetricColumns,
+  type ReadColumn,
+} from "../formats/parquet/parquet.ts";
+import {
+  createZarrWriter,
+  type DType,
+  readZarr,
+  type Selection,
+  type TensorData,
+  type TensorInfo,
+  type TensorOptions,
+  type TensorSlice,
+  writeZarr,
+  zarrInfo,
+  type ZarrWriter,
+} from "../formats/zarr/zarr.ts";
+
+export { STRATA_DIR };
+
+/** Artifact names: they become file names and parts of SQL view names. */
+export const ARTIFACT_NAME_PATTERN: RegExp = /^[a-z0-9_]{1,64}$/;
+
+/**
+ * Artifact names that may be read: also capitals (a `strata/Acts.zarr` the
+ * original Python vault wrote). Names written keep
+ * {@linkcode ARTIFACT_NAME_PATTERN}.
+ *
+ * @example
+ * ```ts
+ * import { READABLE_ARTIFACT_NAME_PATTERN } from "./storage.ts";
+ * console.assert(READABLE_ARTIFACT_NAME_PATTERN.test("Acts"));
+ * ```
+ */
+export const READABLE_ARTIFACT_NAME_PATTERN: RegExp = /^[A-Za-z0-9_]{1,64}$/;
+
+/** Options for {@linkcode SpecimenStorage.writeMetrics}. */
+export interface WriteMetricsOptions extends EncodeMetricsOptions {
+  /** The table name: the file is `strata/<name>.parquet`. @default "metrics" */
+  name?: string;
+}
+
+/** A streaming tensor writer that records its artifact on close. */
+export interface TensorWriter extends AsyncDisposable {
+  /** Rows (leading-axis entries) written so far. */
+  readonly rowsWritten: number;
+  /** Appends whole rows, in order. */
+  write(block: TensorData): Promise<void>;
+  /** Checks every row arrived, places the array and records it. */
+  close(): Promise<ArtifactRecord>;
+  /** Drops everything written; nothing is left behind. */
+  abort(): Promise<void>;
+}
+
+/**
+ * Reads and writes one specimen's results.
+ *
+ * Needs `--allow-read` and `--allow-write` on the specimen folder.
+ *
+ * @example
+ * ```ts
+ * import { createSpecimen, SpecimenStorage } from "../../mod.ts";
+ * const vault = await Deno.makeTempDir();
+ * const { dir } = await createSpecimen({
+ *   vault, id: "doc_storage", domain: "training", method: "fine_tuning",
+ * });
+ * const storage = await SpecimenStorage.open(dir);
+ * await storage.writeMetrics({ step: [0, 1, 2], loss: [1, 0.5, 0.25] });
+ * const { loss } = await storage.readMetrics();
+ * console.assert(loss[2] === 0.25);
+ * await Deno.remove(vault, { recursive: true });
+ * ```
+ */
+export class SpecimenStorage {
+  /** The specimen id. */
+  readonly id: string;
+  /** Absolute path of the specimen folder. */
+  readonly dir: string;
+  /** Absolute path of its `strata/` folder. */
+  readonly strata: string;
+  #manifest: Manifest;
+  #pending: Promise<unknown> = Promise.resolve();
+  #loggers: MetricsLogger[] = [];
+
+  private constructor(dir: string, manifest: Manifest) {
+    this.dir = dir;
+    this.id = manifest.specimen_id;
+    this.strata = join(dir, STRATA_DIR);
+    this.#manifest = manifest;
+  }
+
+  /**
+   * Opens the specimen at `dir` (a path or a `file:` URL, e.g.
+   * `import.meta.dirname` inside a protocol). Throws
+   * {@linkcode NotFoundError} or {@linkcode CorruptFileError} when `dir`
+   * holds no valid manifest.
+   *
+   * @example
+   * ```ts ignore
+   * const storage = await SpecimenStorage.open(import.meta.dirname!);
+   * console.log(storage.id, Object.keys(storage.artifacts));
+   * ```
+   */
+  static async open(dir: string | URL): Promise<SpecimenStorage> {
+    const path = resolve(
+      dir instanceof URL ? decodeURIComponent(dir.pathname) : dir,
+    );
+    const manifest = await readManifest(path);
+    await Deno.mkdir(join(path, STRATA_DIR), { recursive: true });
+    // What writes killed midway left (hidden, never read): reclaim the space.
+    await removeStaleTemps(path);
+    await removeStaleTemps(join(path, STRATA_DIR));
+    return new SpecimenStorage(path, manifest);
+  }
+
+  /** A copy of the manifest as last read or written. */
+  get manifest(): Manifest {
+    return structuredClone(this.#manifest);
+  }
+
+  /** The artifacts recorded so far, by name. */
+  get artifacts(): Record<string, ArtifactRecord> {
+    return structuredClone(this.#manifest.artifacts);
+  }
+
+  /**
+   * Writes `columns` (equal-length arrays) to `strata/<name>.parquet`:
+   * integer columns as INT64, other numbers as DOUBLE, strings, booleans;
+   * null allowed. Refuses to replace an existing table.
+   *
+   * @example
+   * ```ts ignore
+   * const step = Int32Array.from({ length: 100 }, (_, i) => i);
+   * const loss = Float64Array.from(step, (s) => Math.exp(-s / 30));
+   * await storage.writeMetrics({ step, loss }); // strata/metrics.parquet
+   * await storage.writeMetrics({ step: [0, 50], acc: [0.1, 0.8] }, { name: "eval" });
+   * ```
+   */
+  async writeMetrics(
+    columns: MetricColumns,
+    options: WriteMetricsOptions = {},
+  ): Promise<ArtifactRecord> {
+    const name = options.name ?? "metrics";
+    const path = await this.#claim(name, "parquet");
+    const encoded = await encodeMetrics(columns, options);
+    const what = `metrics table "${name}"`;
+    try {
+      await atomicWriteFile(path, encoded.bytes, { createNew: true });
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) throw this.#immutable(name);
+      throw this.#writeError(e, what);
+    }
+    return await this.#record(name, {
+      path: `${STRATA_DIR}/${name}.parquet`,
+      format: "parquet",
+      columns: encoded.columns,
+      rows: encoded.rows,
+      bytes: encoded.bytes.length,
+    }).catch((e) => {
+      throw this.#writeError(e, what);
+    });
+  }
+
+  /**
+   * Reads `strata/<name>.parquet` back, column types preserved; for a
+   * metrics log not compacted yet (being logged, or left by a process that
+   * died), its part files, unioned as if compacted.
+   *
+   * @example
+   * ```ts ignore
+   * const { step, loss } = await storage.readMetrics();
+   * console.log(step.length, loss[loss.length - 1]);
+   * ```
+   */
+  async readMetrics(name = "metrics"): Promise<Record<string, ReadColumn>> {
+    validateArtifactName(name, { reading: true });
+    try {
+      // The file, or the parts of a log not compacted yet (one being
+      // written, or left by a process that died).
+      return (await readMetricTable(this.dir, name)).columns;
+    } catch (e) {
+      if (e instanceof NotFoundError) {
+        const path = join(this.strata, `${name}.parquet`);
+        throw new NotFoundError(
+          `Specimen "${this.id}" has no metrics table "${name}" (${path})${
+            this.#listing("parquet")
+          }`,
+          { cause: e },
+        );
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Opens a logger that writes `strata/<name>.parquet` one row per step,
+   * crash-safe: rows are flushed as part files every `flushRows` rows or
+   * `flushSeconds` seconds, and `close()` (or `await using`) compacts them
+   * into the table and records it. Refuses a table that exists
+   * ({@linkcode ImmutableArtifactError}) or that another logger writes.
+   *
+   * @example
+   * ```ts ignore
+   * await using log = await storage.logger("train", { flushSeconds: 30 });
+   * for (let step = 0; step < 1000; step++) log.log({ step, loss: 1 / (step + 1) });
+   * ```
+   */
+  async logger(
+    name = "metrics",
+    options: MetricsLoggerOptions = {},
+  ): Promise<MetricsLogger> {
+    const logger = await MetricsLogger.open({
+      dir: this.dir,
+      name,
+      options,
+      record: (record) => this.#record(name, record),
+    });
+    this.#loggers.push(logger);
+    return logger;
+  }
+
+  /**
+   * Closes (and so compacts and records) every logger opened through this
+   * storage that is still open; returns their names. {@linkcode runProtocol}
+   * calls it when the protocol's body returns, so a run is never sealed with
+   * a log still in parts.
+   *
+   * @example
+   * ```ts ignore
+   * const log = await storage.logger("train");
+   * log.log({ step: 0, loss: 1 });
+   * console.log(await storage.closeLoggers()); // ["train"]
+   * ```
+   */
+  async closeLoggers(): Promise<string[]> {
+    const open = this.#loggers.filter((l) => !l.closed);
+    this.#loggers = [];
+    for (const l of open) await l.close();
+    return open.map((l) => l.name);
+  }
+
+  /**
+   * Writes a whole tensor to `strata/<name>.zarr` (Zarr v3, zstd by default,
+   * chunks of a few MB unless given). Refuses to replace an existing array.
+   *
+   * @example
+   * ```ts ignore
+   * const acts = new Float32Array(1000 * 768);
+   * await storage.writeTensor("activations", acts, { shape: [1000, 768] });
+   * ```
+   */
+  async writeTensor(
+    name: string,
+    data: TensorData,
+    options: TensorOptions,
+  ): Promise<ArtifactRecord> {
+    const path = await this.#claim(name, "zarr");
+    let info: TensorInfo;
+    try {
+      info = await writeZarr(path, data, options);
+    } catch (e) {
+      if (e instanceof ImmutableArtifactError) throw this.#immutable(name);
+      throw this.#writeError(e, `tensor "${name}"`);
+    }
+    return await this.#record(name, tensorRecord(name, info)).catch((e) => {
+      throw this.#writeError(e, `tensor "${name}"`);
+    });
+  }
+
+  /**
+   * Starts a tensor written block by block (whole rows, in order), for arrays
+   * larger than memory. Memory stays bounded by about one band of chunks.
+   *
+   * @example
+   * ```ts ignore
+   * await using w = await storage.createTensor("acts", { shape: [1000, 768], dtype: "float32" });
+   * for (let i = 0; i < 10; i++) await w.write(new Float32Array(100 * 768));
+   * await w.close();
+   * ```
+   */
+  async createTensor(
+    name: string,
+    options: TensorOptions & { dtype: DType },
+  ): Promise<TensorWriter> {
+    const path = await this.#claim(name, "zarr");
+    const failed = (e: unknown) => {
+      throw this.#writeError(e, `tensor "${name}"`);
+    };
+    const writer: ZarrWriter = await createZarrWriter(path, options)
+      .catch(failed);
+    let closed = false;
+    const close = async (): Promise<ArtifactRecord> => {
+      closed = true;
+      const info = await writer.close().catch(failed);
+      return await this.#record(name, tensorRecord(name, info)).catch(failed);
+    };
+    return {
+      get rowsWritten() {
+        return writer.rowsWritten;
+      },
+      write: (block) => writer.write(block).catch(failed),
+      close,
+      abort: async () => {
+        closed = true;
+        await writer.abort();
+      },
+      [Symbol.asyncDispose]: async () => {
+        if (!closed) await writer.abort();
+      },
+    };
+  }
+
+  /**
+   * Reads a tensor, or a slice of it: only the chunks the selection touches
+   * are read. `selection` has one entry per axis: an index, `[start, stop]`,
+   * or `null` for the whole axis.
+   *
+   * @example
+   * ```ts ignore
+   * const row = await storage.readTensor("activations", [42]); // shape [768]
+   * const block = await storage.readTensor("activations", [[0, 10], [0, 8]]);
+   * console.log(row.shape, block.shape); // [768] [10, 8]
+   * ```
+   */
+  async readTensor(name: string, selection?: Selection): Promise<TensorSlice> {
+    return await readZarr(await this.#existing(name, "zarr"), selection, {
+      root: this.dir,
+    });
+  }
+
+  /**
+   * Shape, dtype, chunks, codecs and bytes on disk of a tensor.
+   *
+   * @example
+   * ```ts ignore
+   * const { shape, dtype, bytes } = await storage.tensorInfo("activations");
+   * ```
+   */
+  async tensorInfo(name: string): Promise<TensorInfo> {
+    return await zarrInfo(await this.#existing(name, "zarr"), {
+      root: this.dir,
+    });
+  }
+
+  /** Checks the name and that nothing is there yet; returns the target path. */
+  async #claim(name: string, ext: string): Promise<string> {
+    validateArtifactName(name);
+    // From disk, not the cached copy: another process may have sealed it.
+    assertWritable(await readManifest(this.dir));
+    const path = join(this.strata, `${name}.${ext}`);
+    const other = ext === "zarr" ? "parquet" : "zarr";
+    if (
+      Object.hasOwn(this.#manifest.artifacts, name) || await exists(path) ||
+      await exists(join(this.strata, `${name}.${other}`)) ||
+      // A metrics log of that name (open, or interrupted) is its table.
+      await exists(join(this.strata, `${name}${PARTS_SUFFIX}`))
+    ) {
+      throw this.#immutable(name);
+    }
+    return path;
+  }
+
+  async #existing(name: string, ext: string): Promise<string> {
+    validateArtifactName(name, { reading: true });
+    const path = join(this.strata, `${name}.${ext}`);
+    if (!(await exists(path))) {
+      throw new NotFoundError(
+        `Specimen "${this.id}" has no tensor "${name}" (${path})${
+          this.#listing("zarr")
+        }`,
+      );
+    }
+    return path;
+  }
+
+  #listing(format: string): string {
+    const names = Object.entries(this.#manifest.artifacts)
+      .filter(([, a]) => a.format === format).map(([n]) => n);
+    return names.length ? `; it has: ${names.join(", ")}` : "";
+  }
+
+  /** A full disk or a read-only vault, said with the artifact's name. */
+  #writeError(e: unknown, what: string): unknown {
+    return withWriteContext(
+      e,
+      `Cannot write ${what} of specimen "${this.id}"`,
+    );
+  }
+
+  #immutable(name: string): ImmutableArtifactError {
+    return new ImmutableArtifactError(
+      `Artifact "${name}" of specimen "${this.id}" already exists: specimens are immutable: create a new specimen for a variation (deno task create --id ${this.id}_v2 ...)`,
+    );
+  }
+
+  /**
+   * Records an artifact in the manifest. Updates are serialized in this
+   * process and locked across processes, and re-read the manifest first so
+   * concurrent writers to one specimen do not drop each other's records.
+   */
+  #record(name: string, record: ArtifactRecord): Promise<ArtifactRecord> {
+    const run = async () => {
+      const { result, manifest } = await updateManifest(this.dir, async (m) => {
+        try {
+          assertWritable(m);
+        } catch (e) {
+          // Sealed while this artifact was being written: take it back out.
+          await Deno.remove(join(this.dir, record.path), { recursive: true })
+            .catch(() => {});
+          throw e;
+        }
+        // A script using storage without runProtocol still says where its
+        // results came from: provenance is captured with the first artifact.
+        m.provenance ??= await captureProvenance({
+          specimenDir: this.dir,
+          capturedBy: "SpecimenStorage",
+        });
+        m.artifacts[name] = { ...record, created: new Date().toISOString() };
+        return m.artifacts[name];
+      });
+      this.#manifest = manifest;
+      return result;
+    };
+    const next = this.#pending.then(run, run);
+    this.#pending = next.catch(() => {});
+    return next;
+  }
+}
+
+/**
+ * Throws {@linkcode InvalidInputError} unless `name` is a valid artifact name
+ * (`^[a-z0-9_]{1,64}$`; with `reading`, a name that may be read:
+ * {@linkcode READABLE_ARTIFACT_NAME_PATTERN}).
+ *
+ * @example
+ * ```ts
+ * import { validateArtifactName } from "./storage.ts";
+ * validateArtifactName("eval_metrics");
+ * ```
+ */
+export function validateArtifactName(
+  name: unknown,
+  options: { reading?: boolean } = {},
+): asserts name is string {
+  const rule = options.reading
+    ? READABLE_ARTIFACT_NAME_PATTERN
+    : ARTIFACT_NAME_PATTERN;
+  if (typeof name === "string" && rule.test(name)) return;
+  throw new InvalidInputError(
+    `Invalid artifact name ${
+      JSON.stringify(name)
+    }: names become file and view names, so they must be 1 to 64 of ${
+      options.reading ? "^[A-Za-z0-9_]+$" : "^[a-z0-9_]+$"
+    } (e.g. "eval_metrics")`,
+  );
+}
+
+function tensorRecord(name: string, info: TensorInfo): ArtifactRecord {
+  return {
+    path: `${STRATA_DIR}/${name}.zarr`,
+    format: "zarr",
+    shape: info.shape,
+    dtype: info.dtype,
+    chunks: info.chunks,
+    codecs: info.codecs,
+    bytes: info.bytes,
+  };
+}

@@ -1,0 +1,336 @@
+/**
+ * Catalog benchmark: a vault of 10,000 specimens × 1,000 steps (generated
+ * once and cached under /tmp), then medians of the full index, an
+ * incremental index after adding one specimen, a cross-specimen query from a
+ * fresh `deno task query` process, the cold query latency and the indexer's
+ * peak memory, each beside a reference measured in the same run.
+ *
+ * Run: `deno run -A tests/_tools/bench/catalog_bench.ts [--specimens N] [--steps N]
+ * [--runs N] [--cache DIR]` (or `deno task bench catalog`).
+ *
+ * @module
+ */
+import { join, parseArgs, resolve } from "../../../lib/_deps.ts";
+import { openDatabase } from "../../../lib/duckdb/duckdb.ts";
+import { indexVault } from "../../../lib/catalog/index_vault.ts";
+import { benchDir, medianMs, report } from "./_bench.ts";
+import { generateVault } from "./gen_vault.ts";
+
+const ROOT = resolve(import.meta.dirname!, "..", "..", "..");
+const SELF = join(ROOT, "tests", "_tools", "bench", "catalog_bench.ts");
+/** The permissions of deno.json's index and query tasks. */
+const TASK_FLAGS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-ffi",
+  "--allow-env",
+  "--allow-sys",
+];
+const GLOB = "specimens/*/strata/metrics.parquet";
+const CROSS_QUERY = "SELECT specimen_id, min(loss) FROM metrics GROUP BY 1";
+const ADDED_PREFIX = "bench_add_";
+
+/** Options of {@linkcode benchCatalog}. */
+export interface CatalogBenchOptions {
+  /** Specimens in the vault. @default 10000 */
+  specimens?: number;
+  /** Metric rows per specimen. @default 1000 */
+  steps?: number;
+  /** Measured runs of each slow figure (queries get 5). @default 3 */
+  runs?: number;
+  /** Where generated vaults are kept between runs. @default "/tmp/sv_bench_cache" */
+  cacheDir?: string;
+}
+
+interface Run {
+  ms: number;
+  code: number;
+  stdout: string;
+  stderr: string;
+  maxRssKb?: number;
+}
+
+const hasTime = await Deno.stat("/usr/bin/time").then(() => true, () => false);
+
+/** Runs `deno <args>` as a subprocess; wall time and, if measurable, peak RSS. */
+async function deno(args: string[], cwd = ROOT): Promise<Run> {
+  const [cmd, full] = hasTime
+    ? ["/usr/bin/time", ["-f", "MAXRSS %M", Deno.execPath(), ...args]]
+    : [Deno.execPath(), args];
+  const t0 = performance.now();
+  const out = await new Deno.Command(cmd, {
+    args: full,
+    cwd,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const ms = performance.now() - t0;
+  const dec = new TextDecoder();
+  let stderr = dec.decode(out.stderr);
+  let maxRssKb: number | undefined;
+  const m = stderr.match(/MAXRSS (\d+)\s*$/);
+  if (m) {
+    maxRssKb = Number(m[1]);
+    stderr = stderr.slice(0, m.index);
+  }
+  const run = {
+    ms,
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr,
+    maxRssKb,
+  };
+  if (run.code !== 0) {
+    throw new Error(
+      `deno ${args.join(" ")} exited ${run.code}:\n${run.stderr}`,
+    );
+  }
+  return run;
+}
+
+/** The generated vault for these parameters, made once and then reused. */
+async function cachedVault(
+  cacheDir: string,
+  specimens: number,
+  steps: number,
+): Promise<string> {
+  const vault = join(cacheDir, `catalog_${specimens}x${steps}_v1`);
+  const done = join(vault, ".complete");
+  if (!(await Deno.stat(done).then(() => true, () => false))) {
+    await Deno.remove(vault, { recursive: true }).catch(() => {});
+    await Deno.mkdir(vault, { recursive: true });
+    const t0 = performance.now();
+    await generateVault(vault, { specimens, steps });
+    await Deno.writeTextFile(done, new Date().toISOString());
+    console.log(
+      `generated ${specimens} × ${steps} in ${
+        ((performance.now() - t0) / 1000).toFixed(1)
+      } s (cached at ${vault})`,
+    );
+  } else {
+    console.log(`reusing the generated vault ${vault}`);
+  }
+  await cleanVault(vault);
+  return vault;
+}
+
+/** Removes what a benchmark run adds: the catalog, temps, added specimens. */
+async function cleanVault(vault: string) {
+  for await (const e of Deno.readDir(vault)) {
+    if (e.name.startsWith("vault.duckdb") || e.name.startsWith(".tmp-")) {
+      await Deno.remove(join(vault, e.name), { recursive: true });
+    }
+  }
+  for await (const e of Deno.readDir(join(vault, "specimens"))) {
+    if (e.name.startsWith(ADDED_PREFIX)) {
+      await Deno.remove(join(vault, "specimens", e.name), { recursive: true });
+    }
+  }
+}
+
+/**
+ * Runs the catalog benchmark and prints every figure with `report()`.
+ * Returns whether every goal was met.
+ *
+ * @example
+ * ```ts ignore
+ * import { benchCatalog } from "./catalog_bench.ts";
+ * await benchCatalog({ specimens: 1000, steps: 100 });
+ * ```
+ */
+export async function benchCatalog(
+  options: CatalogBenchOptions = {},
+): Promise<boolean> {
+  const {
+    specimens = 10_000,
+    steps = 1000,
+    runs = 3,
+    cacheDir = "/tmp/sv_bench_cache",
+  } = options;
+  const vault = await cachedVault(cacheDir, specimens, steps);
+  await using scratch = await benchDir();
+  const size = `${specimens.toLocaleString("en-US")} × ${
+    steps.toLocaleString("en-US")
+  }`;
+  let met = true;
+  try {
+    // Full index, as a user runs it; peak RSS from the same runs.
+    let peakKb = 0;
+    const full = await medianMs(async () => {
+      const r = await deno([
+        "run",
+        ...TASK_FLAGS,
+        join(ROOT, "tasks", "index.ts"),
+        "--vault",
+        vault,
+        "--full",
+      ]);
+      peakKb = Math.max(peakKb, r.maxRssKb ?? 0);
+    }, { runs, warmup: 0 });
+    const ctas = await medianMs(async () => {
+      await Deno.remove(join(scratch.path, "glob.duckdb")).catch(() => {});
+      await deno(["run", "-A", SELF, "--glob-ctas", vault, scratch.path]);
+    }, { runs, warmup: 0 });
+    met = report({
+      name: `full index ${size} (deno task index --full)`,
+      value: full,
+      unit: "ms",
+      higherIsBetter: false,
+      goal: 5000,
+      reference: { name: "DuckDB glob CTAS, fresh process", value: ctas },
+    }) && met;
+    if (peakKb) {
+      met = report({
+        name: "peak RSS of the full index",
+        value: peakKb / 1024,
+        unit: "MB",
+        higherIsBetter: false,
+        goal: 1024,
+      }) && met;
+    } else console.log("peak RSS: /usr/bin/time not found, not measured");
+
+    // Incremental: one new specimen each run.
+    let added = 0;
+    const addOne = () =>
+      generateVault(vault, {
+        specimens: 1,
+        steps,
+        prefix: ADDED_PREFIX,
+        first: added++,
+      });
+    const incrementalCli = await medianMs(async () => {
+      await addOne();
+      await deno([
+        "run",
+        ...TASK_FLAGS,
+        join(ROOT, "tasks", "index.ts"),
+        "--vault",
+        vault,
+      ]);
+    }, { runs, warmup: 1 });
+    let timings: Record<string, number> = {};
+    const incrementalLib = await medianMs(async () => {
+      await addOne();
+      const r = await indexVault({ vault });
+      if (r.mode !== "incremental") throw new Error(`mode ${r.mode}`);
+      timings = r.timings;
+    }, { runs, warmup: 0 });
+    met = report({
+      name: "incremental index, +1 specimen (deno task index)",
+      value: incrementalCli,
+      unit: "ms",
+      higherIsBetter: false,
+      goal: 500,
+      reference: { name: "the full index", value: full },
+    }) && met;
+    met = report({
+      name: "incremental index, +1 specimen (indexVault)",
+      value: incrementalLib,
+      unit: "ms",
+      higherIsBetter: false,
+      goal: 500,
+      reference: { name: "the full index", value: full },
+    }) && met;
+    console.log(
+      `  (last indexVault run: ${
+        Object.entries(timings).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(
+          ", ",
+        )
+      } ms)`,
+    );
+
+    // Queries from fresh processes.
+    const query = (sql: string) =>
+      deno([
+        "run",
+        ...TASK_FLAGS,
+        join(ROOT, "tasks", "query.ts"),
+        "--vault",
+        vault,
+        sql,
+      ]);
+    const cross = await medianMs(() => query(CROSS_QUERY), {
+      runs: 5,
+      warmup: 1,
+    });
+    const globQuery = await medianMs(
+      () => deno(["run", "-A", SELF, "--glob-query", vault]),
+      { runs: 5, warmup: 1 },
+    );
+    met = report({
+      name: "min(loss) per specimen, fresh deno task query",
+      value: cross,
+      unit: "ms",
+      higherIsBetter: false,
+      goal: 300,
+      reference: { name: "DuckDB glob scan, fresh process", value: globQuery },
+    }) && met;
+    const empty = join(scratch.path, "empty.ts");
+    await Deno.writeTextFile(empty, "export {};\n");
+    const cold = await medianMs(
+      () => query("SELECT count(*) FROM catalog"),
+      { runs: 5, warmup: 1 },
+    );
+    const start = await medianMs(() => deno(["run", empty]), {
+      runs: 5,
+      warmup: 1,
+    });
+    report({
+      name: "cold deno task query: count(*) FROM catalog",
+      value: cold,
+      unit: "ms",
+      higherIsBetter: false,
+      reference: { name: "deno run of an empty script", value: start },
+    });
+  } finally {
+    await cleanVault(vault);
+  }
+  return met;
+}
+
+/** Reference: DuckDB's own glob over the same files into a native table. */
+async function globCtas(vault: string, out: string) {
+  using db = await openDatabase(join(out, "glob.duckdb"), {
+    file_search_path: vault,
+  });
+  await db.connection.run(
+    `CREATE TABLE m AS SELECT * FROM read_parquet('${GLOB}')`,
+  );
+}
+
+/** Reference: the cross-specimen query straight over the Parquet files. */
+async function globQuery(vault: string) {
+  using db = await openDatabase(":memory:", { file_search_path: vault });
+  const reader = await db.connection.runAndReadAll(
+    `SELECT regexp_extract(filename, '([^/]+)/strata/[^/]+$', 1) AS specimen_id, min(loss)
+     FROM read_parquet('${GLOB}', filename = true) GROUP BY 1`,
+  );
+  reader.getRows();
+}
+
+if (import.meta.main) {
+  const [mode, a, b] = Deno.args;
+  if (mode === "--glob-ctas") await globCtas(a, b);
+  else if (mode === "--glob-query") await globQuery(a);
+  else {
+    const { values } = parseArgs({
+      args: Deno.args,
+      options: {
+        specimens: { type: "string" },
+        steps: { type: "string" },
+        runs: { type: "string" },
+        cache: { type: "string" },
+      },
+    });
+    const num = (v: string | undefined) =>
+      v === undefined ? undefined : Number(v);
+    await benchCatalog({
+      specimens: num(values.specimens),
+      steps: num(values.steps),
+      runs: num(values.runs),
+      cacheDir: values.cache,
+    });
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Import benchmark: a TensorBoard event file of 1,000,000 simple_value
+ * scalar events (4 tags, framed by tests/_tfevents.ts) read by
+ * `importTensorBoard` (bytes, SHA-256, CRCs, protobuf, tables), beside
+ * reading the same file's bytes and checking its CRCs alone in the same run
+ * (goal: at least 0.5× of that, and 1,000,000 events/s).
+ *
+ * Run: `deno run -A tests/_tools/bench/importers_bench.ts`.
+ *
+ * @module
+ */
+import { join } from "../../../lib/_deps.ts";
+import { importTensorBoard } from "../../../lib/importers/tensorboard.ts";
+import { readRecords } from "../../../lib/importers/tfrecord.ts";
+import { scalarEventFile } from "../../_tfevents.ts";
+import { benchDir, medianMs, report } from "./_bench.ts";
+
+const EVENTS = 1_000_000;
+
+await using dir = await benchDir();
+const run = join(dir.path, "run");
+await Deno.mkdir(run);
+const file = join(run, "events.out.tfevents.1.bench");
+await Deno.writeFile(file, scalarEventFile(EVENTS, 4));
+
+/** The file's bytes, read as the importer reads them (one buffer). */
+async function readBytes(path: string): Promise<Uint8Array> {
+  using f = await Deno.open(path);
+  const buf = new Uint8Array((await f.stat()).size);
+  for (let o = 0; o < buf.length;) {
+    const n = await f.read(buf.subarray(o));
+    if (n === null) break;
+    o += n;
+  }
+  return buf;
+}
+
+let records = 0;
+const framingMs = await medianMs(async () => {
+  records = readRecords(await readBytes(file), file, () => {}).records;
+});
+if (records !== EVENTS + 1) throw new Error(`read ${records} records`);
+let points = 0;
+const importMs = await medianMs(async () => {
+  const [r] = await importTensorBoard(run);
+  points = r.tables[0].rows * 4;
+});
+if (points !== EVENTS) throw new Error(`imported ${points} points`);
+
+const reference = {
+  name: "bytes + CRCs alone",
+  value: EVENTS / (framingMs / 1000),
+};
+report({
+  name: `importTensorBoard 1M scalar events (ratio goal ≥ 0.5×)`,
+  value: EVENTS / (importMs / 1000),
+  unit: "events/s",
+  higherIsBetter: true,
+  goal: 1_000_000,
+  reference,
+});
