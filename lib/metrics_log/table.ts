@@ -43,11 +43,11 @@ import {
   type TypedMetricColumn,
 } from "../formats/parquet/parquet.ts";
 import { STATUS_SEALED } from "../specimen/seal.ts";
+import { STRATA_DIR } from "../vault.ts";
 import {
   ARTIFACT_NAME_PATTERN,
   READABLE_ARTIFACT_NAME_PATTERN,
-  STRATA_DIR,
-} from "../run/storage.ts";
+} from "../specimen/artifact_name.ts";
 import {
   clearLog,
   isLocked,
