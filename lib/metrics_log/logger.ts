@@ -31,7 +31,8 @@ import {
   VaultError,
 } from "../errors.ts";
 import { type ArtifactRecord, readManifest } from "../specimen/manifest.ts";
-import { compactLog } from "./table.ts";
+import { compactLog } from "./compact.ts";
+import { repairLockedLog } from "./repair.ts";
 import {
   clearLog,
   isNotEmpty,
@@ -452,7 +453,7 @@ export class MetricsLogger implements AsyncDisposable {
    *
    * If it fails (a write error, the specimen sealed meanwhile), the parts
    * stay on disk: readers still read them and `repairLogs` (run by
-   * `deno task index`) compacts them.
+   * `deno task repair`) compacts them.
    */
   close(): Promise<ArtifactRecord | null> {
     this.#closing ??= this.#close();
@@ -511,7 +512,7 @@ export class MetricsLogger implements AsyncDisposable {
       console.error(
         `warning: metrics table "${this.name}" of specimen "${this.specimenId}" is saved, but its parts folder ${this.partsDir} could not be removed (${
           (e as Error).message
-        }); deno task index removes it`,
+        }); deno task repair removes it`,
       );
       return;
     }
@@ -787,7 +788,7 @@ export class MetricsLogger implements AsyncDisposable {
     this.#failure ??= new VaultError(
       `Cannot write ${
         seq ? partFileName(seq) : "a part"
-      } of metrics log "${this.name}" (specimen "${this.specimenId}"): ${message}. Rows in earlier parts are safe in ${this.partsDir}; deno task index compacts them`,
+      } of metrics log "${this.name}" (specimen "${this.specimenId}"): ${message}. Rows in earlier parts are safe in ${this.partsDir}; deno task repair compacts them`,
     );
     Atomics.store(this.#state, FAILED, 1);
     for (const w of this.#waiters) w.reject(this.#failure);
@@ -825,7 +826,7 @@ export class MetricsLogger implements AsyncDisposable {
     const ok = this.#waitWritten(this.#posted, EXIT_WAIT_MS);
     if (unload && ok && this.#logged > 0) {
       console.error(
-        `warning: metrics logger "${this.name}" of specimen "${this.specimenId}" was not closed: its ${this.#logged} rows are safe as parts in ${this.partsDir}; close() it, or let deno task index compact them`,
+        `warning: metrics logger "${this.name}" of specimen "${this.specimenId}" was not closed: its ${this.#logged} rows are safe as parts in ${this.partsDir}; close() it, or let deno task repair compact them`,
       );
     }
   }
@@ -921,9 +922,22 @@ async function claimLog(
     if (held !== "busy" && held !== "gone") {
       const parts = await listParts(target);
       if (parts.length === 0) return held; // a logger that died before its first part
-      held.close();
+      let problems: string[];
+      try {
+        problems = await repairLockedLog(dir, name);
+      } catch (e) {
+        problems = [(e as Error).message];
+      } finally {
+        held.close();
+      }
+      const what =
+        `${parts.length} parts in strata/${name}${PARTS_SUFFIX}/ from a logger that stopped without closing`;
       throw new ImmutableArtifactError(
-        `Metrics table "${name}" of specimen "${id}" has an interrupted log: ${parts.length} parts in strata/${name}${PARTS_SUFFIX}/ from a logger that stopped without closing. Specimens are immutable, so it is not continued: run deno task index to compact it (or call repairLogs()), and log to another table name or a new specimen`,
+        problems.length
+          ? `Metrics table "${name}" of specimen "${id}" has an interrupted log (${what}) that could not be compacted: ${
+            problems.join("; ")
+          }. Specimens are immutable, so it is not continued: fix that and run deno task repair ${id}, and log to another table name or a new specimen`
+          : `Metrics table "${name}" of specimen "${id}" had an interrupted log (${what}): it is now compacted into strata/${name}.parquet and recorded (interrupted: true). Specimens are immutable, so it is not continued: log to another table name or a new specimen`,
       );
     }
     // No lock file is the instant a closing logger removes its folder; a

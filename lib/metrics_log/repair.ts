@@ -7,7 +7,8 @@
 import { join } from "../_deps.ts";
 import { exists, readVaultFile } from "../_fs.ts";
 import { updateManifest } from "../specimen/_lock.ts";
-import { VaultError } from "../errors.ts";
+import { InvalidInputError, NotFoundError, VaultError } from "../errors.ts";
+import { isReadableSpecimenId } from "../specimen/id.ts";
 import { type ArtifactRecord, readManifest } from "../specimen/manifest.ts";
 import { decodeMetrics } from "../formats/parquet/parquet.ts";
 import { STATUS_SEALED } from "../specimen/seal.ts";
@@ -58,7 +59,8 @@ export interface RepairReport {
  * `problems` and nothing is changed for that table. Cheap when there is
  * nothing to do (one directory listing).
  *
- * `deno task index` calls it for every specimen before reading the tables.
+ * `deno task repair` calls it for every specimen (and `deno task run` before
+ * sealing).
  *
  * Needs `--allow-read` and `--allow-write` on `specimenDir`.
  *
@@ -121,6 +123,21 @@ export async function repairLogs(specimenDir: string): Promise<RepairReport> {
     }
   }
   return report;
+}
+
+/**
+ * Repairs log `name` of the specimen at `specimenDir`, whose lock the
+ * caller holds (a logger opening that table). Returns the problems left
+ * (empty when it was compacted, or there was nothing to do).
+ */
+export async function repairLockedLog(
+  specimenDir: string,
+  name: string,
+): Promise<string[]> {
+  const problems: string[] = [];
+  const problem = await repairOne(specimenDir, name, (p) => problems.push(p));
+  if (problem) problems.push(problem);
+  return problems;
 }
 
 /** What is said of a parts folder in a sealed specimen (left as is). */
@@ -259,4 +276,138 @@ async function recordTable(
     if (interrupted) record.interrupted = true;
     m.artifacts[name] = record;
   });
+}
+
+/**
+ * What {@linkcode repairVault} did in one specimen: `"sealed"` (never
+ * touched; `notes` says what is left in it), `"clean"` (nothing to do),
+ * `"repaired"`, `"live"` (a logger is writing; left alone), `"problems"`
+ * (something could not be repaired: `notes`) or `"error"` (the specimen
+ * could not be read: `notes`).
+ *
+ * @example
+ * ```ts
+ * import type { SpecimenRepair } from "./repair.ts";
+ * const r: SpecimenRepair = {
+ *   id: "my_run", state: "repaired", repaired: ["train"], live: [], notes: [],
+ * };
+ * ```
+ */
+export interface SpecimenRepair {
+  /** The specimen id (its folder name). */
+  id: string;
+  /** The outcome, worst first: error, problems, live, repaired, sealed, clean. */
+  state: "error" | "problems" | "live" | "repaired" | "sealed" | "clean";
+  /** Tables whose interrupted log was compacted (or leftover parts removed). */
+  repaired: string[];
+  /** Tables a running logger is writing now. */
+  live: string[];
+  /** One sentence per thing left as is, the table's name first. */
+  notes: string[];
+}
+
+/**
+ * Runs {@linkcode repairLogs} on the specimens `ids` of the `specimens`
+ * folder (every folder in it when `ids` is undefined), one after another.
+ * Sealed specimens are never touched, only reported. Throws
+ * {@linkcode NotFoundError} (before repairing anything) for an id with no
+ * folder, and {@linkcode InvalidInputError} for one that is not an id.
+ *
+ * Needs `--allow-read` and `--allow-write` on `specimens`.
+ *
+ * @example
+ * ```ts
+ * import { createSpecimen } from "../specimen/create.ts";
+ * import { repairVault } from "./repair.ts";
+ * const vault = await Deno.makeTempDir();
+ * await createSpecimen({ vault, id: "doc_repair", domain: "training", method: "fine_tuning" });
+ * const [r] = await repairVault(`${vault}/specimens`);
+ * console.assert(r.id === "doc_repair" && r.state === "clean");
+ * await Deno.remove(vault, { recursive: true });
+ * ```
+ */
+export async function repairVault(
+  specimens: string,
+  ids?: string[],
+): Promise<SpecimenRepair[]> {
+  if (ids) {
+    const bad = ids.filter((id) => !isReadableSpecimenId(id));
+    if (bad.length) {
+      throw new InvalidInputError(
+        `Invalid specimen id ${
+          bad.map((b) => JSON.stringify(b)).join(", ")
+        }: an id is letters, digits and _ (e.g. "my_run"); pass the folder name under ${specimens}`,
+      );
+    }
+    const missing: string[] = [];
+    for (const id of ids) {
+      if (!(await exists(join(specimens, id)))) missing.push(id);
+    }
+    if (missing.length) {
+      throw new NotFoundError(
+        `No specimen ${
+          missing.map((m) => JSON.stringify(m)).join(", ")
+        } in ${specimens}: check the id${
+          missing.length > 1 ? "s" : ""
+        } (ls ${specimens}) or pass --vault DIR`,
+      );
+    }
+  }
+  const results: SpecimenRepair[] = [];
+  for (const id of ids ?? await specimenFolders(specimens)) {
+    results.push(await repairSpecimen(id, join(specimens, id)));
+  }
+  return results;
+}
+
+async function repairSpecimen(
+  id: string,
+  dir: string,
+): Promise<SpecimenRepair> {
+  const r: SpecimenRepair = {
+    id,
+    state: "clean",
+    repaired: [],
+    live: [],
+    notes: [],
+  };
+  try {
+    const m = await readManifest(dir);
+    const sealed = m.seal !== undefined || m.status === STATUS_SEALED;
+    const report = await repairLogs(dir);
+    r.repaired = report.repaired;
+    r.live = report.live;
+    r.notes = report.problems;
+    r.state = sealed
+      ? "sealed"
+      : r.notes.length
+      ? "problems"
+      : r.live.length
+      ? "live"
+      : r.repaired.length
+      ? "repaired"
+      : "clean";
+  } catch (e) {
+    r.state = "error";
+    r.notes = [e instanceof Error ? e.message : String(e)];
+  }
+  return r;
+}
+
+/** Every specimen folder in `specimens` (dot folders skipped), sorted. */
+async function specimenFolders(specimens: string): Promise<string[]> {
+  const ids: string[] = [];
+  try {
+    for await (const e of Deno.readDir(specimens)) {
+      if (e.isDirectory && !e.name.startsWith(".")) ids.push(e.name);
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new NotFoundError(
+        `No specimens folder at ${specimens}: pass --vault DIR (a folder holding specimens/)`,
+      );
+    }
+    throw e;
+  }
+  return ids.sort();
 }

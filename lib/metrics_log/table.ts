@@ -24,4 +24,9 @@ export {
   compactLog,
   type CompactLogOptions,
 } from "./compact.ts";
-export { repairLogs, type RepairReport } from "./repair.ts";
+export {
+  repairLogs,
+  type RepairReport,
+  repairVault,
+  type SpecimenRepair,
+} from "./repair.ts";
