@@ -185,7 +185,7 @@ Deno.test("deno task repair --help, a bad id (exit 2), an unknown id or no vault
   await t.step("--help", async () => {
     const r = await repair(["--help"]);
     assertEquals(r.code, 0);
-    assertMatch(r.stdout, /Usage:\n  deno task repair \[ID\.\.\.\]/);
+    assertMatch(r.stdout, /Usage:\n {2}deno task repair \[ID\.\.\.\]/);
     assertMatch(r.stdout, /Exit codes:/);
   });
   for (const bad of ["../known", "a/b", "bad id", ""]) {
