@@ -15,6 +15,7 @@ import {
   assert,
   assertEquals,
   assertMatch,
+  repoVault,
   ROOT,
   runDeno,
   taskFlags,
@@ -217,4 +218,37 @@ Deno.test("deno task repair --help, a bad id (exit 2), an unknown id or no vault
     assertEquals(r.code, 2, r.stderr);
     assertMatch(r.stderr, /Unknown --format "csv"/);
   });
+});
+
+Deno.test("deno task run compacts a log the protocol left in parts (Deno.exit(0) without close) before sealing", async () => {
+  await using vault = await repoVault();
+  const dir = await specimen(vault.path, "left_open");
+  await Deno.writeTextFile(
+    join(dir, "protocol.ts"),
+    `import { runProtocol } from "specimen-vault";
+await runProtocol(import.meta, async (storage) => {
+  const log = await storage.logger("train", { flushRows: 50 });
+  for (let step = 0; step < 175; step++) log.log({ step, loss: 1 / (step + 1) });
+  Deno.exit(0);
+});
+`,
+  );
+  const r = await runDeno([
+    "run",
+    ...await taskFlags("run"),
+    join(ROOT, "tasks", "run.ts"),
+    "--vault",
+    vault.path,
+    "left_open",
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  const m = await readManifest(dir);
+  assertEquals(m.status, "sealed");
+  assertEquals(m.artifacts.train.rows, 175);
+  assertEquals(m.artifacts.train.interrupted, true);
+  assertEquals(
+    [...Deno.readDirSync(join(dir, "strata"))].map((e) => e.name),
+    ["train.parquet"],
+  );
+  assert(Object.keys(m.seal!.files).includes("strata/train.parquet"));
 });
