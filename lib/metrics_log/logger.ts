@@ -87,7 +87,7 @@ export type {
  *   }
  * } // closed here: compacted into strata/train.parquet and recorded
  * const train = await storage.readMetrics("train");
- * console.assert(train.step.length === 110 && train.eval_loss[0] === 2);
+ * console.assert(train.step.length === 110 && train.eval_loss[1] === 2);
  * await Deno.remove(vault, { recursive: true });
  * ```
  */
