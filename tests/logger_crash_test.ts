@@ -5,6 +5,7 @@
  * @module
  */
 import { join } from "../lib/_deps.ts";
+import { exists } from "../lib/_fs.ts";
 import { createSpecimen } from "../lib/specimen/create.ts";
 import { ImmutableArtifactError, VaultError } from "../lib/errors.ts";
 import { readManifest } from "../lib/specimen/manifest.ts";
@@ -290,13 +291,17 @@ Deno.test("two processes logging to one table: the second gets a clear error, th
   child.kill("SIGKILL");
   await child.status;
   await stderr;
-  // The lock died with its holder; the parts left are an interrupted log.
-  await assertRejects(
+  // The lock died with its holder; the parts left are an interrupted log,
+  // which the next logger of that table compacts before refusing the name.
+  const reopened = await assertRejects(
     () => storage.logger(),
     ImmutableArtifactError,
-    "has an interrupted log: 1 parts in strata/metrics.parts/",
+    "had an interrupted log (1 parts in strata/metrics.parts/",
   );
-  assertEquals((await repairLogs(dir)).repaired, ["metrics"]);
+  assertMatch(reopened.message, /now compacted into strata\/metrics\.parquet/);
+  assertEquals(await exists(join(dir, "strata", "metrics.parts")), false);
+  assertEquals((await repairLogs(dir)).repaired, []);
+  assertEquals((await readManifest(dir)).artifacts.metrics.interrupted, true);
   assertEquals((await storage.readMetrics()).step.length, 10);
   assertEquals((await evalLog.close())?.rows, 1);
 });

@@ -37,6 +37,7 @@ import {
   STATUS_RUNNING,
   STATUS_SEALED,
 } from "../specimen/seal.ts";
+import { repairLogs } from "../metrics_log/repair.ts";
 
 /** Folder of run logs inside a specimen: `runs/<run id>/stdout.log`. */
 export const RUNS_DIR = "runs";
@@ -299,6 +300,13 @@ export async function finishRun(
   outcome: RunOutcome,
 ): Promise<{ run: RunRecord; manifest: Manifest }> {
   dir = resolve(dir);
+  if (outcome.exitCode === 0 && !outcome.signal && !outcome.error) {
+    // A log the protocol left in parts is compacted before sealing.
+    const { problems } = await repairLogs(dir);
+    for (const p of problems) {
+      console.error(`warning: cannot repair the log ${p}`);
+    }
+  }
   const { result: run, manifest } = await updateManifest(dir, async (m) => {
     const run = m.runs?.find((r) => r.id === runId);
     if (run === undefined) {

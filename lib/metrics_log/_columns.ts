@@ -1,0 +1,327 @@
+/**
+ * The logger's column buffers and row intake: each column a ring of
+ * shared-memory slots, one per part; `store()` puts a row's values in the
+ * slot being filled, `take()` hands the filled slots over as a part.
+ *
+ * @module
+ */
+import { InvalidInputError } from "../errors.ts";
+import type { LogRow, LogValue } from "./options.ts";
+import { show } from "./_show.ts";
+import { FAILED, type WireColumn, WRITTEN } from "./_worker.ts";
+
+/**
+ * Slots of memory per column: the one being filled, and up to 4 parts
+ * handed to the worker and not yet on disk before `log()` waits.
+ */
+export const SLOTS = 5;
+/** How long an exit (or `close()`) waits for parts being written. */
+export const EXIT_WAIT_MS = 30_000;
+
+const NUMBER = 0;
+const BIGINT = 1;
+const STRING = 2;
+const BOOLEAN = 3;
+export const KIND_NAMES = ["number", "bigint", "string", "boolean"] as const;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * One column's memory, shared with the worker: a ring of slots, one per
+ * part. The slot being filled is the logger's; a slot handed over is the
+ * worker's until its part is on disk.
+ */
+interface Slot {
+  values: SharedArrayBuffer | null;
+  defined: SharedArrayBuffer;
+  /** The last part that used it. */
+  usedBy: number;
+}
+
+/** One column: views of the slot being filled since the last flush. */
+export interface Column {
+  name: string;
+  kind: number;
+  slots: Slot[];
+  slot: number;
+  f64: Float64Array | null;
+  big: BigInt64Array | null;
+  items: (string | boolean | undefined)[] | null;
+  /** 1 for a row that has a value. */
+  defined: Uint8Array;
+  /** Values in the buffer. */
+  count: number;
+  /** Values ever logged (a column only exists once it had one). */
+  total: number;
+}
+
+/** The columns of the rows logged since the last part, and their slots. */
+export class ColumnBuffers {
+  /** Rows in the buffers (since the last part). */
+  rows = 0;
+  /** Rows ever stored. */
+  logged = 0;
+  readonly #name: string;
+  readonly #capacity: number;
+  readonly #state: Int32Array;
+  #columns = new Map<string, Column>();
+  #folded = new Map<string, string>();
+
+  /**
+   * `name` is the table's (for messages), `capacity` the rows per part and
+   * `state` the worker's progress (`WRITTEN`, `FAILED`).
+   */
+  constructor(name: string, capacity: number, state: Int32Array) {
+    this.#name = name;
+    this.#capacity = capacity;
+    this.#state = state;
+  }
+
+  /**
+   * Stores one row's values; returns its index in the buffers. Throws
+   * {@linkcode InvalidInputError} (and stores nothing of the row) for a
+   * row it refuses.
+   */
+  store(row: LogRow): number {
+    if (typeof row !== "object" || row === null || Array.isArray(row)) {
+      throw this.#badRow(row);
+    }
+    const r = this.rows;
+    const columns = this.#columns;
+    let stored = 0;
+    for (const key in row) {
+      const v = row[key];
+      let col = columns.get(key);
+      if (col === undefined) {
+        if (v === null || v === undefined) continue;
+        col = this.#addColumn(key, v, row);
+      }
+      if (typeof v === "number" && col.kind === NUMBER) {
+        col.f64![r] = v;
+      } else if (v === null || v === undefined) {
+        continue;
+      } else {
+        this.#storeOther(col, v, row, r);
+      }
+      col.defined[r] = 1;
+      col.count++;
+      col.total++;
+      stored++;
+    }
+    if (stored === 0) throw this.#badRow(row);
+    this.rows = r + 1;
+    this.logged++;
+    return r;
+  }
+
+  /**
+   * The buffered rows as part `seq`'s columns; the slots they use are the
+   * worker's from now on. Call {@linkcode ColumnBuffers.advance} with
+   * `flushed` once the part is posted.
+   */
+  take(seq: number): { columns: WireColumn[]; flushed: Column[] } {
+    const rows = this.rows;
+    const columns: WireColumn[] = [];
+    const flushed: Column[] = [];
+    for (const col of this.#columns.values()) {
+      if (col.count === 0) continue; // readers fill the part's rows with null
+      const slot = col.slots[col.slot];
+      slot.usedBy = seq;
+      columns.push({
+        name: col.name,
+        kind: KIND_NAMES[col.kind],
+        values: slot.values ?? col.items!,
+        defined: col.count === rows ? null : slot.defined,
+      });
+      flushed.push(col);
+    }
+    this.rows = 0;
+    return { columns, flushed };
+  }
+
+  /** Moves the columns handed over to their next slot (waiting for it if needed). */
+  advance(flushed: Column[]): void {
+    for (const col of flushed) {
+      col.count = 0;
+      this.#useSlot(col, (col.slot + 1) % SLOTS);
+    }
+  }
+
+  #addColumn(key: string, v: LogValue, row: LogRow): Column {
+    const t = typeof v;
+    const kind = t === "number"
+      ? NUMBER
+      : t === "bigint"
+      ? BIGINT
+      : t === "string"
+      ? STRING
+      : t === "boolean"
+      ? BOOLEAN
+      : -1;
+    if (kind < 0) throw this.#badValue(key, v, row);
+    if (key.trim() === "") {
+      this.#rollback(row);
+      throw new InvalidInputError(
+        `Cannot log ${JSON.stringify(key)}${
+          this.#at(row)
+        }: a metric name must not be blank; give it a name, e.g. "loss"`,
+      );
+    }
+    // SQL (DuckDB) treats names case-insensitively: both could not be queried.
+    const folded = key.toLowerCase();
+    const other = this.#folded.get(folded);
+    if (other !== undefined) {
+      this.#rollback(row);
+      throw new InvalidInputError(
+        `Cannot log "${key}"${
+          this.#at(row)
+        }: it differs from "${other}" only in case, which SQL cannot tell apart; use one spelling`,
+      );
+    }
+    const col = this.#newColumn(key, kind);
+    this.#columns.set(key, col);
+    this.#folded.set(folded, key);
+    return col;
+  }
+
+  #newColumn(name: string, kind: number): Column {
+    const col: Column = {
+      name,
+      kind,
+      slots: [],
+      slot: 0,
+      f64: null,
+      big: null,
+      items: null,
+      defined: new Uint8Array(0),
+      count: 0,
+      total: 0,
+    };
+    this.#useSlot(col, 0);
+    return col;
+  }
+
+  /**
+   * Points the column at slot `j`, allocated on first use. A slot handed
+   * over before is reused once its part is on disk: this wait is what
+   * bounds memory when rows come faster than the worker writes them.
+   */
+  #useSlot(col: Column, j: number): void {
+    const n = this.#capacity;
+    let slot = col.slots[j];
+    if (!slot) {
+      const numeric = col.kind === NUMBER || col.kind === BIGINT;
+      slot = {
+        values: numeric ? new SharedArrayBuffer(n * 8) : null,
+        defined: new SharedArrayBuffer(n),
+        usedBy: 0,
+      };
+      col.slots[j] = slot;
+    } else if (slot.usedBy > Atomics.load(this.#state, WRITTEN)) {
+      waitWritten(this.#state, slot.usedBy, EXIT_WAIT_MS);
+    }
+    col.slot = j;
+    col.f64 = col.kind === NUMBER ? new Float64Array(slot.values!) : null;
+    col.big = col.kind === BIGINT ? new BigInt64Array(slot.values!) : null;
+    col.items = col.kind === STRING || col.kind === BOOLEAN ? [] : null;
+    col.defined = new Uint8Array(slot.defined);
+    if (slot.usedBy) col.defined.fill(0);
+  }
+
+  /** Stores a bigint, string or boolean, or throws for a type conflict. */
+  #storeOther(col: Column, v: LogValue, row: LogRow, r: number): void {
+    const t = typeof v;
+    if (t === "bigint" && col.kind === BIGINT) {
+      const b = v as bigint;
+      if (b < INT64_MIN || b > INT64_MAX) {
+        this.#rollback(row);
+        throw new InvalidInputError(
+          `Cannot log "${col.name}"${
+            this.#at(row)
+          }: ${b}n is outside the 64-bit integer range; log it as a number or a string`,
+        );
+      }
+      col.big![r] = b;
+    } else if (
+      (t === "string" && col.kind === STRING) ||
+      (t === "boolean" && col.kind === BOOLEAN)
+    ) {
+      col.items![r] = v as string | boolean;
+    } else if (
+      t === "number" || t === "bigint" || t === "string" || t === "boolean"
+    ) {
+      this.#rollback(row);
+      const kind = KIND_NAMES[col.kind];
+      throw new InvalidInputError(
+        `Cannot log "${col.name}"${this.#at(row)}: ${
+          show(v)
+        } is a ${t}, but "${col.name}" holds ${kind}s (since its first value); log one type per key${
+          kind === "number" && t === "string" ? " (e.g. Number(x))" : ""
+        }, or use another key for the ${t}s`,
+      );
+    } else {
+      throw this.#badValue(col.name, v, row);
+    }
+  }
+
+  /** Undoes the values of the row being logged (it is refused whole). */
+  #rollback(row: LogRow): void {
+    const r = this.rows;
+    for (const key in row) {
+      const col = this.#columns.get(key);
+      if (!col) continue;
+      if (col.defined[r] === 1) {
+        col.defined[r] = 0;
+        col.count--;
+        col.total--;
+      }
+      if (col.total === 0) {
+        this.#columns.delete(key);
+        this.#folded.delete(key.toLowerCase());
+      }
+    }
+  }
+
+  /** " at step 12 (row 12)": where a refused row was. */
+  #at(row: LogRow): string {
+    const step = Object.hasOwn(row, "step") ? row.step : undefined;
+    const n = this.logged;
+    return step === undefined || step === null
+      ? ` in row ${n}`
+      : ` at step ${show(step)} (row ${n})`;
+  }
+
+  #badValue(key: string, v: unknown, row: LogRow): InvalidInputError {
+    this.#rollback(row);
+    return new InvalidInputError(
+      `Cannot log "${key}"${this.#at(row)}: ${
+        show(v)
+      } is not a number, bigint, string, boolean or null; log scalars (e.g. loss.item(), or a tensor's mean) and write arrays with writeTensor()`,
+    );
+  }
+
+  #badRow(row: unknown): InvalidInputError {
+    return new InvalidInputError(
+      `Cannot log ${
+        show(row)
+      } to "${this.#name}": a row is an object of metric values with at least one value, e.g. { step: 1, loss: 0.5 }`,
+    );
+  }
+}
+
+/** Blocks the thread until part `seq` is on disk (or a write failed). */
+export function waitWritten(
+  state: Int32Array,
+  seq: number,
+  timeoutMs: number,
+): boolean {
+  const end = performance.now() + timeoutMs;
+  while (true) {
+    const written = Atomics.load(state, WRITTEN);
+    if (written >= seq) return true;
+    if (Atomics.load(state, FAILED)) return false;
+    const left = end - performance.now();
+    if (left <= 0) return false;
+    Atomics.wait(state, WRITTEN, written, left);
+  }
+}
