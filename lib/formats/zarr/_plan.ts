@@ -69,55 +69,74 @@ function isDims(value: unknown): value is number[] {
 export function planOf(path: string, root: string, meta: MetaDoc): Plan {
   const { file, doc } = meta;
   const corrupt = (why: string) => corruptMeta(path, file, why);
-  if (file === "zarr.json") {
-    if (doc.node_type === "group") {
-      throw new NotFoundError(
-        `No tensor at "${path}": it is a Zarr group, not an array: name one of its arrays`,
-      );
-    }
-    const grid = doc.chunk_grid as Json | undefined;
-    const chunks = (grid?.configuration as Json | undefined)?.chunk_shape;
-    if (
-      !isDims(doc.shape) || typeof doc.data_type !== "string" ||
-      !isDims(chunks) || !Array.isArray(doc.codecs)
-    ) {
-      throw corrupt("lacks shape, data_type, chunk_grid or codecs");
-    }
-    if (grid?.name !== "regular") {
-      throw unsupported(path, `chunk grid "${String(grid?.name)}"`);
-    }
-    const shape = doc.shape;
-    if (!chunksFit(chunks, shape)) {
-      throw corrupt(
-        `has chunk_shape ${JSON.stringify(chunks)} for shape ${
-          JSON.stringify(shape)
-        }`,
-      );
-    }
-    const dtype = doc.data_type;
-    if (!(dtype in ELEMENT_BYTES)) {
-      throw unsupported(path, `data type "${dtype}" is not supported`);
-    }
-    // A chunk size of 0 (zarr-python 2 on an empty axis) reads nothing.
-    const grid1 = chunks.map((n) => Math.max(1, n));
-    const chain = chainOf(path, doc.codecs as Json[], grid1, corrupt);
-    const encoding = doc.chunk_key_encoding as Json | undefined;
-    const v2Keys = encoding?.name === "v2";
-    const sep = ((encoding?.configuration as Json)?.separator as string) ??
-      (v2Keys ? "." : "/");
-    return {
-      path,
-      root,
-      format: 3,
-      shape,
-      dtype,
-      chunks: grid1,
-      unit: chain.shard?.inner ?? grid1,
-      fill: fillBytes(dtype, doc.fill_value, `Cannot read tensor "${path}"`),
-      chain,
-      keyOf: v2Keys ? (c) => c.join(sep) || "0" : (c) => ["c", ...c].join(sep),
-    };
+  return file === "zarr.json"
+    ? planV3(path, root, doc, corrupt)
+    : planV2(path, root, doc, corrupt);
+}
+
+/** The plan of a v3 array (zarr.json). */
+function planV3(
+  path: string,
+  root: string,
+  doc: Json,
+  corrupt: (why: string) => Error,
+): Plan {
+  if (doc.node_type === "group") {
+    throw new NotFoundError(
+      `No tensor at "${path}": it is a Zarr group, not an array: name one of its arrays`,
+    );
   }
+  const grid = doc.chunk_grid as Json | undefined;
+  const chunks = (grid?.configuration as Json | undefined)?.chunk_shape;
+  if (
+    !isDims(doc.shape) || typeof doc.data_type !== "string" ||
+    !isDims(chunks) || !Array.isArray(doc.codecs)
+  ) {
+    throw corrupt("lacks shape, data_type, chunk_grid or codecs");
+  }
+  if (grid?.name !== "regular") {
+    throw unsupported(path, `chunk grid "${String(grid?.name)}"`);
+  }
+  const shape = doc.shape;
+  if (!chunksFit(chunks, shape)) {
+    throw corrupt(
+      `has chunk_shape ${JSON.stringify(chunks)} for shape ${
+        JSON.stringify(shape)
+      }`,
+    );
+  }
+  const dtype = doc.data_type;
+  if (!(dtype in ELEMENT_BYTES)) {
+    throw unsupported(path, `data type "${dtype}" is not supported`);
+  }
+  // A chunk size of 0 (zarr-python 2 on an empty axis) reads nothing.
+  const grid1 = chunks.map((n) => Math.max(1, n));
+  const chain = chainOf(path, doc.codecs as Json[], grid1, corrupt);
+  const encoding = doc.chunk_key_encoding as Json | undefined;
+  const v2Keys = encoding?.name === "v2";
+  const sep = ((encoding?.configuration as Json)?.separator as string) ??
+    (v2Keys ? "." : "/");
+  return {
+    path,
+    root,
+    format: 3,
+    shape,
+    dtype,
+    chunks: grid1,
+    unit: chain.shard?.inner ?? grid1,
+    fill: fillBytes(dtype, doc.fill_value, `Cannot read tensor "${path}"`),
+    chain,
+    keyOf: v2Keys ? (c) => c.join(sep) || "0" : (c) => ["c", ...c].join(sep),
+  };
+}
+
+/** The plan of a v2 array (.zarray), as zarr-python 2 wrote it. */
+function planV2(
+  path: string,
+  root: string,
+  doc: Json,
+  corrupt: (why: string) => Error,
+): Plan {
   if (
     !isDims(doc.shape) || !isDims(doc.chunks) || typeof doc.dtype !== "string"
   ) {
