@@ -10,7 +10,7 @@ import { TYPED, TYPED_KINDS } from "./_layout.ts";
 import { KINDS_KEY } from "./types.ts";
 import type { ReadColumn, ReadColumnInfo } from "./types.ts";
 
-interface Leaf {
+export interface Leaf {
   name: string;
   info: ReadColumnInfo;
 }

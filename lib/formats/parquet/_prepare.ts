@@ -40,27 +40,7 @@ export function prepareTypedColumn(
   }
   const base = { name, cursor: 0 };
   if (type === "STRING" || type === "BOOLEAN") {
-    if (!Array.isArray(values)) throw bad(`needs a plain array of values`);
-    const want = type === "STRING" ? "string" : "boolean";
-    const defined = new Uint8Array(rows);
-    const items: (Uint8Array | boolean)[] = [];
-    const encoder = new TextEncoder();
-    for (let i = 0; i < rows; i++) {
-      const v = values[i];
-      if (v === null || v === undefined || (mask && mask[i] === 0)) continue;
-      if (want === "string" ? typeof v !== "string" : typeof v !== "boolean") {
-        throw bad(`of type ${type} holds ${show(v)} at row ${i}`);
-      }
-      defined[i] = 1;
-      items.push(type === "STRING" ? encoder.encode(v as string) : v);
-    }
-    return {
-      ...base,
-      kind: c.kind ?? `${want}[]` as Kind,
-      type: type === "STRING" ? "BYTE_ARRAY" : "BOOLEAN",
-      defined: items.length < rows ? defined : undefined,
-      items,
-    };
+    return prepareTypedItems(c, rows, bad);
   }
   const big = values instanceof BigInt64Array;
   if (!(values instanceof Float64Array) && !(big && type === "INT64")) {
@@ -114,6 +94,38 @@ export function prepareTypedColumn(
     j += 2;
   }
   return { ...base, kind, type: "INT64", defined, words };
+}
+
+/** A typed STRING or BOOLEAN column: its values as items. */
+function prepareTypedItems(
+  c: TypedMetricColumn,
+  rows: number,
+  bad: (why: string) => Error,
+): Prepared {
+  const { name, type, values } = c;
+  const mask = c.defined;
+  const base = { name, cursor: 0 };
+  if (!Array.isArray(values)) throw bad(`needs a plain array of values`);
+  const want = type === "STRING" ? "string" : "boolean";
+  const defined = new Uint8Array(rows);
+  const items: (Uint8Array | boolean)[] = [];
+  const encoder = new TextEncoder();
+  for (let i = 0; i < rows; i++) {
+    const v = values[i];
+    if (v === null || v === undefined || (mask && mask[i] === 0)) continue;
+    if (want === "string" ? typeof v !== "string" : typeof v !== "boolean") {
+      throw bad(`of type ${type} holds ${show(v)} at row ${i}`);
+    }
+    defined[i] = 1;
+    items.push(type === "STRING" ? encoder.encode(v as string) : v);
+  }
+  return {
+    ...base,
+    kind: c.kind ?? `${want}[]` as Kind,
+    type: type === "STRING" ? "BYTE_ARRAY" : "BOOLEAN",
+    defined: items.length < rows ? defined : undefined,
+    items,
+  };
 }
 
 export function checkNames(names: string[]): void {
@@ -202,46 +214,7 @@ function prepareTyped(name: string, values: ArrayBufferView): Prepared {
 
 function preparePlain(name: string, values: readonly unknown[]): Prepared {
   const n = values.length;
-  let kind: string | undefined;
-  let firstRow = -1;
-  let nulls = 0;
-  let integers = true;
-  for (let i = 0; i < n; i++) {
-    const v = values[i];
-    if (v === null) {
-      nulls++;
-      continue;
-    }
-    const t = typeof v;
-    if (t !== kind) {
-      if (
-        t !== "number" && t !== "bigint" && t !== "string" && t !== "boolean"
-      ) {
-        throw new InvalidInputError(
-          `Cannot encode metrics: column "${name}" holds ${
-            show(v)
-          } at row ${i}; a column holds numbers, bigints, strings or booleans, and null for a missing value`,
-        );
-      }
-      if (kind !== undefined) {
-        throw new InvalidInputError(
-          `Cannot encode metrics: column "${name}" mixes a ${kind} (${
-            show(values[firstRow])
-          } at row ${firstRow}) with a ${t} (${
-            show(v)
-          } at row ${i}); keep one kind of value per column`,
-        );
-      }
-      kind = t;
-      firstRow = i;
-    }
-    if (
-      t === "number" && integers &&
-      (!Number.isSafeInteger(v) || Object.is(v, -0))
-    ) {
-      integers = false;
-    }
-  }
+  const { kind, nulls, integers } = scanPlain(name, values);
 
   let defined: Uint8Array | undefined;
   if (nulls > 0) {
@@ -298,6 +271,58 @@ function preparePlain(name: string, values: readonly unknown[]): Prepared {
     if (v !== null) items[j++] = v as boolean;
   }
   return { ...base, kind: "boolean[]", type: "BOOLEAN", items };
+}
+
+/**
+ * The one kind of value in a plain column, its nulls, and whether its numbers
+ * are all safe integers.
+ */
+function scanPlain(
+  name: string,
+  values: readonly unknown[],
+): { kind: string | undefined; nulls: number; integers: boolean } {
+  const n = values.length;
+  let kind: string | undefined;
+  let firstRow = -1;
+  let nulls = 0;
+  let integers = true;
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (v === null) {
+      nulls++;
+      continue;
+    }
+    const t = typeof v;
+    if (t !== kind) {
+      if (
+        t !== "number" && t !== "bigint" && t !== "string" && t !== "boolean"
+      ) {
+        throw new InvalidInputError(
+          `Cannot encode metrics: column "${name}" holds ${
+            show(v)
+          } at row ${i}; a column holds numbers, bigints, strings or booleans, and null for a missing value`,
+        );
+      }
+      if (kind !== undefined) {
+        throw new InvalidInputError(
+          `Cannot encode metrics: column "${name}" mixes a ${kind} (${
+            show(values[firstRow])
+          } at row ${firstRow}) with a ${t} (${
+            show(v)
+          } at row ${i}); keep one kind of value per column`,
+        );
+      }
+      kind = t;
+      firstRow = i;
+    }
+    if (
+      t === "number" && integers &&
+      (!Number.isSafeInteger(v) || Object.is(v, -0))
+    ) {
+      integers = false;
+    }
+  }
+  return { kind, nulls, integers };
 }
 
 const INT64_MIN = -(2n ** 63n);

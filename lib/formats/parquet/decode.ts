@@ -5,11 +5,16 @@
  * @module
  */
 import { parquetMetadata, parquetRead } from "hyparquet";
-import type { ColumnData } from "hyparquet";
+import type { ColumnData, FileMetaData } from "hyparquet";
 import { DECOMPRESSORS, READABLE_CODECS } from "./_codecs.ts";
 import { PARSERS } from "./_types.ts";
 import { CorruptFileError, UnsupportedFormatError } from "../../errors.ts";
-import { flatLeaves, storedKinds, toReadColumn } from "./_columns.ts";
+import {
+  flatLeaves,
+  type Leaf,
+  storedKinds,
+  toReadColumn,
+} from "./_columns.ts";
 import { hasMagic, messageOf } from "./_util.ts";
 import type { DecodedMetrics, ReadColumn, ReadColumnInfo } from "./types.ts";
 
@@ -82,20 +87,7 @@ export async function decodeMetrics(
     unsupported,
   );
   const kinds = storedKinds(metadata.key_value_metadata);
-  for (const rg of metadata.row_groups) {
-    for (const c of rg.columns) {
-      const codec = c.meta_data?.codec;
-      if (codec && !READABLE_CODECS.has(codec)) {
-        throw unsupported(
-          `column "${
-            c.meta_data?.path_in_schema.join(".")
-          }" is compressed with ${codec}, which this reader cannot decode (it reads ${
-            [...READABLE_CODECS].join(", ")
-          }); rewrite the file with zstd, snappy or lz4`,
-        );
-      }
-    }
-  }
+  checkCodecs(metadata, unsupported);
 
   const rows = Number(metadata.num_rows);
   const chunks = new Map<string, ColumnData[]>(
@@ -116,6 +108,38 @@ export async function decodeMetrics(
     }
   }
 
+  return assemble(leaves, chunks, rows, kinds, corrupt);
+}
+
+/** Refuses a file with a column compressed by a codec the reader lacks. */
+function checkCodecs(
+  metadata: FileMetaData,
+  unsupported: (reason: string) => Error,
+): void {
+  for (const rg of metadata.row_groups) {
+    for (const c of rg.columns) {
+      const codec = c.meta_data?.codec;
+      if (codec && !READABLE_CODECS.has(codec)) {
+        throw unsupported(
+          `column "${
+            c.meta_data?.path_in_schema.join(".")
+          }" is compressed with ${codec}, which this reader cannot decode (it reads ${
+            [...READABLE_CODECS].join(", ")
+          }); rewrite the file with zstd, snappy or lz4`,
+        );
+      }
+    }
+  }
+}
+
+/** Joins each column's decoded pages in row order, checking none is missing. */
+function assemble(
+  leaves: Leaf[],
+  chunks: Map<string, ColumnData[]>,
+  rows: number,
+  kinds: ReturnType<typeof storedKinds>,
+  corrupt: (reason: string) => Error,
+): DecodedMetrics {
   const columns: Record<string, ReadColumn> = {};
   const schema: ReadColumnInfo[] = [];
   for (const leaf of leaves) {
