@@ -52,3 +52,19 @@ export function fromFileUrl(url: string | URL): string {
     ? fileURLToPath(url)
     : url;
 }
+
+import CRC32C from "crc-32/crc32c.js";
+
+/**
+ * CRC-32C (Castagnoli) of `bytes`, as an unsigned 32-bit integer: the
+ * `crc-32` package (node:zlib's crc32 is the IEEE polynomial).
+ *
+ * @example
+ * ```ts
+ * import { crc32c } from "./_deps.ts";
+ * console.assert(crc32c(new TextEncoder().encode("123456789")) === 0xe3069283);
+ * ```
+ */
+export function crc32c(bytes: Uint8Array): number {
+  return CRC32C.buf(bytes, 0) >>> 0;
+}

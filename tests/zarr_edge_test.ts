@@ -11,7 +11,7 @@ import {
 } from "../lib/errors.ts";
 import { readZarr, writeZarr, zarrInfo } from "../lib/formats/zarr/zarr.ts";
 import { SpecimenStorage } from "../lib/run/storage.ts";
-import { crc32c } from "../lib/formats/zarr/_codecs.ts";
+import { crc32c } from "../lib/_deps.ts";
 import { readPreview } from "../lib/dashboard/_tensor.ts";
 import {
   addExampleSpecimen,

@@ -364,67 +364,18 @@ async function direct(
       fillValue: 0 as zarr.Scalar<DType>,
     });
     if (src.shape.every((d) => d > 0)) {
-      const zstd = compression === "zstd"
-        ? (await zarr.registry.get("zstd")!()).fromConfig(
-          { level, checksum: false },
-          // deno-lint-ignore no-explicit-any
-          { dataType: dtype, shape: chunks } as any,
-        ) as unknown as { encode(b: Uint8Array): Promise<Uint8Array> }
-        : null;
-      const chunkElements = pChunks.reduce((a, b) => a * b, 1);
-      // Chunks along the split axis k; coordinates advance in file order.
-      const grid = p.map((d, k) => Math.ceil(d / pChunks[k]));
-      const coords = new Array<number>(n).fill(0);
-      const stepElements = p.slice(k + 1).reduce((a, b) => a * b, 1);
-      const total = p.reduce((a, b) => a * b, 1);
-      const inflight = new Set<Promise<void>>();
-      let failure: unknown;
-      const made = new Map<string, Promise<void>>();
-      for (let done = 0; done < total;) {
-        const steps = n === 0
-          ? 1
-          : Math.min(pChunks[k], p[k] - coords[k] * pChunks[k]);
-        const valid = n === 0 ? 1 : steps * stepElements;
-        const raw = new Uint8Array(valid * size);
-        await readExactly(file, src, src.offset + done * size, raw);
-        const values = convert(src, raw);
-        let bytes = new Uint8Array(
-          values.buffer,
-          values.byteOffset,
-          values.byteLength,
-        );
-        if (valid < chunkElements) {
-          const full = new Uint8Array(chunkElements * outSize);
-          full.set(bytes);
-          bytes = full;
-        }
-        const zcoords = new Array<number>(n);
-        axes.forEach((a, j) => zcoords[a] = coords[j]);
-        const key = ["c", ...zcoords].join("/");
-        const out = join(tmp, ...key.split("/"));
-        const task = (async () => {
-          const encoded = zstd ? await zstd.encode(bytes) : bytes;
-          const dir = dirname(out);
-          if (!made.has(dir)) {
-            made.set(dir, Deno.mkdir(dir, { recursive: true }));
-          }
-          await made.get(dir);
-          await Deno.writeFile(out, encoded);
-        })().catch((e) => {
-          failure ??= e;
-        });
-        inflight.add(task);
-        task.finally(() => inflight.delete(task));
-        while (inflight.size >= IN_FLIGHT) await Promise.race(inflight);
-        if (failure) throw failure;
-        done += valid;
-        for (let j = k; j >= 0; j--) {
-          if (++coords[j] < grid[j] || j === 0) break;
-          coords[j] = 0;
-        }
-      }
-      await Promise.all(inflight);
-      if (failure) throw failure;
+      await writeChunks(file, src, tmp, {
+        axes,
+        p,
+        pChunks,
+        chunks,
+        k,
+        dtype,
+        size,
+        outSize,
+        compression,
+        level,
+      });
     }
     try {
       await placeDir(tmp, path);
@@ -442,4 +393,91 @@ async function direct(
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw e;
   }
+}
+
+/** The layout `direct` writes, from `runLayout` and the options. */
+interface DirectPlan {
+  axes: number[];
+  p: number[];
+  pChunks: number[];
+  chunks: number[];
+  k: number;
+  dtype: DType;
+  size: number;
+  outSize: number;
+  compression: AdoptOptions["compression"];
+  level: number;
+}
+
+/** Reads the file run by run and writes each as one chunk, a few at a time. */
+async function writeChunks(
+  file: Deno.FsFile,
+  src: RawTensor,
+  tmp: string,
+  plan: DirectPlan,
+): Promise<void> {
+  const { axes, p, pChunks, chunks, k, dtype, size, outSize } = plan;
+  const { compression, level } = plan;
+  const n = src.shape.length;
+  const zstd = compression === "zstd"
+    ? (await zarr.registry.get("zstd")!()).fromConfig(
+      { level, checksum: false },
+      // deno-lint-ignore no-explicit-any
+      { dataType: dtype, shape: chunks } as any,
+    ) as unknown as { encode(b: Uint8Array): Promise<Uint8Array> }
+    : null;
+  const chunkElements = pChunks.reduce((a, b) => a * b, 1);
+  // Chunks along the split axis k; coordinates advance in file order.
+  const grid = p.map((d, k) => Math.ceil(d / pChunks[k]));
+  const coords = new Array<number>(n).fill(0);
+  const stepElements = p.slice(k + 1).reduce((a, b) => a * b, 1);
+  const total = p.reduce((a, b) => a * b, 1);
+  const inflight = new Set<Promise<void>>();
+  let failure: unknown;
+  const made = new Map<string, Promise<void>>();
+  for (let done = 0; done < total;) {
+    const steps = n === 0
+      ? 1
+      : Math.min(pChunks[k], p[k] - coords[k] * pChunks[k]);
+    const valid = n === 0 ? 1 : steps * stepElements;
+    const raw = new Uint8Array(valid * size);
+    await readExactly(file, src, src.offset + done * size, raw);
+    const values = convert(src, raw);
+    let bytes = new Uint8Array(
+      values.buffer,
+      values.byteOffset,
+      values.byteLength,
+    );
+    if (valid < chunkElements) {
+      const full = new Uint8Array(chunkElements * outSize);
+      full.set(bytes);
+      bytes = full;
+    }
+    const zcoords = new Array<number>(n);
+    axes.forEach((a, j) => zcoords[a] = coords[j]);
+    const key = ["c", ...zcoords].join("/");
+    const out = join(tmp, ...key.split("/"));
+    const task = (async () => {
+      const encoded = zstd ? await zstd.encode(bytes) : bytes;
+      const dir = dirname(out);
+      if (!made.has(dir)) {
+        made.set(dir, Deno.mkdir(dir, { recursive: true }));
+      }
+      await made.get(dir);
+      await Deno.writeFile(out, encoded);
+    })().catch((e) => {
+      failure ??= e;
+    });
+    inflight.add(task);
+    task.finally(() => inflight.delete(task));
+    while (inflight.size >= IN_FLIGHT) await Promise.race(inflight);
+    if (failure) throw failure;
+    done += valid;
+    for (let j = k; j >= 0; j--) {
+      if (++coords[j] < grid[j] || j === 0) break;
+      coords[j] = 0;
+    }
+  }
+  await Promise.all(inflight);
+  if (failure) throw failure;
 }

@@ -151,6 +151,30 @@ export function parseNpyHeader(
       `its header ${JSON.stringify(text.trim())} ${(e as Error).message}`,
     );
   }
+  const fields = headerFields(dict, name, bad);
+  const shape = fields.shape;
+  const elements = shape.reduce((a, b) => a * b, 1);
+  const dataBytes = elements * itemSize(fields.dtype);
+  if (!Number.isSafeInteger(dataBytes)) {
+    throw bad(`shape ${JSON.stringify(shape)} is too large`);
+  }
+  return {
+    version: `${major}.0` as NpyHeader["version"],
+    ...fields,
+    dataOffset: start + headerLen,
+    dataBytes,
+  };
+}
+
+/** Checks the header dict: its keys, shape, order and a supported dtype. */
+function headerFields(
+  dict: unknown,
+  name: string,
+  bad: (why: string) => Error,
+): Pick<
+  NpyHeader,
+  "descr" | "dtype" | "littleEndian" | "shape" | "fortranOrder"
+> {
   if (typeof dict !== "object" || dict === null || Array.isArray(dict)) {
     throw bad("its header is not a dict");
   }
@@ -188,21 +212,12 @@ export function parseNpyHeader(
       `Cannot adopt "${name}": dtype "${d.descr}" is not supported (bool, int8..int64, uint8..uint64, float16, float32, float64): convert it first, e.g. arr.astype(numpy.float32)`,
     );
   }
-  const shape = d.shape as number[];
-  const elements = shape.reduce((a, b) => a * b, 1);
-  const dataBytes = elements * itemSize(dtype);
-  if (!Number.isSafeInteger(dataBytes)) {
-    throw bad(`shape ${JSON.stringify(shape)} is too large`);
-  }
   return {
-    version: `${major}.0` as NpyHeader["version"],
     descr: d.descr,
     dtype,
     littleEndian: m[1] !== ">",
-    shape,
+    shape: d.shape as number[],
     fortranOrder: d.fortran_order,
-    dataOffset: start + headerLen,
-    dataBytes,
   };
 }
 

@@ -176,65 +176,84 @@ async function readHeader(
       }
       continue;
     }
-    const t = raw as Record<string, unknown>;
-    const where = `tensor "${name}"`;
-    if (typeof t !== "object" || t === null) {
-      throw bad(`${where} is not an object`);
-    }
-    if (typeof t.dtype !== "string") throw bad(`${where} has no dtype`);
-    const sourceDType = DTYPES[t.dtype];
-    if (!sourceDType) {
-      throw new InvalidInputError(
-        `Cannot adopt "${path}": ${where} has dtype "${t.dtype}", not supported (${
-          Object.keys(DTYPES).join(", ")
-        }): convert it before saving, e.g. tensor.float()`,
-      );
-    }
-    const shape = t.shape;
-    if (
-      !Array.isArray(shape) ||
-      !shape.every((d) => Number.isSafeInteger(d) && d >= 0)
-    ) {
-      throw bad(
-        `${where} has shape ${
-          JSON.stringify(shape)
-        }, not a list of non-negative integers`,
-      );
-    }
-    const offsets = t.data_offsets;
-    if (
-      !Array.isArray(offsets) || offsets.length !== 2 ||
-      !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
-      offsets[0] > offsets[1]
-    ) {
-      throw bad(
-        `${where} has data_offsets ${
-          JSON.stringify(offsets)
-        }, not [begin, end]`,
-      );
-    }
-    const bytes = shape.reduce((a: number, b: number) => a * b, 1) *
-      itemSize(sourceDType);
-    if (offsets[1] - offsets[0] !== bytes) {
-      throw bad(
-        `${where} (dtype ${t.dtype}, shape ${
-          JSON.stringify(shape)
-        }) needs ${bytes} bytes but data_offsets ${
-          JSON.stringify(offsets)
-        } span ${offsets[1] - offsets[0]}`,
-      );
-    }
-    tensors.push({
-      name,
-      dtype: t.dtype,
-      sourceDType,
-      shape: shape as number[],
-      begin: offsets[0],
-      end: offsets[1],
-    });
+    tensors.push(entryOf(name, raw, path, bad));
   }
   tensors.sort((a, b) => a.begin - b.begin || a.end - b.end);
   const dataOffset = 8 + headerLen;
+  checkLayout(tensors, dataOffset, size, bad);
+  return { tensors, metadata, dataOffset };
+}
+
+/** Checks one tensor entry of the header: dtype, shape and byte span. */
+function entryOf(
+  name: string,
+  raw: unknown,
+  path: string,
+  bad: (why: string) => Error,
+): SafetensorsEntry {
+  const t = raw as Record<string, unknown>;
+  const where = `tensor "${name}"`;
+  if (typeof t !== "object" || t === null) {
+    throw bad(`${where} is not an object`);
+  }
+  if (typeof t.dtype !== "string") throw bad(`${where} has no dtype`);
+  const sourceDType = DTYPES[t.dtype];
+  if (!sourceDType) {
+    throw new InvalidInputError(
+      `Cannot adopt "${path}": ${where} has dtype "${t.dtype}", not supported (${
+        Object.keys(DTYPES).join(", ")
+      }): convert it before saving, e.g. tensor.float()`,
+    );
+  }
+  const shape = t.shape;
+  if (
+    !Array.isArray(shape) ||
+    !shape.every((d) => Number.isSafeInteger(d) && d >= 0)
+  ) {
+    throw bad(
+      `${where} has shape ${
+        JSON.stringify(shape)
+      }, not a list of non-negative integers`,
+    );
+  }
+  const offsets = t.data_offsets;
+  if (
+    !Array.isArray(offsets) || offsets.length !== 2 ||
+    !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
+    offsets[0] > offsets[1]
+  ) {
+    throw bad(
+      `${where} has data_offsets ${JSON.stringify(offsets)}, not [begin, end]`,
+    );
+  }
+  const bytes = shape.reduce((a: number, b: number) => a * b, 1) *
+    itemSize(sourceDType);
+  if (offsets[1] - offsets[0] !== bytes) {
+    throw bad(
+      `${where} (dtype ${t.dtype}, shape ${
+        JSON.stringify(shape)
+      }) needs ${bytes} bytes but data_offsets ${
+        JSON.stringify(offsets)
+      } span ${offsets[1] - offsets[0]}`,
+    );
+  }
+  return {
+    name,
+    dtype: t.dtype,
+    sourceDType,
+    shape: shape as number[],
+    begin: offsets[0],
+    end: offsets[1],
+  };
+}
+
+/** Checks that the tensors, in order, tile the data up to the end of the file. */
+function checkLayout(
+  tensors: SafetensorsEntry[],
+  dataOffset: number,
+  size: number,
+  bad: (why: string) => Error,
+): void {
   let at = 0;
   for (const t of tensors) {
     if (t.begin !== at) {
@@ -256,7 +275,6 @@ async function readHeader(
         : `${size - dataOffset - at} bytes follow the last tensor`,
     );
   }
-  return { tensors, metadata, dataOffset };
 }
 
 async function readAll(

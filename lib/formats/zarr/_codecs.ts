@@ -6,7 +6,12 @@
  *
  * @module
  */
-import { gunzipSync, inflateSync, zstdDecompressSync } from "../../_deps.ts";
+import {
+  crc32c,
+  gunzipSync,
+  inflateSync,
+  zstdDecompressSync,
+} from "../../_deps.ts";
 import { CorruptFileError, UnsupportedFormatError } from "../../errors.ts";
 
 /** Decodes one bytes→bytes stage; `limit` is the most it may produce. */
@@ -125,28 +130,6 @@ export function bytesDecoder(name: string, config: unknown): BytesDecoder {
 
 function hex(n: number): string {
   return n.toString(16).padStart(8, "0");
-}
-
-// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), as the crc32c codec
-// of the Zarr v3 spec defines it. Table-driven: 20 lines did not justify a
-// dependency (node:zlib's crc32 is the IEEE polynomial).
-let CRC_TABLE: Uint32Array | undefined;
-
-/** The CRC-32C of `bytes`. */
-export function crc32c(bytes: Uint8Array): number {
-  if (!CRC_TABLE) {
-    CRC_TABLE = new Uint32Array(256);
-    for (let i = 0; i < 256; i++) {
-      let c = i;
-      for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-      CRC_TABLE[i] = c >>> 0;
-    }
-  }
-  let crc = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) {
-    crc = CRC_TABLE[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
-  }
-  return (crc ^ 0xffffffff) >>> 0;
 }
 
 /**

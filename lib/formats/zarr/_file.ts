@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { join } from "../../_deps.ts";
+import { join, SEPARATOR } from "../../_deps.ts";
 import { openVaultFile } from "../../_fs.ts";
-import { UnsafeFileError } from "../../errors.ts";
+import { NotFoundError, UnsafeFileError } from "../../errors.ts";
 
 /** An opened file and its size. */
 export interface Opened {
@@ -57,6 +57,38 @@ export async function openInside(
     return { file: opened, size: (await opened.stat()).size };
   } catch (e) {
     opened.close();
+    throw e;
+  }
+}
+
+/**
+ * The folder every file of the array must be inside: its own real path,
+ * which must itself be inside `root` when given.
+ */
+export async function arrayRoot(path: string, root?: string): Promise<string> {
+  try {
+    const real = await Deno.realPath(path);
+    if (root !== undefined) {
+      const outer = await Deno.realPath(root);
+      if (
+        !real.startsWith(outer.endsWith(SEPARATOR) ? outer : outer + SEPARATOR)
+      ) {
+        throw new UnsafeFileError(
+          `Cannot read tensor "${path}": its folder leads to ${real}, outside ${outer}; the vault reads only files inside it, so copy the array into the specimen instead of linking to it`,
+        );
+      }
+    }
+    return real;
+  } catch (e) {
+    if (
+      e instanceof Deno.errors.NotFound ||
+      e instanceof Deno.errors.NotADirectory
+    ) {
+      throw new NotFoundError(
+        `No tensor at "${path}": expected a Zarr array folder (zarr.json or .zarray): check the name in the manifest's artifacts`,
+        { cause: e },
+      );
+    }
     throw e;
   }
 }
