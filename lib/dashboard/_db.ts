@@ -29,7 +29,21 @@ import {
 } from "../duckdb/duckdb.ts";
 import { prepareReading } from "../query/sql_gate.ts";
 import { CATALOG_SCHEMA_VERSION } from "../catalog/index_vault.ts";
-import { InvalidInputError, NotFoundError, VaultError } from "../errors.ts";
+import {
+  NotFoundError,
+  QueryRefusedError,
+  QueryTimeoutError,
+  ResultTooLargeError,
+  SqlError,
+  VaultError,
+} from "../errors.ts";
+
+export {
+  QueryRefusedError,
+  QueryTimeoutError,
+  ResultTooLargeError,
+  SqlError,
+} from "../errors.ts";
 import type { VaultPaths } from "../vault.ts";
 
 /** Limits of one query. */
@@ -68,38 +82,6 @@ export type QueryOptions = QueryLimits & {
   /** Column by column instead of row objects: see {@linkcode LimitedResult.values}. */
   values?: "raw" | "plain" | "json";
 };
-
-/** The SQL was refused: it would write, or read a file. HTTP 403. */
-export class QueryRefusedError extends InvalidInputError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "QueryRefusedError";
-  }
-}
-
-/** DuckDB could not run the SQL (syntax, unknown column, ...). HTTP 400. */
-export class SqlError extends InvalidInputError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "SqlError";
-  }
-}
-
-/** The result passed its size limit. HTTP 413. */
-export class ResultTooLargeError extends InvalidInputError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "ResultTooLargeError";
-  }
-}
-
-/** The query ran past its time limit and was interrupted. HTTP 503. */
-export class QueryTimeoutError extends VaultError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "QueryTimeoutError";
-  }
-}
 
 const MAX_CONNECTIONS = 4;
 const MAX_MEMO = 1000;
