@@ -24,6 +24,7 @@ import { InvalidInputError } from "../errors.ts";
 
 export type {
   DuckDBConnection,
+  DuckDBResult,
   DuckDBResultReader,
   DuckDBValue,
   DuckDBValueConverter,
