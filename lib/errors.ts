@@ -154,3 +154,70 @@ export class UnsupportedFormatError extends VaultError {
     this.exitCode = 6;
   }
 }
+
+/**
+ * The SQL was refused: it would write, or read a file. The dashboard
+ * answers HTTP 403.
+ *
+ * @example
+ * ```ts
+ * import { QueryRefusedError, InvalidInputError } from "./errors.ts";
+ * console.assert(new QueryRefusedError("x") instanceof InvalidInputError);
+ * ```
+ */
+export class QueryRefusedError extends InvalidInputError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "QueryRefusedError";
+  }
+}
+
+/**
+ * DuckDB could not run the SQL (syntax, unknown column, ...). The dashboard
+ * answers HTTP 400.
+ *
+ * @example
+ * ```ts
+ * import { SqlError } from "./errors.ts";
+ * console.assert(new SqlError("x").name === "SqlError");
+ * ```
+ */
+export class SqlError extends InvalidInputError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "SqlError";
+  }
+}
+
+/**
+ * A query's result passed its size limit. The dashboard answers HTTP 413.
+ *
+ * @example
+ * ```ts
+ * import { ResultTooLargeError, InvalidInputError } from "./errors.ts";
+ * console.assert(new ResultTooLargeError("x") instanceof InvalidInputError);
+ * ```
+ */
+export class ResultTooLargeError extends InvalidInputError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ResultTooLargeError";
+  }
+}
+
+/**
+ * A query ran past its time limit and was interrupted. The dashboard
+ * answers HTTP 503; tasks exit with code 1.
+ *
+ * @example
+ * ```ts
+ * import { QueryTimeoutError } from "./errors.ts";
+ * console.assert(new QueryTimeoutError("x").exitCode === 1);
+ * ```
+ */
+export class QueryTimeoutError extends VaultError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "QueryTimeoutError";
+  }
+}

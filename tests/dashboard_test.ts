@@ -149,6 +149,31 @@ Deno.test("dashboard API over a real server on a free port", async (t) => {
     },
   );
 
+  await t.step(
+    "serves every script module app.js imports, as JavaScript, each import resolving to a served module",
+    async () => {
+      const seen = new Set<string>();
+      const queue = ["/assets/app.js"];
+      while (queue.length) {
+        const path = queue.pop()!;
+        if (seen.has(path)) continue;
+        seen.add(path);
+        const res = await fetch(new URL(path, base));
+        assertEquals(res.status, 200, path);
+        assertMatch(res.headers.get("content-type")!, /^text\/javascript/);
+        const text = await res.text();
+        for (const m of text.matchAll(/^import [^;]* from "([^"]+)";$/gm)) {
+          queue.push(new URL(m[1], new URL(path, base)).pathname);
+        }
+      }
+      // The router, the shared modules and one module per page.
+      for (
+        const page of ["catalog", "specimen", "compare", "sql"]
+      ) assert(seen.has(`/assets/pages/${page}.js`), [...seen].join(", "));
+      assert(seen.size >= 10, [...seen].join(", "));
+    },
+  );
+
   await t.step("GET /api/info names the vault and the catalog", async () => {
     const { status, body } = await api("/api/info");
     assertEquals(status, 200);
@@ -1123,7 +1148,7 @@ Deno.test("dashboard with a manifest of 200,000 tags ships and renders at most 5
   assertEquals(s.manifest.tags.length, 50);
   assertEquals(s.manifest.specimen_id, "tagged");
   // The page draws the first 50 and "and N more".
-  const app = await (await fetch(new URL("/assets/app.js", server.url))).text();
+  const app = await (await fetch(new URL("/assets/dom.js", server.url))).text();
   assertMatch(app, /const MAX_TAGS = 50;/);
   assertMatch(app, /and \$\{total - tags\.length\} more/);
 });

@@ -1,13 +1,24 @@
 /**
- * The dashboard's static files, held in memory: the page, its script and
- * styles (from `dashboard_assets/`), and uPlot (from its npm package). Each
- * is served under one fixed path; no file is ever looked up by request path.
+ * The dashboard's static files, held in memory: the page, its script
+ * modules and styles (from `assets/`), and uPlot (from its npm package).
+ * Each is served under one fixed path; no file is ever looked up by request
+ * path. The script modules are native ES modules served as they are.
  *
  * @module
  */
 import { UPLOT_CSS, UPLOT_JS } from "./_deps.ts";
 import indexHtml from "./assets/index.html" with { type: "text" };
 import appJs from "./assets/app.js" with { type: "text" };
+import apiJs from "./assets/api.js" with { type: "text" };
+import domJs from "./assets/dom.js" with { type: "text" };
+import formatJs from "./assets/format.js" with { type: "text" };
+import navJs from "./assets/nav.js" with { type: "text" };
+import plotJs from "./assets/plot.js" with { type: "text" };
+import pagesCatalogJs from "./assets/pages/catalog.js" with { type: "text" };
+import pagesCompareJs from "./assets/pages/compare.js" with { type: "text" };
+import pagesSpecimenJs from "./assets/pages/specimen.js" with { type: "text" };
+import pagesSqlJs from "./assets/pages/sql.js" with { type: "text" };
+import pagesTensorJs from "./assets/pages/tensor.js" with { type: "text" };
 import appCss from "./assets/app.css" with { type: "text" };
 import iconSvg from "./assets/icon.svg" with { type: "text" };
 
@@ -20,9 +31,29 @@ export interface Asset {
   type: string;
 }
 
+const JS = "text/javascript; charset=utf-8";
+
+/** The script modules by URL path: `app.js` (the router) and what it imports. */
+export const SCRIPT_MODULES: ReadonlyMap<string, string> = new Map([
+  ["/assets/app.js", appJs],
+  ["/assets/api.js", apiJs],
+  ["/assets/dom.js", domJs],
+  ["/assets/format.js", formatJs],
+  ["/assets/nav.js", navJs],
+  ["/assets/plot.js", plotJs],
+  ["/assets/pages/catalog.js", pagesCatalogJs],
+  ["/assets/pages/compare.js", pagesCompareJs],
+  ["/assets/pages/specimen.js", pagesSpecimenJs],
+  ["/assets/pages/sql.js", pagesSqlJs],
+  ["/assets/pages/tensor.js", pagesTensorJs],
+]);
+
 /** Every static file by its exact URL path. */
 export const ASSETS: ReadonlyMap<string, Asset> = new Map([
-  ["/assets/app.js", { body: appJs, type: "text/javascript; charset=utf-8" }],
+  ...[...SCRIPT_MODULES].map(([path, body]): [string, Asset] => [
+    path,
+    { body, type: JS },
+  ]),
   ["/assets/app.css", { body: appCss, type: "text/css; charset=utf-8" }],
   ["/assets/uplot.js", {
     body: UPLOT_JS,

@@ -29,36 +29,15 @@
  *
  * @module
  */
-import {
-  type ApiContext,
-  catalogPage,
-  columns,
-  curves,
-  info,
-  specimen,
-  sql,
-  summary,
-  tensor,
-} from "./_api.ts";
-import { ASSETS, INDEX_HTML } from "./_assets.ts";
-import {
-  LiveCatalog,
-  QueryRefusedError,
-  QueryTimeoutError,
-  ResultTooLargeError,
-  SqlError,
-} from "./_db.ts";
-import { toJson } from "../duckdb/duckdb.ts";
-import {
-  InvalidInputError,
-  NotFoundError,
-  UnsafeFileError,
-  UnsupportedFormatError,
-  VaultError,
-} from "../errors.ts";
+import type { ApiContext } from "./_api.ts";
+import { LiveCatalog } from "./_db.ts";
+import { errorResponse, headOnly, withHeaders } from "./_http.ts";
+import { routeRequest } from "./_routes.ts";
+import { InvalidInputError, NotFoundError } from "../errors.ts";
 import { findVault, type VaultPaths, vaultPaths } from "../vault.ts";
 
 export type { VaultPaths };
+export { MAX_BODY_BYTES } from "./_http.ts";
 
 /**
  * Options of {@linkcode createDashboard}.
@@ -107,139 +86,6 @@ export interface Dashboard extends AsyncDisposable {
   allowHosts(hosts: string[] | null): void;
   /** Interrupts running queries and closes the catalog. */
   close(): void;
-}
-
-/**
- * The largest request body the dashboard reads: 1 MiB (a SQL query is a
- * few KB). A larger one gets 413 without being buffered.
- *
- * @example
- * ```ts
- * import { MAX_BODY_BYTES } from "./server.ts";
- * console.assert(MAX_BODY_BYTES === 1024 * 1024);
- * ```
- */
-export const MAX_BODY_BYTES = 1 << 20;
-
-function tooLarge(): Response {
-  return json({
-    error:
-      `The request body is larger than ${MAX_BODY_BYTES} bytes (1 MiB), the dashboard's limit: send a shorter query`,
-    kind: "too_large",
-  }, 413);
-}
-
-/**
- * The body of `req`, read up to MAX_BODY_BYTES: null (and the stream
- * cancelled) as soon as it is larger, before buffering the rest.
- */
-async function limitedBody(
-  req: Request,
-): Promise<Uint8Array<ArrayBuffer> | null> {
-  const declared = req.headers.get("content-length");
-  if (declared !== null && !(Number(declared) <= MAX_BODY_BYTES)) {
-    await req.body?.cancel().catch(() => {});
-    return null;
-  }
-  if (!req.body) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = req.body.getReader();
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel().catch(() => {});
-      return null;
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
-const SECURITY_HEADERS = {
-  "content-security-policy":
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-  "cross-origin-opener-policy": "same-origin",
-  "cross-origin-resource-policy": "same-origin",
-};
-
-function json(value: unknown, status = 200, fast = false): Response {
-  return new Response(fast ? JSON.stringify(value) : toJson(value), {
-    status,
-    headers: {
-      "content-type": "application/json; charset=utf-8",
-      "cache-control": "no-store",
-    },
-  });
-}
-
-function errorKind(e: unknown): [number, string] {
-  if (e instanceof QueryRefusedError) return [403, "refused"];
-  if (e instanceof SqlError) return [400, "sql"];
-  if (e instanceof ResultTooLargeError) return [413, "too_large"];
-  if (e instanceof QueryTimeoutError) return [503, "timeout"];
-  if (e instanceof NotFoundError) {
-    return e.message.startsWith("No catalog")
-      ? [503, "no_catalog"]
-      : [404, "not_found"];
-  }
-  if (e instanceof InvalidInputError) return [400, "invalid"];
-  if (e instanceof UnsupportedFormatError) return [422, "unsupported"];
-  if (e instanceof UnsafeFileError) return [403, "unsafe_file"];
-  if (e instanceof VaultError) return [500, "vault"];
-  return [500, "internal"];
-}
-
-function errorResponse(e: unknown): Response {
-  const [status, kind] = errorKind(e);
-  if (kind === "internal") {
-    console.error(
-      `dashboard: ${e instanceof Error ? e.stack ?? e.message : String(e)}`,
-    );
-  }
-  const message = e instanceof Error ? e.message : String(e);
-  return json({ error: message, kind }, status);
-}
-
-function withHeaders(res: Response): Response {
-  for (const [k, v] of Object.entries(SECURITY_HEADERS)) {
-    if (!res.headers.has(k)) res.headers.set(k, v);
-  }
-  return res;
-}
-
-function decodeSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    throw new InvalidInputError(
-      `Invalid path segment ${
-        JSON.stringify(segment)
-      }: it is not valid percent-encoding`,
-    );
-  }
-}
-
-function notFound(path: string): Response {
-  return path.startsWith("/api/")
-    ? json({
-      error: `No API route ${JSON.stringify(path)}: see GET /api/info`,
-      kind: "not_found",
-    }, 404)
-    : new Response("Not found\n", {
-      status: 404,
-      headers: { "content-type": "text/plain; charset=utf-8" },
-    });
 }
 
 /**
@@ -295,94 +141,7 @@ export async function createDashboard(
   };
   let allowed: Set<string> | null = null;
 
-  async function route(req: Request): Promise<Response> {
-    const url = new URL(req.url);
-    if (
-      allowed && !allowed.has((req.headers.get("host") ?? "").toLowerCase())
-    ) {
-      return new Response(
-        `Host ${
-          JSON.stringify(req.headers.get("host"))
-        } is not this dashboard's address: open ${[...allowed][0]}\n`,
-        { status: 403, headers: { "content-type": "text/plain" } },
-      );
-    }
-    const path = url.pathname;
-    if (req.method === "POST" && path === "/api/sql") {
-      const type = req.headers.get("content-type") ?? "";
-      const origin = req.headers.get("origin");
-      if (!type.toLowerCase().startsWith("application/json")) {
-        throw new InvalidInputError(
-          `POST /api/sql takes a JSON body: send Content-Type: application/json (got ${
-            JSON.stringify(type)
-          })`,
-        );
-      }
-      // An opaque origin ("null", sandboxed frames) is not this page either.
-      if (origin !== null && origin !== `${url.protocol}//${url.host}`) {
-        return json({
-          error: `Cross-origin request from ${origin} refused`,
-          kind: "refused",
-        }, 403);
-      }
-      const body = await limitedBody(req);
-      if (body === null) return tooLarge();
-      return await sql(
-        ctx,
-        new Request(req.url, { method: "POST", headers: req.headers, body }),
-      );
-    }
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      await req.body?.cancel().catch(() => {});
-      const res = json({
-        error:
-          `Method ${req.method} is not allowed: the dashboard only reads (GET, HEAD; POST for /api/sql)`,
-        kind: "method",
-      }, 405);
-      res.headers.set("allow", "GET, HEAD, POST");
-      return res;
-    }
-    if (path === "/" || path === "/index.html") {
-      return new Response(INDEX_HTML, {
-        headers: {
-          "content-type": "text/html; charset=utf-8",
-          "cache-control": "no-cache",
-        },
-      });
-    }
-    const asset = ASSETS.get(path);
-    if (asset) {
-      return new Response(asset.body, {
-        headers: { "content-type": asset.type, "cache-control": "no-cache" },
-      });
-    }
-    if (!path.startsWith("/api/")) return notFound(path);
-    const seg = path.slice("/api/".length).split("/").map(decodeSegment);
-    switch (seg[0]) {
-      case "info":
-        if (seg.length === 1) return json(await info(ctx));
-        break;
-      case "catalog":
-        if (seg.length === 1) return json(await catalogPage(ctx, url));
-        break;
-      case "columns":
-        if (seg.length === 1) return json(await columns(ctx, url));
-        break;
-      case "curves":
-        if (seg.length === 1) return json(await curves(ctx, url), 200, true);
-        break;
-      case "summary":
-        if (seg.length === 1) return json(await summary(ctx, url));
-        break;
-      case "specimens":
-        if (seg.length === 2) return json(await specimen(ctx, seg[1]));
-        if (seg.length === 4 && seg[2] === "tensors") {
-          return json(await tensor(ctx, seg[1], seg[3], url), 200, true);
-        }
-        break;
-    }
-    return notFound(path);
-  }
+  const route = (req: Request) => routeRequest(ctx, req, allowed);
 
   const close = () => catalog.close();
   return {
@@ -394,14 +153,8 @@ export async function createDashboard(
       } catch (e) {
         res = withHeaders(errorResponse(e));
       }
-      if (req.method !== "HEAD") return res;
       // HEAD: what GET answers, without the body.
-      await res.body?.cancel().catch(() => {});
-      return new Response(null, {
-        status: res.status,
-        statusText: res.statusText,
-        headers: res.headers,
-      });
+      return req.method === "HEAD" ? await headOnly(res) : res;
     },
     allowHosts(hosts) {
       allowed = hosts ? new Set(hosts.map((h) => h.toLowerCase())) : null;

@@ -12,127 +12,48 @@
  */
 import {
   cappedRows,
-  type ColumnInfo,
   createExpViews,
   type Database,
-  duckdbMessage,
   ident,
-  literal,
   metricsTableName,
-  openDatabase,
   plainConverter,
   readCapped,
-  SCHEMA_VERSION,
-  toDuckDBParams,
 } from "../duckdb/duckdb.ts";
-import { prepareReading } from "./sql_gate.ts";
-import { exists, placeFile, tempPathFor } from "../_fs.ts";
 import { jsonConverter } from "../duckdb/value_forms.ts";
 import { InvalidInputError, NotFoundError, VaultError } from "../errors.ts";
-import { findVault, type VaultPaths, vaultPaths } from "../vault.ts";
+import type { VaultPaths } from "../vault.ts";
+import { openCatalog } from "./_open.ts";
+import { mib, prepareQuery, queryError, timeLimited } from "./_run.ts";
+import {
+  copyToMemory,
+  type Materialized,
+  sqlTextRows,
+  writeResultParquet,
+} from "./_materialize.ts";
+import { metricAcrossQuery, specimensQuery } from "./_typed.ts";
+import type {
+  MetricAcrossOptions,
+  QueryParams,
+  QueryResult,
+  Row,
+  RunOptions,
+  SpecimenFilter,
+  VaultQueryOptions,
+} from "./types.ts";
 
-export type { ColumnInfo };
-
-/** One result row: column name → plain JavaScript value. */
-export type Row = Record<string, unknown>;
-
-/** Query parameters: positional (`$1`, `?`) or named (`$name`). */
-export type QueryParams = unknown[] | Record<string, unknown>;
-
-/** A result with its column names and SQL types. */
-export interface QueryResult {
-  /** Columns in order: name and DuckDB type (`JSON` for JSON columns). */
-  columns: ColumnInfo[];
-  /** The rows, see {@linkcode VaultQuery.search} for the value types. */
-  rows: Row[];
-}
-
-/**
- * How {@linkcode VaultQuery.run} gives values: `plain` JavaScript values
- * (see {@linkcode VaultQuery.search}); `sql`, each as DuckDB's own text
- * (`CAST(x AS VARCHAR)`: full precision, NULL as `null`); or `json`, a form
- * that JSON holds without loss (big integers and decimals as strings,
- * timestamps as ISO 8601 with their full fraction, blobs as base64).
- */
-export type ValueForm = "plain" | "sql" | "json";
-
-/** Options of {@linkcode VaultQuery.run}. */
-export interface RunOptions {
-  /** The form of the values. @default "plain" */
-  values?: ValueForm;
-}
-
-/** Options of {@linkcode VaultQuery.open}. */
-export interface VaultQueryOptions {
-  /**
-   * The vault root. Default: `$SPECIMEN_VAULT`, else the nearest folder at
-   * or above the working directory that has `specimens/`.
-   */
-  vault?: string;
-  /**
-   * The longest a query may run, in seconds: a runaway query (a cross join,
-   * a recursive CTE that never ends) is then interrupted with a
-   * {@linkcode VaultError} naming the limit, and the connection stays
-   * usable. `0` or `Infinity`: no limit.
-   * @default {60}
-   */
-  timeoutSeconds?: number;
-  /**
-   * The most a result of {@linkcode VaultQuery.run} may hold, in bytes of
-   * values (about the size of its JSON): a larger one is refused with a
-   * {@linkcode VaultError} naming the limit, instead of failing deep inside
-   * JavaScript ("Invalid string length") or taking the memory.
-   * {@linkcode VaultQuery.writeParquet} streams and has no such limit.
-   * @default {134217728} (128 MiB, {@linkcode MAX_RESULT_BYTES})
-   */
-  maxResultBytes?: number;
-}
-
-/** The size limit of a result unless {@linkcode VaultQueryOptions.maxResultBytes} says otherwise: 128 MiB. */
-export const MAX_RESULT_BYTES = 128 * 1024 * 1024;
-
-/** The time limit of a query unless {@linkcode VaultQueryOptions.timeoutSeconds} says otherwise. */
-export const DEFAULT_QUERY_TIMEOUT_SECONDS = 60;
-
-/** Filters of {@linkcode VaultQuery.specimens}; all optional, all must hold. */
-export interface SpecimenFilter {
-  /** Research domain, e.g. `"interpretability"`. */
-  domain?: string;
-  /** Method, e.g. `"sae_analysis"`. */
-  method?: string;
-  /** A tag the specimen must have. */
-  tag?: string;
-  /** Tags the specimen must all have. */
-  tags?: string[];
-  /** The model, e.g. `"gpt2"`. */
-  model?: string;
-  /** The status, e.g. `"active"`. */
-  status?: string;
-  /** Created at or after this instant. */
-  since?: Date | string;
-  /** Created before this instant. */
-  until?: Date | string;
-  /** At most this many (newest first). */
-  limit?: number;
-}
-
-/** Options of {@linkcode VaultQuery.metricAcross}. */
-export interface MetricAcrossOptions {
-  /**
-   * Which value per specimen: `"last"` / `"first"` (at the highest / lowest
-   * `step`), `"min"`, `"max"`, `"mean"`, or a step number.
-   * @default "last"
-   */
-  at?: "last" | "first" | "min" | "max" | "mean" | number;
-  /** The metric table. @default "metrics" */
-  table?: string;
-  /** Only specimens of this domain. */
-  domain?: string;
-  /** Only specimens of this method. */
-  method?: string;
-  /** Only specimens with this tag. */
-  tag?: string;
-}
+export {
+  type ColumnInfo,
+  DEFAULT_QUERY_TIMEOUT_SECONDS,
+  MAX_RESULT_BYTES,
+  type MetricAcrossOptions,
+  type QueryParams,
+  type QueryResult,
+  type Row,
+  type RunOptions,
+  type SpecimenFilter,
+  type ValueForm,
+  type VaultQueryOptions,
+} from "./types.ts";
 
 /**
  * A read-only connection to a vault's catalog.
@@ -194,82 +115,14 @@ export class VaultQuery implements Disposable, AsyncDisposable {
    * ```
    */
   static async open(options: VaultQueryOptions = {}): Promise<VaultQuery> {
-    const timeout = options.timeoutSeconds ?? DEFAULT_QUERY_TIMEOUT_SECONDS;
-    if (typeof timeout !== "number" || Number.isNaN(timeout) || timeout < 0) {
-      throw new InvalidInputError(
-        `Invalid "timeoutSeconds" ${
-          JSON.stringify(timeout)
-        }: give a number of seconds ≥ 0 (0 means no limit)`,
-      );
-    }
-    const maxBytes = options.maxResultBytes ?? MAX_RESULT_BYTES;
-    if (typeof maxBytes !== "number" || !(maxBytes > 0)) {
-      throw new InvalidInputError(
-        `Invalid "maxResultBytes" ${
-          JSON.stringify(maxBytes)
-        }: give a number of bytes > 0`,
-      );
-    }
-    const paths = options.vault !== undefined
-      ? vaultPaths(options.vault)
-      : await findVault();
-    if (!(await exists(paths.catalog))) {
-      throw new NotFoundError(
-        `No catalog at ${paths.catalog}: run \`deno task index\` first (it builds vault.duckdb from ${paths.specimens})`,
-      );
-    }
-    let db: Database;
-    try {
-      db = await openDatabase(paths.catalog, {
-        access_mode: "READ_ONLY",
-        autoload_known_extensions: "false",
-      }, { privateTemp: true });
-    } catch (e) {
-      throw new VaultError(
-        `Cannot open the catalog ${paths.catalog} (${
-          duckdbMessage(e)
-        }): rebuild it with \`deno task index --full\``,
-        { cause: e },
-      );
-    }
-    try {
-      const c = db.connection;
-      const info = Object.fromEntries(
-        (await c.runAndReadAll("SELECT key, value FROM vault_info"))
-          .getRows() as [string, string][],
-      );
-      if (info.schema_version !== String(SCHEMA_VERSION)) {
-        throw new VaultError(
-          `The catalog ${paths.catalog} has schema version ${
-            JSON.stringify(info.schema_version)
-          }, this code reads ${SCHEMA_VERSION}: rebuild it with \`deno task index --full\``,
-        );
-      }
-      // Every relation lives inside the catalog, so user SQL needs no file
-      // at all: no file access means nothing can be written or read beside
-      // it, not even by a statement's preparation (EXPORT DATABASE creates
-      // its folder while being prepared). Locking comes last: after it,
-      // nothing can be changed back.
-      await c.run(
-        `SET enable_external_access = false; SET lock_configuration = true;`,
-      );
-      return new VaultQuery(
-        paths,
-        db,
-        info.views === "true",
-        timeout,
-        maxBytes,
-      );
-    } catch (e) {
-      db.close();
-      if (e instanceof VaultError) throw e;
-      throw new VaultError(
-        `Cannot read the catalog ${paths.catalog} (${
-          duckdbMessage(e)
-        }): rebuild it with \`deno task index --full\``,
-        { cause: e },
-      );
-    }
+    const o = await openCatalog(options);
+    return new VaultQuery(
+      o.paths,
+      o.db,
+      o.storedViews,
+      o.timeoutSeconds,
+      o.maxResultBytes,
+    );
   }
 
   /**
@@ -352,16 +205,7 @@ export class VaultQuery implements Disposable, AsyncDisposable {
   async #runSqlText(sql: string, params?: QueryParams): Promise<QueryResult> {
     const { out, columns, names } = await this.#materialize(sql, params);
     using _out = out;
-    const reader = await out.connection.runAndReadAll(
-      `SELECT ${
-        names.map((n) => `CAST(${ident(n)} AS VARCHAR)`).join(", ")
-      } FROM result ORDER BY rowid`,
-    );
-    const keys = names;
-    const rows = (reader.getRows() as (string | null)[][]).map((values) =>
-      Object.fromEntries(keys.map((k, i) => [k, values[i]]))
-    );
-    return { columns, rows };
+    return { columns, rows: await sqlTextRows(out, names) };
   }
 
   /**
@@ -372,9 +216,7 @@ export class VaultQuery implements Disposable, AsyncDisposable {
   async #materialize(
     sql: string,
     params?: QueryParams,
-  ): Promise<
-    { out: Database; columns: ColumnInfo[]; names: string[]; rows: number }
-  > {
+  ): Promise<Materialized> {
     const result = await this.#timeLimited(async () => {
       const prepared = await this.#prepare(sql, params);
       try {
@@ -385,36 +227,7 @@ export class VaultQuery implements Disposable, AsyncDisposable {
         prepared.destroySync();
       }
     });
-    const out = await openDatabase(":memory:", {}, { privateTemp: true });
-    try {
-      const names = result.deduplicatedColumnNames();
-      const types = result.columnTypes();
-      const columns = result.columnNames().map((name, i) => ({
-        name,
-        type: result.columnLogicalType(i).alias ?? types[i].toString(),
-      }));
-      await out.connection.run(
-        `CREATE TABLE result (${
-          names.map((n, i) => `${ident(n)} ${types[i].toString()}`).join(", ")
-        })`,
-      );
-      const appender = await out.connection.createAppender("result");
-      let rows = 0;
-      try {
-        for (;;) {
-          const chunk = await result.fetchChunk();
-          if (!chunk || chunk.rowCount === 0) break;
-          appender.appendDataChunk(chunk);
-          rows += chunk.rowCount;
-        }
-      } finally {
-        appender.closeSync();
-      }
-      return { out, columns, names, rows };
-    } catch (e) {
-      out.close();
-      throw e;
-    }
+    return await copyToMemory(result);
   }
 
   /**
@@ -439,25 +252,7 @@ export class VaultQuery implements Disposable, AsyncDisposable {
   ): Promise<number> {
     const { out, rows } = await this.#materialize(sql, params);
     using _out = out;
-    const tmp = tempPathFor(path);
-    try {
-      await out.connection.run(
-        `COPY result TO ${literal(tmp)} (FORMAT parquet)`,
-      );
-      await placeFile(tmp, path, true);
-    } catch (e) {
-      await Deno.remove(tmp).catch(() => {});
-      if (e instanceof Deno.errors.AlreadyExists) {
-        throw new InvalidInputError(
-          `Refusing to replace ${path}: it exists. Choose a new file name, or remove it first`,
-          { cause: e },
-        );
-      }
-      throw new VaultError(
-        `Cannot write ${path}: ${duckdbMessage(e)}`,
-        { cause: e },
-      );
-    }
+    await writeResultParquet(out, path);
     return rows;
   }
 
@@ -474,51 +269,8 @@ export class VaultQuery implements Disposable, AsyncDisposable {
    * ```
    */
   async specimens(filter: SpecimenFilter = {}): Promise<Row[]> {
-    const where: string[] = [];
-    const params: Record<string, unknown> = {};
-    for (const key of ["domain", "method", "model", "status"] as const) {
-      if (filter[key] !== undefined) {
-        where.push(`${key} = $${key}`);
-        params[key] = filter[key];
-      }
-    }
-    const tags = [...(filter.tags ?? [])];
-    if (filter.tag !== undefined) tags.push(filter.tag);
-    if (tags.length) {
-      where.push(`list_has_all(tags, $tags::VARCHAR[])`);
-      params.tags = tags;
-    }
-    for (const [key, op] of [["since", ">="], ["until", "<"]] as const) {
-      const v = filter[key];
-      if (v === undefined) continue;
-      const date = v instanceof Date ? v : new Date(v);
-      if (Number.isNaN(date.getTime())) {
-        throw new InvalidInputError(
-          `Invalid "${key}" ${
-            JSON.stringify(v)
-          }: pass a Date or an ISO-8601 string, e.g. 2024-01-01T00:00:00Z`,
-        );
-      }
-      where.push(`created ${op} $${key}`);
-      params[key] = date;
-    }
-    let limit = "";
-    if (filter.limit !== undefined) {
-      if (!Number.isInteger(filter.limit) || filter.limit < 0) {
-        throw new InvalidInputError(
-          `Invalid "limit" ${
-            JSON.stringify(filter.limit)
-          }: pass a whole number ≥ 0`,
-        );
-      }
-      limit = ` LIMIT ${filter.limit}`;
-    }
-    return await this.search(
-      `SELECT * EXCLUDE (manifest, fingerprint) FROM catalog${
-        where.length ? ` WHERE ${where.join(" AND ")}` : ""
-      } ORDER BY created DESC, specimen_id${limit}`,
-      params,
-    );
+    const { sql, params } = specimensQuery(filter);
+    return await this.search(sql, params);
   }
 
   /**
@@ -596,63 +348,13 @@ export class VaultQuery implements Disposable, AsyncDisposable {
         }`,
       );
     }
-    const at = options.at ?? "last";
-    const col = `m.${ident(column)}`;
-    const needsStep = at === "last" || at === "first" ||
-      typeof at === "number";
-    if (needsStep && !columns.includes("step")) {
-      throw new InvalidInputError(
-        `"${table}" has no "step" column, so at: ${
-          JSON.stringify(at)
-        } has no meaning: use "min", "max" or "mean"`,
-      );
-    }
-    const where: string[] = [];
-    const params: Record<string, unknown> = {};
-    let select: string;
-    switch (at) {
-      case "last":
-        select = `arg_max(${col}, m.step) AS value, max(m.step) AS step`;
-        break;
-      case "first":
-        select = `arg_min(${col}, m.step) AS value, min(m.step) AS step`;
-        break;
-      case "min":
-      case "max":
-        select = `${at}(${col}) AS value`;
-        break;
-      case "mean":
-        select = `avg(${col}) AS value`;
-        break;
-      default:
-        if (typeof at !== "number" || !Number.isFinite(at)) {
-          throw new InvalidInputError(
-            `Invalid "at" ${
-              JSON.stringify(at)
-            }: use "last", "first", "min", "max", "mean" or a step number`,
-          );
-        }
-        select = `any_value(${col}) AS value, any_value(m.step) AS step`;
-        where.push("m.step = $step");
-        params.step = at;
-    }
-    for (const key of ["domain", "method"] as const) {
-      if (options[key] !== undefined) {
-        where.push(`c.${key} = $${key}`);
-        params[key] = options[key];
-      }
-    }
-    if (options.tag !== undefined) {
-      where.push("array_contains(c.tags, $tag)");
-      params.tag = options.tag;
-    }
-    return await this.search(
-      `SELECT m.specimen_id, c.domain, c.method, ${select}
-       FROM ${ident(table)} m JOIN catalog c USING (specimen_id)
-       ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-       GROUP BY m.specimen_id, c.domain, c.method ORDER BY m.specimen_id`,
-      params,
+    const { sql, params } = metricAcrossQuery(
+      table,
+      column,
+      columns,
+      options,
     );
+    return await this.search(sql, params);
   }
 
   /**
@@ -680,59 +382,19 @@ export class VaultQuery implements Disposable, AsyncDisposable {
     return Promise.resolve();
   }
 
-  /**
-   * Runs `work`, interrupting DuckDB when it takes longer than the time
-   * limit: then a {@linkcode VaultError} names the limit and the fix.
-   */
-  async #timeLimited<T>(work: () => Promise<T>): Promise<T> {
-    const seconds = this.#timeoutSeconds;
-    if (!(seconds > 0 && Number.isFinite(seconds))) return await work();
-    let fired = false;
-    const timer = setTimeout(() => {
-      fired = true;
-      this.#db.connection.interrupt();
-    }, seconds * 1000);
-    try {
-      return await work();
-    } catch (e) {
-      if (!fired) throw e;
-      throw new VaultError(
-        `Query stopped after ${seconds} s, the time limit: narrow it (WHERE, LIMIT, fewer joins) or allow more time (deno task query --timeout SECONDS, or VaultQuery.open({ timeoutSeconds }); 0 means no limit)`,
-        { cause: e },
-      );
-    } finally {
-      clearTimeout(timer);
-    }
+  /** Runs `work` under this connection's time limit. */
+  #timeLimited<T>(work: () => Promise<T>): Promise<T> {
+    return timeLimited(this.#db.connection, this.#timeoutSeconds, work);
   }
 
   /** Checks every statement, creates the views it needs, prepares the last. */
-  async #prepare(sql: string, params?: QueryParams) {
-    const statements = await prepareReading(this.#db.connection, sql, {
-      readOnly: "queries on the catalog are read-only",
-      toError: queryError,
-      refused: (message) => new InvalidInputError(message),
-      relations: (names) => this.#createViews(names),
-    });
-    try {
-      const last = statements[statements.length - 1];
-      for (const s of statements.slice(0, -1)) {
-        await s.run().catch((e) => {
-          throw queryError(e);
-        });
-      }
-      if (params !== undefined) {
-        try {
-          last.bind(toDuckDBParams(params));
-        } catch (e) {
-          throw queryError(e);
-        }
-      }
-
-      statements.pop(); // the caller runs and destroys it
-      return last;
-    } finally {
-      for (const s of statements) s.destroySync();
-    }
+  #prepare(sql: string, params?: QueryParams) {
+    return prepareQuery(
+      this.#db.connection,
+      sql,
+      params,
+      (names) => this.#createViews(names),
+    );
   }
 
   /** Creates the `exp_` views `sql` mentions that are not there yet. */
@@ -740,29 +402,4 @@ export class VaultQuery implements Disposable, AsyncDisposable {
     if (this.#storedViews) return;
     await createExpViews(this.#db.connection, names, this.#views);
   }
-}
-
-function queryError(e: unknown): VaultError {
-  if (e instanceof VaultError) return e;
-  const message = duckdbMessage(e);
-  // The sandbox said no (a file read or write, an extension): like a
-  // refused statement, that is the caller's input, not a failure.
-  if (message.startsWith("Permission Error")) {
-    return new InvalidInputError(
-      `Refusing to open a file: queries on the catalog are read-only and every relation is inside the catalog (no file is needed). ${message}`,
-      { cause: e },
-    );
-  }
-  // A write hidden inside a reading statement (EXPLAIN ANALYZE INSERT ...).
-  if (/attached in read-only mode/.test(message)) {
-    return new InvalidInputError(
-      `Refusing to write: queries on the catalog are read-only. ${message}`,
-      { cause: e },
-    );
-  }
-  return new VaultError(message, { cause: e });
-}
-
-function mib(bytes: number): string {
-  return `${+(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }

@@ -1,0 +1,204 @@
+// The specimen page: manifest, curves, tensors, field notes.
+import { h, main, tagList } from "../dom.js";
+import { api, curveUrl } from "../api.js";
+import { cellText, fmtDate, nf } from "../format.js";
+import { noCatalogOr, picked, savePicked, setHash } from "../nav.js";
+import { ChartGroup, chartToolbar } from "../plot.js";
+import { tensorCard } from "./tensor.js";
+
+export async function specimenPage(id) {
+  main.replaceChildren(h("p", { class: "muted" }, "Loading…"));
+  let d;
+  try {
+    d = await api(`/api/specimens/${encodeURIComponent(id)}`);
+  } catch (e) {
+    main.replaceChildren(h("h1", {}, id), noCatalogOr(e));
+    return;
+  }
+  const s = d.specimen;
+  const header = h(
+    "div",
+    { class: "card" },
+    h("h1", { "data-testid": "specimen-id" }, s.specimen_id),
+    h(
+      "div",
+      { class: "muted" },
+      `${s.domain} / ${s.method}`,
+      s.model ? ` · ${s.model}` : "",
+      ` · ${s.status} · created ${fmtDate(s.created)}`,
+    ),
+    h(
+      "div",
+      {},
+      tagList(
+        s,
+        (t) =>
+          h("a", { class: "tag", href: `#/?tag=${encodeURIComponent(t)}` }, t),
+      ),
+    ),
+    s.description ? h("p", {}, s.description) : null,
+    s.issues?.length
+      ? h(
+        "div",
+        { class: "banner" },
+        h("strong", {}, "Indexing issues: "),
+        h("ul", {}, s.issues.map((i) => h("li", {}, i))),
+      )
+      : null,
+    h(
+      "div",
+      { class: "toolbar" },
+      h("button", {
+        onclick: () => {
+          picked.add(s.specimen_id);
+          savePicked();
+          setHash(
+            "/compare",
+            new URLSearchParams({ ids: [...picked].join(",") }),
+          );
+        },
+      }, "Add to compare"),
+    ),
+  );
+  main.replaceChildren(header);
+
+  // Metrics: one chart per column, a shared zoom.
+  for (const t of d.metric_tables) {
+    const numeric = (t.columns ?? []).filter((c) =>
+      c.name !== "step" && /INT|FLOAT|DOUBLE|DECIMAL/.test(c.type)
+    ).map((c) => c.name);
+    const card = h(
+      "div",
+      { class: "card", "data-table": t.name },
+      h(
+        "h2",
+        {},
+        `Metrics: ${t.name} `,
+        h("span", { class: "muted" }, `${nf.format(t.rows)} rows`),
+      ),
+    );
+    main.append(card);
+    if (t.issue) card.append(h("div", { class: "banner" }, t.issue));
+    if (!numeric.length || !(t.columns ?? []).some((c) => c.name === "step")) {
+      card.append(
+        h(
+          "p",
+          { class: "muted" },
+          "No numeric columns against a step column to draw.",
+        ),
+      );
+      continue;
+    }
+    const shown = new Set(numeric.slice(0, 8));
+    const chartsEl = h("div", { class: "charts" });
+    const group = new ChartGroup(chartsEl, async (range, width) => {
+      const cols = numeric.filter((c) => shown.has(c));
+      if (!cols.length) return [];
+      const r = await api(
+        curveUrl({
+          ids: [s.specimen_id],
+          columns: cols,
+          table: t.name,
+          range,
+          width,
+        }),
+      );
+      return cols.map((c) => ({
+        title: c,
+        series: r.series.filter((x) => x.column === c).map((x) => ({
+          ...x,
+          label: c,
+        })),
+      })).filter((c) => c.series.length);
+    });
+    const toggles = h(
+      "span",
+      {},
+      numeric.map((c) =>
+        h(
+          "label",
+          {},
+          h("input", {
+            type: "checkbox",
+            checked: shown.has(c),
+            "data-metric": c,
+            onchange: (e) => {
+              if (e.target.checked) shown.add(c);
+              else shown.delete(c);
+              group.reload();
+            },
+          }),
+          c,
+        )
+      ),
+    );
+    card.append(chartToolbar(group, [toggles]), chartsEl);
+    group.reload(null);
+  }
+
+  if (d.tensors.length) main.append(tensorCard(s.specimen_id, d.tensors));
+
+  if (d.notes_html !== null) {
+    const notes = h("div", { class: "notes", "data-testid": "notes" });
+    notes.innerHTML = d.notes_html; // rendered and sanitized by the server
+    main.append(h("div", { class: "card" }, h("h2", {}, "Field notes"), notes));
+  }
+
+  const prov = s.provenance ?? {};
+  main.append(
+    h(
+      "div",
+      { class: "card" },
+      h("h2", {}, "Manifest and provenance"),
+      h(
+        "dl",
+        { class: "meta" },
+        h("dt", {}, "path"),
+        h("dd", {}, s.path),
+        h("dt", {}, "dependencies"),
+        h(
+          "dd",
+          {},
+          Object.entries(s.dependencies ?? {}).map(([k, v]) => `${k} ${v}`)
+            .join(", ") || "none",
+        ),
+        prov.git ? [h("dt", {}, "git"), h("dd", {}, cellText(prov.git))] : null,
+        prov.runtime
+          ? [h("dt", {}, "runtime"), h("dd", {}, cellText(prov.runtime))]
+          : null,
+        h("dt", {}, "indexed"),
+        h("dd", {}, fmtDate(s.indexed_at)),
+      ),
+      h(
+        "details",
+        {},
+        h("summary", {}, "provenance"),
+        h(
+          "pre",
+          { class: "json" },
+          JSON.stringify(s.provenance ?? null, null, 2),
+        ),
+      ),
+      h(
+        "details",
+        {},
+        h("summary", {}, "artifacts"),
+        h(
+          "pre",
+          { class: "json" },
+          JSON.stringify(s.artifacts ?? null, null, 2),
+        ),
+      ),
+      h(
+        "details",
+        {},
+        h("summary", {}, "manifest"),
+        h(
+          "pre",
+          { class: "json" },
+          JSON.stringify(s.manifest ?? null, null, 2),
+        ),
+      ),
+    ),
+  );
+}
