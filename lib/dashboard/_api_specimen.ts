@@ -10,7 +10,8 @@ import { openVaultFile } from "../_fs.ts";
 import { readPreview } from "./_tensor.ts";
 import { InvalidInputError, NotFoundError } from "../errors.ts";
 import { validateReadableSpecimenId } from "../specimen/id.ts";
-import { STRATA_DIR, validateArtifactName } from "../run/storage.ts";
+import { validateArtifactName } from "../specimen/artifact_name.ts";
+import { STRATA_DIR } from "../vault.ts";
 import { type ApiContext, MAX_TAGS } from "./_context.ts";
 
 const NOTES_FILE = "field_notes.md";

@@ -11,7 +11,7 @@ import type { LiveCatalog, QueryLimits } from "./_db.ts";
 import { InvalidInputError, NotFoundError } from "../errors.ts";
 import { validateReadableSpecimenId } from "../specimen/id.ts";
 // The artifact-name rule (moving to lib/specimen/artifact_name.ts).
-import { READABLE_ARTIFACT_NAME_PATTERN } from "../run/storage.ts";
+import { READABLE_ARTIFACT_NAME_PATTERN } from "../specimen/artifact_name.ts";
 
 /** Most series (specimens × columns) in one request. */
 export const MAX_SERIES = 200;
