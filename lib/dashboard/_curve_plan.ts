@@ -10,7 +10,6 @@ import { ident, literal } from "../duckdb/duckdb.ts";
 import type { LiveCatalog, QueryLimits } from "./_db.ts";
 import { InvalidInputError, NotFoundError } from "../errors.ts";
 import { validateReadableSpecimenId } from "../specimen/id.ts";
-// The artifact-name rule (moving to lib/specimen/artifact_name.ts).
 import { READABLE_ARTIFACT_NAME_PATTERN } from "../specimen/artifact_name.ts";
 
 /** Most series (specimens × columns) in one request. */
