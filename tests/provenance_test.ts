@@ -147,7 +147,7 @@ Deno.test("captureProvenance() without --allow-run or --allow-sys records what i
   await Deno.writeTextFile(
     script,
     `import { captureProvenance } from ${
-      JSON.stringify(join(ROOT, "lib", "provenance.ts"))
+      JSON.stringify(join(ROOT, "lib", "run", "provenance.ts"))
     };
 console.log(JSON.stringify(await captureProvenance({ specimenDir: ${
       JSON.stringify(dir)

@@ -124,7 +124,7 @@ async function peakRssVerifying4GiB(vault: string): Promise<number> {
   await sealSpecimen(dir);
   const script = `
     import { verifySpecimen } from ${
-    JSON.stringify(join(ROOT, "lib", "verify.ts"))
+    JSON.stringify(join(ROOT, "lib", "specimen", "verify.ts"))
   };
     const r = await verifySpecimen(${JSON.stringify(dir)});
     if (r.state !== "ok") throw new Error(r.state);
