@@ -45,7 +45,8 @@ import {
 } from "./parts.ts";
 import type { EncodeMetricsOptions } from "../formats/parquet/parquet.ts";
 import { assertWritable } from "../specimen/seal.ts";
-import { STRATA_DIR, validateArtifactName } from "../run/storage.ts";
+import { validateArtifactName } from "../specimen/artifact_name.ts";
+import { STRATA_DIR } from "../vault.ts";
 import {
   FAILED,
   type PartMessage,

@@ -46,8 +46,8 @@ import { STATUS_SEALED } from "../specimen/seal.ts";
 import {
   ARTIFACT_NAME_PATTERN,
   READABLE_ARTIFACT_NAME_PATTERN,
-  STRATA_DIR,
-} from "../run/storage.ts";
+} from "../specimen/artifact_name.ts";
+import { STRATA_DIR } from "../vault.ts";
 import {
   clearLog,
   isLocked,
