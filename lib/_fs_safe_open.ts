@@ -14,7 +14,7 @@ import {
   resolve,
   SEPARATOR,
 } from "./_deps.ts";
-import { UnsafeFileError } from "./errors.ts";
+import { errorMessage, UnsafeFileError } from "./errors.ts";
 
 /** Options for {@linkcode openVaultFile}. */
 export interface VaultFileOptions {
@@ -112,7 +112,7 @@ function linkTargetSync(path: string): string | undefined {
 /** A node:fs error as the Deno error class callers test for. */
 function asDenoError(e: unknown): unknown {
   const code = (e as { code?: unknown })?.code;
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = errorMessage(e);
   if (code === "ENOENT") return new Deno.errors.NotFound(msg, { cause: e });
   if (code === "EACCES" || code === "EPERM") {
     return new Deno.errors.PermissionDenied(msg, { cause: e });

@@ -50,6 +50,7 @@ import {
 } from "./_db.ts";
 import { toJson } from "../duckdb/duckdb.ts";
 import {
+  errorMessage,
   InvalidInputError,
   NotFoundError,
   UnsafeFileError,
@@ -204,10 +205,10 @@ function errorResponse(e: unknown): Response {
   const [status, kind] = errorKind(e);
   if (kind === "internal") {
     console.error(
-      `dashboard: ${e instanceof Error ? e.stack ?? e.message : String(e)}`,
+      `dashboard: ${errorMessage(e, { stack: true })}`,
     );
   }
-  const message = e instanceof Error ? e.message : String(e);
+  const message = errorMessage(e);
   return json({ error: message, kind }, status);
 }
 

@@ -20,7 +20,7 @@ import {
   timestampTZValue,
 } from "@duckdb/node-api";
 import { join, tmpdir } from "../_deps.ts";
-import { InvalidInputError } from "../errors.ts";
+import { errorMessage, InvalidInputError } from "../errors.ts";
 
 export type {
   DuckDBConnection,
@@ -166,7 +166,7 @@ export function literalList(texts: readonly string[]): string {
  * itself adds `LINE n:` and a caret under the position when it knows one.
  */
 export function duckdbMessage(e: unknown): string {
-  const message = e instanceof Error ? e.message : String(e);
+  const message = errorMessage(e);
   return message.replace(/^Failed to (extract statements|prepare[^:]*): /, "");
 }
 

@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { show } from "../cli/show.ts";
 import { join, NodeWorker } from "../_deps.ts";
 import { exists, tempPathFor } from "../_fs.ts";
 import { updateManifest } from "../specimen/_lock.ts";
@@ -960,21 +961,4 @@ async function recordDirectly(
     return m.artifacts[name];
   });
   return result;
-}
-
-/** A short rendering of an offending value for an error message. */
-function show(v: unknown): string {
-  if (typeof v === "string") {
-    return JSON.stringify(v.length > 40 ? v.slice(0, 40) + "…" : v);
-  }
-  if (typeof v === "bigint") return `${v}n`;
-  if (typeof v === "object" && v !== null) {
-    const text = Deno.inspect(v, {
-      depth: 1,
-      breakLength: Infinity,
-      compact: true,
-    });
-    return text.length > 60 ? text.slice(0, 60) + "…" : text;
-  }
-  return String(v);
 }

@@ -30,7 +30,12 @@ import {
   tempPathFor,
 } from "../_fs.ts";
 import { updateManifest } from "../specimen/_lock.ts";
-import { CorruptFileError, NotFoundError, VaultError } from "../errors.ts";
+import {
+  CorruptFileError,
+  errorMessage,
+  NotFoundError,
+  VaultError,
+} from "../errors.ts";
 import { type ArtifactRecord, readManifest } from "../specimen/manifest.ts";
 import {
   type DecodedMetrics,
@@ -482,7 +487,7 @@ export async function repairLogs(specimenDir: string): Promise<RepairReport> {
       else if (problem) report.problems.push(`${name}: ${problem}`);
     } catch (e) {
       report.problems.push(
-        `${name}: ${e instanceof Error ? e.message : String(e)}`,
+        `${name}: ${errorMessage(e)}`,
       );
     } finally {
       lock.close();
@@ -692,7 +697,7 @@ async function readFooter(path: string, seq: number): Promise<PartFooter> {
   } catch (e) {
     throw new CorruptFileError(
       `Cannot read log part "${path}": its footer does not decode (${
-        e instanceof Error ? e.message : e
+        errorMessage(e)
       }); it may be truncated`,
       { cause: e },
     );

@@ -9,6 +9,7 @@
  */
 import { cpus, dirname, join, relative, resolve, totalmem } from "../_deps.ts";
 import { sha256File, sha256Hex } from "../_hash.ts";
+import { errorMessage } from "../errors.ts";
 import type { GitState, Provenance } from "../specimen/manifest_types.ts";
 
 export type { GitState, Provenance } from "../specimen/manifest_types.ts";
@@ -57,7 +58,7 @@ export async function captureProvenance(
     try {
       return await fn();
     } catch (e) {
-      errors.push(`${what}: ${(e as Error).message ?? String(e)}`);
+      errors.push(`${what}: ${errorMessage(e)}`);
       return null;
     }
   };

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { show } from "../../cli/show.ts";
 import { parquetMetadata, parquetRead } from "hyparquet";
 import type { ColumnData, SchemaElement } from "hyparquet";
 import { ByteWriter } from "hyparquet-writer";
@@ -36,6 +37,7 @@ import {
 } from "./_types.ts";
 import {
   CorruptFileError,
+  errorMessage,
   InvalidInputError,
   UnsupportedFormatError,
 } from "../../errors.ts";
@@ -403,7 +405,7 @@ export async function decodeMetrics(
   try {
     metadata = parquetMetadata(buffer);
   } catch (e) {
-    throw corrupt(`its footer does not decode (${messageOf(e)})`, e);
+    throw corrupt(`its footer does not decode (${errorMessage(e)})`, e);
   }
 
   const unsupported = (reason: string) =>
@@ -446,7 +448,7 @@ export async function decodeMetrics(
         onChunk: (chunk) => chunks.get(chunk.columnName)?.push(chunk),
       });
     } catch (e) {
-      throw corrupt(`its data does not decode (${messageOf(e)})`, e);
+      throw corrupt(`its data does not decode (${errorMessage(e)})`, e);
     }
   }
 
@@ -1281,24 +1283,4 @@ function hasMagic(bytes: Uint8Array): boolean {
     if (bytes[i] !== MAGIC[i] || bytes[n - 4 + i] !== MAGIC[i]) return false;
   }
   return true;
-}
-
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-/** A short rendering of an offending value for an error message. */
-function show(v: unknown): string {
-  if (typeof v === "string") {
-    return JSON.stringify(v.length > 40 ? v.slice(0, 40) + "…" : v);
-  }
-  if (typeof v === "bigint") return `${v}n`;
-  if (v === undefined) return "undefined (use null for a missing value)";
-  const text = typeof v === "object" && v !== null
-    ? Deno.inspect(v, { depth: 1, breakLength: Infinity, compact: true })
-    : String(v);
-  const short = text.length > 60 ? text.slice(0, 60) + "…" : text;
-  return typeof v === "object" && v !== null && !Array.isArray(v)
-    ? `an object ${short}`
-    : short;
 }
