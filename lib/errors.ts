@@ -221,3 +221,25 @@ export class QueryTimeoutError extends VaultError {
     this.name = "QueryTimeoutError";
   }
 }
+
+/**
+ * The message of `e` for an error text: an `Error`'s `message` (with
+ * `stack`, its stack trace when it has one), anything else as a string.
+ *
+ * @param e What was thrown.
+ * @param options `stack`: the stack trace instead of the message, where there is one.
+ * @example
+ * ```ts
+ * import { errorMessage } from "./errors.ts";
+ * console.assert(errorMessage(new RangeError("too big")) === "too big");
+ * console.assert(errorMessage("plain") === "plain");
+ * console.assert(errorMessage(new Error("x"), { stack: true }).startsWith("Error: x"));
+ * ```
+ */
+export function errorMessage(
+  e: unknown,
+  options: { stack?: boolean } = {},
+): string {
+  if (!(e instanceof Error)) return String(e);
+  return options.stack ? e.stack ?? e.message : e.message;
+}

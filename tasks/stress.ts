@@ -150,66 +150,11 @@ export async function main(args: string[]): Promise<number> {
   }
   for (const scenario of CONCURRENCY_SCENARIOS) {
     if (only && !only.has(scenario.name)) continue;
-    tick(`${scenario.name} `);
-    const started = performance.now();
-    const row: Row = {
-      name: scenario.name,
-      what: scenario.what,
-      trials: 0,
-      killed: null,
-      outcomes: {},
-      maxDelayMs: null,
-      failures: [],
-      ms: 0,
-    };
-    for (let i = 0; i < rounds; i++) {
-      row.trials++;
-      try {
-        const { label, counts } = await runConcurrencyTrial(scenario, {
-          keep: true,
-        });
-        row.outcomes[label] = (row.outcomes[label] ?? 0) + 1;
-        for (const [k, n] of Object.entries(counts ?? {})) {
-          row.counts ??= {};
-          row.counts[k] = k === "states seen"
-            ? Math.max(row.counts[k] ?? 0, n)
-            : (row.counts[k] ?? 0) + n;
-        }
-        tick(".");
-      } catch (e) {
-        row.failures.push(`round ${i + 1}: ${(e as Error).message}`);
-        console.error(
-          `FAILED ${scenario.name}: round ${i + 1}: ${(e as Error).message}`,
-        );
-        tick("F");
-      }
-    }
-    tick("\n");
-    row.ms = performance.now() - started;
-    rows.push(row);
+    rows.push(await concurrencyRow(scenario, rounds, tick));
   }
 
   if (!only || only.has(GATE_FUZZ)) {
-    tick(`${GATE_FUZZ} (seed ${seed}) `);
-    await using v = await fuzzVault();
-    const r = await runGateFuzz(
-      v.path,
-      fuzzCases(seed, cases, v.id),
-      500,
-      () => tick("."),
-    );
-    tick("\n");
-    for (const f of r.failures) console.error(`FAILED ${GATE_FUZZ}: ${f}`);
-    rows.push({
-      name: GATE_FUZZ,
-      what: `SQL gate fuzz, seed ${seed}`,
-      trials: r.cases,
-      killed: null,
-      outcomes: { "ran read-only": r.ran, refused: r.refused },
-      maxDelayMs: null,
-      failures: r.failures,
-      ms: r.ms,
-    });
+    rows.push(await gateFuzzRow(seed, cases, tick));
   }
 
   console.log(table(rows));
@@ -220,6 +165,79 @@ export async function main(args: string[]): Promise<number> {
     );
   }
   return rows.some((r) => r.failures.length) ? 1 : 0;
+}
+
+/** `rounds` rounds of a race, as one table row. */
+async function concurrencyRow(
+  scenario: (typeof CONCURRENCY_SCENARIOS)[number],
+  rounds: number,
+  tick: (text: string) => void,
+): Promise<Row> {
+  tick(`${scenario.name} `);
+  const started = performance.now();
+  const row: Row = {
+    name: scenario.name,
+    what: scenario.what,
+    trials: 0,
+    killed: null,
+    outcomes: {},
+    maxDelayMs: null,
+    failures: [],
+    ms: 0,
+  };
+  for (let i = 0; i < rounds; i++) {
+    row.trials++;
+    try {
+      const { label, counts } = await runConcurrencyTrial(scenario, {
+        keep: true,
+      });
+      row.outcomes[label] = (row.outcomes[label] ?? 0) + 1;
+      for (const [k, n] of Object.entries(counts ?? {})) {
+        row.counts ??= {};
+        row.counts[k] = k === "states seen"
+          ? Math.max(row.counts[k] ?? 0, n)
+          : (row.counts[k] ?? 0) + n;
+      }
+      tick(".");
+    } catch (e) {
+      row.failures.push(`round ${i + 1}: ${(e as Error).message}`);
+      console.error(
+        `FAILED ${scenario.name}: round ${i + 1}: ${(e as Error).message}`,
+      );
+      tick("F");
+    }
+  }
+  tick("\n");
+  row.ms = performance.now() - started;
+  return row;
+}
+
+/** The SQL-gate fuzz loop (`cases` cases from `seed`), as one table row. */
+async function gateFuzzRow(
+  seed: number,
+  cases: number,
+  tick: (text: string) => void,
+): Promise<Row> {
+  tick(`${GATE_FUZZ} (seed ${seed}) `);
+  await using v = await fuzzVault();
+  const r = await runGateFuzz(
+    v.path,
+    fuzzCases(seed, cases, v.id),
+    500,
+    () => tick("."),
+  );
+  tick("\n");
+  for (const f of r.failures) console.error(`FAILED ${GATE_FUZZ}: ${f}`);
+  return {
+    name: GATE_FUZZ,
+    what: `SQL gate fuzz, seed ${seed}`,
+    trials: r.cases,
+    killed: null,
+    outcomes: { "ran read-only": r.ran, refused: r.refused },
+    maxDelayMs: null,
+    failures: r.failures,
+    ms: r.ms,
+  };
 }
 
 function table(rows: Row[]): string {

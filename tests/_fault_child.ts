@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { errorMessage } from "../lib/errors.ts";
 import { createSpecimen } from "../lib/specimen/create.ts";
 import { SpecimenStorage } from "../lib/run/storage.ts";
 
@@ -212,7 +213,7 @@ async function main(op: string, args: Record<string, unknown>) {
           const key = `${r.s}/${r.m}/${r.v}/${r.n}`;
           seen[key] = (seen[key] ?? 0) + 1;
         } catch (e) {
-          errors.push(e instanceof Error ? e.message : String(e));
+          errors.push(errorMessage(e));
         }
       }
       say(`RESULT ${JSON.stringify({ queries, seen, errors })}`);

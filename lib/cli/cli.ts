@@ -19,7 +19,7 @@ import {
 } from "../_deps.ts";
 import { findVault, type VaultPaths } from "../vault.ts";
 import { fsErrorHint } from "../_fs.ts";
-import { InvalidInputError, VaultError } from "../errors.ts";
+import { errorMessage, InvalidInputError, VaultError } from "../errors.ts";
 
 /** `parseArgs` options (the subset the tasks use). */
 export type ArgSpec = Record<
@@ -100,7 +100,7 @@ export async function runMain(
       code = 1;
     } else {
       console.error(
-        `error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`,
+        `error: ${errorMessage(e, { stack: true })}`,
       );
       code = 1;
     }
@@ -160,7 +160,7 @@ export async function assertOutsideSpecimens(
   } catch (e) {
     throw new InvalidInputError(
       `Cannot write ${out}: its folder ${folder} cannot be opened (${
-        e instanceof Error ? e.message : e
+        errorMessage(e)
       }). Create the folder first, or write elsewhere`,
       { cause: e },
     );

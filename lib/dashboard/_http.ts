@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { errorMessage } from "../errors.ts";
 import { toJson } from "../duckdb/duckdb.ts";
 import {
   InvalidInputError,
@@ -113,10 +114,10 @@ export function errorResponse(e: unknown): Response {
   const [status, kind] = errorKind(e);
   if (kind === "internal") {
     console.error(
-      `dashboard: ${e instanceof Error ? e.stack ?? e.message : String(e)}`,
+      `dashboard: ${errorMessage(e, { stack: true })}`,
     );
   }
-  const message = e instanceof Error ? e.message : String(e);
+  const message = errorMessage(e);
   return json({ error: message, kind }, status);
 }
 

@@ -16,6 +16,7 @@ import type {
   DuckDBValueConverter,
   JS,
 } from "@duckdb/node-api";
+import { errorMessage } from "../errors.ts";
 import { InvalidInputError } from "../errors.ts";
 
 export {
@@ -87,7 +88,7 @@ export function literalList(texts: readonly string[]): string {
  * itself adds `LINE n:` and a caret under the position when it knows one.
  */
 export function duckdbMessage(e: unknown): string {
-  const message = e instanceof Error ? e.message : String(e);
+  const message = errorMessage(e);
   return message.replace(/^Failed to (extract statements|prepare[^:]*): /, "");
 }
 

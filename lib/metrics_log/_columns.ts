@@ -7,7 +7,7 @@
  */
 import { InvalidInputError } from "../errors.ts";
 import type { LogRow, LogValue } from "./options.ts";
-import { show } from "./_show.ts";
+import { show } from "../cli/show.ts";
 import { FAILED, type WireColumn, WRITTEN } from "./_worker.ts";
 
 /**

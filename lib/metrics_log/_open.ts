@@ -26,7 +26,7 @@ import {
 } from "./parts.ts";
 import { repairLockedLog } from "./repair.ts";
 import type { MetricsLoggerOptions } from "./options.ts";
-import { show } from "./_show.ts";
+import { show } from "../cli/show.ts";
 
 /** How long opening waits for a lock held for a moment (a probe, a repair). */
 const LOCK_RETRY_MS = 300;

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { errorMessage } from "../errors.ts";
 import { parentPort, workerData } from "../_deps.ts";
 import { atomicWriteFile } from "../_fs.ts";
 import {
@@ -102,7 +103,7 @@ if (parentPort) {
         {
           type: "failed",
           seq: part.seq,
-          message: e instanceof Error ? e.message : String(e),
+          message: errorMessage(e),
         } satisfies WorkerReply,
       );
     }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { errorMessage } from "../errors.ts";
 import { join } from "../_deps.ts";
 import { exists, readVaultFile } from "../_fs.ts";
 import { updateManifest } from "../specimen/_lock.ts";
@@ -116,7 +117,7 @@ export async function repairLogs(specimenDir: string): Promise<RepairReport> {
       else if (problem) report.problems.push(`${name}: ${problem}`);
     } catch (e) {
       report.problems.push(
-        `${name}: ${e instanceof Error ? e.message : String(e)}`,
+        `${name}: ${errorMessage(e)}`,
       );
     } finally {
       lock.close();
@@ -389,7 +390,7 @@ async function repairSpecimen(
       : "clean";
   } catch (e) {
     r.state = "error";
-    r.notes = [e instanceof Error ? e.message : String(e)];
+    r.notes = [errorMessage(e)];
   }
   return r;
 }

@@ -9,68 +9,16 @@
  */
 import { cpus, dirname, join, relative, resolve, totalmem } from "../_deps.ts";
 import { sha256File, sha256Hex } from "../_hash.ts";
+import { errorMessage } from "../errors.ts";
+import type { GitState, Provenance } from "../specimen/manifest_types.ts";
+
+export type { GitState, Provenance } from "../specimen/manifest_types.ts";
 
 /** The protocol's file name inside a specimen folder. */
 export const PROTOCOL_FILE = "protocol.ts";
 
 /** Most dirty paths listed in {@linkcode GitState.dirty_files}. */
 export const MAX_DIRTY_FILES = 200;
-
-/** The git state of the repository holding the specimen. */
-export interface GitState {
-  /** `HEAD` commit (40 hex), or null before the first commit or without git. */
-  commit: string | null;
-  /** Current branch, or null when detached or unknown. */
-  branch: string | null;
-  /**
-   * Whether anything outside this specimen's own folder differs from `HEAD`
-   * (modified, staged or untracked); null when unknown. The specimen's own
-   * files are left out: its protocol is pinned by its hash instead.
-   */
-  dirty: boolean | null;
-  /** `git status --porcelain` style lines, e.g. `" M lib/run/storage.ts"`, `"?? x.ts"`. */
-  dirty_files: string[];
-  /** How many dirty paths there were (the list stops at 200). */
-  dirty_files_total: number;
-  /** The specimen folder left out of the check, relative to the repository. */
-  excluded: string | null;
-}
-
-/** Everything recorded about the machine and software a run used. */
-export interface Provenance {
-  /** When it was captured (ISO-8601 UTC). */
-  captured: string;
-  /** Who captured it: `"deno task run"`, `"runProtocol"` or `"SpecimenStorage"`. */
-  captured_by: string;
-  /** The protocol file: `protocol.ts`, its SHA-256 and size (null if absent). */
-  protocol: { path: string; sha256: string | null; bytes: number | null };
-  /** The vault repository's git state. */
-  git: GitState;
-  /** Versions of Deno, V8 and TypeScript. */
-  runtime: { deno: string; v8: string; typescript: string };
-  /** The machine. Null where a value was not available. */
-  host: {
-    os: string;
-    os_release: string | null;
-    arch: string;
-    cpu_model: string | null;
-    cpu_count: number | null;
-    memory_bytes: number | null;
-    hostname: string | null;
-  };
-  /** The lock file pinning the packages: path relative to the specimen, SHA-256. */
-  lockfile: { path: string; sha256: string } | null;
-  /** The npm packages the protocol resolves to, as `name@version`, sorted. */
-  npm_packages: string[];
-  /**
-   * Where `npm_packages` came from: `"deno info"` (the protocol's own module
-   * graph, transitively), `"deno.lock"` (every package the project pins) or
-   * null.
-   */
-  npm_packages_source: "deno info" | "deno.lock" | null;
-  /** What could not be captured, and why. */
-  errors: string[];
-}
 
 /** Options for {@linkcode captureProvenance}. */
 export interface CaptureProvenanceOptions {
@@ -110,7 +58,7 @@ export async function captureProvenance(
     try {
       return await fn();
     } catch (e) {
-      errors.push(`${what}: ${(e as Error).message ?? String(e)}`);
+      errors.push(`${what}: ${errorMessage(e)}`);
       return null;
     }
   };

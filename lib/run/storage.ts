@@ -8,11 +8,6 @@
  */
 import { join, resolve } from "../_deps.ts";
 import { STRATA_DIR } from "../vault.ts";
-import {
-  ARTIFACT_NAME_PATTERN,
-  READABLE_ARTIFACT_NAME_PATTERN,
-  validateArtifactName,
-} from "../specimen/artifact_name.ts";
 import { updateManifest } from "../specimen/_lock.ts";
 import {
   atomicWriteFile,
@@ -33,6 +28,7 @@ import {
 } from "../metrics_log/logger.ts";
 import { PARTS_SUFFIX, readMetricTable } from "../metrics_log/table.ts";
 import { assertWritable } from "../specimen/seal.ts";
+import { validateArtifactName } from "../specimen/artifact_name.ts";
 import {
   encodeMetrics,
   type EncodeMetricsOptions,
@@ -54,11 +50,12 @@ import {
 } from "../formats/zarr/zarr.ts";
 
 export { STRATA_DIR };
+
 export {
   ARTIFACT_NAME_PATTERN,
   READABLE_ARTIFACT_NAME_PATTERN,
   validateArtifactName,
-};
+} from "../specimen/artifact_name.ts";
 
 /** Options for {@linkcode SpecimenStorage.writeMetrics}. */
 export interface WriteMetricsOptions extends EncodeMetricsOptions {

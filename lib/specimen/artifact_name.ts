@@ -1,7 +1,8 @@
 /**
- * The artifact-name rule: names become file names and parts of SQL view
- * names, so they are written as `^[a-z0-9_]{1,64}$` and read also with
- * capitals.
+ * The artifact-name rule: artifact names become file names under `strata/`
+ * and parts of SQL view names, so they are short, lowercase and plain.
+ * Written names keep {@linkcode ARTIFACT_NAME_PATTERN}; names read may also
+ * hold capitals ({@linkcode READABLE_ARTIFACT_NAME_PATTERN}).
  *
  * @module
  */

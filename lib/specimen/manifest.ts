@@ -14,65 +14,12 @@ import {
   NotFoundError,
 } from "../errors.ts";
 import { isReadableSpecimenId } from "./id.ts";
-import type { Provenance } from "../run/provenance.ts";
-import type { RunRecord } from "../run/run.ts";
-import type { Seal } from "./seal.ts";
+import type { Manifest } from "./manifest_types.ts";
+
+export type { ArtifactRecord, Manifest } from "./manifest_types.ts";
 
 /** The manifest's file name inside a specimen folder. */
 export const MANIFEST_FILE = "manifest.msgpack";
-
-/** What the manifest records about one artifact under `strata/`. */
-export interface ArtifactRecord {
-  /** Path relative to the specimen folder, e.g. `strata/metrics.parquet`. */
-  path: string;
-  /** `"parquet"` or `"zarr"` (others may follow). */
-  format: string;
-  /** When it was written (ISO-8601 UTC). */
-  created?: string;
-  /** Parquet: column names and their Parquet types. */
-  columns?: { name: string; type: string }[];
-  /** Parquet: number of rows. */
-  rows?: number;
-  /** Zarr: the array's shape. */
-  shape?: number[];
-  /** Zarr: the array's data type, e.g. `float32`. */
-  dtype?: string;
-  /** Zarr: the chunk shape. */
-  chunks?: number[];
-  /** Zarr: codec names in order. */
-  codecs?: string[];
-  /** Bytes on disk. */
-  bytes?: number;
-  [key: string]: unknown;
-}
-
-/** A specimen's metadata. */
-export interface Manifest {
-  specimen_id: string;
-  /** ISO-8601 timestamp; written in UTC, read with any offset. */
-  created: string;
-  taxonomy: { domain: string; method: string };
-  status: string;
-  artifacts: Record<string, ArtifactRecord>;
-  tags: string[];
-  model: string | null;
-  description: string | null;
-  dependencies: Record<string, string>;
-  /** The specimen this one was derived from (`deno task create --from`). */
-  parent?: string;
-  /** Seeds the protocol declared (`runProtocol(..., { seeds })`). */
-  seeds?: Record<string, number | string>;
-  /**
-   * Where the results came from: the latest run's machine, code, packages
-   * (a manifest from elsewhere may carry another shape under this key).
-   */
-  provenance?: Provenance | Record<string, unknown>;
-  /** Every run of the protocol, oldest first. */
-  runs?: RunRecord[];
-  /** The SHA-256 and size of every sealed file (set when status is `sealed`). */
-  seal?: Seal;
-  [key: string]: unknown;
-}
 
 // ISO-8601 date-time with an explicit offset or Z (a bare local time would not
 // name an instant).

@@ -18,7 +18,15 @@ import {
   ImmutableArtifactError,
   VaultError,
 } from "../errors.ts";
-import { type Manifest, MANIFEST_FILE } from "./manifest.ts";
+import { MANIFEST_FILE } from "./manifest.ts";
+import type {
+  Manifest,
+  Seal,
+  SealedFile,
+  SealListingRule,
+} from "./manifest_types.ts";
+
+export type { Seal, SealedFile, SealListingRule } from "./manifest_types.ts";
 
 /** Status of a specimen created and not yet run. */
 export const STATUS_ACTIVE = "active";
@@ -35,58 +43,6 @@ export const UNSEALED_FILES: readonly string[] = [
   "field_notes.md",
   LOCK_FILE,
 ];
-
-/** The hash and size of one sealed file. */
-export interface SealedFile {
-  /** Lowercase hex SHA-256. */
-  sha256: string;
-  /** Size in bytes. */
-  bytes: number;
-}
-
-/** The manifest's `seal` key. */
-export interface Seal {
-  /** When the specimen was sealed (ISO-8601 UTC). */
-  sealed: string;
-  /** Always `"sha256"`. */
-  algorithm: "sha256";
-  /** The id of the run whose results were sealed, if any. */
-  run: string | null;
-  /** Every sealed file by path relative to the specimen (`/` separators). */
-  files: Record<string, SealedFile>;
-  /** Number of sealed files. */
-  file_count: number;
-  /** Total bytes of the sealed files. */
-  bytes: number;
-  /**
-   * SHA-256 of the listing of `files` by the rule `listing` names (see
-   * {@linkcode sealDigest}): one hash that names the whole result.
-   */
-  digest: string;
-  /**
-   * How `digest` lists the files: `"json"` for seals made now; absent means
-   * `"sha256sum"`, the rule of older seals (and of the Python vault).
-   */
-  listing?: SealListingRule;
-}
-
-/**
- * How a seal's digest lists its files:
- * - `"json"`: the JSON text of an array of `[path, sha256]` pairs sorted by
- *   path. JSON escapes every quote, backslash and control character, so
- *   two different file lists never give the same text.
- * - `"sha256sum"`: the {@linkcode sealListing} text. Ambiguous (a file name
- *   holding a newline and a fake hash line can mimic another list); kept to
- *   verify seals made before `listing` was recorded.
- *
- * @example
- * ```ts
- * import { SEAL_LISTING, type SealListingRule } from "./seal.ts";
- * const rule: SealListingRule = SEAL_LISTING;
- * console.assert(rule === "json");
- * ```
- */
-export type SealListingRule = "json" | "sha256sum";
 
 /** The listing rule of new seals. */
 export const SEAL_LISTING: SealListingRule = "json";

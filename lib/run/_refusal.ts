@@ -1,0 +1,86 @@
+/**
+ * Why a specimen may not run (sealed, holding results, being run): the
+ * checks shared by {@linkcode assertRunnable} and `beginRun`.
+ *
+ * @module
+ */
+import { killProcess } from "../_deps.ts";
+import { listFiles } from "../_hash.ts";
+import { ImmutableArtifactError, VaultError } from "../errors.ts";
+import type { Manifest, RunRecord } from "../specimen/manifest_types.ts";
+import {
+  STATUS_FAILED,
+  STATUS_RUNNING,
+  STATUS_SEALED,
+} from "../specimen/seal.ts";
+
+/**
+ * The reason the specimen may not run, or null. With `markStale`, a run
+ * left `running` by a dead process is marked `interrupted` in `m`.
+ */
+export async function runRefusal(
+  m: Manifest,
+  dir: string,
+  markStale: boolean,
+): Promise<VaultError | null> {
+  const id = m.specimen_id;
+  const variation = `deno task create --id ${id}_v2 --from ${id}`;
+  if (m.seal !== undefined || m.status === STATUS_SEALED) {
+    const when = m.seal?.sealed;
+    return new ImmutableArtifactError(
+      `Specimen "${id}" has already run and is sealed${
+        when ? ` (since ${when})` : ""
+      }: its results are final, so nothing was changed. For a variation: ${variation}`,
+    );
+  }
+  const last = m.runs?.at(-1);
+  if (m.status === STATUS_RUNNING && last?.status === "running") {
+    if (isAlive(last)) {
+      return new VaultError(
+        `Specimen "${id}" is being run right now (run ${last.id}, pid ${last.pid} on ${
+          last.hostname ?? "an unknown host"
+        }, started ${last.started}): wait for it to end. If that process is gone for good, derive a new specimen: ${variation}`,
+      );
+    }
+    if (markStale) {
+      last.status = "interrupted";
+      last.error =
+        "The process recording the run ended without recording its end";
+      m.status = STATUS_FAILED;
+    }
+  }
+  const names = Object.keys(m.artifacts);
+  const files = await resultFiles(dir);
+  if (names.length > 0 || files.length > 0) {
+    const held = names.length > 0 ? names : files;
+    return new ImmutableArtifactError(
+      `Specimen "${id}" has already run: strata/ holds ${
+        held.join(", ")
+      }. Specimens are immutable, so nothing was changed; for a variation: ${variation}`,
+    );
+  }
+  return null;
+}
+
+/** Whether the manifest records results or strata/ holds files. */
+export async function holdsResults(m: Manifest, dir: string): Promise<boolean> {
+  return Object.keys(m.artifacts).length > 0 ||
+    (await resultFiles(dir)).length > 0;
+}
+
+/** Files under strata/, other than a placeholder `.gitkeep`. */
+async function resultFiles(dir: string): Promise<string[]> {
+  return (await listFiles(dir, "strata")).map((f) => f.path)
+    .filter((p) => p !== "strata/.gitkeep");
+}
+
+/** Whether the process that records `run` may still be running. */
+function isAlive(run: RunRecord): boolean {
+  try {
+    if (run.hostname !== Deno.hostname()) return true; // cannot tell
+    killProcess(run.pid, 0); // signal 0: only checks that it exists
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code !== "ESRCH";
+  }
+}

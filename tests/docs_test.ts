@@ -1,0 +1,40 @@
+import { assert } from "./utils.ts";
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dirname!, "..");
+
+Deno.test("the README's task table lists every task of deno.json", async () => {
+  const config = JSON.parse(
+    await Deno.readTextFile(join(ROOT, "deno.json")),
+  ) as { tasks: Record<string, unknown> };
+  const readme = await Deno.readTextFile(join(ROOT, "README.md"));
+  const table = readme.slice(
+    readme.indexOf("## Tasks"),
+    readme.indexOf("Every task takes `--help`"),
+  );
+  const listed = new Set(
+    [...table.matchAll(/^\| `deno task ([a-z_]+)/gm)].map((m) => m[1]),
+  );
+  const missing = Object.keys(config.tasks).filter((t) => !listed.has(t));
+  assert(missing.length === 0, `README's task table lacks: ${missing}`);
+});
+
+Deno.test("docs/ARCHITECTURE.md names every folder of lib/ and the layer order of the cycle check", async () => {
+  const doc = await Deno.readTextFile(join(ROOT, "docs", "ARCHITECTURE.md"));
+  for await (const e of Deno.readDir(join(ROOT, "lib"))) {
+    if (e.isDirectory) {
+      assert(doc.includes(`lib/${e.name}/`), `lib/${e.name}/ is not described`);
+    }
+  }
+  const { LAYERS } = await import("./_tools/check_cycles.ts");
+  let at = doc.indexOf("## Layers");
+  for (const layer of LAYERS) {
+    const first = layer.paths[0].replace("*", "");
+    const found = doc.indexOf(`\`${first}`, at);
+    assert(
+      found > at,
+      `layer ${layer.name} (${first}) out of order in the doc`,
+    );
+    at = found;
+  }
+});
