@@ -17,6 +17,7 @@ import { isReadableSpecimenId } from "./id.ts";
 import type { Provenance } from "../run/provenance.ts";
 import type { RunRecord } from "../run/run.ts";
 import type { Seal } from "./seal.ts";
+import { type Params, validateParams } from "./params.ts";
 
 /** The manifest's file name inside a specimen folder. */
 export const MANIFEST_FILE = "manifest.msgpack";
@@ -60,6 +61,11 @@ export interface Manifest {
   dependencies: Record<string, string>;
   /** The specimen this one was derived from (`deno task create --from`). */
   parent?: string;
+  /**
+   * The run's configuration: nested records of numbers, strings, booleans,
+   * null and lists, checked by `validateParams` (absent in older manifests).
+   */
+  params?: Params;
   /** Seeds the protocol declared (`runProtocol(..., { seeds })`). */
   seeds?: Record<string, number | string>;
   /**
@@ -175,6 +181,13 @@ export function validateManifest(
     throw new TypeError(
       `"dependencies" must be a map of strings, found ${kind(m.dependencies)}`,
     );
+  }
+  if (m.params !== undefined) {
+    try {
+      validateParams(m.params, { label: '"params"' });
+    } catch (e) {
+      throw new TypeError((e as Error).message, { cause: e });
+    }
   }
   return m as Manifest;
 }
