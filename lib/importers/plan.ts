@@ -159,7 +159,10 @@ export async function planImport(
       );
     }
     if (options.again || batch.has(id)) {
-      while (vault.ids.has(id) || batch.has(id)) id = nextId(id);
+      const base = id;
+      for (let k = 2; vault.ids.has(id) || batch.has(id); k++) {
+        id = `${base}_${k}`;
+      }
     }
     batch.take(id);
     const { params, renamed } = cleanParams(run.params);
@@ -204,11 +207,6 @@ function runLabel(run: ImportedRun): string {
   }
   return run.sourceRunId.replace(/^(.*\/)?lightning_logs\//, "$1") ||
     run.name;
-}
-
-function nextId(id: string): string {
-  const m = /^(.*)_(\d+)$/.exec(id);
-  return m ? `${m[1]}_${Number(m[2]) + 1}` : `${id}_2`;
 }
 
 /** `imported`, the kind, and MLflow's run and experiment names. */

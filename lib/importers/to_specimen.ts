@@ -59,7 +59,7 @@ export interface WriteImportsOptions {
  * const specimensDir = `${vault}/specimens`;
  * const plans = await planImport(await importRuns("csv", f), { specimensDir });
  * const [id] = await writeImports(plans, { specimensDir });
- * console.assert(await Deno.stat(`${specimensDir}/${id}/strata/metrics.parquet`));
+ * console.assert((await Deno.stat(`${specimensDir}/${id}/strata/metrics.parquet`)).isFile);
  * await Deno.remove(f);
  * await Deno.remove(vault, { recursive: true });
  * ```
