@@ -12,12 +12,17 @@ import { readManifest } from "../lib/specimen/manifest.ts";
 import { SpecimenStorage } from "../lib/run/storage.ts";
 import { sealSpecimen } from "../lib/specimen/seal.ts";
 import { VaultQuery } from "../lib/query/vault_query.ts";
+import { InvalidInputError } from "../lib/errors.ts";
+import { importRuns } from "../lib/importers/detect.ts";
+import { planImport } from "../lib/importers/plan.ts";
+import { writeImports } from "../lib/importers/to_specimen.ts";
 import { writeMlflowStore } from "./_mlflow_store.ts";
 import { fileVersionEvent, frame, scalarEvent } from "./_tfevents.ts";
 import {
   assert,
   assertEquals,
   assertMatch,
+  assertRejects,
   INTEROP,
   ROOT,
   runDeno,
@@ -711,4 +716,19 @@ Deno.test("import task imports an event file of 10,000 tags as sealed tables", a
   assertEquals(cols[0], { name: "step", type: "INT64" });
   const v = await runTask("verify", ["--vault", vault.path, "many_tags"]);
   assertEquals(v.code, 0, v.stdout + v.stderr);
+});
+
+Deno.test("writeImports() places nothing when a later specimen fails midway, and leaves no temp folder", async () => {
+  await using vault = await tempVault();
+  const runs = await importRuns("hf-trainer", join(TRACKERS, "hf_trainer"));
+  const plans = await planImport(runs, { specimensDir: vault.specimens });
+  assertEquals(plans.length, 2);
+  // the second specimen's second table cannot be written
+  plans[1].tables[1].artifact = "Not-A-Name";
+  await assertRejects(
+    () => writeImports(plans, { specimensDir: vault.specimens }),
+    InvalidInputError,
+    "Not-A-Name",
+  );
+  assertEquals(await listing(vault.specimens), []);
 });
