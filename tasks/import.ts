@@ -114,10 +114,12 @@ export async function main(args: string[]): Promise<number> {
   }
   const paths = await taskVault(values.vault as string | undefined);
   const kind = kindArg === "auto" ? undefined : kindArg as ImportKind;
+  const progress = new ProgressLine();
+  progress.update(() => `reading ${pathArg} …`);
   const runs = await importRuns(kind, userPath(pathArg), {
     skipCorrupt: values["skip-corrupt"] === true,
     stepColumn: values["step-column"] as string | undefined,
-  });
+  }).finally(() => progress.clear());
   for (const run of runs) {
     for (const w of run.warnings) console.error(`warning: ${w}`);
   }
@@ -152,7 +154,6 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (todo.length === 0) return 0;
-  const progress = new ProgressLine();
   const ids = await writeImports(todo, {
     specimensDir: paths.specimens,
     onProgress: (p) =>
