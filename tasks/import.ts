@@ -89,29 +89,8 @@ export async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  if (positionals.length !== 2) {
-    throw new InvalidInputError(
-      `Expected <kind> <path>, got ${positionals.length} argument(s)${
-        positionals.length ? ` (${positionals.join(" ")})` : ""
-      }: e.g. deno task import tensorboard runs/ (see --help)`,
-    );
-  }
+  checkArgs(values, positionals);
   const [kindArg, pathArg] = positionals;
-  if (!KINDS.includes(kindArg)) {
-    throw new InvalidInputError(
-      `Unknown kind "${kindArg}": use one of ${KINDS.join(", ")}`,
-    );
-  }
-  if (values.id !== undefined && values.prefix !== undefined) {
-    throw new InvalidInputError(
-      "Give --id or --prefix, not both: --id names one run, --prefix many",
-    );
-  }
-  if ((values.domain === undefined) !== (values.method === undefined)) {
-    throw new InvalidInputError(
-      "Give --domain and --method together (deno task create --help lists the pairs)",
-    );
-  }
   const paths = await taskVault(values.vault as string | undefined);
   const kind = kindArg === "auto" ? undefined : kindArg as ImportKind;
   const progress = new ProgressLine();
@@ -168,6 +147,36 @@ export async function main(args: string[]): Promise<number> {
     );
   }
   return 0;
+}
+
+/** Throws {@linkcode InvalidInputError} for arguments that cannot work together. */
+function checkArgs(
+  values: Record<string, unknown>,
+  positionals: string[],
+): void {
+  if (positionals.length !== 2) {
+    throw new InvalidInputError(
+      `Expected <kind> <path>, got ${positionals.length} argument(s)${
+        positionals.length ? ` (${positionals.join(" ")})` : ""
+      }: e.g. deno task import tensorboard runs/ (see --help)`,
+    );
+  }
+  const kindArg = positionals[0];
+  if (!KINDS.includes(kindArg)) {
+    throw new InvalidInputError(
+      `Unknown kind "${kindArg}": use one of ${KINDS.join(", ")}`,
+    );
+  }
+  if (values.id !== undefined && values.prefix !== undefined) {
+    throw new InvalidInputError(
+      "Give --id or --prefix, not both: --id names one run, --prefix many",
+    );
+  }
+  if ((values.domain === undefined) !== (values.method === undefined)) {
+    throw new InvalidInputError(
+      "Give --domain and --method together (deno task create --help lists the pairs)",
+    );
+  }
 }
 
 /** A planned specimen in a few lines: id, tables with rows, params. */

@@ -204,8 +204,11 @@ function textColumns(run: ImportedRun) {
   return t;
 }
 
-function manifestOf(plan: PlannedSpecimen): Manifest {
-  const run = plan.run;
+/**
+ * The source run's own start and end as a run record (none when the files
+ * do not say when it started).
+ */
+function runRecordOf(run: ImportedRun): RunRecord[] {
   const runs: RunRecord[] = [];
   if (run.startTime) {
     const ended = run.endTime?.toISOString() ?? null;
@@ -238,6 +241,12 @@ function manifestOf(plan: PlannedSpecimen): Manifest {
         run.sourceInfo.status;
     }
   }
+  return runs;
+}
+
+function manifestOf(plan: PlannedSpecimen): Manifest {
+  const run = plan.run;
+  const runs = runRecordOf(run);
   return {
     specimen_id: plan.id,
     created: plan.created,
