@@ -25,6 +25,7 @@ export const AREAS = [
   "logger",
   "verify",
   "dashboard",
+  "importers",
 ];
 
 /** The task's help text. */

@@ -26,6 +26,7 @@ import {
 } from "./manifest.ts";
 import { validateSpecimenId } from "./id.ts";
 import { validateTaxonomy } from "./taxonomy.ts";
+import { type Params, validateParams } from "./params.ts";
 import { vaultPaths } from "../vault.ts";
 import denoConfig from "../../deno.json" with { type: "json" };
 
@@ -67,6 +68,8 @@ export interface CreateSpecimenOptions {
   parent?: string;
   /** The text of `protocol.ts`, instead of the template (e.g. the parent's). */
   protocol?: string;
+  /** The configuration to record as the manifest's `params` (validated). */
+  params?: Params;
 }
 
 /** What {@linkcode createSpecimen} made. */
@@ -200,6 +203,9 @@ export async function createSpecimen(
   if (options.parent !== undefined) validateSpecimenId(options.parent);
   const model = optionalText("model", options.model);
   const description = optionalText("description", options.description);
+  const params = options.params === undefined
+    ? undefined
+    : validateParams(options.params, { label: "params" });
 
   const paths = vaultPaths(options.vault);
   const dir = join(paths.specimens, id);
@@ -221,6 +227,7 @@ export async function createSpecimen(
     dependencies: libraryDependencies(),
     ...options.extra,
     ...(options.parent === undefined ? {} : { parent: options.parent }),
+    ...(params === undefined ? {} : { params }),
   };
   const values: Record<string, string> = {
     id,

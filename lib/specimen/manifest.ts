@@ -15,6 +15,7 @@ import {
 } from "../errors.ts";
 import { isReadableSpecimenId } from "./id.ts";
 import type { Manifest } from "./manifest_types.ts";
+import { validateParams } from "./params.ts";
 
 export type { ArtifactRecord, Manifest } from "./manifest_types.ts";
 
@@ -122,6 +123,13 @@ export function validateManifest(
     throw new TypeError(
       `"dependencies" must be a map of strings, found ${kind(m.dependencies)}`,
     );
+  }
+  if (m.params !== undefined) {
+    try {
+      validateParams(m.params, { label: '"params"' });
+    } catch (e) {
+      throw new TypeError((e as Error).message, { cause: e });
+    }
   }
   return m as Manifest;
 }

@@ -7,6 +7,8 @@
  * @module
  */
 
+import type { Params } from "./params.ts";
+
 /** What the manifest records about one artifact under `strata/`. */
 export interface ArtifactRecord {
   /** Path relative to the specimen folder, e.g. `strata/metrics.parquet`. */
@@ -46,6 +48,11 @@ export interface Manifest {
   dependencies: Record<string, string>;
   /** The specimen this one was derived from (`deno task create --from`). */
   parent?: string;
+  /**
+   * The run's configuration: nested records of numbers, strings, booleans,
+   * null and lists, checked by `validateParams` (absent in older manifests).
+   */
+  params?: Params;
   /** Seeds the protocol declared (`runProtocol(..., { seeds })`). */
   seeds?: Record<string, number | string>;
   /**

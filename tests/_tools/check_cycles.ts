@@ -39,6 +39,7 @@ export const LAYERS: readonly { name: string; paths: readonly string[] }[] = [
   { name: "catalog", paths: ["lib/catalog/"] },
   { name: "query", paths: ["lib/query/"] },
   { name: "dashboard", paths: ["lib/dashboard/"] },
+  { name: "import", paths: ["lib/import/"] },
 ];
 
 /** The name of the layer of everything {@linkcode LAYERS} does not hold. */

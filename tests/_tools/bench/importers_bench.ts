@@ -12,6 +12,8 @@
 import { join } from "../../../lib/_deps.ts";
 import { importTensorBoard } from "../../../lib/importers/tensorboard.ts";
 import { readRecords } from "../../../lib/importers/tfrecord.ts";
+import { planImport } from "../../../lib/import/plan.ts";
+import { writeImports } from "../../../lib/import/to_specimen.ts";
 import { scalarEventFile } from "../../_tfevents.ts";
 import { benchDir, medianMs, report } from "./_bench.ts";
 
@@ -58,4 +60,26 @@ report({
   higherIsBetter: true,
   goal: 1_000_000,
   reference,
+});
+
+// The whole import: read, then a sealed specimen (Parquet, manifest, seal),
+// into a fresh vault each time.
+let vaults = 0;
+const sealedMs = await medianMs(async () => {
+  const specimensDir = join(dir.path, `vault${vaults++}`, "specimens");
+  const plans = await planImport(await importTensorBoard(run), {
+    specimensDir,
+    id: "bench",
+  });
+  await writeImports(plans, { specimensDir });
+}, { runs: 3 });
+report({
+  name: "import 1M scalar events as a sealed specimen",
+  value: EVENTS / (sealedMs / 1000),
+  unit: "events/s",
+  higherIsBetter: true,
+  reference: {
+    name: "importTensorBoard alone",
+    value: EVENTS / (importMs / 1000),
+  },
 });

@@ -1,0 +1,346 @@
+/**
+ * Writing planned imports as sealed specimens: each specimen is built in a
+ * hidden temp folder inside `specimens/` (manifest with params and
+ * `provenance.imported_from`, protocol and field notes, metric tables and
+ * histogram arrays through {@linkcode SpecimenStorage}), sealed, and only
+ * then renamed into place, so a failure midway leaves nothing.
+ *
+ * @module
+ */
+import { SpecimenExistsError } from "../errors.ts";
+import { placeDir, removeStaleTemps, tempPathFor } from "../_fs.ts";
+import {
+  encodeManifest,
+  type Manifest,
+  MANIFEST_FILE,
+} from "../specimen/manifest.ts";
+import { sealSpecimen } from "../specimen/seal.ts";
+import { SpecimenStorage } from "../run/storage.ts";
+import type { RunRecord } from "../run/run.ts";
+import type { MetricColumns } from "../formats/parquet/parquet.ts";
+import { join } from "../importers/_deps.ts";
+import {
+  columnToArray,
+  denseHistogram,
+  type ImportedRun,
+} from "../importers/model.ts";
+import type { PlannedSpecimen } from "./plan.ts";
+
+/** What {@linkcode writeImports} reports as it goes. */
+export interface ImportProgress {
+  /** The specimen being written (1-based) and how many there are. */
+  specimen: number;
+  of: number;
+  id: string;
+  /** Artifacts written so far for it. */
+  artifacts: number;
+}
+
+/** Options of {@linkcode writeImports}. */
+export interface WriteImportsOptions {
+  /** The vault's `specimens/` folder. */
+  specimensDir: string;
+  /** Called after each artifact. */
+  onProgress?: (p: ImportProgress) => void;
+}
+
+/**
+ * Writes every planned specimen: all are built and sealed in temp folders
+ * first, then renamed into place; if any fails to build, none is placed.
+ * Throws {@linkcode SpecimenExistsError} when an id was taken meanwhile.
+ *
+ * Needs read and write permission on the vault.
+ *
+ * @returns The ids written.
+ * @example
+ * ```ts
+ * import { importRuns } from "../importers/detect.ts";
+ * import { planImport } from "./plan.ts";
+ * import { writeImports } from "./to_specimen.ts";
+ * const f = await Deno.makeTempFile({ suffix: ".csv" });
+ * await Deno.writeTextFile(f, "step,loss\n0,1\n1,0.5\n");
+ * const vault = await Deno.makeTempDir();
+ * const specimensDir = `${vault}/specimens`;
+ * const plans = await planImport(await importRuns("csv", f), { specimensDir });
+ * const [id] = await writeImports(plans, { specimensDir });
+ * console.assert((await Deno.stat(`${specimensDir}/${id}/strata/metrics.parquet`)).isFile);
+ * await Deno.remove(f);
+ * await Deno.remove(vault, { recursive: true });
+ * ```
+ */
+export async function writeImports(
+  plans: PlannedSpecimen[],
+  options: WriteImportsOptions,
+): Promise<string[]> {
+  const { specimensDir } = options;
+  await Deno.mkdir(specimensDir, { recursive: true });
+  await removeStaleTemps(specimensDir, ".tmp-import-");
+  const tmp = tempPathFor(join(specimensDir, "import"));
+  await Deno.mkdir(tmp);
+  const placed: string[] = [];
+  try {
+    for (const [i, plan] of plans.entries()) {
+      await buildSpecimen(
+        join(tmp, plan.id),
+        plan,
+        (artifacts) =>
+          options.onProgress?.({
+            specimen: i + 1,
+            of: plans.length,
+            id: plan.id,
+            artifacts,
+          }),
+      );
+    }
+    for (const plan of plans) {
+      const dest = join(specimensDir, plan.id);
+      try {
+        await placeDir(join(tmp, plan.id), dest);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+        throw new SpecimenExistsError(
+          `Cannot place imported specimen "${plan.id}": ${dest} was created meanwhile; import again (with --again for a free id)`,
+          { cause: e },
+        );
+      }
+      placed.push(plan.id);
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+  return placed;
+}
+
+async function buildSpecimen(
+  dir: string,
+  plan: PlannedSpecimen,
+  progress: (artifacts: number) => void,
+): Promise<void> {
+  const run = plan.run;
+  await Deno.mkdir(join(dir, "strata"), { recursive: true });
+  await Deno.writeFile(
+    join(dir, MANIFEST_FILE),
+    encodeManifest(manifestOf(plan)),
+  );
+  await Deno.writeTextFile(join(dir, "protocol.ts"), protocolText(plan));
+  await Deno.writeTextFile(join(dir, "field_notes.md"), fieldNotes(plan));
+  const storage = await SpecimenStorage.open(dir);
+  let n = 0;
+  for (const [k, t] of run.tables.entries()) {
+    const p = plan.tables[k];
+    const cols: MetricColumns = { step: Array.from(t.step) };
+    for (const [name, col] of t.columns) {
+      cols[p.renamed[name] ?? name] = col.kind === "number" && !col.present
+        ? col.values
+        : columnToArray(col) as (number | null)[] | (string | null)[];
+    }
+    await storage.writeMetrics(cols, { name: p.artifact });
+    progress(++n);
+  }
+  const stats = {
+    tensor: [] as string[],
+    subrun: [] as string[],
+    tag: [] as string[],
+    row: [] as number[],
+    step: [] as number[],
+    wall_time: [] as number[],
+    min: [] as number[],
+    max: [] as number[],
+    num: [] as number[],
+    sum: [] as number[],
+    sum_squares: [] as number[],
+  };
+  for (const [k, h] of run.histograms.entries()) {
+    const name = plan.histograms[k].artifact;
+    const { edges, counts } = denseHistogram(h);
+    if (edges.length === 0) continue;
+    await storage.writeTensor(name, counts, {
+      shape: [h.steps.length, edges.length],
+    });
+    await storage.writeTensor(`${name}_edges`, edges, {
+      shape: [edges.length],
+    });
+    for (let r = 0; r < h.steps.length; r++) {
+      stats.tensor.push(name);
+      stats.subrun.push(h.table);
+      stats.tag.push(h.tag);
+      stats.row.push(r);
+      stats.step.push(h.steps[r]);
+      stats.wall_time.push(h.wallTimes[r]);
+      stats.min.push(h.min[r]);
+      stats.max.push(h.max[r]);
+      stats.num.push(h.num[r]);
+      stats.sum.push(h.sum[r]);
+      stats.sum_squares.push(h.sumSquares[r]);
+    }
+    progress(++n);
+  }
+  if (stats.row.length) {
+    await storage.writeMetrics(stats, { name: "histograms" });
+  }
+  const texts = textColumns(run);
+  if (texts.step.length) await storage.writeMetrics(texts, { name: "texts" });
+  await sealSpecimen(dir);
+}
+
+/** Every text entry as a row: sub-run, tag, step, wall time, item, text. */
+function textColumns(run: ImportedRun) {
+  const t = {
+    subrun: [] as string[],
+    tag: [] as string[],
+    step: [] as number[],
+    wall_time: [] as (number | null)[],
+    item: [] as number[],
+    text: [] as string[],
+  };
+  for (const x of run.texts) {
+    for (const e of x.entries) {
+      e.text.forEach((text, item) => {
+        t.subrun.push(x.table);
+        t.tag.push(x.tag);
+        t.step.push(e.step);
+        t.wall_time.push(e.wallTime);
+        t.item.push(item);
+        t.text.push(text);
+      });
+    }
+  }
+  return t;
+}
+
+/**
+ * The source run's own start and end as a run record (none when the files
+ * do not say when it started).
+ */
+function runRecordOf(run: ImportedRun): RunRecord[] {
+  const runs: RunRecord[] = [];
+  if (run.startTime) {
+    const ended = run.endTime?.toISOString() ?? null;
+    runs.push({
+      id: run.startTime.toISOString().replace(/:/g, "-"),
+      // An imported run was not run here: it records the source's own times.
+      via: "import" as RunRecord["via"],
+      status: run.endTime ? "succeeded" : "interrupted",
+      started: run.startTime.toISOString(),
+      ended,
+      duration_ms: run.endTime
+        ? run.endTime.getTime() - run.startTime.getTime()
+        : null,
+      exit_code: null,
+      signal: null,
+      error: null,
+      command: [],
+      cwd: null,
+      pid: Deno.pid,
+      hostname: null,
+      protocol_sha256: null,
+      git_commit: null,
+      git_dirty: null,
+      stdout: null,
+      stderr: null,
+      sealed: true,
+    });
+    if (typeof run.sourceInfo.status === "string") {
+      (runs[0] as unknown as Record<string, unknown>).source_status =
+        run.sourceInfo.status;
+    }
+  }
+  return runs;
+}
+
+function manifestOf(plan: PlannedSpecimen): Manifest {
+  const run = plan.run;
+  const runs = runRecordOf(run);
+  return {
+    specimen_id: plan.id,
+    created: plan.created,
+    taxonomy: { domain: plan.domain, method: plan.method },
+    status: "active",
+    artifacts: {},
+    tags: plan.tags,
+    model: null,
+    description: `Imported from ${run.tool} run ${
+      JSON.stringify(run.name || run.sourceRunId)
+    }`,
+    dependencies: run.toolVersion ? { [run.tool]: run.toolVersion } : {},
+    params: plan.params,
+    provenance: {
+      captured_by: "deno task import",
+      captured: new Date().toISOString(),
+      imported_from: {
+        tool: run.tool,
+        kind: run.kind,
+        tool_version: run.toolVersion,
+        source_path: run.sourcePath,
+        source_run_id: run.sourceRunId,
+        source_name: run.name,
+        source_digest: plan.sourceDigest,
+        files: run.sourceFiles.map((f) => ({
+          path: f.path,
+          sha256: f.sha256,
+          bytes: f.bytes,
+        })),
+        created_from: plan.createdFrom,
+        tables: Object.fromEntries(
+          plan.tables.map((t) => [t.source, t.artifact]),
+        ),
+        column_renames: Object.fromEntries(
+          plan.tables.filter((t) => Object.keys(t.renamed).length)
+            .map((t) => [t.artifact, t.renamed]),
+        ),
+        param_renames: plan.paramRenames,
+        tags: run.tags,
+        source_info: run.sourceInfo,
+        warnings: run.warnings,
+      },
+    },
+    ...(runs.length ? { runs } : {}),
+  };
+}
+
+function protocolText(plan: PlannedSpecimen): string {
+  const run = plan.run;
+  return `/**
+ * ${plan.id}: imported by \`deno task import ${run.kind}\` from ${run.tool} run
+ * ${JSON.stringify(run.sourceRunId)} (${run.sourcePath}).
+ *
+ * Its results were not computed here, so there is nothing to run: the
+ * source files and their SHA-256 are in the manifest's
+ * provenance.imported_from.
+ */
+console.error(${
+    JSON.stringify(
+      `${plan.id} was imported from ${run.tool}; it has no protocol to run`,
+    )
+  });
+Deno.exit(1);
+`;
+}
+
+function fieldNotes(plan: PlannedSpecimen): string {
+  const run = plan.run;
+  const tables = plan.tables.map((t) =>
+    `- \`strata/${t.artifact}.parquet\`: ${t.source} (${t.rows} rows)`
+  ).join("\n");
+  return `# ${plan.id}
+
+- **Imported from:** ${run.tool}${
+    run.toolVersion ? ` ${run.toolVersion}` : ""
+  }, run ${JSON.stringify(run.sourceRunId)} at ${run.sourcePath}
+- **Created:** ${plan.created} (${plan.createdFrom})
+- **Taxonomy:** ${plan.domain} / ${plan.method}
+- **Tags:** ${plan.tags.join(", ")}
+
+## Tables
+${tables || "(none)"}
+${
+    run.warnings.length
+      ? `\n## Import warnings\n${
+        run.warnings.map((w) => `- ${w}`).join("\n")
+      }\n`
+      : ""
+  }
+## Observations
+
+`;
+}
