@@ -15,17 +15,14 @@ import {
   removeStaleTemps,
   withWriteContext,
 } from "../_fs.ts";
-import {
-  ImmutableArtifactError,
-  InvalidInputError,
-  NotFoundError,
-} from "../errors.ts";
+import { ImmutableArtifactError, NotFoundError } from "../errors.ts";
 import {
   type ArtifactRecord,
   type Manifest,
   readManifest,
 } from "../specimen/manifest.ts";
 import { captureProvenance } from "./provenance.ts";
+import { validateArtifactName } from "../specimen/artifact_name.ts";
 import {
   MetricsLogger,
   type MetricsLoggerOptions,
@@ -53,22 +50,11 @@ import {
 } from "../formats/zarr/zarr.ts";
 
 export { STRATA_DIR };
-
-/** Artifact names: they become file names and parts of SQL view names. */
-export const ARTIFACT_NAME_PATTERN: RegExp = /^[a-z0-9_]{1,64}$/;
-
-/**
- * Artifact names that may be read: also capitals (a `strata/Acts.zarr` the
- * original Python vault wrote). Names written keep
- * {@linkcode ARTIFACT_NAME_PATTERN}.
- *
- * @example
- * ```ts
- * import { READABLE_ARTIFACT_NAME_PATTERN } from "./storage.ts";
- * console.assert(READABLE_ARTIFACT_NAME_PATTERN.test("Acts"));
- * ```
- */
-export const READABLE_ARTIFACT_NAME_PATTERN: RegExp = /^[A-Za-z0-9_]{1,64}$/;
+export {
+  ARTIFACT_NAME_PATTERN,
+  READABLE_ARTIFACT_NAME_PATTERN,
+  validateArtifactName,
+} from "../specimen/artifact_name.ts";
 
 /** Options for {@linkcode SpecimenStorage.writeMetrics}. */
 export interface WriteMetricsOptions extends EncodeMetricsOptions {
@@ -461,34 +447,6 @@ export class SpecimenStorage {
     this.#pending = next.catch(() => {});
     return next;
   }
-}
-
-/**
- * Throws {@linkcode InvalidInputError} unless `name` is a valid artifact name
- * (`^[a-z0-9_]{1,64}$`; with `reading`, a name that may be read:
- * {@linkcode READABLE_ARTIFACT_NAME_PATTERN}).
- *
- * @example
- * ```ts
- * import { validateArtifactName } from "./storage.ts";
- * validateArtifactName("eval_metrics");
- * ```
- */
-export function validateArtifactName(
-  name: unknown,
-  options: { reading?: boolean } = {},
-): asserts name is string {
-  const rule = options.reading
-    ? READABLE_ARTIFACT_NAME_PATTERN
-    : ARTIFACT_NAME_PATTERN;
-  if (typeof name === "string" && rule.test(name)) return;
-  throw new InvalidInputError(
-    `Invalid artifact name ${
-      JSON.stringify(name)
-    }: names become file and view names, so they must be 1 to 64 of ${
-      options.reading ? "^[A-Za-z0-9_]+$" : "^[a-z0-9_]+$"
-    } (e.g. "eval_metrics")`,
-  );
 }
 
 function tensorRecord(name: string, info: TensorInfo): ArtifactRecord {
