@@ -5,6 +5,7 @@
  * @module
  */
 import { openDatabase } from "../duckdb/duckdb.ts";
+import { exists } from "../_fs.ts";
 import { SPECIMENS_DIR } from "../vault.ts";
 import { CATALOG_SCHEMA_VERSION } from "./schema.ts";
 import type { FolderScan } from "./_scan.ts";
@@ -60,7 +61,7 @@ export async function readPrevious(
 }
 
 /** Copies `from` to `to`, then flushes the copy to disk if still wanted. */
-export async function copyFlushed(
+async function copyFlushed(
   from: string,
   to: string,
   wanted: { flush: boolean },
@@ -107,4 +108,44 @@ export function planChanges(
     ? [...previous.fingerprints.keys()].filter((id) => !kept.has(id))
     : [];
   return { kept, toRead, toDelete };
+}
+
+/** The catalog being replaced, as the index starts. */
+export interface OldCatalog {
+  /** What it recorded; undefined for a first or full index (or a foreign file). */
+  previous?: Previous;
+  /**
+   * Waits for the copy of it to `tmp` (made meanwhile on another thread);
+   * `used`: the copy will be updated, so it is flushed to disk. A copy of a
+   * catalog that cannot be updated is removed: the new one starts afresh.
+   */
+  settle(used: boolean): Promise<void>;
+}
+
+/**
+ * Starts copying the old catalog to `tmp` (unless `full` or none) and reads
+ * what it recorded.
+ */
+export async function openOldCatalog(
+  catalog: string,
+  tmp: string,
+  full: boolean,
+  views: boolean,
+): Promise<OldCatalog> {
+  const hasOld = !full && await exists(catalog);
+  if (!hasOld) return { settle: () => Promise.resolve() };
+  // Copied while the folders are scanned, then flushed, so that the
+  // checkpoint's fsync has little left to do.
+  const copy = { flush: true };
+  const copied = copyFlushed(catalog, tmp, copy);
+  copied.catch(() => {}); // awaited in settle(); never an unhandled rejection
+  const previous = await readPrevious(catalog, views);
+  return {
+    previous,
+    async settle(used: boolean) {
+      copy.flush = used; // an unused copy need not reach the disk
+      await copied;
+      if (!previous) await Deno.remove(tmp);
+    },
+  };
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import { ident, MAIN_METRICS, openDatabase } from "../duckdb/duckdb.ts";
-import { exists } from "../_fs.ts";
+import { exists, tempPathFor, withWriteContext } from "../_fs.ts";
 import { VaultError } from "../errors.ts";
 import type { SpecimenRecord } from "./_records.ts";
 import { CATALOG_SCHEMA_VERSION, SCHEMA_SQL } from "./schema.ts";
@@ -98,8 +98,38 @@ export async function writeCatalog(
   }
 }
 
+/**
+ * Runs `build` with a temp path beside `catalog` to build the new catalog
+ * in, and `place` to rename it into place. Whatever fails, the temp is
+ * removed and the old catalog stays as it was (the error says so).
+ */
+export async function withStagedCatalog<T>(
+  catalog: string,
+  build: (tmp: string, place: () => Promise<void>) => Promise<T>,
+): Promise<T> {
+  const tmp = tempPathFor(catalog);
+  let placed = false;
+  try {
+    return await build(tmp, async () => {
+      await placeCatalog(tmp, catalog);
+      placed = true;
+    });
+  } catch (e) {
+    // A full disk or a read-only vault: say so, and that nothing was lost.
+    throw withWriteContext(
+      e,
+      `Cannot write the catalog ${catalog} (the previous catalog is left as it was)`,
+    );
+  } finally {
+    if (!placed) {
+      await Deno.remove(tmp).catch(() => {});
+      await Deno.remove(`${tmp}.wal`).catch(() => {});
+    }
+  }
+}
+
 /** Renames the temp catalog `tmp` into place as `catalog`. */
-export async function placeCatalog(tmp: string, catalog: string) {
+async function placeCatalog(tmp: string, catalog: string) {
   // DuckDB removes the WAL on a clean close; a leftover one would mean the
   // file alone is not the whole database.
   if (await exists(`${tmp}.wal`)) {

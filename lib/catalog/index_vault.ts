@@ -56,12 +56,7 @@
  *
  * @module
  */
-import {
-  exists,
-  removeStaleTemps,
-  tempPathFor,
-  withWriteContext,
-} from "../_fs.ts";
+import { removeStaleTemps } from "../_fs.ts";
 import { NotFoundError } from "../errors.ts";
 import {
   findVault,
@@ -70,14 +65,14 @@ import {
   vaultPaths,
 } from "../vault.ts";
 import { lockIndex } from "./lock.ts";
-import { copyFlushed, planChanges, readPrevious } from "./_plan.ts";
+import { openOldCatalog, planChanges } from "./_plan.ts";
 import { readChanged } from "./_read.ts";
 import { scanVault } from "./_scan.ts";
 import type { IndexOptions, IndexReport } from "./types.ts";
 import {
   noValidSpecimens,
-  placeCatalog,
   strictFailure,
+  withStagedCatalog,
   writeCatalog,
 } from "./_write.ts";
 
@@ -124,6 +119,9 @@ export async function indexVault(
     options.onWarning?.(message);
   };
   const progress = options.onProgress;
+  const tick = (phase: "scanning" | "reading") =>
+    progress &&
+    ((done: number, total: number) => progress({ phase, done, total }));
   const report = (mode: IndexReport["mode"], counts: Counts): IndexReport => {
     if (options.strict && warnings.length) throw strictFailure(warnings);
     return {
@@ -141,49 +139,35 @@ export async function indexVault(
     exclusive: true,
   });
   clock.lap("lock");
-
-  const tmp = tempPathFor(paths.catalog);
-  let placed = false;
-  try {
-    const hasOld = !options.full && await exists(paths.catalog);
-    // The old catalog is copied on another thread while this one scans
-    // (then flushed, so that the checkpoint's fsync has little left to do).
-    const copy = { flush: true };
-    const copyP = hasOld ? copyFlushed(paths.catalog, tmp, copy) : undefined;
-    copyP?.catch(() => {}); // awaited below; never an unhandled rejection
-    const previous = hasOld
-      ? await readPrevious(paths.catalog, views)
-      : undefined;
+  return await withStagedCatalog(paths.catalog, async (tmp, place) => {
+    const old = await openOldCatalog(paths.catalog, tmp, !!options.full, views);
+    const previous = old.previous;
     clock.lap("previous");
-
+    const fingerprint = previous?.logs
+      ? (f: string) => previous.fingerprints.get(f)?.fingerprint
+      : undefined;
     const found = await scanVault(
       paths.specimens,
-      previous?.logs
-        ? (f) => previous.fingerprints.get(f)?.fingerprint
-        : undefined,
+      fingerprint,
       warn,
-      progress &&
-        ((done, total) => progress({ phase: "scanning", done, total })),
+      tick("scanning"),
     );
     clock.lap("scan");
     const plan = planChanges(found.scans, previous, warn);
-    const { records, skipped } = await readChanged(
+    const read = await readChanged(
       plan.toRead,
       found.folders,
       warn,
-      progress &&
-        ((done, total) => progress({ phase: "reading", done, total })),
+      tick("reading"),
     );
     clock.lap("read");
-
     const counts = {
       read: plan.toRead.length,
-      skipped: found.skipped + skipped,
+      skipped: found.skipped + read.skipped,
     };
     const unchanged = previous?.logs && plan.toDelete.length === 0 &&
-      records.length === 0;
-    copy.flush = !unchanged; // an unused copy need not reach the disk
-    await copyP;
+      read.records.length === 0;
+    await old.settle(!unchanged);
     if (unchanged) {
       if (plan.kept.size === 0) {
         throw noValidSpecimens(paths.specimens, counts.skipped);
@@ -194,27 +178,23 @@ export async function indexVault(
         removed: 0,
       });
     }
-    // An old catalog of another version (or unreadable): start afresh.
-    if (hasOld && !previous) await Deno.remove(tmp);
     clock.lap("copy");
-
     const valid = await writeCatalog({
       tmp,
       update: previous !== undefined,
       views,
       kept: plan.kept.size,
       toDelete: plan.toDelete,
-      records,
+      records: read.records,
       skipped: counts.skipped,
       specimensDir: paths.specimens,
       warn,
       step: (done) => progress?.({ phase: "writing", done, total: 5 }),
       lap: (phase) => clock.lap(phase),
     });
-    counts.skipped += records.length - valid.length;
+    counts.skipped += read.records.length - valid.length;
     if (options.strict && warnings.length) throw strictFailure(warnings);
-    await placeCatalog(tmp, paths.catalog);
-    placed = true;
+    await place();
     progress?.({ phase: "writing", done: 5, total: 5 });
     clock.lap("finish");
     const reinserted = new Set(valid.map((r) => r.id));
@@ -223,18 +203,7 @@ export async function indexVault(
       indexed: plan.kept.size + valid.length,
       removed: plan.toDelete.filter((id) => !reinserted.has(id)).length,
     });
-  } catch (e) {
-    // A full disk or a read-only vault: say so, and that nothing was lost.
-    throw withWriteContext(
-      e,
-      `Cannot write the catalog ${paths.catalog} (the previous catalog is left as it was)`,
-    );
-  } finally {
-    if (!placed) {
-      await Deno.remove(tmp).catch(() => {});
-      await Deno.remove(`${tmp}.wal`).catch(() => {});
-    }
-  }
+  });
 }
 
 type Counts = Pick<IndexReport, "indexed" | "read" | "removed" | "skipped">;
