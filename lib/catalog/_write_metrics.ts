@@ -164,7 +164,33 @@ export async function writeMetricTable(
   if (files.length === 0) return;
   const table = metricsTableName(name);
   const existing = await existingColumns(c, table);
-  // Per column: the kind most specimens agree on (an existing table's wins).
+  const { good, order } = await keepClashesOut(c, table, files, existing);
+  if (good.length === 0) return;
+  // Column types of the union table: widened over the agreeing files.
+  const types = new Map<string, string[]>();
+  for (const f of good) {
+    for (const col of f.columns!) {
+      const list = types.get(col.name) ?? [];
+      list.push(col.type);
+      types.set(col.name, list);
+    }
+  }
+  await shapeUnionTable(c, table, existing, order, types, warn);
+  await insertUnion(c, table, good);
+  await defineRelations(c, table, good, types);
+}
+
+/**
+ * Per column, the kind most specimens agree on (an existing table's wins);
+ * a file that disagrees (text where the others have numbers) is loaded
+ * into a table of its own. Returns the agreeing files and the column order.
+ */
+async function keepClashesOut(
+  c: DuckDBConnection,
+  table: string,
+  files: MetricFile[],
+  existing: Map<string, string> | undefined,
+): Promise<{ good: MetricFile[]; order: string[] }> {
   const votes = new Map<string, Map<string, number>>();
   const order: string[] = [...(existing?.keys() ?? [])];
   for (const f of files) {
@@ -212,16 +238,18 @@ export async function writeMetricTable(
     }`;
     await loadIsolated(c, f);
   }
-  if (good.length === 0) return;
-  // Column types of the union table: widened over the agreeing files.
-  const types = new Map<string, string[]>();
-  for (const f of good) {
-    for (const col of f.columns!) {
-      const list = types.get(col.name) ?? [];
-      list.push(col.type);
-      types.set(col.name, list);
-    }
-  }
+  return { good, order };
+}
+
+/** Creates the union table, or adds and widens its columns for `types`. */
+async function shapeUnionTable(
+  c: DuckDBConnection,
+  table: string,
+  existing: Map<string, string> | undefined,
+  order: string[],
+  types: Map<string, string[]>,
+  warn: (message: string) => void,
+) {
   if (!existing) {
     const cols = order.filter((n) => types.has(n)).map((n) =>
       `${ident(n)} ${unionType(types.get(n)!)}`
@@ -259,6 +287,17 @@ export async function writeMetricTable(
       }
     }
   }
+}
+
+/**
+ * Inserts the agreeing files' rows: one INSERT per distinct schema (a log
+ * alone).
+ */
+async function insertUnion(
+  c: DuckDBConnection,
+  table: string,
+  good: MetricFile[],
+) {
   // One INSERT per distinct schema; the specimen id comes from a join on
   // file_index (cheaper than deriving it from each row's file name).
   const bySignature = new Map<string, MetricFile[]>();
@@ -271,6 +310,18 @@ export async function writeMetricTable(
     if (list[0].logDir) await insertLog(c, table, list[0]); // alone
     else await insertFiles(c, table, list);
   }
+}
+
+/**
+ * Each file's relation over the union table, in its own column types (or
+ * over an exact copy, where the union column changes its values).
+ */
+async function defineRelations(
+  c: DuckDBConnection,
+  table: string,
+  good: MetricFile[],
+  types: Map<string, string[]>,
+) {
   const final = (await existingColumns(c, table))!;
   for (const f of good) {
     if (f.issue) continue;
