@@ -33,19 +33,25 @@ export function isTempName(name: string): boolean {
   return name.startsWith(".tmp-");
 }
 
-const TEMP_PID = /-(\d+)-[0-9a-f]{8}$/;
+/**
+ * A temp name of {@linkcode tempPathFor} (`…-<pid>-<8 hex>`), or DuckDB's
+ * write-ahead log beside one (`….wal`): the pid of its writer.
+ */
+const TEMP_PID = /-(\d+)-[0-9a-f]{8}(?:\.wal)?$/;
 
 /**
  * Whether the process that made temp entry `name` has certainly ended on
  * this machine (its pid is in the name). Only Linux can tell without
  * `--allow-run` (through `/proc`); elsewhere the answer is "no", so nothing
- * is ever removed that might still be written.
+ * is ever removed that might still be written. With `exclusive` (the caller
+ * holds the lock every writer of these temps holds while it writes), any
+ * other process's temp is stale, on any system.
  */
-function writerIsGone(name: string): boolean {
+function writerIsGone(name: string, exclusive: boolean): boolean {
   const m = TEMP_PID.exec(name);
-  if (!m || Number(m[1]) === Deno.pid || Deno.build.os !== "linux") {
-    return false;
-  }
+  if (!m || Number(m[1]) === Deno.pid) return false;
+  if (exclusive) return true;
+  if (Deno.build.os !== "linux") return false;
   try {
     Deno.statSync(`/proc/${m[1]}`);
     return false;
@@ -54,20 +60,37 @@ function writerIsGone(name: string): boolean {
   }
 }
 
+/** Options of {@linkcode removeStaleTemps}. */
+export interface RemoveStaleTempsOptions {
+  /**
+   * The caller holds the lock that every writer of these temps holds while
+   * writing them (e.g. the index lock), so none but its own is being
+   * written: remove them without asking whether their writer is alive.
+   * @default false
+   */
+  exclusive?: boolean;
+}
+
 /**
  * Removes the temp entries in `dir` (those whose name starts with `prefix`,
- * default `.tmp-`) left by processes that have ended: what a write killed
- * midway leaves. Entries of live processes are kept. Returns the names
- * removed; a missing `dir` removes nothing.
+ * default `.tmp-`, and ends as {@linkcode tempPathFor} makes them) left by
+ * processes that have ended: what a write killed midway leaves. Entries of
+ * live processes are kept, and so is anything else whose name merely starts
+ * with `.tmp-` (a user's folder). Returns the names removed; a missing `dir`
+ * removes nothing.
  */
 export async function removeStaleTemps(
   dir: string,
   prefix = ".tmp-",
+  options: RemoveStaleTempsOptions = {},
 ): Promise<string[]> {
+  const exclusive = options.exclusive ?? false;
   const removed: string[] = [];
   try {
     for await (const e of Deno.readDir(dir)) {
-      if (!e.name.startsWith(prefix) || !writerIsGone(e.name)) continue;
+      if (!e.name.startsWith(prefix) || !writerIsGone(e.name, exclusive)) {
+        continue;
+      }
       await Deno.remove(join(dir, e.name), { recursive: true })
         .then(() => removed.push(e.name), () => {});
     }

@@ -1,8 +1,8 @@
 /**
  * The catalog over metrics logs: a live log is indexed as its parts (and
- * its new parts by the next incremental index), an interrupted one is
- * compacted by `deno task index` and reported, and a named log lands in
- * its own union table.
+ * its new parts by the next incremental index), an interrupted one is read
+ * as its parts too and reported (the index only reads: `deno task repair`
+ * compacts it), and a named log lands in its own union table.
  *
  * @module
  */
@@ -11,7 +11,7 @@ import { openDatabase } from "../lib/duckdb/duckdb.ts";
 import { type IndexOptions, indexVault } from "../lib/catalog/index_vault.ts";
 import { createSpecimen } from "../lib/specimen/create.ts";
 import { readManifest, writeManifest } from "../lib/specimen/manifest.ts";
-import { readMetricTable } from "../lib/metrics_log/table.ts";
+import { readMetricTable, repairLogs } from "../lib/metrics_log/table.ts";
 import { VaultError } from "../lib/errors.ts";
 import { VaultQuery } from "../lib/query/vault_query.ts";
 import { sealSpecimen } from "../lib/specimen/seal.ts";
@@ -60,7 +60,7 @@ async function steps(vault: string, relation: string): Promise<number[]> {
     .map((r) => Number(r.step));
 }
 
-Deno.test("deno task index compacts a log whose process was killed with SIGKILL, reports it, and indexes exactly the flushed rows", async () => {
+Deno.test("deno task index reads a log whose process was killed with SIGKILL as it is, reports it, and indexes exactly the flushed rows", async () => {
   await using vault = await tempVault();
   const { dir } = await createSpecimen({
     vault: vault.path,
@@ -92,23 +92,29 @@ Deno.test("deno task index compacts a log whose process was killed with SIGKILL,
   const flushed = (await readMetricTable(dir, "metrics")).rows;
   assert(flushed >= 500 && flushed % 100 === 0, `flushed ${flushed}`);
   assert(await Deno.stat(join(dir, "strata", "metrics.parts")));
+  // strata/ settled long ago, as after a long run: its mtime is trusted at
+  // once, so the next index finds the same fingerprint however slow this
+  // machine is.
+  const past = new Date(Date.now() - 60_000);
+  Deno.utimeSync(join(dir, "strata"), past, past);
 
   const r = await runDeno(
     ["run", ...TASK_FLAGS, join(ROOT, "tasks", "index.ts")],
     { cwd: vault.path },
   );
   assertEquals(r.code, 0, r.stderr);
-  assertMatch(r.stderr, /^warning: compacted interrupted log killed\/metrics/m);
+  const reported =
+    /^warning: specimens\/killed: the log strata\/metrics\.parts\/ is interrupted \(its logger stopped without closing\): its \d+ part\(s\) are read as they are; run `deno task repair killed` to compact it$/m;
+  assertMatch(r.stderr, reported);
   assertMatch(r.stdout, /Indexed \(full\): 1 specimen/);
 
-  // The log is now a file, recorded as interrupted; the parts are gone.
+  // The index only reads: the parts are left, the manifest unchanged.
+  const before = await readManifest(dir);
   assertEquals(
     [...Deno.readDirSync(join(dir, "strata"))].map((e) => e.name),
-    ["metrics.parquet"],
+    ["metrics.parts"],
   );
-  const manifest = await readManifest(dir);
-  assertEquals(manifest.artifacts.metrics.interrupted, true);
-  assertEquals(manifest.artifacts.metrics.rows, flushed);
+  assertEquals(before.artifacts.metrics, undefined);
 
   assertEquals(
     await count(
@@ -148,14 +154,16 @@ Deno.test("deno task index compacts a log whose process was killed with SIGKILL,
     });
   }
 
-  // Nothing left to repair: the next index says nothing about it.
+  // Nothing changed: the next index reads nothing, and says it again.
   const again = await runDeno(
     ["run", ...TASK_FLAGS, join(ROOT, "tasks", "index.ts")],
     { cwd: vault.path },
   );
   assertEquals(again.code, 0, again.stderr);
-  assertEquals(again.stderr, "");
+  assertMatch(again.stderr, reported);
   assertMatch(again.stdout, /Catalog up to date/);
+  assertEquals(await readManifest(dir), before);
+  assert(await Deno.stat(join(dir, "strata", "metrics.parts")));
 });
 
 Deno.test("a live log is indexed as its parts; an incremental index picks up its new parts; after close() the rows come from the file", async () => {
@@ -354,14 +362,14 @@ Deno.test("an interrupted log in a sealed specimen is read as its parts and repo
     assertEquals(report.warnings.length, 1, report.warnings.join("\n"));
     assertMatch(
       report.warnings[0],
-      /^specimens\/sealed: cannot repair the log metrics: the specimen is sealed/,
+      /^specimens\/sealed: the log strata\/metrics\.parts\/ is interrupted \(its logger stopped without closing\): its \d+ part\(s\) are read as they are; the specimen is sealed, so it is left as is$/,
     );
     assertEquals(await count(vault.path, "SELECT count(*) FROM metrics"), 30);
     assert(await Deno.stat(parts));
   }
 });
 
-Deno.test("the first index over a catalog from before logs were fingerprinted lists every folder, so an interrupted log is repaired", async () => {
+Deno.test("the first index over a catalog from before logs were fingerprinted lists every folder, so an interrupted log is read and reported", async () => {
   await using vault = await tempVault();
   const done = await newStorage(vault.path, "done");
   await done.writeMetrics({ step: [0, 1], loss: [0.5, 0.25] });
@@ -385,9 +393,10 @@ Deno.test("the first index over a catalog from before logs were fingerprinted li
 
   let report = await index(vault.path);
   assertEquals(report.warnings.length, 1, report.warnings.join("\n"));
+  const interrupted = report.warnings[0];
   assertMatch(
-    report.warnings[0],
-    /^compacted interrupted log crashed\/metrics/,
+    interrupted,
+    /^specimens\/crashed: the log strata\/metrics\.parts\/ is interrupted .*run `deno task repair crashed` to compact it$/,
   );
   assertEquals([report.mode, report.read], ["incremental", 1]);
   assertEquals(
@@ -401,10 +410,11 @@ Deno.test("the first index over a catalog from before logs were fingerprinted li
   assertEquals([report.mode, report.read, report.warnings], [
     "unchanged",
     0,
-    [],
+    [interrupted],
   ]);
+  assert(await Deno.stat(parts)); // read, never repaired
 
-  // An older catalog with nothing to repair is upgraded in place.
+  // An older catalog whose fingerprints still match is upgraded in place.
   {
     using db = await openDatabase(join(vault.path, "vault.duckdb"));
     await db.connection.run(
@@ -415,7 +425,7 @@ Deno.test("the first index over a catalog from before logs were fingerprinted li
   assertEquals([report.mode, report.read, report.warnings], [
     "incremental",
     0,
-    [],
+    [interrupted],
   ]);
   assertEquals(await count(vault.path, "SELECT count(*) FROM metrics"), 32);
   assertEquals((await index(vault.path)).mode, "unchanged");
@@ -465,12 +475,10 @@ Deno.test("deno task index never touches a sealed specimen's parts folders, what
     ]);
     assertEquals(r.code, 0, r.stderr);
     assertEquals(tree(storage.dir), before);
-    for (const name of ["empty", "metrics", "other"]) {
-      assertMatch(
-        r.stderr,
-        new RegExp(`cannot repair the log ${name}: .*left as is`),
-      );
-    }
+    assertMatch(
+      r.stderr,
+      /the log strata\/metrics\.parts\/ is interrupted .*the specimen is sealed, so it is left as is/,
+    );
   }
   // Not even a lock file was made.
   assertEquals(
@@ -479,7 +487,7 @@ Deno.test("deno task index never touches a sealed specimen's parts folders, what
   );
 });
 
-Deno.test("repair removes only the files a logger wrote: anything else in a parts folder is reported and left, with the folder", async (t) => {
+Deno.test("repairLogs removes only the files a logger wrote: anything else in a parts folder is reported and left, with the folder; the index touches none of it", async (t) => {
   await using vault = await tempVault();
   const outside = join(vault.path, "outside");
   Deno.mkdirSync(outside);
@@ -533,9 +541,23 @@ Deno.test("repair removes only the files a logger wrote: anything else in a part
       const storage = await newStorage(vault.path, `case_${i}`);
       const parts = await interruptedLog(storage, 30);
       c.add(parts);
-      const report = await index(vault.path);
-      const said = report.warnings.filter((w) => w.includes(`case_${i}`));
-      assert(said.some((w) => c.said.test(w)), said.join("\n"));
+      // The index only reads it.
+      const before = tree(parts);
+      const indexed = await index(vault.path);
+      assert(
+        indexed.warnings.some((w) =>
+          w.startsWith(
+            `specimens/case_${i}: the log strata/metrics.parts/ is interrupted`,
+          )
+        ),
+        indexed.warnings.join("\n"),
+      );
+      assertEquals(tree(parts), before);
+      const report = await repairLogs(storage.dir);
+      assert(
+        report.problems.some((w) => c.said.test(w)),
+        report.problems.join("\n"),
+      );
       // The log itself was compacted and recorded...
       assertEquals(
         (await readManifest(storage.dir)).artifacts.metrics.rows,
@@ -552,10 +574,10 @@ Deno.test("repair removes only the files a logger wrote: anything else in a part
         "precious",
       );
       // Again: nothing more is removed, and it is still reported.
-      const again = await index(vault.path, { full: true });
+      const again = await repairLogs(storage.dir);
       assert(
-        again.warnings.some((w) => c.said.test(w)),
-        again.warnings.join("\n"),
+        again.problems.some((w) => c.said.test(w)),
+        again.problems.join("\n"),
       );
       assertEquals(tree(parts).map((l) => l.split(" ")[0]), c.left);
     });
@@ -565,13 +587,13 @@ Deno.test("repair removes only the files a logger wrote: anything else in a part
     async () => {
       const storage = await newStorage(vault.path, "empty_case");
       Deno.mkdirSync(join(storage.strata, "loose.parts"));
-      const report = await index(vault.path);
+      const report = await repairLogs(storage.dir);
       assert(
-        report.warnings.some((w) =>
+        report.problems.some((w) =>
           /loose: strata\/loose\.parts\/ has no \.lock file, so no logger made it; it is left as is \(it is empty\)/
             .test(w)
         ),
-        report.warnings.join("\n"),
+        report.problems.join("\n"),
       );
       assert(Deno.statSync(join(storage.strata, "loose.parts")).isDirectory);
       assertEquals(

@@ -4,11 +4,10 @@
  *
  * @module
  */
-import { parquetMetadataAsync } from "hyparquet";
-import type { FileMetaData } from "hyparquet";
+import { type FileMetaData, parquetMetadataAsync } from "hyparquet";
 import type { writeMetadata } from "hyparquet-writer/src/metadata.js";
 import { dirname } from "../_deps.ts";
-import { openVaultFile } from "../_fs.ts";
+import { LEAF_TYPES, readParquetFooter } from "../formats/parquet/footer.ts";
 import { CorruptFileError } from "../errors.ts";
 import {
   KINDS_KEY,
@@ -31,15 +30,6 @@ export interface PartFooter {
   metadata: FileMetaData;
 }
 
-const LEAF_TYPES: Record<string, ParquetColumnInfo["type"]> = {
-  INT32: "INT64",
-  INT64: "INT64",
-  FLOAT: "DOUBLE",
-  DOUBLE: "DOUBLE",
-  BYTE_ARRAY: "STRING",
-  BOOLEAN: "BOOLEAN",
-};
-
 /**
  * The specimen folder of a part file (`<specimen>/strata/<name>.parts/<part>`):
  * the folder its real path must stay inside, so that a `.parts` folder
@@ -54,32 +44,10 @@ export async function readFooter(
   path: string,
   seq: number,
 ): Promise<PartFooter> {
-  using file = await openVaultFile(path, { root: specimenOfPart(path) });
-  const size = (await file.stat()).size;
-  let metadata: FileMetaData;
-  try {
-    metadata = await parquetMetadataAsync({
-      byteLength: size,
-      slice: async (start: number, end?: number) => {
-        const buf = new Uint8Array((end ?? size) - start);
-        await file.seek(start, Deno.SeekMode.Start);
-        let at = 0;
-        while (at < buf.length) {
-          const n = await file.read(buf.subarray(at));
-          if (n === null) throw new Error("unexpected end of file");
-          at += n;
-        }
-        return buf.buffer;
-      },
-    }, { geoparquet: false, initialFetchSize: 1 << 14 });
-  } catch (e) {
-    throw new CorruptFileError(
-      `Cannot read log part "${path}": its footer does not decode (${
-        e instanceof Error ? e.message : e
-      }); it may be truncated`,
-      { cause: e },
-    );
-  }
+  const metadata = await readParquetFooter(path, {
+    root: specimenOfPart(path),
+    what: "log part",
+  });
   const columns: ParquetColumnInfo[] = [];
   for (const el of metadata.schema.slice(1)) {
     const type = el.type && LEAF_TYPES[el.type];

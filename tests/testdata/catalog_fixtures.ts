@@ -37,7 +37,10 @@ export function metricsSql(steps = 10, scale = 1): string {
   return `SELECT range::BIGINT AS step, ${scale} / (range + 1.0) AS loss, range / ${steps}.0 AS accuracy FROM range(${steps})`;
 }
 
-/** Writes a specimen folder into `<vault>/specimens/<id>/`; returns the folder. */
+/**
+ * Writes a specimen folder into `<vault>/specimens/<id>/` with a settled
+ * `strata/` (its mtime a minute ago); returns the folder.
+ */
 export async function writeSpecimen(
   vault: string,
   spec: FixtureSpecimen,
@@ -74,6 +77,11 @@ export async function writeSpecimen(
       );
     }
   }
+  // Written a while ago, as a finished run's folder is: the index trusts a
+  // strata/ mtime only once settled (5 s), so a fresh one would make the
+  // fingerprint depend on how fast this machine gets to the next index.
+  const settled = new Date(Date.now() - 60_000);
+  await Deno.utime(join(dir, "strata"), settled, settled);
   return dir;
 }
 

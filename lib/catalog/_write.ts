@@ -1,0 +1,155 @@
+/**
+ * The write phase: the new catalog is staged beside the old one (a copy of
+ * it, updated, or a new file) and renamed into place, so that a reader sees
+ * the old or the new catalog, never a partial one.
+ *
+ * @module
+ */
+import { ident, MAIN_METRICS, openDatabase } from "../duckdb/duckdb.ts";
+import { exists, tempPathFor, withWriteContext } from "../_fs.ts";
+import { VaultError } from "../errors.ts";
+import type { SpecimenRecord } from "./_records.ts";
+import { CATALOG_SCHEMA_VERSION, SCHEMA_SQL } from "./schema.ts";
+import {
+  deleteSpecimens,
+  stageCatalog,
+  writeCatalogRows,
+  writeTensors,
+  writeViews,
+} from "./_write_catalog.ts";
+import { writeMetrics } from "./_write_metrics.ts";
+
+/** What {@linkcode writeCatalog} writes, and how it reports. */
+export interface CatalogChanges {
+  /** The temp catalog: a copy of the old one to update, or none yet. */
+  tmp: string;
+  /** Whether `tmp` is a copy of the old catalog (else it gets the schema). */
+  update: boolean;
+  /** Store every `exp_` view. */
+  views: boolean;
+  /** Specimens whose rows stay. */
+  kept: number;
+  /** Ids whose rows go. */
+  toDelete: string[];
+  /** Specimens read this run. */
+  records: SpecimenRecord[];
+  /** Folders skipped so far (for the message when none is valid). */
+  skipped: number;
+  /** The vault's `specimens/` folder, for messages. */
+  specimensDir: string;
+  warn: (message: string) => void;
+  /** Steps done of 5. */
+  step: (done: number) => void;
+  /** Ends a timed phase. */
+  lap: (phase: string) => void;
+}
+
+/**
+ * Writes the changes into the temp catalog and checkpoints it. Returns the
+ * records stored (those DuckDB can hold). Throws {@linkcode VaultError}
+ * when no valid specimen would be left.
+ */
+export async function writeCatalog(
+  w: CatalogChanges,
+): Promise<SpecimenRecord[]> {
+  const db = await openDatabase(w.tmp, { autoload_known_extensions: "false" });
+  try {
+    const c = db.connection;
+    if (!w.update) {
+      await c.run(SCHEMA_SQL);
+      await c.run(
+        `INSERT INTO vault_info VALUES ('schema_version', '${CATALOG_SCHEMA_VERSION}'), ('views', '${w.views}')`,
+      );
+    }
+    w.step(0);
+    if (w.toDelete.length) await deleteSpecimens(c, w.toDelete, w.views);
+    const valid = await stageCatalog(c, w.records, w.warn);
+    if (w.kept + valid.length === 0) {
+      throw noValidSpecimens(
+        w.specimensDir,
+        w.skipped + w.records.length - valid.length,
+      );
+    }
+    w.lap("catalog");
+    w.step(1);
+    await writeMetrics(c, valid, w.warn);
+    w.lap("metrics");
+    w.step(2);
+    await writeCatalogRows(c, valid);
+    await writeTensors(c, valid);
+    w.lap("catalog");
+    w.step(3);
+    if (w.views) await writeViews(c, valid);
+    // Queries may name `metrics` before any specimen has written one.
+    await c.run(
+      `CREATE TABLE IF NOT EXISTS ${ident(MAIN_METRICS)} (specimen_id VARCHAR)`,
+    );
+    await c.run(
+      `DELETE FROM vault_info WHERE key IN ('built_at', 'specimens', 'fingerprint_logs');
+       INSERT INTO vault_info VALUES ('built_at', now()::VARCHAR), ('specimens', '${
+        w.kept + valid.length
+      }'), ('fingerprint_logs', 'true');`,
+    );
+    await c.run("CHECKPOINT");
+    w.step(4);
+    return valid;
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Runs `build` with a temp path beside `catalog` to build the new catalog
+ * in, and `place` to rename it into place. Whatever fails, the temp is
+ * removed and the old catalog stays as it was (the error says so).
+ */
+export async function withStagedCatalog<T>(
+  catalog: string,
+  build: (tmp: string, place: () => Promise<void>) => Promise<T>,
+): Promise<T> {
+  const tmp = tempPathFor(catalog);
+  let placed = false;
+  try {
+    return await build(tmp, async () => {
+      await placeCatalog(tmp, catalog);
+      placed = true;
+    });
+  } catch (e) {
+    // A full disk or a read-only vault: say so, and that nothing was lost.
+    throw withWriteContext(
+      e,
+      `Cannot write the catalog ${catalog} (the previous catalog is left as it was)`,
+    );
+  } finally {
+    if (!placed) {
+      await Deno.remove(tmp).catch(() => {});
+      await Deno.remove(`${tmp}.wal`).catch(() => {});
+    }
+  }
+}
+
+/** Renames the temp catalog `tmp` into place as `catalog`. */
+async function placeCatalog(tmp: string, catalog: string) {
+  // DuckDB removes the WAL on a clean close; a leftover one would mean the
+  // file alone is not the whole database.
+  if (await exists(`${tmp}.wal`)) {
+    throw new VaultError(
+      `DuckDB left a write-ahead log beside ${tmp}; the catalog was not replaced. Run the index again`,
+    );
+  }
+  await Deno.rename(tmp, catalog);
+}
+
+export function noValidSpecimens(dir: string, skipped: number): VaultError {
+  return new VaultError(
+    `No valid specimens found to index in ${dir}${
+      skipped ? ` (${skipped} folder(s) skipped: see the warnings above)` : ""
+    }. Create one with \`deno task create\`, or fix the manifests named above; the previous catalog was left untouched`,
+  );
+}
+
+export function strictFailure(warnings: string[]): VaultError {
+  return new VaultError(
+    `--strict: ${warnings.length} warning(s) (see above); the catalog was not replaced. Fix them, or index without --strict`,
+  );
+}
