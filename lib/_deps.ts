@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-import-prefix -- a deps module: npm packages by full specifiers, so lib/ works imported by path from any script
 /**
  * The one place where built-in modules are named. JSR is unreachable here, so
  * `node:` built-ins stand in for `@std/path`, `@std/cli` and `@std/fs`.
@@ -44,7 +45,7 @@ export {
 export {
   decode as decodeMsgpack,
   encode as encodeMsgpack,
-} from "@msgpack/msgpack";
+} from "npm:@msgpack/msgpack@3.1.3";
 
 /** Converts a `file:` URL to a path; a path is returned as it is. */
 export function fromFileUrl(url: string | URL): string {
@@ -53,7 +54,7 @@ export function fromFileUrl(url: string | URL): string {
     : url;
 }
 
-import CRC32C from "crc-32/crc32c.js";
+import CRC32C from "npm:crc-32@1.2.2/crc32c.js";
 
 /**
  * CRC-32C (Castagnoli) of `bytes`, as an unsigned 32-bit integer: the

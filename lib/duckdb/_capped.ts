@@ -4,7 +4,11 @@
  *
  * @module
  */
-import type { DuckDBResult, DuckDBValueConverter, JS } from "@duckdb/node-api";
+import type {
+  DuckDBResult,
+  DuckDBValueConverter,
+  JS,
+} from "../_deps/duckdb_node_api.ts";
 import { parseJson, plainConverter } from "./_convert.ts";
 
 /**

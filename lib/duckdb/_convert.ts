@@ -13,7 +13,7 @@ import {
   JSDuckDBValueConverter,
   listValue,
   timestampTZValue,
-} from "@duckdb/node-api";
+} from "../_deps/duckdb_node_api.ts";
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 

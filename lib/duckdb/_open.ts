@@ -4,7 +4,10 @@
  *
  * @module
  */
-import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import {
+  type DuckDBConnection,
+  DuckDBInstance,
+} from "../_deps/duckdb_node_api.ts";
 import { join, tmpdir } from "../_deps.ts";
 
 /** One open database: an instance and a connection, closed together. */

@@ -15,7 +15,7 @@ import type {
   DuckDBValue,
   DuckDBValueConverter,
   JS,
-} from "@duckdb/node-api";
+} from "../_deps/duckdb_node_api.ts";
 import { errorMessage } from "../errors.ts";
 import { InvalidInputError } from "../errors.ts";
 

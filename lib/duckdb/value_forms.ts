@@ -27,7 +27,7 @@ import {
   type DuckDBValueConverter,
   type JS,
   JSDuckDBValueConverter,
-} from "@duckdb/node-api";
+} from "../_deps/duckdb_node_api.ts";
 import { type DuckDBResultReader, safeNumber } from "./duckdb.ts";
 
 /** `"2024-01-01 12:00:00.5+02"` → `"2024-01-01T12:00:00.5+02:00"`. */

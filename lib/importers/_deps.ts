@@ -1,18 +1,20 @@
 /**
- * Private: the third-party and built-in modules the importers use, named once.
+ * Private: the third-party and built-in modules the importers use, named once
+ * (npm packages by full specifiers, as in lib/_deps.ts, so that lib/ works
+ * imported by path from any script).
  *
  * @module
  */
-import path from "node:path";
-
-export const { basename, dirname, join, relative, resolve, sep } = path;
-export { createHash } from "node:crypto";
-export { BinaryReader } from "@bufbuild/protobuf/wire";
-export { parse as parseCsv } from "csv-parse/sync";
-export { parse as parseYaml } from "yaml";
-import CRC32C from "crc-32/crc32c.js";
-
-/** CRC-32C (Castagnoli) of `bytes`, as an unsigned 32-bit integer. */
-export function crc32c(bytes: Uint8Array): number {
-  return CRC32C.buf(bytes, 0) >>> 0;
-}
+export {
+  basename,
+  crc32c,
+  createHash,
+  dirname,
+  join,
+  relative,
+  resolve,
+  SEPARATOR as sep,
+} from "../_deps.ts";
+export { BinaryReader } from "npm:@bufbuild/protobuf@2.17.0/wire";
+export { parse as parseCsv } from "npm:csv-parse@7.0.3/sync";
+export { parse as parseYaml } from "npm:yaml@2.9.1";

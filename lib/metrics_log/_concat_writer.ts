@@ -4,9 +4,9 @@
  *
  * @module
  */
-import type { FileMetaData } from "hyparquet";
-import { writeMetadata } from "hyparquet-writer/src/metadata.js";
-import { ByteWriter } from "hyparquet-writer";
+import type { FileMetaData } from "../_deps/hyparquet.ts";
+import { writeMetadata } from "../_deps/hyparquet_writer.ts";
+import { ByteWriter } from "../_deps/hyparquet_writer.ts";
 import { CorruptFileError } from "../errors.ts";
 import {
   encodeTypedMetrics,

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { type FileMetaData, parquetMetadataAsync } from "hyparquet";
-import type { writeMetadata } from "hyparquet-writer/src/metadata.js";
+import { type FileMetaData, parquetMetadataAsync } from "../_deps/hyparquet.ts";
+import type { writeMetadata } from "../_deps/hyparquet_writer.ts";
 import { dirname } from "../_deps.ts";
 import { LEAF_TYPES, readParquetFooter } from "../formats/parquet/footer.ts";
 import { CorruptFileError } from "../errors.ts";

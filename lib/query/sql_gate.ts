@@ -29,7 +29,7 @@ import {
   type DuckDBConnection,
   type DuckDBPreparedStatement,
   StatementType,
-} from "@duckdb/node-api";
+} from "../_deps/duckdb_node_api.ts";
 import { InvalidInputError } from "../errors.ts";
 
 /** The longest SQL text the gate takes, in characters. */

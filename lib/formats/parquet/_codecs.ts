@@ -14,11 +14,11 @@
  *
  * @module
  */
-import type { Compressors } from "hyparquet";
+import type { Compressors } from "../../_deps/hyparquet.ts";
 import {
   decompressLz4,
   decompressLz4Raw,
-} from "hyparquet-compressors/src/lz4.js";
+} from "../../_deps/hyparquet_compressors.ts";
 import {
   brotliDecompressSync,
   gunzipSync,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { SchemaElement } from "hyparquet";
+import type { SchemaElement } from "../../_deps/hyparquet.ts";
 import { classifyLeaf, convertValues } from "./_types.ts";
 import { TYPED, TYPED_KINDS } from "./_layout.ts";
 import { KINDS_KEY } from "./types.ts";

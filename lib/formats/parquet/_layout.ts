@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { writeMetadata } from "hyparquet-writer/src/metadata.js";
+import type { writeMetadata } from "../../_deps/hyparquet_writer.ts";
 
 /** Arrow's default row-group size: big groups, few footers to parse. */
 export const ROW_GROUP_ROWS = 1 << 20;

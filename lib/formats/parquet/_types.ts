@@ -20,7 +20,7 @@
  *
  * @module
  */
-import type { SchemaElement } from "hyparquet";
+import type { SchemaElement } from "../../_deps/hyparquet.ts";
 
 /** A column's type as the reader reports it (see `ReadColumnInfo`). */
 export type ReadType =

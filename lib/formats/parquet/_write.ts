@@ -4,12 +4,12 @@
  *
  * @module
  */
-import { ByteWriter } from "hyparquet-writer";
-import { writePageHeader } from "hyparquet-writer/src/datapage.js";
-import { writeRleBitPackedHybrid } from "hyparquet-writer/src/encoding.js";
-import { writeMetadata } from "hyparquet-writer/src/metadata.js";
-import { writePlain } from "hyparquet-writer/src/plain.js";
-import { snappyCompress } from "hyparquet-writer/src/snappy.js";
+import { ByteWriter } from "../../_deps/hyparquet_writer.ts";
+import { writePageHeader } from "../../_deps/hyparquet_writer.ts";
+import { writeRleBitPackedHybrid } from "../../_deps/hyparquet_writer.ts";
+import { writeMetadata } from "../../_deps/hyparquet_writer.ts";
+import { writePlain } from "../../_deps/hyparquet_writer.ts";
+import { snappyCompress } from "../../_deps/hyparquet_writer.ts";
 import { zstdCompressSync } from "../../_deps.ts";
 import {
   type Codec,

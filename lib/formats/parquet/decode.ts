@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { parquetMetadata, parquetRead } from "hyparquet";
-import type { ColumnData, FileMetaData } from "hyparquet";
+import { parquetMetadata, parquetRead } from "../../_deps/hyparquet.ts";
+import type { ColumnData, FileMetaData } from "../../_deps/hyparquet.ts";
 import { DECOMPRESSORS, READABLE_CODECS } from "./_codecs.ts";
 import { PARSERS } from "./_types.ts";
 import { CorruptFileError, UnsupportedFormatError } from "../../errors.ts";

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { parquetMetadata } from "hyparquet";
-import type { FileMetaData } from "hyparquet";
+import { parquetMetadata } from "../../_deps/hyparquet.ts";
+import type { FileMetaData } from "../../_deps/hyparquet.ts";
 import {
   openVaultFile,
   openVaultFileSync,

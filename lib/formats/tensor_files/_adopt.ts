@@ -19,8 +19,8 @@
  *
  * @module
  */
-import * as zarr from "zarrita";
-import FileSystemStore from "@zarrita/storage/fs";
+import { zarr } from "../../_deps/zarrita.ts";
+import { FileSystemStore } from "../../_deps/zarrita_storage.ts";
 import { dirname, join, resolve } from "../../_deps.ts";
 import { placeDir, tempPathFor } from "../../_fs.ts";
 import {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import * as zarr from "zarrita";
+import { zarr } from "../../_deps/zarrita.ts";
 import { cStrides, CTORS } from "./_dtypes.ts";
 import { type ChunkPool, WRITES_IN_FLIGHT } from "./_chunk_pool.ts";
 import type { Spec } from "./_spec.ts";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type * as zarr from "zarrita";
+import type { zarr } from "../../_deps/zarrita.ts";
 import { basename } from "../../_deps.ts";
 import { ImmutableArtifactError, InvalidInputError } from "../../errors.ts";
 import { CTORS, DTYPES, isDType } from "./_dtypes.ts";

@@ -3,8 +3,8 @@
  *
  * @module
  */
-import type * as zarr from "zarrita";
-import FileSystemStore from "@zarrita/storage/fs";
+import type { zarr } from "../../_deps/zarrita.ts";
+import { FileSystemStore } from "../../_deps/zarrita_storage.ts";
 
 const METADATA_FILES = new Set(["/zarr.json", "/.zarray", "/.zattrs"]);
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type * as zarr from "zarrita";
+import type { zarr } from "../../_deps/zarrita.ts";
 import { placeDir } from "../../_fs.ts";
 import { InvalidInputError } from "../../errors.ts";
 import { BandWriter } from "./_bands.ts";

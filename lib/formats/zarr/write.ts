@@ -4,7 +4,7 @@
  *
  * @module
  */
-import * as zarr from "zarrita";
+import { zarr } from "../../_deps/zarrita.ts";
 import { dirname, resolve } from "../../_deps.ts";
 import { exists, tempPathFor } from "../../_fs.ts";
 import { InvalidInputError, NotFoundError } from "../../errors.ts";

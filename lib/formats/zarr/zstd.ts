@@ -4,7 +4,7 @@
  *
  * @module
  */
-import * as zarr from "zarrita";
+import { zarr } from "../../_deps/zarrita.ts";
 import {
   zlibConstants,
   zstdCompress,
