@@ -22,7 +22,7 @@ import { fileURLToPath } from "node:url";
  * belongs to the top layer (tasks, mod.ts, tooling).
  */
 export const LAYERS: readonly { name: string; paths: readonly string[] }[] = [
-  { name: "leaves", paths: ["lib/*"] },
+  { name: "leaves", paths: ["lib/*", "lib/_deps/"] },
   {
     name: "cli, formats, duckdb, bridge, importers",
     paths: [
