@@ -1,0 +1,143 @@
+/**
+ * Tables of a TensorBoard sub-run from its scalar points (one pass when
+ * steps come in order, grouped by tag otherwise), plus its histograms and
+ * texts. Private to the TensorBoard importer.
+ *
+ * @module
+ */
+import type { SubrunAccumulator } from "./_event_accumulator.ts";
+import { lowerBound } from "./_steps.ts";
+import {
+  type ImportedColumn,
+  type ImportedRun,
+  type ImportedTable,
+  type Series,
+  tablesFromSeries,
+} from "./model.ts";
+
+/**
+ * The usual case in one pass: points come in non-decreasing step order (a
+ * writer logs step by step), so each new step is the next row. Returns null
+ * when they do not, or when the table would be mostly nulls (then
+ * {@linkcode tablesFromSeries} splits it).
+ */
+function flatTable(acc: SubrunAccumulator, name: string): ImportedTable | null {
+  const s = acc.pointStep.view(), tags = acc.pointTag.view();
+  const vals = acc.pointValue.view(), walls = acc.pointWall.view();
+  const n = s.length;
+  let rows = 0;
+  for (let i = 0; i < n; i++) {
+    if (i > 0 && s[i] < s[i - 1]) return null;
+    if (i === 0 || s[i] !== s[i - 1]) rows++;
+  }
+  const colOf = new Int32Array(acc.entries.length).fill(-1);
+  const names: string[] = [];
+  for (const e of acc.entries) {
+    if (e.points > 0) {
+      colOf[e.index] = names.length;
+      names.push(e.name);
+    }
+  }
+  const cols = names.length;
+  if (rows * cols > 4 * n + 1_000_000) return null;
+  const step = new Float64Array(rows);
+  const wall = new Float64Array(rows).fill(-Infinity);
+  const values = new Float64Array(rows * cols);
+  const present = new Uint8Array(rows * cols);
+  let r = -1;
+  for (let i = 0; i < n; i++) {
+    if (r < 0 || s[i] !== step[r]) step[++r] = s[i];
+    const cell = colOf[tags[i]] * rows + r;
+    values[cell] = vals[i];
+    present[cell] = 1;
+    if (walls[i] > wall[r]) wall[r] = walls[i];
+  }
+  const columns = new Map<string, ImportedColumn>([["wall_time", {
+    kind: "number",
+    values: wall,
+    present: null,
+  }]]);
+  names.forEach((tag, c) => {
+    const mask = present.subarray(c * rows, (c + 1) * rows);
+    let all = true;
+    for (let i = 0; i < rows && all; i++) all = mask[i] === 1;
+    columns.set(tag, {
+      kind: "number",
+      values: values.subarray(c * rows, (c + 1) * rows),
+      present: all ? null : mask,
+    });
+  });
+  return { name, rows, step, columns };
+}
+
+export function addSubrun(
+  run: ImportedRun,
+  acc: SubrunAccumulator,
+  table: string,
+) {
+  const flat = acc.pointStep.length > 0 ? flatTable(acc, table) : null;
+  if (flat) run.tables.push(flat);
+  else addSortedTables(run, acc, table);
+  for (const e of acc.entries) {
+    if (e.hist) run.histograms.push(e.hist.build(table, e.name));
+    if (e.texts) run.texts.push({ table, tag: e.name, entries: e.texts });
+  }
+}
+
+/** Tables from points in any order: grouped by tag, then laid out by step. */
+function addSortedTables(
+  run: ImportedRun,
+  acc: SubrunAccumulator,
+  table: string,
+) {
+  // Group the flat point columns by tag (a counting sort: stable, so each
+  // tag keeps file order) into views of one buffer per column.
+  const tagOf = acc.pointTag.view(), n = tagOf.length;
+  const offsets = new Float64Array(acc.entries.length + 1);
+  for (const e of acc.entries) offsets[e.index + 1] = e.points;
+  for (let i = 1; i < offsets.length; i++) offsets[i] += offsets[i - 1];
+  const fill = offsets.slice(0, -1);
+  const steps = new Float64Array(n), values = new Float64Array(n);
+  const walls = new Float64Array(n);
+  const srcStep = acc.pointStep.view(), srcValue = acc.pointValue.view();
+  const srcWall = acc.pointWall.view();
+  for (let i = 0; i < n; i++) {
+    const o = fill[tagOf[i]]++;
+    steps[o] = srcStep[i];
+    values[o] = srcValue[i];
+    walls[o] = srcWall[i];
+  }
+  const series: (Series & { walls: Float64Array })[] = [];
+  for (const e of acc.entries) {
+    if (e.points === 0) continue;
+    const a = offsets[e.index], b = offsets[e.index + 1];
+    series.push({
+      name: e.name,
+      steps: steps.subarray(a, b),
+      values: values.subarray(a, b),
+      walls: walls.subarray(a, b),
+    });
+  }
+  const scalarEntries = series;
+  for (const t of tablesFromSeries(table, series)) {
+    // wall_time of a row: the latest wall time of any point at that step.
+    const wall = new Float64Array(t.rows).fill(-Infinity);
+    for (const e of scalarEntries) {
+      if (!t.columns.has(e.name)) continue;
+      const steps = e.steps, walls = e.walls;
+      let row = 0;
+      for (let i = 0; i < steps.length; i++) {
+        if (t.step[row] !== steps[i]) row = lowerBound(t.step, steps[i]);
+        if (walls[i] > wall[row]) wall[row] = walls[i];
+      }
+    }
+    const wcol = new Map<string, ImportedColumn>([["wall_time", {
+      kind: "number",
+      values: wall,
+      present: null,
+    }]]);
+    for (const [k, v] of t.columns) wcol.set(k, v);
+    t.columns = wcol;
+    run.tables.push(t);
+  }
+}
