@@ -10,7 +10,13 @@ import {
   PYTHON_IDS,
 } from "./testdata/catalog_fixtures.ts";
 import { paramSpecimen } from "./testdata/params_fixtures.ts";
-import { assert, assertEquals, assertRejects, tempVault } from "./utils.ts";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  runTask,
+  tempVault,
+} from "./utils.ts";
 
 async function vaultWithParams() {
   const v = await tempVault();
@@ -179,4 +185,38 @@ Deno.test("compare() names an unknown id, metric column or table", async () => {
     NotFoundError,
     '"eval"',
   );
+});
+
+Deno.test("the README's three params queries pass the SQL gate of deno task query and answer", async () => {
+  await using v = await vaultWithParams();
+  const query = async (sql: string) => {
+    const r = await runTask("query", [
+      "--vault",
+      v.path,
+      "--format",
+      "json",
+      sql,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as Record<string, unknown>[];
+  };
+  assertEquals(
+    ids(
+      await query(
+        "SELECT specimen_id FROM params WHERE key = 'lr' AND num < 1e-3",
+      ),
+    ),
+    ["a", "c"],
+  );
+  const names = await query(
+    "SELECT c.specimen_id, c.params->>'$.optimizer.name' AS opt FROM catalog c ORDER BY 1",
+  );
+  assertEquals(names.map((r) => r.opt), ["adam", "sgd", "adam", null]);
+  const joined = await query(
+    `SELECT p.specimen_id, p.num AS lr, m.final_loss FROM params p
+     JOIN (SELECT specimen_id, arg_max(loss, step) AS final_loss FROM metrics GROUP BY 1) m
+     USING (specimen_id) WHERE p.key = 'lr' ORDER BY m.final_loss`,
+  );
+  assertEquals(joined.map((r) => r.specimen_id), ["a", "b", "c"]);
+  assertEquals(joined.map((r) => r.lr), [3e-4, 1e-3, 3e-4]);
 });
