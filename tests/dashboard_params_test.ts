@@ -176,3 +176,15 @@ Deno.test("GET /api/params/parallel gives one row per specimen with a value per 
     assertEquals(r.status, 400, path);
   }
 });
+
+Deno.test("GET /api/params/keys lists every param key with how many specimens have it and how many as a number", async () => {
+  await using v = await paramsVault();
+  await using server = await serveVault(v.path);
+  const { status, body } = await get(server.url, "/api/params/keys");
+  assertEquals(status, 200);
+  assertEquals(body.keys, [
+    { key: "batch", specimens: 3, numeric: 3 },
+    { key: "lr", specimens: 4, numeric: 3 },
+    { key: "optimizer.name", specimens: 3, numeric: 0 },
+  ]);
+});

@@ -111,6 +111,29 @@ async function metricSql(
 }
 
 /**
+ * `GET /api/params/keys`: every param key in the catalog with how many
+ * specimens have it and how many of those values are numbers (for a column
+ * picker, and the axes a scatter can take).
+ */
+export async function paramKeys(ctx: ApiContext): Promise<unknown> {
+  return await ctx.catalog.memo("param_keys", async () => {
+    const r = await ctx.catalog.query(
+      `SELECT key, count(*)::DOUBLE AS specimens, count(num)::DOUBLE AS numeric
+       FROM params GROUP BY key ORDER BY key`,
+      undefined,
+      { ...ctx.limits, maxRows: 100_000 },
+    );
+    return {
+      keys: r.rows.map((row) => ({
+        key: String(row.key),
+        specimens: Number(row.specimens),
+        numeric: Number(row.numeric),
+      })),
+    };
+  });
+}
+
+/**
  * `GET /api/params?ids=a,b`: every param key of the chosen specimens, each
  * with its value per specimen (`null` where absent, `absent` says which),
  * and `differs`.

@@ -15,7 +15,12 @@ import {
   summary,
   tensor,
 } from "./_api.ts";
-import { paramsParallel, paramsScatter, paramsTable } from "./_api_params.ts";
+import {
+  paramKeys,
+  paramsParallel,
+  paramsScatter,
+  paramsTable,
+} from "./_api_params.ts";
 import { ASSETS, INDEX_HTML } from "./_assets.ts";
 import {
   decodeSegment,
@@ -140,6 +145,9 @@ async function apiGet(
       break;
     case "params":
       if (seg.length === 1) return json(await paramsTable(ctx, url));
+      if (seg.length === 2 && seg[1] === "keys") {
+        return json(await paramKeys(ctx));
+      }
       if (seg.length === 2 && seg[1] === "scatter") {
         return json(await paramsScatter(ctx, url));
       }
