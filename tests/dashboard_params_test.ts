@@ -188,3 +188,61 @@ Deno.test("GET /api/params/keys lists every param key with how many specimens ha
     { key: "optimizer.name", specimens: 3, numeric: 0 },
   ]);
 });
+
+Deno.test("GET /api/catalog?params= adds param columns that sort (param:KEY) and filter (param.KEY=VALUE, numbers numerically)", async () => {
+  await using v = await paramsVault();
+  await using server = await serveVault(v.path);
+  type Page = {
+    rows: { specimen_id: string; params?: Record<string, unknown> }[];
+    matched: number;
+  };
+  const page = async (query: string) => {
+    const r = await get(server.url, `/api/catalog?${query}`);
+    assertEquals(r.status, 200, JSON.stringify(r.body));
+    return r.body as Page;
+  };
+  const cols = await page(
+    "params=lr,optimizer.name&sort=specimen_id&order=asc",
+  );
+  assertEquals(cols.rows.map((r) => r.specimen_id), [
+    "a",
+    "b",
+    "c",
+    "d",
+    "plain",
+  ]);
+  assertEquals(cols.rows[0].params, { lr: 3e-4, "optimizer.name": "adam" });
+  assertEquals(cols.rows[2].params, { lr: "warmup", "optimizer.name": "adam" });
+  assertEquals(cols.rows[4].params, { lr: null, "optimizer.name": null });
+  const byLr = await page("params=lr&sort=param:lr&order=asc");
+  // Numbers in order, then the text, then the specimens without.
+  assertEquals(byLr.rows.map((r) => r.specimen_id), [
+    "a",
+    "b",
+    "d",
+    "c",
+    "plain",
+  ]);
+  const desc = await page("sort=param:lr&order=desc");
+  assertEquals(desc.rows.map((r) => r.specimen_id).slice(0, 3), [
+    "d",
+    "b",
+    "a",
+  ]);
+  assert(!("params" in desc.rows[0]));
+  assertEquals((await page("param.lr=3e-4")).rows.map((r) => r.specimen_id), [
+    "a",
+  ]);
+  assertEquals(
+    (await page("param.optimizer.name=adam&sort=specimen_id&order=asc")).rows
+      .map((r) => r.specimen_id),
+    ["a", "c"],
+  );
+  const both = await page("param.optimizer.name=adam&param.batch=64");
+  assertEquals(both.matched, 1);
+  assertEquals(both.rows.map((r) => r.specimen_id), ["c"]);
+  for (const bad of ["params=a%20b", "sort=param:", "param.x..y=1"]) {
+    const r = await get(server.url, `/api/catalog?${bad}`);
+    assertEquals(r.status, 400, bad);
+  }
+});
