@@ -196,7 +196,10 @@ export {
 } from "./lib/catalog/index_vault.ts";
 export {
   type ColumnInfo,
+  type CompareOptions,
+  type CompareResult,
   type MetricAcrossOptions,
+  type MetricSummary,
   type QueryParams,
   type QueryResult,
   type Row,

@@ -26,6 +26,7 @@ export const AREAS = [
   "verify",
   "dashboard",
   "importers",
+  "params",
 ];
 
 /** The task's help text. */

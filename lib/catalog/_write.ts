@@ -14,6 +14,7 @@ import {
   deleteSpecimens,
   stageCatalog,
   writeCatalogRows,
+  writeParams,
   writeTensors,
   writeViews,
 } from "./_write_catalog.ts";
@@ -77,6 +78,7 @@ export async function writeCatalog(
     w.step(2);
     await writeCatalogRows(c, valid);
     await writeTensors(c, valid);
+    await writeParams(c, valid);
     w.lap("catalog");
     w.step(3);
     if (w.views) await writeViews(c, valid);

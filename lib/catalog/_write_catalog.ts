@@ -13,6 +13,7 @@ import {
   toJson,
 } from "../duckdb/duckdb.ts";
 import { MANIFEST_FILE } from "../specimen/manifest.ts";
+import { canonicalJson, flattenParams } from "../specimen/params.ts";
 import type { SpecimenRecord } from "./_records.ts";
 import { appendRow, stage } from "./_stage.ts";
 import { exactTableName } from "./_exact.ts";
@@ -42,6 +43,7 @@ export async function stageCatalog(
     "provenance",
     "manifest",
     "fingerprint",
+    "params",
   ]);
   const unfit = new Map<string, string>();
   for (const r of records) {
@@ -64,6 +66,7 @@ export async function stageCatalog(
         m.provenance === undefined ? null : toJson(m.provenance),
         toJson(m),
         r.fingerprint,
+        m.params === undefined ? null : canonicalJson(m.params),
       ];
     } catch (e) {
       unfit.set(r.id, (e as Error).message);
@@ -77,7 +80,7 @@ export async function stageCatalog(
   for (
     const [id] of (await c.runAndReadAll(
       `DELETE FROM _stage_catalog WHERE NOT (json_valid(tags) AND json_valid(dependencies)
-         AND json_valid(artifacts) AND coalesce(json_valid(provenance), true) AND json_valid(manifest)
+         AND json_valid(artifacts) AND coalesce(json_valid(provenance), true) AND json_valid(manifest) AND coalesce(json_valid(params), true)
          AND TRY_CAST(tags::JSON AS VARCHAR[]) IS NOT NULL
          AND TRY_CAST(dependencies::JSON AS MAP(VARCHAR, VARCHAR)) IS NOT NULL)
        RETURNING specimen_id`,
@@ -132,7 +135,9 @@ export async function deleteSpecimens(
   const unions = (await c.runAndReadAll(
     `SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND (table_name = 'metrics' OR table_name LIKE 'metrics\\_\\_%' ESCAPE '\\')`,
   )).getRows().map(([t]) => String(t));
-  for (const table of [...unions, "metric_tables", "tensors", "catalog"]) {
+  for (
+    const table of [...unions, "metric_tables", "tensors", "params", "catalog"]
+  ) {
     await c.run(`DELETE FROM ${ident(table)} WHERE specimen_id IN ${list}`);
   }
   // A union table left empty goes, so its column types are decided afresh.
@@ -212,8 +217,44 @@ export async function writeCatalogRows(
        domain, method, model, CAST(tags::JSON AS VARCHAR[]), status, path, description,
        manifest::JSON->>'parent',
        CAST(dependencies::JSON AS MAP(VARCHAR, VARCHAR)), artifacts::JSON, provenance::JSON,
-       metrics_rows::BIGINT, CAST(issues::JSON AS VARCHAR[]), manifest::JSON, fingerprint, now()
+       metrics_rows::BIGINT, CAST(issues::JSON AS VARCHAR[]), manifest::JSON, fingerprint, now(),
+       params::JSON
      FROM _stage_catalog JOIN _stage_status USING (specimen_id)`,
+  );
+}
+
+/**
+ * Writes the long `params` table: one row per leaf of each record's params
+ * (`key` dotted, `value` as text, `num` when the leaf is a number).
+ */
+export async function writeParams(
+  c: DuckDBConnection,
+  records: SpecimenRecord[],
+) {
+  const appender = await stage(c, "_stage_params", [
+    "specimen_id",
+    "key",
+    "value",
+    "num",
+  ]);
+  let n = 0;
+  for (const r of records) {
+    const params = r.manifest.params;
+    if (params === undefined || params === null) continue;
+    for (const row of flattenParams(params)) {
+      appendRow(appender, [
+        r.id,
+        row.key,
+        row.value,
+        row.num === null ? null : String(row.num),
+      ]);
+      n++;
+    }
+  }
+  appender.closeSync();
+  if (n === 0) return;
+  await c.run(
+    `INSERT INTO params SELECT specimen_id, key, value, num::DOUBLE FROM _stage_params`,
   );
 }
 

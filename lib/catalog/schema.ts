@@ -37,7 +37,14 @@ CREATE TABLE catalog (
   issues VARCHAR[],
   manifest JSON,
   fingerprint VARCHAR,
-  indexed_at TIMESTAMPTZ
+  indexed_at TIMESTAMPTZ,
+  params JSON
+);
+CREATE TABLE params (
+  specimen_id VARCHAR,
+  key VARCHAR,
+  value VARCHAR,
+  num DOUBLE
 );
 CREATE TABLE metric_tables (
   specimen_id VARCHAR,

@@ -24,6 +24,110 @@ const CATALOG_SORTS = new Set([
   "metrics_rows",
 ]);
 const FACETS = ["domain", "method", "model", "status"] as const;
+const PARAM_KEY = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+/** Param columns of one catalog page at most. */
+export const MAX_PARAM_COLUMNS = 20;
+
+function checkParamKey(key: string): string {
+  if (!PARAM_KEY.test(key)) {
+    throw new InvalidInputError(
+      `Invalid param key ${
+        JSON.stringify(key)
+      }: use dotted names of [A-Za-z0-9_-], e.g. optimizer.name`,
+    );
+  }
+  return key;
+}
+
+/**
+ * The param columns of a catalog page: `params=lr,optimizer.name` adds them
+ * (each row gets `params: { key: value }`, a number where the leaf is one),
+ * `sort=param:KEY` sorts by one (numbers first by value, then text), and
+ * `param.KEY=VALUE` keeps the rows whose leaf equals VALUE (as text, or as
+ * a number when VALUE is one: `param.lr=3e-4` matches 0.0003). Pushes its
+ * filters onto `where`/`params`; returns the FROM, the extra SELECT list,
+ * the ORDER BY and the row shaping.
+ */
+function paramColumns(
+  url: URL,
+  sort: string,
+  where: string[],
+  params: Record<string, unknown>,
+) {
+  const keys = listParam(url, "params").map(checkParamKey);
+  const filters: [string, string][] = [];
+  for (const [name, value] of url.searchParams) {
+    if (name.startsWith("param.")) {
+      filters.push([checkParamKey(name.slice("param.".length)), value]);
+    }
+  }
+  const sortKey = sort.startsWith("param:")
+    ? checkParamKey(sort.slice("param:".length))
+    : null;
+  const all = [
+    ...new Set([
+      ...keys,
+      ...filters.map(([k]) => k),
+      ...(sortKey ? [sortKey] : []),
+    ]),
+  ];
+  if (all.length > MAX_PARAM_COLUMNS) {
+    throw new InvalidInputError(
+      `Too many param columns: ${all.length}; the limit is ${MAX_PARAM_COLUMNS}`,
+    );
+  }
+  const joins = all.map((k, i) => {
+    params[`pk${i}`] = k;
+    return `LEFT JOIN params pc${i} ON pc${i}.specimen_id = c.specimen_id AND pc${i}.key = $pk${i}`;
+  });
+  filters.forEach(([k, v], j) => {
+    const i = all.indexOf(k);
+    const n = v.trim() === "" ? NaN : Number(v);
+    params[`pf${j}`] = v;
+    if (Number.isFinite(n)) {
+      params[`pfn${j}`] = n;
+      where.push(`(pv${i} = $pf${j} OR pn${i} = $pfn${j})`);
+    } else where.push(`(pv${i} = $pf${j} AND pn${i} IS NULL)`);
+  });
+  const from = all.length === 0
+    ? "catalog"
+    : `(SELECT c.*, ${
+      all.map((_, i) => `pc${i}.value AS pv${i}, pc${i}.num AS pn${i}`).join(
+        ", ",
+      )
+    } FROM catalog c ${joins.join(" ")}) catalog`;
+  const si = sortKey === null ? -1 : all.indexOf(sortKey);
+  return {
+    keys,
+    from,
+    select: keys.length
+      ? `, ${
+        keys.map((k) => `pv${all.indexOf(k)}, pn${all.indexOf(k)}`).join(", ")
+      }`
+      : "",
+    order: (order: string) =>
+      si < 0
+        ? `${sort} ${order}`
+        : `pn${si} ${order} NULLS LAST, pv${si} ${order}`,
+    shape: (row: Record<string, unknown>) => {
+      if (keys.length === 0) return row;
+      const out: Record<string, unknown> = {};
+      const values: Record<string, unknown> = {};
+      for (const [name, v] of Object.entries(row)) {
+        if (!/^p[vn]\d+$/.test(name)) out[name] = v;
+      }
+      for (const k of keys) {
+        const i = all.indexOf(k);
+        const num = row[`pn${i}`];
+        values[k] = num !== null && num !== undefined
+          ? num
+          : row[`pv${i}`] ?? null;
+      }
+      out.params = values;
+      return out;
+    },
+  };
+}
 const MAX_PAGE = 1000;
 
 /** `GET /api/info`: the vault, the catalog's state, the limits. */
@@ -85,8 +189,10 @@ function facets(ctx: ApiContext): Promise<unknown> {
 
 /**
  * `GET /api/catalog`: one page of specimens matching the filters (q, domain,
- * method, model, status, tag, since, until), sorted; the count that
- * matches; the facets (values and counts) of the whole catalog.
+ * method, model, status, tag, since, until, `param.KEY`), sorted (also by
+ * `param:KEY`); the count that matches; the facets (values and counts) of
+ * the whole catalog. `params=KEY,...` adds param columns (see
+ * `paramColumns`).
  */
 export async function catalogPage(
   ctx: ApiContext,
@@ -125,11 +231,12 @@ export async function catalogPage(
     params[`t${i}`] = t;
   });
   const sort = url.searchParams.get("sort") || "created";
-  if (!CATALOG_SORTS.has(sort)) {
+  const pc = paramColumns(url, sort, where, params);
+  if (!CATALOG_SORTS.has(sort) && !sort.startsWith("param:")) {
     throw new InvalidInputError(
       `Invalid sort ${JSON.stringify(sort)}: sort by one of ${
         [...CATALOG_SORTS].join(", ")
-      }`,
+      }, or param:KEY`,
     );
   }
   const order = url.searchParams.get("order") || "desc";
@@ -146,14 +253,15 @@ export async function catalogPage(
       `SELECT specimen_id, created, domain, method, model,
          tags[1:${MAX_TAGS}] AS tags, len(tags) AS tag_count, status, description,
          metrics_rows, len(issues) AS issues
-       FROM catalog ${filter}
-       ORDER BY ${sort} ${order} NULLS LAST, specimen_id
+         ${pc.select}
+       FROM ${pc.from} ${filter}
+       ORDER BY ${pc.order(order)} NULLS LAST, specimen_id
        LIMIT ${limit} OFFSET ${offset}`,
       params,
       { ...ctx.limits, maxRows: limit },
     ),
     ctx.catalog.query(
-      `SELECT count(*)::DOUBLE AS n FROM catalog ${filter}`,
+      `SELECT count(*)::DOUBLE AS n FROM ${pc.from} ${filter}`,
       params,
       { ...ctx.limits, maxRows: 1 },
     ),
@@ -170,7 +278,8 @@ export async function catalogPage(
     limit,
     sort,
     order,
-    rows: page.rows,
+    rows: page.rows.map(pc.shape),
+    param_columns: pc.keys,
     facets: f,
   };
 }

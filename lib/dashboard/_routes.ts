@@ -15,6 +15,12 @@ import {
   summary,
   tensor,
 } from "./_api.ts";
+import {
+  paramKeys,
+  paramsParallel,
+  paramsScatter,
+  paramsTable,
+} from "./_api_params.ts";
 import { ASSETS, INDEX_HTML } from "./_assets.ts";
 import {
   decodeSegment,
@@ -136,6 +142,18 @@ async function apiGet(
       break;
     case "summary":
       if (seg.length === 1) return json(await summary(ctx, url));
+      break;
+    case "params":
+      if (seg.length === 1) return json(await paramsTable(ctx, url));
+      if (seg.length === 2 && seg[1] === "keys") {
+        return json(await paramKeys(ctx));
+      }
+      if (seg.length === 2 && seg[1] === "scatter") {
+        return json(await paramsScatter(ctx, url));
+      }
+      if (seg.length === 2 && seg[1] === "parallel") {
+        return json(await paramsParallel(ctx, url));
+      }
       break;
     case "specimens":
       if (seg.length === 2) return json(await specimen(ctx, seg[1]));

@@ -53,7 +53,7 @@ export type {
 };
 
 /** Version of the catalog's tables (public as `CATALOG_SCHEMA_VERSION`). */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** The name of a specimen's main metric table (`strata/metrics.parquet`). */
 export const MAIN_METRICS = "metrics";

@@ -7,6 +7,7 @@
  */
 import { ident } from "../duckdb/duckdb.ts";
 import { InvalidInputError } from "../errors.ts";
+import { canonicalJson, type ParamValue } from "../specimen/params.ts";
 import type { MetricAcrossOptions, SpecimenFilter } from "./types.ts";
 
 /** A statement and its named parameters. */
@@ -45,6 +46,18 @@ export function specimensQuery(filter: SpecimenFilter): Query {
     where.push(`created ${op} $${key}`);
     params[key] = date;
   }
+  if (filter.params !== undefined) {
+    paramConditions(filter.params).forEach((c, i) => {
+      const cmp = c.num !== null
+        ? `p.num = $pv${i}::DOUBLE`
+        : `p.value = $pv${i} AND p.num IS NULL`;
+      where.push(
+        `EXISTS (SELECT 1 FROM params p WHERE p.specimen_id = catalog.specimen_id AND p.key = $pk${i} AND ${cmp})`,
+      );
+      params[`pk${i}`] = c.key;
+      params[`pv${i}`] = c.num ?? c.value;
+    });
+  }
   let limit = "";
   if (filter.limit !== undefined) {
     if (!Number.isInteger(filter.limit) || filter.limit < 0) {
@@ -62,6 +75,73 @@ export function specimensQuery(filter: SpecimenFilter): Query {
     } ORDER BY created DESC, specimen_id${limit}`,
     params,
   };
+}
+
+/** One leaf condition of a params filter. */
+interface ParamCondition {
+  key: string;
+  value: string;
+  num: number | null;
+}
+
+const PARAM_KEY = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+/**
+ * The leaf conditions of a `params` filter: nested records and dotted keys
+ * both name dotted paths; every other value is a leaf, kept as the catalog's
+ * `params` table keeps it (strings as they are, else JSON text; `num` for
+ * numbers).
+ */
+export function paramConditions(
+  filter: Record<string, unknown>,
+): ParamCondition[] {
+  if (filter === null || typeof filter !== "object" || Array.isArray(filter)) {
+    throw new InvalidInputError(
+      `Invalid "params" filter ${
+        JSON.stringify(filter)
+      }: pass a record of key → value, e.g. { lr: 3e-4, "optimizer.name": "adam" }`,
+    );
+  }
+  const out: ParamCondition[] = [];
+  const walk = (record: Record<string, unknown>, prefix: string) => {
+    for (const [k, v] of Object.entries(record)) {
+      const key = prefix + k;
+      if (!PARAM_KEY.test(key)) {
+        throw new InvalidInputError(
+          `Invalid param key ${
+            JSON.stringify(key)
+          } in the "params" filter: use dotted names of [A-Za-z0-9_-], e.g. "optimizer.name"`,
+        );
+      }
+      if (
+        v !== null && typeof v === "object" && !Array.isArray(v) &&
+        Object.keys(v).length > 0
+      ) {
+        walk(v as Record<string, unknown>, `${key}.`);
+        continue;
+      }
+      if (typeof v === "number") {
+        if (!Number.isFinite(v)) {
+          throw new InvalidInputError(
+            `Invalid value ${v} for param "${key}" in the "params" filter: params hold finite numbers only`,
+          );
+        }
+        out.push({ key, value: String(v), num: v });
+      } else if (typeof v === "string") {
+        out.push({ key, value: v, num: null });
+      } else if (
+        typeof v === "boolean" || v === null || typeof v === "object"
+      ) {
+        out.push({ key, value: canonicalJson(v as ParamValue), num: null });
+      } else {
+        throw new InvalidInputError(
+          `Invalid value for param "${key}" in the "params" filter (a ${typeof v}): pass a number, string, boolean, null or list`,
+        );
+      }
+    }
+  };
+  walk(filter, "");
+  return out;
 }
 
 /**

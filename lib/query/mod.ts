@@ -15,9 +15,12 @@
  */
 export {
   type ColumnInfo,
+  type CompareOptions,
+  type CompareResult,
   DEFAULT_QUERY_TIMEOUT_SECONDS,
   MAX_RESULT_BYTES,
   type MetricAcrossOptions,
+  type MetricSummary,
   type QueryParams,
   type QueryResult,
   type Row,

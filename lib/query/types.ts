@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ParamDiffRow } from "../specimen/params.ts";
 import type { ColumnInfo } from "../duckdb/duckdb.ts";
 
 export type { ColumnInfo };
@@ -89,6 +90,41 @@ export interface SpecimenFilter {
   until?: Date | string;
   /** At most this many (newest first). */
   limit?: number;
+  /**
+   * Params the specimen must have, each equal to the given leaf value:
+   * nested records (`{ optimizer: { name: "adam" } }`) or dotted keys
+   * (`{ "optimizer.name": "adam" }`). Numbers compare numerically (`3e-4`
+   * matches `0.0003`); a string matches a string leaf only; booleans, null
+   * and lists match their JSON text.
+   */
+  params?: Record<string, unknown>;
+}
+
+/** Options of {@linkcode VaultQuery.compare}. */
+export interface CompareOptions {
+  /** The metric column summarized per specimen. @default "loss" */
+  metric?: string;
+  /** The metric table. @default "metrics" */
+  table?: string;
+}
+
+/** One specimen's summary of the compared metric. */
+export interface MetricSummary {
+  specimen_id: string;
+  /** The value at the highest `step` (null without a `step` column or rows). */
+  final: number | null;
+  min: number | null;
+  max: number | null;
+  /** Rows of the metric table for this specimen. */
+  rows: number;
+}
+
+/** What {@linkcode VaultQuery.compare} returns. */
+export interface CompareResult {
+  /** One row per param key across the specimens, `differs` flagged. */
+  params: ParamDiffRow[];
+  /** One summary per specimen, in the order of the ids given. */
+  metric: MetricSummary[];
 }
 
 /** Options of {@linkcode VaultQuery.metricAcross}. */

@@ -31,7 +31,10 @@ import {
   writeResultParquet,
 } from "./_materialize.ts";
 import { metricAcrossQuery, specimensQuery } from "./_typed.ts";
+import { diffParams, type Params } from "../specimen/params.ts";
 import type {
+  CompareOptions,
+  CompareResult,
   MetricAcrossOptions,
   QueryParams,
   QueryResult,
@@ -43,9 +46,12 @@ import type {
 
 export {
   type ColumnInfo,
+  type CompareOptions,
+  type CompareResult,
   DEFAULT_QUERY_TIMEOUT_SECONDS,
   MAX_RESULT_BYTES,
   type MetricAcrossOptions,
+  type MetricSummary,
   type QueryParams,
   type QueryResult,
   type Row,
@@ -355,6 +361,149 @@ export class VaultQuery implements Disposable, AsyncDisposable {
       options,
     );
     return await this.search(sql, params);
+  }
+
+  /**
+   * The params map of one specimen, as its manifest holds it (`{}` for a
+   * specimen without params, e.g. one of the original Python vault). Throws
+   * {@linkcode NotFoundError} when the catalog has no such specimen.
+   *
+   * @example
+   * ```ts
+   * import { createSpecimen } from "../specimen/create.ts";
+   * import { indexVault } from "../catalog/index_vault.ts";
+   * import { VaultQuery } from "./vault_query.ts";
+   * const vault = await Deno.makeTempDir();
+   * await Deno.mkdir(`${vault}/specimens`);
+   * const params = { lr: 3e-4, optimizer: { name: "adam" } };
+   * await createSpecimen({ vault, id: "run_a", domain: "training", method: "fine_tuning", params });
+   * await indexVault({ vault });
+   * using q = await VaultQuery.open({ vault });
+   * console.assert(JSON.stringify(await q.paramsOf("run_a")) === JSON.stringify(params));
+   * console.assert((await q.specimens({ params: { "optimizer.name": "adam" } })).length === 1);
+   * await Deno.remove(vault, { recursive: true });
+   * ```
+   */
+  async paramsOf(id: string): Promise<Params> {
+    return (await this.#paramsOfAll([id]))[0].params;
+  }
+
+  /**
+   * Compares specimens: their params side by side (every leaf key, with
+   * `differs` set where the values are not all equal: filter on it for a
+   * "diff only" view), and a summary of one metric per specimen: `final`
+   * (at the highest `step`), `min`, `max`, and `rows`. A specimen without
+   * that metric gets nulls and 0 rows. Throws {@linkcode NotFoundError} for
+   * an unknown id or metric table, {@linkcode InvalidInputError} for a
+   * column the table lacks.
+   *
+   * @param ids The specimens, in the order wanted.
+   * @param options `metric` (default `"loss"`) and `table` (default `"metrics"`).
+   *
+   * @example
+   * ```ts
+   * import { createSpecimen } from "../specimen/create.ts";
+   * import { indexVault } from "../catalog/index_vault.ts";
+   * import { VaultQuery } from "./vault_query.ts";
+   * const vault = await Deno.makeTempDir();
+   * await Deno.mkdir(`${vault}/specimens`);
+   * for (const [id, lr] of [["run_a", 1e-3], ["run_b", 1e-4]] as const) {
+   *   await createSpecimen({ vault, id, domain: "training", method: "fine_tuning", params: { lr, seed: 1 } });
+   * }
+   * await indexVault({ vault });
+   * using q = await VaultQuery.open({ vault });
+   * const { params, metric } = await q.compare(["run_a", "run_b"]);
+   * console.assert(params.filter((r) => r.differs).map((r) => r.key).join() === "lr");
+   * console.assert(metric.length === 2 && metric[0].final === null); // no metrics yet
+   * await Deno.remove(vault, { recursive: true });
+   * ```
+   */
+  async compare(
+    ids: string[],
+    options: CompareOptions = {},
+  ): Promise<CompareResult> {
+    const list = await this.#paramsOfAll(ids);
+    const column = options.metric ?? "loss";
+    const table = metricsTableName(options.table ?? "metrics");
+    const columns = (await this.search(
+      "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = $1",
+      [table],
+    )).map((r) => String(r.column_name));
+    const byId = new Map<string, Row>();
+    // `metrics` exists (with `specimen_id` only) before any specimen has one.
+    const noMetricsYet = options.table === undefined &&
+      columns.every((c) => c === "specimen_id");
+    if (!noMetricsYet) {
+      if (columns.length === 0) {
+        throw new NotFoundError(
+          `No metric table ${
+            JSON.stringify(options.table)
+          } in the catalog: see SELECT DISTINCT name FROM metric_tables`,
+        );
+      }
+      if (!columns.includes(column) || column === "specimen_id") {
+        throw new InvalidInputError(
+          `No metric column ${
+            JSON.stringify(column)
+          } in "${table}": its columns are ${
+            columns.filter((c) => c !== "specimen_id").join(", ")
+          }`,
+        );
+      }
+      const col = `m.${ident(column)}`;
+      const final = columns.includes("step")
+        ? `arg_max(${col}, m.step) FILTER (WHERE ${col} IS NOT NULL)`
+        : "NULL";
+      for (
+        const r of await this.search(
+          `SELECT m.specimen_id, ${final}::DOUBLE AS final, min(${col})::DOUBLE AS min,
+             max(${col})::DOUBLE AS max, count(*) AS rows
+           FROM ${ident(table)} m
+           WHERE list_contains($ids::VARCHAR[], m.specimen_id)
+           GROUP BY m.specimen_id`,
+          { ids },
+        )
+      ) byId.set(String(r.specimen_id), r);
+    }
+    return {
+      params: diffParams(list),
+      metric: ids.map((id) => {
+        const r = byId.get(id);
+        return {
+          specimen_id: id,
+          final: (r?.final ?? null) as number | null,
+          min: (r?.min ?? null) as number | null,
+          max: (r?.max ?? null) as number | null,
+          rows: Number(r?.rows ?? 0),
+        };
+      }),
+    };
+  }
+
+  async #paramsOfAll(ids: string[]): Promise<{ id: string; params: Params }[]> {
+    const found = new Map<string, Params>();
+    for (
+      const r of await this.search(
+        "SELECT specimen_id, params::VARCHAR AS params FROM catalog WHERE list_contains($ids::VARCHAR[], specimen_id)",
+        { ids },
+      )
+    ) {
+      found.set(
+        String(r.specimen_id),
+        r.params === null ? {} : JSON.parse(String(r.params)),
+      );
+    }
+    return ids.map((id) => {
+      const params = found.get(id);
+      if (params === undefined) {
+        throw new NotFoundError(
+          `No specimen ${
+            JSON.stringify(id)
+          } in the catalog: check the id (SELECT specimen_id FROM catalog), or run \`deno task index\` if it is new`,
+        );
+      }
+      return { id, params };
+    });
   }
 
   /**

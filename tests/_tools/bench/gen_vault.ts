@@ -13,6 +13,7 @@ import {
   encodeManifest,
   type Manifest,
 } from "../../../lib/specimen/manifest.ts";
+import type { Params, ParamValue } from "../../../lib/specimen/params.ts";
 import { TAXONOMY } from "../../../lib/specimen/taxonomy.ts";
 
 /** Options of {@linkcode generateVault}. */
@@ -25,6 +26,8 @@ export interface GenerateOptions {
   prefix?: string;
   /** Number of the first specimen (to add more to an existing vault). @default 0 */
   first?: number;
+  /** Params per specimen (see {@linkcode generatedParams}); 0 for none. @default 0 */
+  params?: number;
 }
 
 /** The taxonomy pairs, cycled through by the generated specimens. */
@@ -37,11 +40,46 @@ export function generatedId(n: number, prefix = "gen_"): string {
   return `${prefix}${String(n).padStart(6, "0")}`;
 }
 
-/** The manifest generated specimen number `n` gets. */
+const OPTIMIZERS = ["adam", "adamw", "sgd", "lion"];
+
+/**
+ * `count` params of generated specimen `n`: `lr` (one of 1e-4, 3e-4, 1e-3,
+ * 3e-3), `batch`, `seed`, `optimizer.name`, `optimizer.betas` (a list),
+ * `amp` (a boolean), then `extra.p06` … numbers, alternating with strings.
+ */
+export function generatedParams(n: number, count: number): Params {
+  const all: [string, ParamValue][] = [
+    ["lr", [1e-4, 3e-4, 1e-3, 3e-3][n % 4]],
+    ["batch", [32, 64, 128][n % 3]],
+    ["seed", n % 5],
+    ["optimizer.name", OPTIMIZERS[n % OPTIMIZERS.length]],
+    ["optimizer.betas", [0.9, 0.999]],
+    ["amp", n % 2 === 0],
+  ];
+  for (let i = all.length; i < count; i++) {
+    all.push([
+      `extra.p${String(i).padStart(2, "0")}`,
+      i % 2 ? `v${(n + i) % 7}` : ((n * 7 + i) % 100) / 10,
+    ]);
+  }
+  const params: Params = {};
+  for (const [key, value] of all.slice(0, count)) {
+    const parts = key.split(".");
+    let at = params as Record<string, ParamValue>;
+    for (const part of parts.slice(0, -1)) {
+      at = (at[part] ??= {}) as Record<string, ParamValue>;
+    }
+    at[parts.at(-1)!] = value;
+  }
+  return params;
+}
+
+/** The manifest generated specimen number `n` gets (with `params` params). */
 export function generatedManifest(
   n: number,
   steps: number,
   prefix = "gen_",
+  params = 0,
 ): Manifest {
   const [domain, method] = PAIRS[n % PAIRS.length];
   return {
@@ -65,6 +103,7 @@ export function generatedManifest(
     model: n % 2 ? "pythia-70m" : "gpt2",
     description: `generated specimen ${n}`,
     dependencies: { duckdb: "1.5" },
+    ...(params > 0 ? { params: generatedParams(n, params) } : {}),
   };
 }
 
@@ -83,7 +122,7 @@ export async function generateVault(
   root: string,
   options: GenerateOptions,
 ): Promise<string[]> {
-  const { specimens, steps, prefix = "gen_", first = 0 } = options;
+  const { specimens, steps, prefix = "gen_", first = 0, params = 0 } = options;
   const dir = join(root, "specimens");
   await Deno.mkdir(dir, { recursive: true });
   const staging = join(root, `.gen-${Deno.pid}`);
@@ -112,7 +151,7 @@ export async function generateVault(
     Deno.renameSync(join(part, file.name), join(strata, "metrics.parquet"));
     Deno.writeFileSync(
       join(dir, id, "manifest.msgpack"),
-      encodeManifest(generatedManifest(n, steps, prefix)),
+      encodeManifest(generatedManifest(n, steps, prefix, params)),
     );
     ids.push(id);
   }

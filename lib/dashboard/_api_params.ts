@@ -1,0 +1,307 @@
+/**
+ * `GET /api/params`, `/api/params/scatter` and `/api/params/parallel`: the
+ * params of chosen specimens side by side, a metric against a numeric param
+ * (one point per specimen), and rows for a parallel-coordinates view. Each
+ * is one SQL over the catalog's `params`, `catalog` and metric union
+ * tables, never a read per specimen.
+ *
+ * @module
+ */
+import { ident, metricsTableName } from "../duckdb/duckdb.ts";
+import { InvalidInputError, NotFoundError } from "../errors.ts";
+import { validateReadableSpecimenId } from "../specimen/id.ts";
+import { diffParams, type Params } from "../specimen/params.ts";
+import { type ApiContext, intParam, listParam } from "./_context.ts";
+
+/** Specimens in one `GET /api/params` table at most. */
+export const MAX_PARAMS_IDS = 100;
+/** Specimens in one parallel-coordinates answer at most. */
+export const MAX_PARALLEL = 1000;
+/** Axes (param keys) of one parallel-coordinates answer at most. */
+export const MAX_PARALLEL_KEYS = 32;
+/** Points in one scatter answer at most. */
+export const MAX_SCATTER = 100_000;
+
+const PARAM_KEY = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+const STATS = ["final", "min", "max"] as const;
+type Stat = typeof STATS[number];
+const NUMERIC =
+  /^(U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)|FLOAT|DOUBLE|DECIMAL.*)$/;
+
+function paramKey(raw: string | null, name: string): string {
+  if (raw === null || raw === "") {
+    throw new InvalidInputError(
+      `No ${name} given: pass ${name}=KEY, a dotted param key such as lr or optimizer.name`,
+    );
+  }
+  if (!PARAM_KEY.test(raw)) {
+    throw new InvalidInputError(
+      `Invalid param key ${
+        JSON.stringify(raw)
+      }: use dotted names of [A-Za-z0-9_-], e.g. optimizer.name`,
+    );
+  }
+  return raw;
+}
+
+function statParam(url: URL): Stat {
+  const raw = url.searchParams.get("stat") || "final";
+  if (!(STATS as readonly string[]).includes(raw)) {
+    throw new InvalidInputError(
+      `Invalid stat ${JSON.stringify(raw)}: use final, min or max`,
+    );
+  }
+  return raw as Stat;
+}
+
+/**
+ * The union table of metric table `name` and the SQL of `stat` of `column`
+ * per specimen (`final`: the value at the highest step).
+ */
+async function metricSql(
+  ctx: ApiContext,
+  name: string,
+  column: string,
+  stat: Stat,
+): Promise<{ table: string; y: string }> {
+  const table = metricsTableName(name);
+  const r = await ctx.catalog.query(
+    "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = $t",
+    { t: table },
+    { ...ctx.limits, maxRows: 100_000 },
+  );
+  const types = new Map(
+    r.rows.map((row) => [String(row.column_name), String(row.data_type)]),
+  );
+  if (types.size <= 1 && name !== "metrics") {
+    throw new NotFoundError(
+      `No metric table ${
+        JSON.stringify(name)
+      } in the catalog: see SELECT DISTINCT name FROM metric_tables`,
+    );
+  }
+  const type = types.get(column);
+  if (type === undefined || column === "specimen_id") {
+    throw new InvalidInputError(
+      `No metric column ${JSON.stringify(column)} in ${
+        JSON.stringify(name)
+      }: its columns are ${
+        [...types.keys()].filter((c) => c !== "specimen_id").join(", ") ||
+        "none yet"
+      }`,
+    );
+  }
+  if (!NUMERIC.test(type)) {
+    throw new InvalidInputError(
+      `Metric column ${JSON.stringify(column)} is ${type}, not a number`,
+    );
+  }
+  const col = ident(column);
+  if (stat === "final" && !types.has("step")) {
+    throw new InvalidInputError(
+      `${
+        JSON.stringify(name)
+      } has no "step" column, so stat=final has no meaning: use min or max`,
+    );
+  }
+  const y = stat === "final"
+    ? `arg_max(${col}, step) FILTER (WHERE ${col} IS NOT NULL)`
+    : `${stat}(${col})`;
+  return { table: ident(table), y: `(${y})::DOUBLE` };
+}
+
+/**
+ * `GET /api/params/keys`: every param key in the catalog with how many
+ * specimens have it and how many of those values are numbers (for a column
+ * picker, and the axes a scatter can take).
+ */
+export async function paramKeys(ctx: ApiContext): Promise<unknown> {
+  return await ctx.catalog.memo("param_keys", async () => {
+    const r = await ctx.catalog.query(
+      `SELECT key, count(*)::DOUBLE AS specimens, count(num)::DOUBLE AS numeric
+       FROM params GROUP BY key ORDER BY key`,
+      undefined,
+      { ...ctx.limits, maxRows: 100_000 },
+    );
+    return {
+      keys: r.rows.map((row) => ({
+        key: String(row.key),
+        specimens: Number(row.specimens),
+        numeric: Number(row.numeric),
+      })),
+    };
+  });
+}
+
+/**
+ * `GET /api/params?ids=a,b`: every param key of the chosen specimens, each
+ * with its value per specimen (`null` where absent, `absent` says which),
+ * and `differs`.
+ */
+export async function paramsTable(
+  ctx: ApiContext,
+  url: URL,
+): Promise<unknown> {
+  const ids = listParam(url, "ids");
+  if (ids.length === 0) {
+    throw new InvalidInputError("No specimen given: pass ids=ID[,ID...]");
+  }
+  if (ids.length > MAX_PARAMS_IDS) {
+    throw new InvalidInputError(
+      `Too many specimens: ${ids.length}; the limit is ${MAX_PARAMS_IDS}`,
+    );
+  }
+  for (const id of ids) validateReadableSpecimenId(id);
+  const r = await ctx.catalog.query(
+    "SELECT specimen_id, params::VARCHAR AS params FROM catalog WHERE specimen_id IN (SELECT unnest($ids::VARCHAR[]))",
+    { ids },
+    { ...ctx.limits, maxRows: MAX_PARAMS_IDS },
+  );
+  const found = new Map<string, Params>(
+    r.rows.map((row) => [
+      String(row.specimen_id),
+      row.params === null ? {} : JSON.parse(String(row.params)),
+    ]),
+  );
+  const present = ids.filter((id) => found.has(id));
+  const rows = diffParams(
+    present.map((id) => ({ id, params: found.get(id)! })),
+  ).map((row) => ({
+    key: row.key,
+    values: row.values.map((v) => v === undefined ? null : v),
+    absent: row.values.map((v) => v === undefined),
+    differs: row.differs,
+  }));
+  return {
+    ids: present,
+    missing: ids.filter((id) => !found.has(id)),
+    rows,
+  };
+}
+
+/**
+ * `GET /api/params/scatter?param=lr&metric=loss&stat=final|min|max&table=`:
+ * one point `{ id, x, y }` per specimen whose `param` is a number and that
+ * has the metric; `non_numeric` counts the specimens whose `param` is not a
+ * number.
+ */
+export async function paramsScatter(
+  ctx: ApiContext,
+  url: URL,
+): Promise<unknown> {
+  const param = paramKey(url.searchParams.get("param"), "param");
+  const metric = url.searchParams.get("metric") || "loss";
+  const stat = statParam(url);
+  const table = url.searchParams.get("table") || "metrics";
+  const m = await metricSql(ctx, table, metric, stat);
+  const [points, other] = await Promise.all([
+    ctx.catalog.query(
+      `WITH p AS (SELECT specimen_id, num FROM params WHERE key = $key AND num IS NOT NULL),
+       m AS (SELECT specimen_id, ${m.y} AS y FROM ${m.table}
+             WHERE specimen_id IN (SELECT specimen_id FROM p) GROUP BY specimen_id)
+       SELECT p.specimen_id AS id, p.num AS x, m.y AS y
+       FROM p JOIN m USING (specimen_id) WHERE m.y IS NOT NULL ORDER BY id`,
+      { key: param },
+      { ...ctx.limits, maxRows: MAX_SCATTER },
+    ),
+    ctx.catalog.query(
+      "SELECT count(*)::DOUBLE AS n FROM params WHERE key = $key AND num IS NULL",
+      { key: param },
+      { ...ctx.limits, maxRows: 1 },
+    ),
+  ]);
+  return {
+    param,
+    metric,
+    stat,
+    table,
+    points: points.rows,
+    non_numeric: Number(other.rows[0].n),
+  };
+}
+
+/**
+ * `GET /api/params/parallel?keys=lr,batch&metric=loss&stat=&table=&limit=`:
+ * for a parallel-coordinates view, the newest `limit` (≤ 1,000) specimens
+ * having any of `keys`, each `{ id, values: [one per key], y }`; a value is
+ * the number for a numeric leaf, else its text (`null` where absent). `axes`
+ * says per key whether every value is a number. Without `metric`, no `y`.
+ */
+export async function paramsParallel(
+  ctx: ApiContext,
+  url: URL,
+): Promise<unknown> {
+  const keys = listParam(url, "keys").map((k) => paramKey(k, "keys"));
+  if (keys.length === 0) {
+    throw new InvalidInputError(
+      "No keys given: pass keys=KEY[,KEY...], e.g. keys=lr,batch",
+    );
+  }
+  if (keys.length > MAX_PARALLEL_KEYS) {
+    throw new InvalidInputError(
+      `Too many keys: ${keys.length}; the limit is ${MAX_PARALLEL_KEYS}`,
+    );
+  }
+  if (new Set(keys).size !== keys.length) {
+    throw new InvalidInputError(
+      `A key is given twice in keys=${keys.join(",")}`,
+    );
+  }
+  const limit = intParam(url, "limit", MAX_PARALLEL, 1, MAX_PARALLEL);
+  const metric = url.searchParams.get("metric") || null;
+  const stat = statParam(url);
+  const table = url.searchParams.get("table") || "metrics";
+  const m = metric === null ? null : await metricSql(ctx, table, metric, stat);
+  const params: Record<string, unknown> = { keys };
+  const cols = keys.map((k, i) => {
+    params[`k${i}`] = k;
+    return `any_value(p.value) FILTER (WHERE p.key = $k${i}) AS v${i},
+       bool_and(p.num IS NOT NULL) FILTER (WHERE p.key = $k${i}) AS n${i}`;
+  });
+  const r = await ctx.catalog.query(
+    `WITH chosen AS (
+       SELECT c.specimen_id, c.created FROM catalog c
+       WHERE c.specimen_id IN (SELECT specimen_id FROM params WHERE list_contains($keys::VARCHAR[], key))),
+     top AS (SELECT specimen_id, created FROM chosen ORDER BY created DESC, specimen_id LIMIT ${limit})
+     ${
+      m
+        ? `, m AS (SELECT specimen_id, ${m.y} AS y FROM ${m.table}
+             WHERE specimen_id IN (SELECT specimen_id FROM top) GROUP BY specimen_id)`
+        : ""
+    }
+     SELECT t.specimen_id AS id, (SELECT count(*) FROM chosen)::DOUBLE AS total,
+       ${m ? "any_value(m.y)" : "NULL::DOUBLE"} AS y, ${cols.join(",\n")}
+     FROM top t
+     LEFT JOIN params p ON p.specimen_id = t.specimen_id AND list_contains($keys::VARCHAR[], p.key)
+     ${m ? "LEFT JOIN m ON m.specimen_id = t.specimen_id" : ""}
+     GROUP BY t.specimen_id, t.created
+     ORDER BY t.created DESC, t.specimen_id`,
+    params,
+    { ...ctx.limits, maxRows: MAX_PARALLEL },
+  );
+  const numeric = keys.map(() => true);
+  const rows = r.rows.map((row) => ({
+    id: String(row.id),
+    values: keys.map((_, i) => {
+      const v = row[`v${i}`];
+      if (v === null || v === undefined) return null;
+      if (row[`n${i}`] === true) return Number(v);
+      numeric[i] = false;
+      return String(v);
+    }),
+    ...(m ? { y: row.y as number | null } : {}),
+  }));
+  return {
+    keys,
+    axes: keys.map((key, i) => ({
+      key,
+      kind: numeric[i] ? "number" : "category",
+    })),
+    metric,
+    stat: metric === null ? null : stat,
+    table,
+    total: r.rows.length ? Number(r.rows[0].total) : 0,
+    limit,
+    rows,
+  };
+}
