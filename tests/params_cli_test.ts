@@ -1,0 +1,286 @@
+import { join } from "../lib/_deps.ts";
+import { readManifest } from "../lib/specimen/manifest.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  ROOT,
+  runDeno,
+  taskFlags,
+  tempVault,
+} from "./utils.ts";
+
+const CREATE_FLAGS = await taskFlags("create");
+
+function create(args: string[], opts: { cwd?: string } = {}) {
+  return runDeno(
+    ["run", ...CREATE_FLAGS, join(ROOT, "tasks", "create.ts"), ...args],
+    opts,
+  );
+}
+
+const ok = ["--domain", "training", "--method", "fine_tuning"];
+
+async function entries(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) out.push(e.name);
+  return out.sort();
+}
+
+Deno.test("create --param and --params record typed, nested params in the manifest", async () => {
+  await using vault = await tempVault();
+  const file = join(vault.path, "p.json");
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify({ lr: 1, seed: 7, optimizer: { name: "sgd" } }),
+  );
+  const r = await create([
+    "--id",
+    "a",
+    ...ok,
+    "--vault",
+    vault.path,
+    "--params",
+    file,
+    "--param",
+    "lr=3e-4",
+    "--param",
+    "optimizer.name=adam",
+    "--param",
+    "optimizer.betas=[0.9,0.999]",
+    "--param",
+    "amp=true",
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  const m = await readManifest(join(vault.specimens, "a"));
+  assertEquals(m.params, {
+    lr: 3e-4,
+    seed: 7,
+    optimizer: { name: "adam", betas: [0.9, 0.999] },
+    amp: true,
+  });
+  assertEquals(m.params_changed, undefined);
+});
+
+Deno.test("create refuses bad params with exit 2 and creates nothing", async () => {
+  await using vault = await tempVault();
+  const bad = join(vault.path, "bad.json");
+  await Deno.writeTextFile(bad, "{ lr: 1 ");
+  const list = join(vault.path, "list.json");
+  await Deno.writeTextFile(list, "[1, 2]");
+  const cases: [string[], RegExp][] = [
+    [["--param", "lr"], /lr/],
+    [["--param", "l r=1"], /l r/],
+    [["--param", "lr$=1"], /lr\$/],
+    [["--param", "=1"], /=1/],
+    [["--param", "a.b=1", "--param", "a=2"], /a/],
+    [["--params", bad], /not valid JSON/],
+    [["--params", list], /list\.json/],
+    [["--params", join(vault.path, "missing.json")], /missing\.json/],
+  ];
+  for (const [args, msg] of cases) {
+    const r = await create([
+      "--id",
+      "x",
+      ...ok,
+      "--vault",
+      vault.path,
+      ...args,
+    ]);
+    assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assertMatch(r.stderr, msg);
+    assertEquals(await entries(vault.specimens), [], args.join(" "));
+  }
+});
+
+Deno.test("create refuses a --params file holding NaN or a non-finite number", async () => {
+  await using vault = await tempVault();
+  // JSON has no NaN: a value too large for a double parses to Infinity.
+  const file = join(vault.path, "inf.json");
+  await Deno.writeTextFile(file, '{"lr": 1e999}');
+  const r = await create([
+    "--id",
+    "x",
+    ...ok,
+    "--vault",
+    vault.path,
+    "--params",
+    file,
+  ]);
+  assertEquals(r.code, 2, r.stderr);
+  assertEquals(await entries(vault.specimens), []);
+  await Deno.writeTextFile(join(vault.path, "nan.json"), '{"lr": NaN}');
+  const nan = await create([
+    "--id",
+    "y",
+    ...ok,
+    "--vault",
+    vault.path,
+    "--params",
+    join(vault.path, "nan.json"),
+  ]);
+  assertEquals(nan.code, 2);
+  assertMatch(nan.stderr, /nan\.json/);
+  assertEquals(await entries(vault.specimens), []);
+});
+
+Deno.test("create --from merges the parent's params with --param and records the changed keys", async () => {
+  await using vault = await tempVault();
+  let r = await create([
+    "--id",
+    "parent",
+    ...ok,
+    "--vault",
+    vault.path,
+    "--param",
+    "lr=1e-3",
+    "--param",
+    "seed=1",
+    "--param",
+    "optimizer.name=adam",
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  r = await create([
+    "--id",
+    "child",
+    "--from",
+    "parent",
+    "--vault",
+    vault.path,
+    "--param",
+    "lr=1e-4",
+    "--param",
+    "optimizer.eps=1e-8",
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  const m = await readManifest(join(vault.specimens, "child"));
+  assertEquals(m.params, {
+    lr: 1e-4,
+    seed: 1,
+    optimizer: { name: "adam", eps: 1e-8 },
+  });
+  assertEquals(m.params_changed, ["lr", "optimizer.eps"]);
+  assertEquals(m.parent, "parent");
+  // Without --param the child keeps the parent's params, nothing changed.
+  r = await create(["--id", "same", "--from", "parent", "--vault", vault.path]);
+  assertEquals(r.code, 0, r.stderr);
+  const same = await readManifest(join(vault.specimens, "same"));
+  assertEquals(same.params, { lr: 1e-3, seed: 1, optimizer: { name: "adam" } });
+  assertEquals(same.params_changed, undefined);
+});
+
+async function parentVault(vault: { path: string }) {
+  const r = await create([
+    "--id",
+    "base",
+    ...ok,
+    "--vault",
+    vault.path,
+    "--param",
+    "lr=1e-2",
+    "--param",
+    "seed=0",
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+}
+
+Deno.test("create --sweep makes one specimen per combination with readable ids", async () => {
+  await using vault = await tempVault();
+  await parentVault(vault);
+  const r = await create([
+    "--from",
+    "base",
+    "--vault",
+    vault.path,
+    "--sweep",
+    "lr=1e-3,3e-4,1e-4",
+    "--sweep",
+    "batch=32,64",
+    "--prefix",
+    "sw",
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  const ids = r.stdout.trim().split("\n");
+  assertEquals(ids, [
+    "sw_lr_0_001_batch_32",
+    "sw_lr_0_001_batch_64",
+    "sw_lr_3e_4_batch_32",
+    "sw_lr_3e_4_batch_64",
+    "sw_lr_1e_4_batch_32",
+    "sw_lr_1e_4_batch_64",
+  ]);
+  assertEquals(await entries(vault.specimens), ["base", ...ids].sort());
+  const m = await readManifest(join(vault.specimens, "sw_lr_3e_4_batch_64"));
+  assertEquals(m.params, { lr: 3e-4, seed: 0, batch: 64 });
+  assertEquals(m.params_changed, ["batch", "lr"]);
+  assertEquals(m.parent, "base");
+  assertEquals(m.taxonomy, { domain: "training", method: "fine_tuning" });
+  assert(
+    (await Deno.readTextFile(join(vault.specimens, ids[0], "protocol.ts")))
+      .length > 0,
+  );
+});
+
+Deno.test("create --sweep refuses colliding ids, too many combinations and bad specs with exit 2, creating nothing", async () => {
+  await using vault = await tempVault();
+  await parentVault(vault);
+  const first = await create([
+    "--from",
+    "base",
+    "--vault",
+    vault.path,
+    "--sweep",
+    "lr=1e-3",
+    "--prefix",
+    "sw",
+  ]);
+  assertEquals(first.code, 0, first.stderr);
+  const before = await entries(vault.specimens);
+  const many = Array.from({ length: 11 }, (_, i) => i).join(",");
+  const cases: [string[], RegExp][] = [
+    [["--sweep", "lr=1e-2,1e-3", "--prefix", "sw"], /exist already/],
+    [
+      ["--sweep", `a=${many}`, "--sweep", `b=${many}`, "--sweep", `c=${many}`],
+      /--yes/,
+    ],
+    [["--sweep", "lr"], /lr/],
+    [["--sweep", "l r=1,2"], /l r/],
+    [["--sweep", "lr=1,2", "--prefix", "Bad-Prefix"], /prefix/],
+    [["--sweep", "lr=1,2"], /--prefix/],
+  ];
+  for (const [args, msg] of cases) {
+    const withPrefix = args.includes("--prefix") || msg.source === "--prefix"
+      ? args
+      : [...args, "--prefix", "new"];
+    const r = await create([
+      "--from",
+      "base",
+      "--vault",
+      vault.path,
+      ...withPrefix,
+    ]);
+    assertEquals(r.code, 2, `${withPrefix.join(" ")}: ${r.stderr}`);
+    assertMatch(r.stderr, msg);
+    assertEquals(await entries(vault.specimens), before, args.join(" "));
+  }
+});
+
+Deno.test("create --sweep --yes creates more than 1,000 combinations in one step", async () => {
+  await using vault = await tempVault();
+  await parentVault(vault);
+  const values = Array.from({ length: 1001 }, (_, i) => i).join(",");
+  const r = await create([
+    "--from",
+    "base",
+    "--vault",
+    vault.path,
+    "--sweep",
+    `seed=${values}`,
+    "--prefix",
+    "big",
+    "--yes",
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals((await entries(vault.specimens)).length, 1002);
+  assert(!(await entries(vault.specimens)).some((n) => n.startsWith(".tmp")));
+});
