@@ -1,9 +1,14 @@
 import { join } from "../lib/_deps.ts";
 import { readManifest } from "../lib/specimen/manifest.ts";
+import { createSpecimen } from "../lib/specimen/create.ts";
+import { SpecimenStorage } from "../lib/run/storage.ts";
+import { InvalidInputError } from "../lib/errors.ts";
 import {
   assert,
   assertEquals,
   assertMatch,
+  assertRejects,
+  repoVault,
   ROOT,
   runDeno,
   taskFlags,
@@ -283,4 +288,92 @@ Deno.test("create --sweep --yes creates more than 1,000 combinations in one step
   assertEquals(r.code, 0, r.stderr);
   assertEquals((await entries(vault.specimens)).length, 1002);
   assert(!(await entries(vault.specimens)).some((n) => n.startsWith(".tmp")));
+});
+
+const PARAMS_PROTOCOL = `import { runProtocol } from "specimen-vault";
+await runProtocol(import.meta, async (storage, params) => {
+  const lr: number = params.lr;
+  console.log(JSON.stringify({ params, stored: storage.params, lr }));
+  await storage.writeMetrics({ step: [0, 1], loss: [1, 1 - lr] });
+  if (Deno.args[0] === "change") await storage.recordParams({ extra: 1 });
+}, { params: { lr: 0.1, seed: 0, opt: { name: "sgd", momentum: 0.9 } } });
+`;
+
+async function paramsSpecimen(
+  vault: { path: string; specimens: string },
+  id: string,
+  extra: string[],
+): Promise<string> {
+  const r = await create(["--id", id, ...ok, "--vault", vault.path, ...extra]);
+  assertEquals(r.code, 0, r.stderr);
+  const dir = join(vault.specimens, id);
+  await Deno.writeTextFile(join(dir, "protocol.ts"), PARAMS_PROTOCOL);
+  return dir;
+}
+
+Deno.test("runProtocol fills params defaults for missing keys, records them before the body, and storage.params returns them", async () => {
+  await using vault = await repoVault();
+  const dir = await paramsSpecimen(vault, "p1", [
+    "--param",
+    "lr=0.5",
+    "--param",
+    "opt.name=adam",
+  ]);
+  const r = await runDeno(["run", "-A", join(dir, "protocol.ts")]);
+  assertEquals(r.code, 0, r.stderr);
+  const want = { lr: 0.5, seed: 0, opt: { name: "adam", momentum: 0.9 } };
+  const out = JSON.parse(r.stdout.trim().split("\n")[0]);
+  assertEquals(out.params, want);
+  assertEquals(out.stored, want);
+  assertEquals(out.lr, 0.5);
+  const m = await readManifest(dir);
+  assertEquals(m.params, want);
+  assertEquals(m.status, "sealed");
+  // Without any --param, the defaults are what is recorded.
+  const d2 = await paramsSpecimen(vault, "p2", []);
+  const r2 = await runDeno(["run", "-A", join(d2, "protocol.ts")]);
+  assertEquals(r2.code, 0, r2.stderr);
+  assertEquals((await readManifest(d2)).params, {
+    lr: 0.1,
+    seed: 0,
+    opt: { name: "sgd", momentum: 0.9 },
+  });
+});
+
+Deno.test("changing params after a result is written is refused with exit 2", async () => {
+  await using vault = await repoVault();
+  const dir = await paramsSpecimen(vault, "p3", []);
+  const r = await runDeno(["run", "-A", join(dir, "protocol.ts"), "change"]);
+  assertEquals(r.code, 2, r.stderr);
+  assertMatch(r.stderr, /Cannot change the params of specimen "p3"/);
+  assertMatch(r.stderr, /--from p3/);
+  const m = await readManifest(dir);
+  assertEquals(m.params?.extra, undefined);
+  assertEquals(m.status, "failed");
+});
+
+Deno.test("recordParams accepts the same values after results, refuses new ones and bad defaults", async () => {
+  await using vault = await tempVault();
+  const { dir } = await createSpecimen({
+    vault: vault.path,
+    id: "s",
+    domain: "training",
+    method: "fine_tuning",
+    params: { lr: 1e-3 },
+  });
+  const storage = await SpecimenStorage.open(dir);
+  await assertRejects(
+    () => storage.recordParams({ f: (() => 1) as unknown as number }),
+    InvalidInputError,
+  );
+  await storage.writeMetrics({ step: [0], loss: [1] });
+  assertEquals(await storage.recordParams({}), { lr: 1e-3 });
+  assertEquals(await storage.recordParams({ lr: 5 }), { lr: 1e-3 });
+  await assertRejects(
+    () => storage.recordParams({ seed: 1 }),
+    InvalidInputError,
+    "already holds results",
+  );
+  assertEquals((await readManifest(dir)).params, { lr: 1e-3 });
+  assertEquals(storage.paramsAs<{ lr: number }>().lr, 1e-3);
 });
