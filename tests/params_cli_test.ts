@@ -377,3 +377,106 @@ Deno.test("recordParams accepts the same values after results, refuses new ones 
   assertEquals((await readManifest(dir)).params, { lr: 1e-3 });
   assertEquals(storage.paramsAs<{ lr: number }>().lr, 1e-3);
 });
+
+const RUN_FLAGS = await taskFlags("run");
+
+function runCli(args: string[]) {
+  return runDeno([
+    "run",
+    ...RUN_FLAGS,
+    join(ROOT, "tasks", "run.ts"),
+    ...args,
+  ]);
+}
+
+const GOOD = `import { runProtocol } from "specimen-vault";
+await runProtocol(import.meta, async (storage, params) => {
+  await storage.writeMetrics({ step: [0, 1], loss: [1, params.lr] });
+}, { params: { lr: 0.5 } });
+`;
+const BAD = `console.error("boom"); Deno.exit(7);\n`;
+
+async function runnable(
+  vault: { path: string; specimens: string },
+  id: string,
+  protocol: string,
+): Promise<string> {
+  const { dir } = await createSpecimen({
+    vault: vault.path,
+    id,
+    domain: "training",
+    method: "fine_tuning",
+  });
+  await Deno.writeTextFile(join(dir, "protocol.ts"), protocol);
+  return dir;
+}
+
+Deno.test("run of several ids runs each, a failure stops nothing, the summary lists all and the exit is 1", async () => {
+  await using vault = await repoVault();
+  await runnable(vault, "r1", GOOD);
+  await runnable(vault, "r2", BAD);
+  await runnable(vault, "r3", GOOD);
+  const r = await runCli(["r1", "r2", "r3", "--vault", vault.path]);
+  assertEquals(r.code, 1, r.stderr);
+  assertMatch(r.stdout, /id +status +duration +exit/);
+  assertMatch(r.stdout, /r1 +succeeded +\d+\.\d\d s +0 +sealed/);
+  assertMatch(r.stdout, /r2 +failed +\d+\.\d\d s +7/);
+  assertMatch(r.stdout, /r3 +succeeded +\d+\.\d\d s +0 +sealed/);
+  assertMatch(r.stdout, /3 runs: 2 succeeded, 1 failed \(r2\)/);
+  assertMatch(r.stderr, /boom/);
+  assertEquals(
+    (await readManifest(join(vault.specimens, "r3"))).status,
+    "sealed",
+  );
+  assertEquals(
+    (await readManifest(join(vault.specimens, "r2"))).status,
+    "failed",
+  );
+  // All succeed: exit 0.
+  await runnable(vault, "r4", GOOD);
+  await runnable(vault, "r5", GOOD);
+  const ok2 = await runCli(["r4", "r5", "--vault", vault.path]);
+  assertEquals(ok2.code, 0, ok2.stderr);
+  assertMatch(ok2.stdout, /2 runs: 2 succeeded, 0 failed/);
+  // A sealed one among them is refused in its row, the others still run.
+  await runnable(vault, "r6", GOOD);
+  const again = await runCli(["r1", "r6", "--vault", vault.path]);
+  assertEquals(again.code, 1);
+  assertMatch(again.stdout, /r1 +refused +0\.00 s +3/);
+  assertMatch(again.stdout, /r6 +succeeded/);
+});
+
+Deno.test("run --all-pending runs only specimens never run and not sealed", async () => {
+  await using vault = await repoVault();
+  await runnable(vault, "done", GOOD);
+  const first = await runCli(["done", "--vault", vault.path]);
+  assertEquals(first.code, 0, first.stderr);
+  await runnable(vault, "failed_once", BAD);
+  assertEquals((await runCli(["failed_once", "--vault", vault.path])).code, 7);
+  await runnable(vault, "p_a", GOOD);
+  await runnable(vault, "p_b", GOOD);
+  const r = await runCli(["--all-pending", "--vault", vault.path]);
+  assertEquals(r.code, 0, r.stderr);
+  assertMatch(r.stdout, /2 runs: 2 succeeded, 0 failed/);
+  assertMatch(r.stdout, /p_a +succeeded/);
+  assertMatch(r.stdout, /p_b +succeeded/);
+  assert(!/done|failed_once/.test(r.stdout), r.stdout);
+  const none = await runCli(["--all-pending", "--vault", vault.path]);
+  assertEquals(none.code, 0);
+  assertMatch(none.stderr, /No pending specimens/);
+});
+
+Deno.test("run of several ids checks them all first: an unknown or repeated id runs nothing", async () => {
+  await using vault = await repoVault();
+  await runnable(vault, "q1", GOOD);
+  const missing = await runCli(["q1", "nope", "--vault", vault.path]);
+  assertEquals(missing.code, 4, missing.stderr);
+  assertMatch(missing.stderr, /nope/);
+  const twice = await runCli(["q1", "q1", "--vault", vault.path]);
+  assertEquals(twice.code, 2, twice.stderr);
+  const mixed = await runCli(["q1", "--all-pending", "--vault", vault.path]);
+  assertEquals(mixed.code, 2, mixed.stderr);
+  const m = await readManifest(join(vault.specimens, "q1"));
+  assertEquals(m.runs ?? [], []);
+  assertEquals(m.status, "active");
+});
