@@ -174,7 +174,21 @@ async function runMany(
     }
   } else {
     dirs = [];
-    for (const t of targets) dirs.push(await specimenDir(t, cwd, vault));
+    for (const t of targets) {
+      try {
+        dirs.push(await specimenDir(t, cwd, vault));
+      } catch (e) {
+        if (!(e instanceof NotFoundError || e instanceof InvalidInputError)) {
+          throw e;
+        }
+        // Perhaps protocol arguments typed without the separator.
+        e.message +=
+          `. Several ids run one after another; arguments for the protocol go after --, e.g. deno task run ${
+            targets[0]
+          } -- ${targets.slice(1).join(" ")}`;
+        throw e;
+      }
+    }
   }
   const rows = await runSpecimens(dirs, {
     args: protocolArgs,
