@@ -252,6 +252,10 @@ Deno.test("create --sweep refuses colliding ids, too many combinations and bad s
     [["--sweep", "l r=1,2"], /l r/],
     [["--sweep", "lr=1,2", "--prefix", "Bad-Prefix"], /prefix/],
     [["--sweep", "lr=1,2"], /--prefix/],
+    [["--sweep", "lr=1,2", "--id", "x"], /--id/],
+    [["--sweep", "lr=1,2", "--param", "bad key=1"], /bad key/],
+    [["--sweep", "lr=1,2", "--param", "lr.x=1"], /lr/],
+    [["--sweep", "lr=1,2", "--param", "lr=5"], /overlaps --sweep lr/],
   ];
   for (const [args, msg] of cases) {
     const withPrefix = args.includes("--prefix") || msg.source === "--prefix"
@@ -268,6 +272,31 @@ Deno.test("create --sweep refuses colliding ids, too many combinations and bad s
     assertMatch(r.stderr, msg);
     assertEquals(await entries(vault.specimens), before, args.join(" "));
   }
+});
+
+Deno.test("create --sweep with --param applies the change to every combination", async () => {
+  await using vault = await tempVault();
+  await parentVault(vault);
+  const r = await create([
+    "--from",
+    "base",
+    "--vault",
+    vault.path,
+    "--param",
+    "seed=5",
+    "--sweep",
+    "opt.name=adam,sgd",
+    "--prefix",
+    "o",
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(r.stdout.trim().split("\n"), [
+    "o_opt_name_adam",
+    "o_opt_name_sgd",
+  ]);
+  const m = await readManifest(join(vault.specimens, "o_opt_name_sgd"));
+  assertEquals(m.params, { lr: 1e-2, seed: 5, opt: { name: "sgd" } });
+  assertEquals(m.params_changed, ["opt.name", "seed"]);
 });
 
 Deno.test("create --sweep --yes creates more than 1,000 combinations in one step", async () => {

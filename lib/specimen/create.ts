@@ -27,7 +27,7 @@ import {
 import { validateSpecimenId } from "./id.ts";
 import { expandSweep, MAX_SWEEP_COMBINATIONS, sweepIds } from "./sweep.ts";
 import { validateTaxonomy } from "./taxonomy.ts";
-import { mergeParams, type Params, validateParams } from "./params.ts";
+import { leafMap, mergeParams, type Params, validateParams } from "./params.ts";
 import { vaultPaths } from "../vault.ts";
 import denoConfig from "../../deno.json" with { type: "json" };
 
@@ -419,6 +419,19 @@ export async function createSweep(
   const combos = expandSweep(options.sweep, {
     max: options.yes ? Infinity : MAX_SWEEP_COMBINATIONS,
   });
+  if (options.params !== undefined && combos.length > 0) {
+    const swept = [...leafMap(combos[0]).keys()];
+    for (const key of leafMap(options.params).keys()) {
+      const other = swept.find((k) =>
+        k === key || k.startsWith(`${key}.`) || key.startsWith(`${k}.`)
+      );
+      if (other !== undefined) {
+        throw new InvalidInputError(
+          `--param ${key} overlaps --sweep ${other}: the sweep would override it; give the key in one of them only`,
+        );
+      }
+    }
+  }
   const { parent, protocol } = await readParent(options.vault, options.from);
   const paths = vaultPaths(options.vault);
   const existing: string[] = [];
