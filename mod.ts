@@ -69,8 +69,24 @@ export {
   type CreatedSpecimen,
   createSpecimen,
   type CreateSpecimenOptions,
+  createSweep,
+  type CreateSweepOptions,
   normalizeTags,
 } from "./lib/specimen/create.ts";
+export {
+  diffParams,
+  mergeParams,
+  type Params,
+  type ParamValue,
+  parseParamArgs,
+  validateParams,
+} from "./lib/specimen/params.ts";
+export {
+  expandSweep,
+  MAX_SWEEP_COMBINATIONS,
+  sweepIds,
+  sweepSuffix,
+} from "./lib/specimen/sweep.ts";
 export {
   ARTIFACT_NAME_PATTERN,
   READABLE_ARTIFACT_NAME_PATTERN,
@@ -124,10 +140,12 @@ export {
 } from "./lib/specimen/seal.ts";
 export {
   assertRunnable,
+  type BatchRunRow,
   beginRun,
   type BeginRunOptions,
   finishRun,
   newRunId,
+  pendingSpecimens,
   RUN_ID_ENV,
   type RunOutcome,
   type RunRecord,
@@ -135,6 +153,7 @@ export {
   RUNS_DIR,
   runSpecimen,
   type RunSpecimenOptions,
+  runSpecimens,
   type RunStatus,
   validateSeeds,
 } from "./lib/run/run.ts";

@@ -3,8 +3,18 @@
  *
  * @module
  */
-import { parseTaskArgs, runMain, taskVault } from "../lib/cli/cli.ts";
-import { createSpecimen, deriveSpecimen } from "../lib/specimen/create.ts";
+import { parseTaskArgs, runMain, taskVault, userPath } from "../lib/cli/cli.ts";
+import {
+  createSpecimen,
+  createSweep,
+  deriveSpecimen,
+} from "../lib/specimen/create.ts";
+import {
+  mergeParams,
+  type Params,
+  parseParamArgs,
+  validateParams,
+} from "../lib/specimen/params.ts";
 import { InvalidInputError } from "../lib/errors.ts";
 import { TAXONOMY } from "../lib/specimen/taxonomy.ts";
 
@@ -16,6 +26,7 @@ field_notes.md and an empty strata/.
 Usage:
   deno task create --id ID --domain DOMAIN --method METHOD [options]
   deno task create --id ID --from PARENT_ID [options]
+  deno task create --from PARENT_ID --sweep K=V1,V2 [--sweep K=...] --prefix P [--yes]
 
 Required:
   --id ID              lowercase letters, digits, underscores; at most 128
@@ -30,6 +41,17 @@ Options:
   --tags a,b,c         comma-separated tags (trimmed, deduplicated)
   --model NAME         the model studied, e.g. gpt2
   --description TEXT   one line on what the experiment is
+  --param KEY=VALUE    a parameter (repeatable); VALUE is read as JSON where
+                       it parses (3e-4, true, [0.9,0.999]), else a string;
+                       dotted keys nest (optimizer.name=adam). With --from,
+                       changes to the parent's params; the manifest records
+                       the changed keys as params_changed
+  --params FILE.json   parameters from a JSON object (--param values win)
+  --sweep KEY=V1,V2    with --from and --prefix: one specimen per combination
+                       of every --sweep (repeatable), all created or none;
+                       ids are PREFIX + a suffix such as _lr_3e_4_batch_64
+  --prefix P           the start of every sweep id
+  --yes                allow a sweep of more than 1,000 combinations
   --vault DIR          the vault (default: $SPECIMEN_VAULT, else the nearest
                        folder at or above the working directory with specimens/)
   -h, --help           show this help
@@ -41,7 +63,8 @@ ${
     )
   }
 
-Exit codes: 0 created; 2 invalid input; 3 the id exists; 4 no vault found
+Exit codes: 0 created; 2 invalid input (a bad --param, --params file or
+--sweep, a sweep id that exists, more than 1,000 combinations without --yes); 3 the id exists; 4 no vault found
 (or no specimen PARENT_ID); 1 other failure.
 
 Then: edit specimens/<id>/protocol.ts and run it with
@@ -58,12 +81,30 @@ export async function main(args: string[]): Promise<number> {
     description: { type: "string" },
     from: { type: "string" },
     vault: { type: "string" },
+    param: { type: "string", multiple: true },
+    params: { type: "string" },
+    sweep: { type: "string", multiple: true },
+    prefix: { type: "string" },
+    yes: { type: "boolean" },
   });
   if (help) {
     console.log(HELP);
     return 0;
   }
   const from = values.from as string | undefined;
+  const params = await readParams(
+    (values.param as string[] | undefined) ?? [],
+    values.params as string | undefined,
+  );
+  const sweep = values.sweep as string[] | undefined;
+  if (sweep !== undefined) {
+    return await runSweep(values, sweep, params);
+  }
+  if (values.prefix !== undefined || values.yes !== undefined) {
+    throw new InvalidInputError(
+      "--prefix and --yes go with --sweep: usage: deno task create --from PARENT_ID --sweep K=V1,V2 --prefix P",
+    );
+  }
   const required = from === undefined ? ["id", "domain", "method"] : ["id"];
   const missing = required.filter((k) => values[k] === undefined);
   if (missing.length) {
@@ -88,12 +129,14 @@ export async function main(args: string[]): Promise<number> {
       ...common,
       domain: values.domain as string,
       method: values.method as string,
+      params,
     })
     : await deriveSpecimen({
       ...common,
       from,
       domain: values.domain as string | undefined,
       method: values.method as string | undefined,
+      params,
     });
   const m = created.manifest;
   console.log(
@@ -102,10 +145,93 @@ export async function main(args: string[]): Promise<number> {
     }
   taxonomy: ${m.taxonomy.domain} / ${m.taxonomy.method}
   tags:     ${m.tags.join(", ") || "(none)"}
-  model:    ${m.model ?? "(none)"}
+  model:    ${m.model ?? "(none)"}${
+      m.params === undefined ? "" : `\n  params:   ${JSON.stringify(m.params)}`
+    }${
+      m.params_changed === undefined
+        ? ""
+        : `\n  changed:  ${m.params_changed.join(", ") || "(none)"}`
+    }
 Next: edit ${created.dir}/protocol.ts, then run it:
   deno task run ${created.id}`,
   );
+  return 0;
+}
+
+/** `--param` values merged over the `--params` file; undefined when neither. */
+async function readParams(
+  args: string[],
+  file: string | undefined,
+): Promise<Params | undefined> {
+  const fromArgs = args.length ? parseParamArgs(args) : undefined;
+  if (file === undefined) return fromArgs;
+  const path = userPath(file);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new InvalidInputError(
+      `Cannot read --params ${JSON.stringify(file)} (${path}): ${
+        (e as Error).message
+      }; give a JSON file holding an object, e.g. {"lr": 3e-4}`,
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new InvalidInputError(
+      `--params ${path} is not valid JSON (${
+        (e as Error).message
+      }); give an object, e.g. {"lr": 3e-4}`,
+    );
+  }
+  const fromFile = validateParams(parsed, { label: `--params ${path}` });
+  return fromArgs === undefined
+    ? fromFile
+    : mergeParams(fromFile, fromArgs).params;
+}
+
+/** `--sweep`: every combination created from `--from`, or none. */
+async function runSweep(
+  values: Record<string, string | boolean | string[] | undefined>,
+  sweep: string[],
+  params: Params | undefined,
+): Promise<number> {
+  const from = values.from as string | undefined;
+  const prefix = values.prefix as string | undefined;
+  if (from === undefined || prefix === undefined) {
+    throw new InvalidInputError(
+      `--sweep needs ${
+        from === undefined ? "--from PARENT_ID" : "--prefix P"
+      }: usage: deno task create --from PARENT_ID --sweep K=V1,V2 --prefix P (see --help)`,
+    );
+  }
+  for (const key of ["id", "domain", "method", "model"]) {
+    if (values[key] !== undefined) {
+      throw new InvalidInputError(
+        `--${key} does not go with --sweep: ids come from --prefix, the rest from the parent ${from}`,
+      );
+    }
+  }
+  const vault = await taskVault(values.vault as string | undefined);
+  const made = await createSweep({
+    vault: vault.root,
+    from,
+    sweep,
+    prefix,
+    yes: values.yes === true,
+    params,
+    tags: values.tags as string | undefined,
+    description: values.description as string | undefined,
+  });
+  console.error(
+    `Created ${made.length} specimen${
+      made.length === 1 ? "" : "s"
+    } from ${from} in ${vault.specimens}:`,
+  );
+  for (const c of made) console.log(c.id);
+  console.error(`Run them: deno task run ${made.map((c) => c.id).join(" ")}`);
   return 0;
 }
 

@@ -1,7 +1,8 @@
 /**
  * `deno task demo`: the whole workflow end to end on the example specimen,
  * in a throwaway vault: run its protocol, show what it wrote, index the
- * vault, query it and verify its seal.
+ * vault, query it and verify its seal; then a 3-run learning-rate sweep
+ * derived from it, run in one go and compared by params and final loss.
  *
  * @module
  */
@@ -16,7 +17,9 @@ const EXAMPLE = "example_2024_12_19_synthetic_demo";
 /** The task's help text. */
 export const HELP =
   `Run the example specimen end to end in a throwaway vault and print what
-each step wrote.
+each step wrote; then derive a 3-run learning-rate sweep from it (deno task
+create --from --sweep), run the three (deno task run ID ID ID) and compare
+their params and final loss.
 
 Usage:
   deno task demo [--keep]
@@ -125,18 +128,91 @@ async function demo(vault: string): Promise<void> {
 
   step(6, "Check the seal: deno task verify");
   await task("verify", ["--vault", vault]);
+
+  const sweep = ["--sweep", `lr=${SWEEP_LR.join(",")}`, "--prefix", "demo"];
+  step(
+    7,
+    `Derive a learning-rate sweep from it: deno task create --from ${EXAMPLE} ${
+      sweep.join(" ")
+    }`,
+  );
+  const created = await task(
+    "create",
+    ["--vault", vault, "--from", EXAMPLE, ...sweep],
+    { capture: true },
+  );
+  const ids = (created ?? "").trim().split("\n");
+  for (const id of ids) console.log(`  ${id}`);
+
+  step(8, `Run the three, one after another: deno task run ${ids.join(" ")}`);
+  await task("run", ["--vault", vault, ...ids]);
+
+  step(9, "Compare them by params and final loss");
+  await task("index", ["--vault", vault]);
+  const sql =
+    `SELECT c.specimen_id, c.params->>'$.lr' AS lr, c.params->>'$.seed' AS seed, arg_max(m.loss, m.step) AS final_loss FROM catalog c JOIN metrics m USING (specimen_id) GROUP BY ALL ORDER BY final_loss`;
+  const viaSql = await task("query", ["--vault", vault, sql], {
+    capture: true,
+    allowFail: true,
+  });
+  if (viaSql !== null) {
+    console.log(`\n  $ deno task query "${sql}"\n${viaSql}`);
+  } else {
+    // A catalog without the params column: read the manifests instead.
+    await compareFromManifests(vault, [EXAMPLE, ...ids]);
+  }
 }
 
-/** Runs `tasks/<name>.ts` as its own process, as `deno task <name>` would. */
-async function task(name: string, args: string[]): Promise<void> {
-  const { code } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(ROOT, "tasks", `${name}.ts`), ...args],
-    stdout: "inherit",
-    stderr: "inherit",
-  }).output();
-  if (code !== 0) {
-    throw new VaultError(`deno task ${name} exited with code ${code}`);
+/** The learning rates of the demo's sweep. */
+const SWEEP_LR = ["3e-3", "1e-3", "3e-4"];
+
+/** Params and final loss of each specimen, read from its own files. */
+async function compareFromManifests(
+  vault: string,
+  ids: string[],
+): Promise<void> {
+  const rows: string[][] = [];
+  for (const id of ids) {
+    const storage = await SpecimenStorage.open(join(vault, "specimens", id));
+    const { step, loss } = await storage.readMetrics();
+    let last = 0;
+    for (let i = 1; i < step.length; i++) {
+      if ((step[i] as number) > (step[last] as number)) last = i;
+    }
+    const p = storage.params;
+    rows.push([id, String(p.lr), String(p.seed), String(loss[last])]);
   }
+  rows.sort((a, b) => Number(a[3]) - Number(b[3]));
+  const head = ["specimen_id", "lr", "seed", "final_loss"];
+  const widths = head.map((h, i) =>
+    Math.max(h.length, ...rows.map((r) => r[i].length))
+  );
+  const line = (r: string[]) =>
+    "  " + r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  console.log(line(head));
+  for (const r of rows) console.log(line(r));
+}
+
+/**
+ * Runs `tasks/<name>.ts` as its own process, as `deno task <name>` would.
+ * With `capture`, returns its stdout instead of showing it; with
+ * `allowFail`, a failure returns null instead of throwing.
+ */
+async function task(
+  name: string,
+  args: string[],
+  options: { capture?: boolean; allowFail?: boolean } = {},
+): Promise<string | null> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(ROOT, "tasks", `${name}.ts`), ...args],
+    stdout: options.capture ? "piped" : "inherit",
+    stderr: options.allowFail ? "null" : "inherit",
+  }).output();
+  if (out.code !== 0) {
+    if (options.allowFail) return null;
+    throw new VaultError(`deno task ${name} exited with code ${out.code}`);
+  }
+  return options.capture ? new TextDecoder().decode(out.stdout) : "";
 }
 
 function step(n: number, text: string): void {

@@ -8,7 +8,12 @@ import { dirname, join, relative, resolve } from "../lib/_deps.ts";
 import { parseTaskArgs, runMain, userCwd } from "../lib/cli/cli.ts";
 import { formatBytes, ProgressLine } from "../lib/cli/progress.ts";
 import { InvalidInputError, NotFoundError } from "../lib/errors.ts";
-import { runSpecimen } from "../lib/run/run.ts";
+import {
+  type BatchRunRow,
+  pendingSpecimens,
+  runSpecimen,
+  runSpecimens,
+} from "../lib/run/run.ts";
 import { isSpecimenId } from "../lib/specimen/id.ts";
 import { findVault } from "../lib/vault.ts";
 
@@ -28,8 +33,17 @@ run is kept, marked failed, with its logs.
 Usage:
   deno task run ID [options] [-- PROTOCOL_ARGS...]
   deno task run path/to/protocol.ts [options] [-- PROTOCOL_ARGS...]
+  deno task run ID ID ... [options] [-- PROTOCOL_ARGS...]
+  deno task run --all-pending [options] [-- PROTOCOL_ARGS...]
+
+Several ids (e.g. the ids a sweep printed), or --all-pending (every specimen
+not sealed and never run), run one after another; a failing run stops
+nothing else, and a table of id, status, duration and exit code is printed
+at the end. Every id is checked before the first run starts.
 
 Options:
+  --all-pending  run every specimen of the vault that is not sealed and has
+                 never run
   --vault DIR    the vault, for an ID (default: $SPECIMEN_VAULT, else the
                  nearest folder at or above the working directory with
                  specimens/)
@@ -41,7 +55,8 @@ with -A from the current folder.
 Exit codes: 0 the run succeeded; otherwise the protocol's exit code, or 1
 when it was killed or sealing failed; 2 invalid usage; 3 the specimen is
 sealed or already holds results (derive a variation with
-deno task create --id NEW --from ID); 4 no such specimen.`;
+deno task create --id NEW --from ID); 4 no such specimen. With several
+specimens: 0 when every run succeeded, 1 when any failed or was refused.`;
 
 /** Runs the task with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -53,10 +68,19 @@ export async function main(args: string[]): Promise<number> {
   const protocolArgs = dashes === -1 ? [] : args.slice(dashes + 1);
   const { values, positionals, help } = parseTaskArgs(own, {
     vault: { type: "string" },
+    "all-pending": { type: "boolean" },
   }, { allowPositionals: true });
   if (help) {
     console.log(HELP);
     return 0;
+  }
+  if (values["all-pending"] === true || positionals.length > 1) {
+    return await runMany(
+      positionals,
+      values["all-pending"] === true,
+      values.vault as string | undefined,
+      protocolArgs,
+    );
   }
   if (positionals.length !== 1) {
     throw new InvalidInputError(
@@ -110,6 +134,101 @@ export async function main(args: string[]): Promise<number> {
     `\nRun ${run.id} FAILED after ${took} (${why}). ${manifest.specimen_id} is marked failed and kept as it is. Logs: ${logs}`,
   );
   return run.exit_code && run.exit_code > 0 ? run.exit_code : 1;
+}
+
+/** Several specimens one after another, then a summary table. */
+async function runMany(
+  targets: string[],
+  allPending: boolean,
+  vault: string | undefined,
+  protocolArgs: string[],
+): Promise<number> {
+  const cwd = userCwd();
+  if (allPending && targets.length > 0) {
+    throw new InvalidInputError(
+      `--all-pending runs every pending specimen: give it without ids (got ${
+        targets.join(" ")
+      })`,
+    );
+  }
+  const dup = targets.find((t, i) => targets.indexOf(t) !== i);
+  if (dup !== undefined) {
+    throw new InvalidInputError(
+      `${
+        JSON.stringify(dup)
+      } is given twice: a specimen runs once; give each id once`,
+    );
+  }
+  let dirs: string[];
+  if (allPending) {
+    const paths = await findVault(
+      vault === undefined ? undefined : resolve(cwd, vault),
+      cwd,
+    );
+    dirs = (await pendingSpecimens(paths.specimens)).map((id) =>
+      join(paths.specimens, id)
+    );
+    if (dirs.length === 0) {
+      console.error(`No pending specimens in ${paths.specimens}.`);
+      return 0;
+    }
+  } else {
+    dirs = [];
+    for (const t of targets) {
+      try {
+        dirs.push(await specimenDir(t, cwd, vault));
+      } catch (e) {
+        if (!(e instanceof NotFoundError || e instanceof InvalidInputError)) {
+          throw e;
+        }
+        // Perhaps protocol arguments typed without the separator.
+        e.message +=
+          `. Several ids run one after another; arguments for the protocol go after --, e.g. deno task run ${
+            targets[0]
+          } -- ${targets.slice(1).join(" ")}`;
+        throw e;
+      }
+    }
+  }
+  const rows = await runSpecimens(dirs, {
+    args: protocolArgs,
+    cwd,
+    onStart: (dir, i) =>
+      console.error(
+        `\n== [${i + 1}/${dirs.length}] ${relative(cwd, dir) || dir}`,
+      ),
+  });
+  console.log(`\n${summaryTable(rows)}`);
+  const failed = rows.filter((r) => r.status !== "succeeded");
+  console.log(
+    `${rows.length} run${rows.length === 1 ? "" : "s"}: ${
+      rows.length - failed.length
+    } succeeded, ${failed.length} failed${
+      failed.length ? ` (${failed.map((r) => r.id).join(", ")})` : ""
+    }`,
+  );
+  return failed.length ? 1 : 0;
+}
+
+/** The batch summary as an aligned text table. */
+function summaryTable(rows: BatchRunRow[]): string {
+  const head = ["id", "status", "duration", "exit", "note"];
+  const body = rows.map((r) => [
+    r.id,
+    r.status,
+    `${(r.duration_ms / 1000).toFixed(2)} s`,
+    r.exit_code === null ? "-" : String(r.exit_code),
+    r.status === "succeeded"
+      ? (r.sealed ? "sealed" : "not sealed (wrote nothing)")
+      : (r.error ?? "").split("\n")[0].slice(0, 120),
+  ]);
+  const widths = head.map((h, i) =>
+    Math.max(h.length, ...body.map((row) => row[i].length))
+  );
+  const line = (cells: string[]) =>
+    cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  return [line(head), line(widths.map((w) => "-".repeat(w))), ...body.map(line)]
+    .join("\n");
 }
 
 /** The specimen folder named by an id (in the vault) or a path. */

@@ -23,6 +23,18 @@ Deno.test("deno task demo runs the whole workflow with the task's own permission
   assertMatch(r.stdout, /\(3 rows\)/);
   assertMatch(r.stdout, /activations +\[100, 512\] +float32/);
   assertMatch(r.stdout, /1 specimen: 1 ok, 0 mismatch/);
+  // The sweep: three specimens derived with different lr, run in one go,
+  // compared by params and final loss (the default lr gives the same loss).
+  for (const step of [7, 8, 9]) {
+    assertMatch(r.stdout, new RegExp(`\\[${step}\\] `));
+  }
+  assertMatch(r.stdout, /3 runs: 3 succeeded, 0 failed/);
+  assertMatch(r.stdout, /demo_lr_3e_4\W+0\.0003\W+20241219/);
+  assertMatch(r.stdout, /demo_lr_0_003\W+0\.003\W+20241219/);
+  assertMatch(
+    r.stdout,
+    /demo_lr_0_001\W+0\.001\W+20241219\W+0\.34067956940011584/,
+  );
   const vault = /throwaway vault: (\S+)/.exec(r.stdout)![1];
   assert(
     !(await Deno.stat(vault).then(() => true, () => false)),

@@ -13,6 +13,7 @@ import { updateManifest } from "../specimen/_lock.ts";
 import { formatBytes } from "../cli/progress.ts";
 import { VaultError } from "../errors.ts";
 import type { Manifest } from "../specimen/manifest.ts";
+import type { Params } from "../specimen/params.ts";
 import {
   assertRunnable,
   beginRun,
@@ -24,7 +25,7 @@ import { STATUS_RUNNING } from "../specimen/seal.ts";
 import { SpecimenStorage } from "./storage.ts";
 
 /** Options for {@linkcode runProtocol}. */
-export interface RunProtocolOptions {
+export interface RunProtocolOptions<P extends Params = Params> {
   /**
    * Exit the process with the error's code when the protocol fails with a
    * vault error (set `false` to get the error thrown instead).
@@ -37,6 +38,14 @@ export interface RunProtocolOptions {
    * `{ data: 42, init: 7 }`. Numbers or strings.
    */
   seeds?: Record<string, number | string>;
+  /**
+   * The protocol's params with their defaults, e.g. `{ lr: 1e-3, seed: 0 }`:
+   * keys the manifest's `params` lacks (`deno task create --param` sets
+   * them) take these values, and the final params are recorded in the
+   * manifest before `body` runs and passed to it. Refused (exit 2) when the
+   * values would change a specimen that already holds results.
+   */
+  params?: P;
 }
 
 /**
@@ -55,21 +64,25 @@ export interface RunProtocolOptions {
  * Needs `--allow-read` and `--allow-write` on the specimen folder
  * (`--allow-run` and `--allow-sys` for full provenance).
  *
+ * With `params`, the manifest's params filled in with these defaults are
+ * recorded before `body` runs, and passed to it typed as the defaults are.
+ *
  * @param meta The protocol's `import.meta`.
- * @param body The experiment.
+ * @param body The experiment: the storage, and the final params.
  * @example
  * ```ts ignore
  * import { runProtocol } from "specimen-vault";
  * const SEEDS = { data: 42 };
- * await runProtocol(import.meta, async (storage) => {
- *   await storage.writeMetrics({ step: [0, 1], loss: [1, 0.5] });
- * }, { seeds: SEEDS });
+ * await runProtocol(import.meta, async (storage, params) => {
+ *   const loss = [1, 1 - params.lr * 100];
+ *   await storage.writeMetrics({ step: [0, 1], loss });
+ * }, { seeds: SEEDS, params: { lr: 1e-3, seed: 0 } });
  * ```
  */
-export async function runProtocol(
+export async function runProtocol<P extends Params = Params>(
   meta: ImportMeta,
-  body: (storage: SpecimenStorage) => void | Promise<void>,
-  options: RunProtocolOptions = {},
+  body: (storage: SpecimenStorage, params: P) => void | Promise<void>,
+  options: RunProtocolOptions<P> = {},
 ): Promise<void> {
   if (!meta.main) return;
   const dir = meta.dirname ?? dirname(fromFileUrl(meta.url));
@@ -84,18 +97,20 @@ export async function runProtocol(
           m.seeds = seeds;
         });
       }
-      await body(storage);
+      const params = await storage.recordParams(options.params) as P;
+      await body(storage, params);
       await closeLeftLoggers(storage);
       return;
     }
     await assertRunnable(storage.manifest, storage.dir);
+    const params = await storage.recordParams(options.params) as P;
     const run = await beginRun(storage.dir, {
       via: "deno run",
       command: ["deno", "run", modulePath(meta), ...Deno.args],
       seeds,
     });
     try {
-      await body(storage);
+      await body(storage, params);
       await closeLeftLoggers(storage);
     } catch (e) {
       const exits = options.exit !== false &&

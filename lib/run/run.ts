@@ -26,7 +26,10 @@ export {
   validateSeeds,
 } from "./run_record.ts";
 export {
+  type BatchRunRow,
+  pendingSpecimens,
   type RunResult,
   runSpecimen,
   type RunSpecimenOptions,
+  runSpecimens,
 } from "./run_specimen.ts";

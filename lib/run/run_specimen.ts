@@ -5,8 +5,8 @@
  * @module
  */
 import { join, relative, resolve } from "../_deps.ts";
-import { exists, writeAll } from "../_fs.ts";
-import { NotFoundError } from "../errors.ts";
+import { exists, isTempName, writeAll } from "../_fs.ts";
+import { errorMessage, NotFoundError, VaultError } from "../errors.ts";
 import { readManifest } from "../specimen/manifest.ts";
 import type { Manifest, RunRecord } from "../specimen/manifest_types.ts";
 import { findDenoConfig, LIBRARY_CONFIG, PROTOCOL_FILE } from "./provenance.ts";
@@ -129,6 +129,110 @@ export async function runSpecimen(
     error: spawnError,
     onBytes: options.onSealBytes,
   });
+}
+
+/** One row of {@linkcode runSpecimens}' summary. */
+export interface BatchRunRow {
+  /** The specimen id (the folder name). */
+  id: string;
+  /** The run's status (`succeeded`, `failed`, ...), or `refused` when it could not start. */
+  status: string;
+  /** Wall time of the run, in milliseconds (0 when refused). */
+  duration_ms: number;
+  /** The protocol's exit code, or the refusal's exit code; null when killed. */
+  exit_code: number | null;
+  /** Why it failed or was refused; null on success. */
+  error: string | null;
+  /** Whether the specimen was sealed by the run. */
+  sealed: boolean;
+}
+
+/**
+ * Runs several specimens one after another with {@linkcode runSpecimen},
+ * each with the same options but its own folder. A failure or refusal is
+ * recorded in its row and the next specimen runs anyway.
+ *
+ * @param dirs The specimen folders, in the order to run them.
+ * @param options As for {@linkcode runSpecimen}, without `dir`; `onStart`
+ *   is told each one before it starts.
+ * @returns One row per folder, in order.
+ *
+ * @example
+ * ```ts ignore
+ * import { runSpecimens } from "./run_specimen.ts";
+ * const rows = await runSpecimens(["specimens/a", "specimens/b"]);
+ * console.log(rows.filter((r) => r.status !== "succeeded").length, "failed");
+ * ```
+ */
+export async function runSpecimens(
+  dirs: string[],
+  options: Omit<RunSpecimenOptions, "dir"> & {
+    onStart?: (dir: string, index: number) => void;
+  } = {},
+): Promise<BatchRunRow[]> {
+  const rows: BatchRunRow[] = [];
+  for (const [i, d] of dirs.entries()) {
+    const dir = resolve(d);
+    const id = dir.split(/[\\/]/).at(-1)!;
+    options.onStart?.(dir, i);
+    try {
+      const { run, manifest } = await runSpecimen({ ...options, dir });
+      rows.push({
+        id: manifest.specimen_id,
+        status: run.status,
+        duration_ms: run.duration_ms ?? 0,
+        exit_code: run.exit_code ?? null,
+        error: run.error ?? (run.signal ? `killed by ${run.signal}` : null),
+        sealed: manifest.seal !== undefined,
+      });
+    } catch (e) {
+      rows.push({
+        id,
+        status: "refused",
+        duration_ms: 0,
+        exit_code: e instanceof VaultError ? e.exitCode : 1,
+        error: errorMessage(e),
+        sealed: false,
+      });
+    }
+  }
+  return rows;
+}
+
+/**
+ * The ids of the specimens in `specimensDir` that are pending: not sealed
+ * and never run (no run recorded, status `active`), sorted. Folders without
+ * a readable manifest and hidden temp folders are skipped.
+ *
+ * @example
+ * ```ts
+ * import { pendingSpecimens } from "./run_specimen.ts";
+ * import { createSpecimen } from "../specimen/create.ts";
+ * const vault = await Deno.makeTempDir();
+ * await createSpecimen({ vault, id: "todo", domain: "training", method: "fine_tuning" });
+ * console.assert((await pendingSpecimens(`${vault}/specimens`)).join() === "todo");
+ * await Deno.remove(vault, { recursive: true });
+ * ```
+ */
+export async function pendingSpecimens(
+  specimensDir: string,
+): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const e of Deno.readDir(specimensDir)) {
+    if (!e.isDirectory || isTempName(e.name)) continue;
+    let m: Manifest;
+    try {
+      m = await readManifest(join(specimensDir, e.name));
+    } catch {
+      continue;
+    }
+    if (
+      m.seal === undefined && m.status === "active" && !(m.runs?.length)
+    ) {
+      ids.push(e.name);
+    }
+  }
+  return ids.sort();
 }
 
 /** Passes SIGINT/SIGTERM/SIGHUP on to `child`; returns the undo. */

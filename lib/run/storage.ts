@@ -15,7 +15,17 @@ import {
   removeStaleTemps,
   withWriteContext,
 } from "../_fs.ts";
-import { ImmutableArtifactError, NotFoundError } from "../errors.ts";
+import {
+  ImmutableArtifactError,
+  InvalidInputError,
+  NotFoundError,
+} from "../errors.ts";
+import {
+  canonicalJson,
+  mergeParams,
+  type Params,
+  validateParams,
+} from "../specimen/params.ts";
 import {
   type ArtifactRecord,
   type Manifest,
@@ -139,6 +149,85 @@ export class SpecimenStorage {
   /** A copy of the manifest as last read or written. */
   get manifest(): Manifest {
     return structuredClone(this.#manifest);
+  }
+
+  /**
+   * The specimen's configuration: a copy of the manifest's `params` (`{}`
+   * when it has none). For a typed view use {@linkcode paramsAs}.
+   *
+   * @example
+   * ```ts ignore
+   * const lr = storage.params.lr as number;
+   * ```
+   */
+  get params(): Params {
+    return structuredClone(this.#manifest.params ?? {});
+  }
+
+  /**
+   * {@linkcode params} typed as `T` (not checked against `T`: declare the
+   * defaults with `runProtocol(..., { params })` so every key is there).
+   *
+   * @example
+   * ```ts ignore
+   * const { lr, seed } = storage.paramsAs<{ lr: number; seed: number }>();
+   * ```
+   */
+  paramsAs<T extends Params = Params>(): T {
+    return this.params as T;
+  }
+
+  /**
+   * Fills in `defaults` for the keys the manifest's `params` lacks (records
+   * merge key by key; the manifest's values win) and records the result as
+   * the manifest's `params`. Returns the final params.
+   *
+   * Params belong with the results they produced: once any artifact is
+   * recorded, or the specimen is sealed or failed, a change is refused with
+   * {@linkcode InvalidInputError} (recording the same values again is fine).
+   *
+   * @example
+   * ```ts
+   * import { createSpecimen, SpecimenStorage } from "../../mod.ts";
+   * const vault = await Deno.makeTempDir();
+   * const { dir } = await createSpecimen({
+   *   vault, id: "doc_params", domain: "training", method: "fine_tuning",
+   *   params: { lr: 1e-4 },
+   * });
+   * const storage = await SpecimenStorage.open(dir);
+   * const p = await storage.recordParams({ lr: 1e-3, seed: 0 });
+   * console.assert(p.lr === 1e-4 && p.seed === 0);
+   * await Deno.remove(vault, { recursive: true });
+   * ```
+   */
+  async recordParams(defaults: Params = {}): Promise<Params> {
+    const checked = validateParams(defaults, { label: "params defaults" });
+    const run = async () => {
+      const { result, manifest } = await updateManifest(this.dir, (m) => {
+        const { params } = mergeParams(checked, m.params ?? {});
+        if (canonicalJson(params) === canonicalJson(m.params ?? {})) {
+          return params;
+        }
+        const results = Object.keys(m.artifacts);
+        if (
+          results.length > 0 || m.seal !== undefined ||
+          m.status === "sealed" || m.status === "failed"
+        ) {
+          throw new InvalidInputError(
+            `Cannot change the params of specimen "${this.id}": it already holds results (${
+              results.slice(0, 3).join(", ") || m.status
+            }), and params are recorded with the results they produced. Derive a variation instead: deno task create --id ${this.id}_v2 --from ${this.id} --param KEY=VALUE`,
+          );
+        }
+        m.params = params;
+        return params;
+      });
+      this.#manifest = manifest;
+      return result;
+    };
+    const next = this.#pending.then(run, run);
+    this.#pending = next.catch(() => {});
+    return structuredClone(await next);
   }
 
   /** The artifacts recorded so far, by name. */

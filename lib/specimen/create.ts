@@ -25,8 +25,9 @@ import {
   readManifest,
 } from "./manifest.ts";
 import { validateSpecimenId } from "./id.ts";
+import { expandSweep, MAX_SWEEP_COMBINATIONS, sweepIds } from "./sweep.ts";
 import { validateTaxonomy } from "./taxonomy.ts";
-import { type Params, validateParams } from "./params.ts";
+import { leafMap, mergeParams, type Params, validateParams } from "./params.ts";
 import { vaultPaths } from "../vault.ts";
 import denoConfig from "../../deno.json" with { type: "json" };
 
@@ -289,6 +290,11 @@ export interface DeriveSpecimenOptions {
   model?: string | null;
   /** One line on what this variation changes. @default null */
   description?: string | null;
+  /**
+   * Changes to the parent's params, merged with `mergeParams`; the changed
+   * dotted keys are recorded as the manifest's `params_changed`.
+   */
+  params?: Params;
 }
 
 /**
@@ -297,6 +303,9 @@ export interface DeriveSpecimenOptions {
  * and records `parent: from` in the manifest. Domain, method, tags and model
  * default to the parent's. The parent may be in any state (sealed, failed,
  * not run); it is only read.
+ *
+ * The child keeps the parent's `params`; with `params`, those changes are
+ * merged in and the changed keys recorded as `params_changed`.
  *
  * Throws {@linkcode NotFoundError} when `from` does not exist, and
  * otherwise as {@linkcode createSpecimen}.
@@ -316,31 +325,7 @@ export interface DeriveSpecimenOptions {
 export async function deriveSpecimen(
   options: DeriveSpecimenOptions,
 ): Promise<CreatedSpecimen> {
-  validateSpecimenId(options.from);
-  const parentDir = join(vaultPaths(options.vault).specimens, options.from);
-  if (!(await exists(parentDir))) {
-    throw new NotFoundError(
-      `Cannot derive from "${options.from}": no specimen folder ${parentDir}. Check the id (ls ${
-        vaultPaths(options.vault).specimens
-      }) or pass --vault DIR`,
-    );
-  }
-  const parent = await readManifest(parentDir);
-  let protocol: string;
-  try {
-    protocol = new TextDecoder().decode(
-      await readVaultFile(join(parentDir, "protocol.ts"), {
-        root: parentDir,
-        maxBytes: 16 * 1024 * 1024,
-      }),
-    );
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-    throw new NotFoundError(
-      `Cannot derive from "${options.from}": it has no protocol.ts to copy (${parentDir})`,
-      { cause: e },
-    );
-  }
+  const { parent, protocol } = await readParent(options.vault, options.from);
   return await createSpecimen({
     vault: options.vault,
     id: options.id,
@@ -351,7 +336,171 @@ export async function deriveSpecimen(
     description: options.description ?? null,
     parent: options.from,
     protocol,
+    ...derivedParams(parent.params, options.params),
   });
+}
+
+/** The parent's manifest and protocol text; NotFoundError when missing. */
+async function readParent(
+  vault: string,
+  from: string,
+): Promise<{ parent: Manifest; protocol: string }> {
+  validateSpecimenId(from);
+  const parentDir = join(vaultPaths(vault).specimens, from);
+  if (!(await exists(parentDir))) {
+    throw new NotFoundError(
+      `Cannot derive from "${from}": no specimen folder ${parentDir}. Check the id (ls ${
+        vaultPaths(vault).specimens
+      }) or pass --vault DIR`,
+    );
+  }
+  const parent = await readManifest(parentDir);
+  try {
+    const protocol = new TextDecoder().decode(
+      await readVaultFile(join(parentDir, "protocol.ts"), {
+        root: parentDir,
+        maxBytes: 16 * 1024 * 1024,
+      }),
+    );
+    return { parent, protocol };
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    throw new NotFoundError(
+      `Cannot derive from "${from}": it has no protocol.ts to copy (${parentDir})`,
+      { cause: e },
+    );
+  }
+}
+
+/** Options for {@linkcode createSweep}. */
+export interface CreateSweepOptions {
+  /** The vault root (the folder holding `specimens/`). */
+  vault: string;
+  /** The id of the specimen every combination derives from. */
+  from: string;
+  /** The values of the repeated `--sweep key=v1,v2` option. */
+  sweep: string[];
+  /** The start of every id; each gets `sweepSuffix` of its combination. */
+  prefix: string;
+  /** Allow more than {@linkcode MAX_SWEEP_COMBINATIONS} combinations. */
+  yes?: boolean;
+  /** Changes applied to every combination (`--param`), before the sweep's. */
+  params?: Params;
+  /** Tags. @default the parent's tags */
+  tags?: string[] | string;
+  /** One line on what the sweep varies. @default null */
+  description?: string | null;
+}
+
+/**
+ * Creates one specimen per combination of `sweep` (see `expandSweep`), each
+ * derived from `from` as {@linkcode deriveSpecimen} does, its params the
+ * parent's merged with the combination, ids `prefix` + `sweepSuffix`.
+ *
+ * All or none: every specimen is built in one hidden temp folder under
+ * `specimens/`, then renamed into place one by one; if any rename fails, the
+ * ones already placed are removed. Generated ids that exist already, or more
+ * than 1,000 combinations without `yes`, are an {@linkcode InvalidInputError}
+ * before anything is written.
+ *
+ * @example
+ * ```ts
+ * import { createSpecimen, createSweep } from "./create.ts";
+ * const vault = await Deno.makeTempDir();
+ * await createSpecimen({ vault, id: "base", domain: "training", method: "fine_tuning", params: { lr: 1e-3 } });
+ * const made = await createSweep({ vault, from: "base", sweep: ["lr=1e-3,1e-4"], prefix: "s" });
+ * console.assert(made.map((c) => c.id).join() === "s_lr_0_001,s_lr_1e_4");
+ * await Deno.remove(vault, { recursive: true });
+ * ```
+ */
+export async function createSweep(
+  options: CreateSweepOptions,
+): Promise<CreatedSpecimen[]> {
+  const combos = expandSweep(options.sweep, {
+    max: options.yes ? Infinity : MAX_SWEEP_COMBINATIONS,
+  });
+  if (options.params !== undefined && combos.length > 0) {
+    const swept = [...leafMap(combos[0]).keys()];
+    for (const key of leafMap(options.params).keys()) {
+      const other = swept.find((k) =>
+        k === key || k.startsWith(`${key}.`) || key.startsWith(`${k}.`)
+      );
+      if (other !== undefined) {
+        throw new InvalidInputError(
+          `--param ${key} overlaps --sweep ${other}: the sweep would override it; give the key in one of them only`,
+        );
+      }
+    }
+  }
+  const { parent, protocol } = await readParent(options.vault, options.from);
+  const paths = vaultPaths(options.vault);
+  const existing: string[] = [];
+  for await (const e of Deno.readDir(paths.specimens)) existing.push(e.name);
+  const ids = sweepIds(options.prefix, combos, { existing });
+  const base = options.params === undefined
+    ? parent.params ?? {}
+    : mergeParams(parent.params ?? {}, options.params).params;
+  await removeStaleTemps(paths.specimens, ".tmp-sweep-");
+  const staging = tempPathFor(join(paths.specimens, "sweep"));
+  const made: CreatedSpecimen[] = [];
+  const placed: string[] = [];
+  try {
+    await Deno.mkdir(staging);
+    for (let i = 0; i < ids.length; i++) {
+      const { params } = mergeParams(base, combos[i]);
+      const { changed } = mergeParams(parent.params ?? {}, params);
+      const built = await createSpecimen({
+        vault: staging,
+        id: ids[i],
+        domain: parent.taxonomy.domain,
+        method: parent.taxonomy.method,
+        tags: options.tags ?? parent.tags,
+        model: parent.model,
+        description: options.description ?? null,
+        parent: options.from,
+        protocol,
+        params,
+        extra: { params_changed: changed },
+      });
+      made.push({ ...built, dir: join(paths.specimens, ids[i]) });
+    }
+    for (const c of made) {
+      try {
+        await placeDir(join(vaultPaths(staging).specimens, c.id), c.dir);
+      } catch (e) {
+        if (e instanceof Deno.errors.AlreadyExists) {
+          throw new SpecimenExistsError(
+            `Specimen "${c.id}" appeared while the sweep was being created: nothing was created; choose another --prefix`,
+          );
+        }
+        throw e;
+      }
+      placed.push(c.dir);
+    }
+  } catch (e) {
+    for (const dir of placed) {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+    throw e;
+  } finally {
+    await Deno.remove(staging, { recursive: true }).catch(() => {});
+  }
+  return made;
+}
+
+/**
+ * The params of a child: the parent's with `changes` merged in, and the
+ * changed keys as `extra.params_changed` (only when changes are given).
+ */
+function derivedParams(
+  parent: Params | undefined,
+  changes: Params | undefined,
+): { params?: Params; extra?: Record<string, unknown> } {
+  if (changes === undefined) {
+    return parent === undefined ? {} : { params: parent };
+  }
+  const { params, changed } = mergeParams(parent ?? {}, changes);
+  return { params, extra: { params_changed: changed } };
 }
 
 function optionalText(

@@ -53,6 +53,11 @@ export interface Manifest {
    * null and lists, checked by `validateParams` (absent in older manifests).
    */
   params?: Params;
+  /**
+   * The dotted keys of `params` that differ from the parent's
+   * (`deno task create --from PARENT --param k=v`, or a sweep).
+   */
+  params_changed?: string[];
   /** Seeds the protocol declared (`runProtocol(..., { seeds })`). */
   seeds?: Record<string, number | string>;
   /**

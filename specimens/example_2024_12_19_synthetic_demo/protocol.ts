@@ -6,12 +6,20 @@
  * Run it once: `deno task run example_2024_12_19_synthetic_demo`, or
  * `deno run -A specimens/example_2024_12_19_synthetic_demo/protocol.ts` from
  * any folder. Results are write-once: a second run is refused.
+ *
+ * Its params (recorded in the manifest before the run): `lr`, the learning
+ * rate, sets how fast the loss falls (the default gives the original curve),
+ * and `seed` seeds the PRNG. Vary them in a new specimen:
+ * `deno task create --from example_2024_12_19_synthetic_demo --sweep lr=3e-3,1e-3,3e-4 --prefix my_sweep`.
  */
 import { runProtocol } from "specimen-vault";
 
 const STEPS = 100;
 const WIDTH = 512;
-const SEED = 20241219;
+/** The defaults of the protocol's params; the manifest's values win. */
+const PARAMS = { lr: 1e-3, seed: 20241219 };
+/** The learning rate the loss curve's time constant is given for. */
+const BASE_LR = 1e-3;
 
 /** mulberry32: a small seeded PRNG, so every run writes the same numbers. */
 function prng(seed: number): () => number {
@@ -30,8 +38,10 @@ function gaussian(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
 }
 
-await runProtocol(import.meta, async (storage) => {
-  const rand = prng(SEED);
+await runProtocol(import.meta, async (storage, params) => {
+  const rand = prng(params.seed);
+  // A larger learning rate makes the loss fall faster (1 for the default).
+  const speed = params.lr / BASE_LR;
   const step = new Int32Array(STEPS);
   const loss = new Float64Array(STEPS);
   const accuracy = new Float64Array(STEPS);
@@ -41,7 +51,7 @@ await runProtocol(import.meta, async (storage) => {
     step[s] = s;
     // Loss decays towards a floor; accuracy rises; entropy falls: the shapes
     // of a real training run, with a little seeded noise.
-    loss[s] = 0.35 + 2.0 * Math.exp(-s / 18) + noise();
+    loss[s] = 0.35 + 2.0 * Math.exp((-s * speed) / 18) + noise();
     accuracy[s] = Math.min(1, 0.1 + 0.82 * (1 - Math.exp(-s / 22)) + noise());
     entropy[s] = 0.6 + 1.7 * Math.exp(-s / 25) + noise();
   }
@@ -54,6 +64,6 @@ await runProtocol(import.meta, async (storage) => {
   });
 
   console.log(
-    `Wrote ${STEPS} steps of loss/accuracy/entropy and a ${STEPS}×${WIDTH} activations tensor to ${storage.strata}`,
+    `Wrote ${STEPS} steps (lr ${params.lr}, seed ${params.seed}) of loss/accuracy/entropy and a ${STEPS}×${WIDTH} activations tensor to ${storage.strata}`,
   );
-}, { seeds: { prng: SEED } });
+}, { params: PARAMS });
