@@ -81,13 +81,46 @@ export async function readLogs(
         if (skip(t.name)) continue;
         files.push(readLog(id, dir, t));
       }
-      if (stopped) found.forEach(stopped);
+      if (stopped && found.length) {
+        (await stillStopped(dir, found, listMetricTables)).forEach(stopped);
+      }
       return files;
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound) || attempt === 3) throw e;
     }
   }
 }
+
+/**
+ * The logs of `found` still stopped a moment later: a logger that is closing
+ * places its file, then removes its parts and lock, so a glance taken in
+ * between would report a false "interrupted" or "leftover" log.
+ */
+async function stillStopped(
+  dir: string,
+  found: StoppedLog[],
+  list: (dir: string) => Promise<MetricTable[]>,
+): Promise<StoppedLog[]> {
+  await new Promise((r) => setTimeout(r, STOPPED_RECHECK_MS));
+  let now: MetricTable[];
+  try {
+    now = await list(dir);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  return found.filter((log) =>
+    now.some((t) =>
+      t.name === log.name &&
+      (log.kind === "leftover"
+        ? t.leftover
+        : t.kind === "parts" && !t.live && !t.leftover)
+    )
+  );
+}
+
+/** How long {@linkcode stillStopped} waits before looking again. */
+const STOPPED_RECHECK_MS = 200;
 
 /** One table of {@linkcode readLogs}; throws NotFound if a part vanished. */
 function readLog(id: string, dir: string, t: MetricTable): MetricFile {
