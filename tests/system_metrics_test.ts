@@ -67,7 +67,7 @@ Deno.test("SystemSampler measures a busy process tree: CPU over 50 %, its proces
   }
 });
 
-Deno.test("SystemSampler's CPU % agrees with the process's own rusage", async () => {
+Deno.test("SystemSampler's CPU % of the process is at least its busy thread's rusage and at most its cores", async () => {
   const sampler = await createSystemSampler(Deno.pid, { noGpu: true });
   const { cpuUsage } = await import("node:process");
   const before = cpuUsage();
@@ -80,11 +80,16 @@ Deno.test("SystemSampler's CPU % agrees with the process's own rusage", async ()
   const wall = performance.now() - start;
   const expected = ((used.user + used.system) / 1000 / wall) * 100;
   assert(x > 0);
+  // The sampler counts every thread of the process (other test files run in
+  // it under --parallel: 131 % was seen beside 97 % from cpuUsage()), so the
+  // busy loop's rusage is a lower bound (less a few 10 ms /proc ticks) and
+  // the cores an upper one.
+  const cores = navigator.hardwareConcurrency;
   assert(
-    // The two clocks start a few ms apart and /proc counts 10 ms ticks; a
-    // loaded machine widens that gap, so allow 30 points.
-    Math.abs(row.cpu_percent - expected) < 30,
-    `sampler ${row.cpu_percent} %, rusage ${expected.toFixed(1)} %`,
+    row.cpu_percent > expected - 30 && row.cpu_percent <= cores * 100 + 30,
+    `sampler ${row.cpu_percent} %, this thread's rusage ${
+      expected.toFixed(1)
+    } %, ${cores} cores`,
   );
 });
 
