@@ -28,7 +28,7 @@ import {
   type JS,
   JSDuckDBValueConverter,
 } from "../_deps/duckdb_node_api.ts";
-import { type DuckDBResultReader, safeNumber } from "./duckdb.ts";
+import { safeNumber } from "./duckdb.ts";
 
 /** `"2024-01-01 12:00:00.5+02"` → `"2024-01-01T12:00:00.5+02:00"`. */
 export function isoTimestamp(text: string): string {
@@ -123,35 +123,6 @@ export const jsonConverter: DuckDBValueConverter<JS> = (
       return JSDuckDBValueConverter(value, type, converter);
   }
 };
-
-/** Every row of `reader` in the JSON form; JSON columns parsed. */
-export function jsonRows(
-  reader: DuckDBResultReader,
-): Record<string, unknown>[] {
-  const names = reader.deduplicatedColumnNames();
-  const columns = reader.convertColumns(jsonConverter);
-  const json = reader.columnNames().map((_, i) =>
-    reader.columnLogicalType(i).alias === "JSON"
-  );
-  const rows: Record<string, unknown>[] = new Array(reader.currentRowCount);
-  for (let r = 0; r < rows.length; r++) {
-    const row: Record<string, unknown> = {};
-    for (let c = 0; c < names.length; c++) {
-      const v = columns[c][r];
-      row[names[c]] = json[c] && typeof v === "string" ? parseJson(v) : v;
-    }
-    rows[r] = row;
-  }
-  return rows;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
 
 /**
  * `JSON.stringify` of a row in the JSON form. Values are already JSON-safe;
