@@ -48,3 +48,14 @@ export {
   type RunStatus,
   validateSeeds,
 } from "./run.ts";
+export {
+  execChild,
+  type ExecHost,
+  type ExecOptions,
+  type ExecResult,
+} from "./exec.ts";
+export {
+  adoptOutputs,
+  type AdoptReport,
+  type AdoptTarget,
+} from "./adopt_outputs.ts";

@@ -32,6 +32,7 @@ import {
   readManifest,
 } from "../specimen/manifest.ts";
 import { captureProvenance } from "./provenance.ts";
+import { execChild, type ExecOptions, type ExecResult } from "./exec.ts";
 import {
   MetricsLogger,
   type MetricsLoggerOptions,
@@ -271,6 +272,23 @@ export class SpecimenStorage {
     }).catch((e) => {
       throw this.#writeError(e, what);
     });
+  }
+
+  /**
+   * Runs `command` (e.g. `["python3", "train.py"]`) as a child process for
+   * this specimen: its environment holds `SPECIMEN_DIR`, `SPECIMEN_ID`,
+   * `SPECIMEN_PARAMS`, `SPECIMEN_METRICS` and `SPECIMEN_OUTPUTS`; the JSON
+   * lines it appends are logged crash-safe and its output files adopted
+   * into `strata/`. A failing child throws (the run is not sealed).
+   *
+   * @example
+   * ```ts ignore
+   * const result = await storage.exec(["python3", "train.py", "--epochs", "5"]);
+   * console.log(result.durationMs, result.rows);
+   * ```
+   */
+  exec(command: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    return execChild(this, command, options);
   }
 
   /**
