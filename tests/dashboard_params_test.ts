@@ -246,3 +246,54 @@ Deno.test("GET /api/catalog?params= adds param columns that sort (param:KEY) and
     assertEquals(r.status, 400, bad);
   }
 });
+
+Deno.test("GET /api/catalog?param_min.KEY=&param_max.KEY= keeps the specimens whose numeric leaf is in the range, bounds included", async () => {
+  await using v = await paramsVault();
+  await using server = await serveVault(v.path);
+  const ids = async (query: string) => {
+    const r = await get(
+      server.url,
+      `/api/catalog?${query}&sort=specimen_id&order=asc`,
+    );
+    assertEquals(r.status, 200, JSON.stringify(r.body));
+    return r.body.rows.map((x: { specimen_id: string }) => x.specimen_id);
+  };
+  // lr: a 3e-4, b 1e-3, c "warmup" (text: out of every range), d 0.1.
+  assertEquals(await ids("param_min.lr=3e-4&param_max.lr=1e-3"), ["a", "b"]);
+  assertEquals(await ids("param_min.lr=0.001"), ["b", "d"]);
+  assertEquals(await ids("param_max.lr=5e-4"), ["a"]);
+  assertEquals(await ids("param_min.batch=40&params=batch"), ["b", "c"]);
+  // With an equality filter on another key, and a nested key's column shown.
+  assertEquals(
+    await ids("param_min.batch=1&param.optimizer.name=adam"),
+    ["a", "c"],
+  );
+  for (
+    const [bad, pattern] of [
+      ["param_min.lr=abc", /param_min\.lr="abc".*a number/],
+      ["param_max.lr=", /param_max\.lr="".*a number/],
+      ["param_min.a%20b=1", /"a b"/],
+    ] as const
+  ) {
+    const r = await get(server.url, `/api/catalog?${bad}`);
+    assertEquals(r.status, 400, bad);
+    assertMatch(r.body.error, pattern);
+  }
+});
+
+Deno.test("GET /api/params/metrics lists every metric table's numeric columns across the vault, step left out", async () => {
+  await using v = await paramsVault();
+  await using server = await serveVault(v.path);
+  const { status, body } = await get(server.url, "/api/params/metrics");
+  assertEquals(status, 200);
+  assertEquals(Object.keys(body.tables), ["metrics"]);
+  const byName = new Map(
+    body.tables.metrics.map((
+      c: { name: string; specimens: number },
+    ) => [c.name, c.specimens]),
+  );
+  assert(!byName.has("step"), JSON.stringify(body));
+  // a, b, c have metrics; d's has no rows but a file; plain has its own.
+  assert((byName.get("loss") as number) >= 3, JSON.stringify(body));
+  assert(byName.has("accuracy"), JSON.stringify(body));
+});

@@ -28,16 +28,30 @@ export async function columns(ctx: ApiContext, url: URL): Promise<unknown> {
     );
   }
   for (const id of ids) validateReadableSpecimenId(id);
+  return { ids, tables: await numericMetricColumns(ctx, ids) };
+}
+
+/**
+ * The numeric metric columns (but `step`) of each metric table, with how
+ * many specimens have each: of the specimens `ids`, or of the whole vault
+ * when `ids` is null. The table `metrics` comes first.
+ */
+export async function numericMetricColumns(
+  ctx: ApiContext,
+  ids: string[] | null,
+): Promise<Record<string, { name: string; specimens: number }[]>> {
   const r = await ctx.catalog.query(
     `SELECT table_name, c.name AS column_name, any_value(c.type) AS type,
        count(DISTINCT specimen_id)::DOUBLE AS specimens
      FROM (SELECT specimen_id, name AS table_name, unnest(columns) AS c,
              generate_subscripts(columns, 1) AS pos
            FROM metric_tables
-           WHERE source IS NOT NULL AND specimen_id IN (SELECT unnest($ids::VARCHAR[])))
+           WHERE source IS NOT NULL ${
+      ids ? "AND specimen_id IN (SELECT unnest($ids::VARCHAR[]))" : ""
+    })
      GROUP BY table_name, column_name
      ORDER BY table_name <> 'metrics', table_name, min(pos), column_name`,
-    { ids },
+    ids ? { ids } : undefined,
     { ...ctx.limits, maxRows: 10_000 },
   );
   const numeric =
@@ -53,7 +67,7 @@ export async function columns(ctx: ApiContext, url: URL): Promise<unknown> {
       });
     }
   }
-  return { ids, tables };
+  return tables;
 }
 
 /**

@@ -25,6 +25,8 @@ const CATALOG_SORTS = new Set([
 ]);
 const FACETS = ["domain", "method", "model", "status"] as const;
 const PARAM_KEY = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+/** `param_min.KEY=N` keeps leaves ≥ N, `param_max.KEY=N` those ≤ N. */
+const RANGE_BOUNDS = [["param_min.", ">="], ["param_max.", "<="]] as const;
 /** Param columns of one catalog page at most. */
 export const MAX_PARAM_COLUMNS = 20;
 
@@ -39,26 +41,41 @@ function checkParamKey(key: string): string {
   return key;
 }
 
-/**
- * The param columns of a catalog page: `params=lr,optimizer.name` adds them
- * (each row gets `params: { key: value }`, a number where the leaf is one),
- * `sort=param:KEY` sorts by one (numbers first by value, then text), and
- * `param.KEY=VALUE` keeps the rows whose leaf equals VALUE (as text, or as
- * a number when VALUE is one: `param.lr=3e-4` matches 0.0003). Pushes its
- * filters onto `where`/`params`; returns the FROM, the extra SELECT list,
- * the ORDER BY and the row shaping.
- */
-function paramColumns(
-  url: URL,
-  sort: string,
-  where: string[],
-  params: Record<string, unknown>,
-) {
+function rangeBound(name: string, value: string): number {
+  const n = value.trim() === "" ? NaN : Number(value);
+  if (!Number.isFinite(n)) {
+    throw new InvalidInputError(
+      `Invalid ${name}=${
+        JSON.stringify(value)
+      }: a range bound is a number, e.g. ${name}=1e-4`,
+    );
+  }
+  return n;
+}
+
+/** The param part of a catalog query: columns, filters, ranges, sort key. */
+interface ParamQuery {
+  keys: string[];
+  filters: [string, string][];
+  ranges: [string, ">=" | "<=", number][];
+  sortKey: string | null;
+  /** Every key named, once: `pv<i>`/`pn<i>` are its value and number. */
+  all: string[];
+}
+
+function parseParamQuery(url: URL, sort: string): ParamQuery {
   const keys = listParam(url, "params").map(checkParamKey);
-  const filters: [string, string][] = [];
+  const filters: ParamQuery["filters"] = [];
+  const ranges: ParamQuery["ranges"] = [];
   for (const [name, value] of url.searchParams) {
     if (name.startsWith("param.")) {
       filters.push([checkParamKey(name.slice("param.".length)), value]);
+    }
+    for (const [prefix, op] of RANGE_BOUNDS) {
+      if (name.startsWith(prefix)) {
+        const key = checkParamKey(name.slice(prefix.length));
+        ranges.push([key, op, rangeBound(name, value)]);
+      }
     }
   }
   const sortKey = sort.startsWith("param:")
@@ -68,6 +85,7 @@ function paramColumns(
     ...new Set([
       ...keys,
       ...filters.map(([k]) => k),
+      ...ranges.map(([k]) => k),
       ...(sortKey ? [sortKey] : []),
     ]),
   ];
@@ -76,12 +94,17 @@ function paramColumns(
       `Too many param columns: ${all.length}; the limit is ${MAX_PARAM_COLUMNS}`,
     );
   }
-  const joins = all.map((k, i) => {
-    params[`pk${i}`] = k;
-    return `LEFT JOIN params pc${i} ON pc${i}.specimen_id = c.specimen_id AND pc${i}.key = $pk${i}`;
-  });
-  filters.forEach(([k, v], j) => {
-    const i = all.indexOf(k);
+  return { keys, filters, ranges, sortKey, all };
+}
+
+/** Pushes the param filters and ranges of `q` onto `where`/`params`. */
+function paramWhere(
+  q: ParamQuery,
+  where: string[],
+  params: Record<string, unknown>,
+) {
+  q.filters.forEach(([k, v], j) => {
+    const i = q.all.indexOf(k);
     const n = v.trim() === "" ? NaN : Number(v);
     params[`pf${j}`] = v;
     if (Number.isFinite(n)) {
@@ -89,17 +112,67 @@ function paramColumns(
       where.push(`(pv${i} = $pf${j} OR pn${i} = $pfn${j})`);
     } else where.push(`(pv${i} = $pf${j} AND pn${i} IS NULL)`);
   });
-  const from = all.length === 0
-    ? "catalog"
-    : `(SELECT c.*, ${
-      all.map((_, i) => `pc${i}.value AS pv${i}, pc${i}.num AS pn${i}`).join(
-        ", ",
-      )
-    } FROM catalog c ${joins.join(" ")}) catalog`;
-  const si = sortKey === null ? -1 : all.indexOf(sortKey);
+  q.ranges.forEach(([k, op, n], j) => {
+    params[`pr${j}`] = n;
+    where.push(`pn${q.all.indexOf(k)} ${op} $pr${j}`);
+  });
+}
+
+/** A catalog row with its `pv<i>`/`pn<i>` columns folded into `params`. */
+function shapeParamRow(
+  q: ParamQuery,
+  row: Record<string, unknown>,
+): Record<string, unknown> {
+  if (q.keys.length === 0) return row;
+  const out: Record<string, unknown> = {};
+  const values: Record<string, unknown> = {};
+  for (const [name, v] of Object.entries(row)) {
+    if (!/^p[vn]\d+$/.test(name)) out[name] = v;
+  }
+  for (const k of q.keys) {
+    const i = q.all.indexOf(k);
+    const num = row[`pn${i}`];
+    values[k] = num !== null && num !== undefined ? num : row[`pv${i}`] ?? null;
+  }
+  out.params = values;
+  return out;
+}
+
+/**
+ * The param columns of a catalog page: `params=lr,optimizer.name` adds them
+ * (each row gets `params: { key: value }`, a number where the leaf is one),
+ * `sort=param:KEY` sorts by one (numbers first by value, then text), and
+ * `param.KEY=VALUE` keeps the rows whose leaf equals VALUE (as text, or as
+ * a number when VALUE is one: `param.lr=3e-4` matches 0.0003), and
+ * `param_min.KEY=N` / `param_max.KEY=N` keep the numeric leaves in a range
+ * (bounds included; a text leaf or none is out of every range). Pushes its
+ * filters onto `where`/`params`; returns the FROM, the extra SELECT list,
+ * the ORDER BY and the row shaping.
+ */
+function paramColumns(
+  url: URL,
+  sort: string,
+  where: string[],
+  params: Record<string, unknown>,
+) {
+  const q = parseParamQuery(url, sort);
+  const { all, keys } = q;
+  paramWhere(q, where, params);
+  const joins = all.map((k, i) => {
+    params[`pk${i}`] = k;
+    return `LEFT JOIN params pc${i} ON pc${i}.specimen_id = c.specimen_id AND pc${i}.key = $pk${i}`;
+  });
+  const cols = all.map((_, i) =>
+    `pc${i}.value AS pv${i}, pc${i}.num AS pn${i}`
+  );
+  const si = q.sortKey === null ? -1 : all.indexOf(q.sortKey);
   return {
     keys,
-    from,
+    from: all.length === 0
+      ? "catalog"
+      : `(SELECT c.*, ${cols.join(", ")} FROM catalog c ${
+        joins.join(" ")
+      }) catalog`,
     select: keys.length
       ? `, ${
         keys.map((k) => `pv${all.indexOf(k)}, pn${all.indexOf(k)}`).join(", ")
@@ -109,23 +182,7 @@ function paramColumns(
       si < 0
         ? `${sort} ${order}`
         : `pn${si} ${order} NULLS LAST, pv${si} ${order}`,
-    shape: (row: Record<string, unknown>) => {
-      if (keys.length === 0) return row;
-      const out: Record<string, unknown> = {};
-      const values: Record<string, unknown> = {};
-      for (const [name, v] of Object.entries(row)) {
-        if (!/^p[vn]\d+$/.test(name)) out[name] = v;
-      }
-      for (const k of keys) {
-        const i = all.indexOf(k);
-        const num = row[`pn${i}`];
-        values[k] = num !== null && num !== undefined
-          ? num
-          : row[`pv${i}`] ?? null;
-      }
-      out.params = values;
-      return out;
-    },
+    shape: (row: Record<string, unknown>) => shapeParamRow(q, row),
   };
 }
 const MAX_PAGE = 1000;
@@ -189,7 +246,8 @@ function facets(ctx: ApiContext): Promise<unknown> {
 
 /**
  * `GET /api/catalog`: one page of specimens matching the filters (q, domain,
- * method, model, status, tag, since, until, `param.KEY`), sorted (also by
+ * method, model, status, tag, since, until, `param.KEY`, `param_min.KEY`,
+ * `param_max.KEY`), sorted (also by
  * `param:KEY`); the count that matches; the facets (values and counts) of
  * the whole catalog. `params=KEY,...` adds param columns (see
  * `paramColumns`).

@@ -12,6 +12,7 @@ import { InvalidInputError, NotFoundError } from "../errors.ts";
 import { validateReadableSpecimenId } from "../specimen/id.ts";
 import { diffParams, type Params } from "../specimen/params.ts";
 import { type ApiContext, intParam, listParam } from "./_context.ts";
+import { numericMetricColumns } from "./_api.ts";
 
 /** Specimens in one `GET /api/params` table at most. */
 export const MAX_PARAMS_IDS = 100;
@@ -131,6 +132,18 @@ export async function paramKeys(ctx: ApiContext): Promise<unknown> {
       })),
     };
   });
+}
+
+/**
+ * `GET /api/params/metrics`: the numeric metric columns of every metric
+ * table in the vault, with how many specimens have each (the y a scatter or
+ * a parallel-coordinates view can take).
+ */
+export async function paramMetrics(ctx: ApiContext): Promise<unknown> {
+  return await ctx.catalog.memo(
+    "param_metrics",
+    async () => ({ tables: await numericMetricColumns(ctx, null) }),
+  );
 }
 
 /**

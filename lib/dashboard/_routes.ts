@@ -17,6 +17,7 @@ import {
 } from "./_api.ts";
 import {
   paramKeys,
+  paramMetrics,
   paramsParallel,
   paramsScatter,
   paramsTable,
@@ -147,6 +148,9 @@ async function apiGet(
       if (seg.length === 1) return json(await paramsTable(ctx, url));
       if (seg.length === 2 && seg[1] === "keys") {
         return json(await paramKeys(ctx));
+      }
+      if (seg.length === 2 && seg[1] === "metrics") {
+        return json(await paramMetrics(ctx));
       }
       if (seg.length === 2 && seg[1] === "scatter") {
         return json(await paramsScatter(ctx, url));
