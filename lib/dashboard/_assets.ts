@@ -14,8 +14,20 @@ import domJs from "./assets/dom.js" with { type: "text" };
 import formatJs from "./assets/format.js" with { type: "text" };
 import navJs from "./assets/nav.js" with { type: "text" };
 import plotJs from "./assets/plot.js" with { type: "text" };
+import svgJs from "./assets/svg.js" with { type: "text" };
 import pagesCatalogJs from "./assets/pages/catalog.js" with { type: "text" };
+import pagesCatalogParamsJs from "./assets/pages/catalog_params.js" with {
+  type: "text",
+};
 import pagesCompareJs from "./assets/pages/compare.js" with { type: "text" };
+import pagesCompareParamsJs from "./assets/pages/compare_params.js" with {
+  type: "text",
+};
+import pagesParamViewsJs from "./assets/pages/param_views.js" with {
+  type: "text",
+};
+import pagesScatterJs from "./assets/pages/scatter.js" with { type: "text" };
+import pagesParallelJs from "./assets/pages/parallel.js" with { type: "text" };
 import pagesSpecimenJs from "./assets/pages/specimen.js" with { type: "text" };
 import pagesSqlJs from "./assets/pages/sql.js" with { type: "text" };
 import pagesTensorJs from "./assets/pages/tensor.js" with { type: "text" };
@@ -41,8 +53,14 @@ export const SCRIPT_MODULES: ReadonlyMap<string, string> = new Map([
   ["/assets/format.js", formatJs],
   ["/assets/nav.js", navJs],
   ["/assets/plot.js", plotJs],
+  ["/assets/svg.js", svgJs],
   ["/assets/pages/catalog.js", pagesCatalogJs],
+  ["/assets/pages/catalog_params.js", pagesCatalogParamsJs],
   ["/assets/pages/compare.js", pagesCompareJs],
+  ["/assets/pages/compare_params.js", pagesCompareParamsJs],
+  ["/assets/pages/param_views.js", pagesParamViewsJs],
+  ["/assets/pages/scatter.js", pagesScatterJs],
+  ["/assets/pages/parallel.js", pagesParallelJs],
   ["/assets/pages/specimen.js", pagesSpecimenJs],
   ["/assets/pages/sql.js", pagesSqlJs],
   ["/assets/pages/tensor.js", pagesTensorJs],

@@ -1,5 +1,5 @@
 // The dashboard's browser side: hash routes for the catalog, a specimen,
-// compare and the SQL console. Every value from the vault is put in the page
+// compare, the params' scatter and parallel coordinates, and the SQL console. Every value from the vault is put in the page
 // as text (never as HTML), except field notes, which the server renders and
 // sanitizes. This module is the router; each page is a module of its own
 // under pages/, served as it is (native ES modules, no build step).
@@ -10,6 +10,10 @@ import { catalogPage } from "./pages/catalog.js";
 import { specimenPage } from "./pages/specimen.js";
 import { comparePage } from "./pages/compare.js";
 import { sqlPage } from "./pages/sql.js";
+import { scatterPage } from "./pages/scatter.js";
+import { parallelPage } from "./pages/parallel.js";
+
+const SECTIONS = ["compare", "scatter", "parallel", "sql"];
 
 async function refreshStatus() {
   const el = document.getElementById("status");
@@ -29,11 +33,7 @@ async function showPage() {
   const { path, params } = parseHash();
   const section = path.startsWith("/s/")
     ? ""
-    : path.startsWith("/compare")
-    ? "compare"
-    : path.startsWith("/sql")
-    ? "sql"
-    : "catalog";
+    : SECTIONS.find((name) => path.startsWith(`/${name}`)) ?? "catalog";
   for (const a of document.querySelectorAll("[data-nav]")) {
     a.classList.toggle("active", a.dataset.nav === section);
   }
@@ -45,6 +45,8 @@ async function showPage() {
   }
   document.title = "Specimen Vault";
   if (section === "compare") return await comparePage(params);
+  if (section === "scatter") return await scatterPage(params);
+  if (section === "parallel") return await parallelPage(params);
   if (section === "sql") return sqlPage();
   return await catalogPage(params);
 }

@@ -1,16 +1,20 @@
-// The catalog page: facets, search, sortable table, picking for compare.
+// The catalog page: facets, search, sortable table, param columns, picking
+// for compare.
 import { debounce, h, main, tagList } from "../dom.js";
 import { api } from "../api.js";
 import { fmtDate, fmtNum, nf } from "../format.js";
 import { noCatalogOr, picked, route, savePicked, setHash } from "../nav.js";
+import {
+  paramCells,
+  paramFilterRow,
+  paramHeadCells,
+  paramPicker,
+} from "./catalog_params.js";
 
-const FACET_LABELS = {
-  domain: "domain",
-  method: "method",
-  model: "model",
-  status: "status",
-  tag: "tag",
-};
+const PAGE_SIZE = 100;
+// Updates the "Compare selected (N)" button of the page drawn last.
+let refreshPicked = () => {};
+const FACETS = ["domain", "method", "model", "status", "tag"];
 const SORTABLE = [
   ["specimen_id", "id"],
   ["created", "created"],
@@ -23,12 +27,14 @@ const SORTABLE = [
 ];
 
 export async function catalogPage(params) {
-  const pageSize = 100;
   const q = new URLSearchParams(params);
-  q.set("limit", String(pageSize));
-  let data;
+  q.set("limit", String(PAGE_SIZE));
+  let data, keys;
   try {
-    data = await api(`/api/catalog?${q}`);
+    [data, keys] = await Promise.all([
+      api(`/api/catalog?${q}`),
+      api("/api/params/keys").then((r) => r.keys, () => []),
+    ]);
   } catch (e) {
     main.replaceChildren(h("h1", {}, "Catalog"), noCatalogOr(e));
     return;
@@ -43,34 +49,122 @@ export async function catalogPage(params) {
     setHash("/", next, replace);
     if (replace) route();
   };
-  const facetSelect = (key) => {
-    const values = data.facets[key] ?? [];
-    return h(
-      "select",
-      {
-        "data-facet": key,
-        "aria-label": key,
-        onchange: (e) => update({ [key]: e.target.value }),
-      },
-      h("option", { value: "" }, `any ${FACET_LABELS[key]}`),
-      values.map(([v, n]) =>
-        h(
-          "option",
-          { value: v, selected: params.get(key) === v },
-          `${v} (${nf.format(n)})`,
-        )
-      ),
-    );
-  };
-  const search = h("input", {
+  const search = searchInput(params, update);
+  main.replaceChildren(
+    h("h1", {}, "Catalog"),
+    h(
+      "div",
+      { class: "card" },
+      filterBar(data, params, update, search),
+      selectionToolbar(data, params),
+      paramPicker(keys, params, update),
+      catalogTable(data, params, update),
+      pager(data, update),
+    ),
+  );
+  if (params.get("q")) {
+    search.focus();
+    search.setSelectionRange(search.value.length, search.value.length);
+  }
+}
+
+function searchInput(params, update) {
+  return h("input", {
     type: "search",
     placeholder: "Search id, description, tags, model…",
     value: params.get("q") ?? "",
     "aria-label": "search",
     oninput: debounce((e) => update({ q: e.target.value }, true), 300),
   });
-  const sort = data.sort, order = data.order;
-  const head = h(
+}
+
+function facetSelect(data, params, update, key) {
+  return h(
+    "select",
+    {
+      "data-facet": key,
+      "aria-label": key,
+      onchange: (e) => update({ [key]: e.target.value }),
+    },
+    h("option", { value: "" }, `any ${key}`),
+    (data.facets[key] ?? []).map(([v, n]) =>
+      h(
+        "option",
+        { value: v, selected: params.get(key) === v },
+        `${v} (${nf.format(n)})`,
+      )
+    ),
+  );
+}
+
+function dateInput(params, update, key, label) {
+  return h(
+    "label",
+    {},
+    `${label} `,
+    h("input", {
+      type: "date",
+      value: params.get(key) ?? "",
+      onchange: (e) => update({ [key]: e.target.value }),
+    }),
+  );
+}
+
+function filterBar(data, params, update, search) {
+  return h(
+    "div",
+    { class: "filters" },
+    search,
+    FACETS.map((key) => facetSelect(data, params, update, key)),
+    dateInput(params, update, "since", "from"),
+    dateInput(params, update, "until", "to"),
+    h("button", {
+      onclick: () => setHash("/", new URLSearchParams()),
+    }, "Clear"),
+  );
+}
+
+/** Compare the picked specimens or the first 20 matching; clear the picks. */
+function selectionToolbar(data, params) {
+  const compareBtn = h("button", {
+    class: "primary",
+    "data-testid": "compare-picked",
+    onclick: () =>
+      setHash("/compare", new URLSearchParams({ ids: [...picked].join(",") })),
+  });
+  const refresh = () => {
+    compareBtn.textContent = `Compare selected (${picked.size})`;
+    compareBtn.disabled = picked.size === 0;
+  };
+  refresh();
+  refreshPicked = refresh;
+  const compareMatching = () => {
+    const f = new URLSearchParams(params);
+    f.delete("offset");
+    setHash("/compare", new URLSearchParams({ filter: f.toString() }));
+  };
+  return h(
+    "div",
+    { class: "toolbar" },
+    compareBtn,
+    h("button", {
+      onclick: compareMatching,
+      disabled: !data.matched,
+      title: "Overlay the first 20 specimens that match these filters",
+    }, "Compare matching (first 20)"),
+    h("button", {
+      onclick: () => {
+        picked.clear();
+        savePicked();
+        route();
+      },
+    }, "Clear selection"),
+  );
+}
+
+function headRow(data, params, update) {
+  const { sort, order } = data;
+  return h(
     "tr",
     {},
     h("th", {}, ""),
@@ -91,84 +185,87 @@ export async function catalogPage(params) {
         key === sort ? (order === "desc" ? " ▼" : " ▲") : "",
       )
     ),
+    paramHeadCells(params, data, update),
   );
-  const compareBtn = h("button", {
-    class: "primary",
-    "data-testid": "compare-picked",
+}
+
+function pickBox(id) {
+  return h("input", {
+    type: "checkbox",
+    "aria-label": `pick ${id}`,
+    checked: picked.has(id),
+    onchange: (e) => {
+      if (e.target.checked) picked.add(id);
+      else picked.delete(id);
+      savePicked();
+      refreshPicked();
+    },
   });
-  const refreshCompare = () => {
-    compareBtn.textContent = `Compare selected (${picked.size})`;
-    compareBtn.disabled = picked.size === 0;
-  };
-  compareBtn.onclick = () =>
-    setHash("/compare", new URLSearchParams({ ids: [...picked].join(",") }));
-  refreshCompare();
-  const rows = data.rows.map((r) =>
+}
+
+function catalogRow(r, params, update) {
+  const tag = (t) =>
+    h("span", { class: "tag", onclick: () => update({ tag: t }) }, t);
+  return h(
+    "tr",
+    { "data-id": r.specimen_id },
+    h("td", {}, pickBox(r.specimen_id)),
     h(
-      "tr",
-      { "data-id": r.specimen_id },
+      "td",
+      {},
       h(
-        "td",
-        {},
-        h("input", {
-          type: "checkbox",
-          "aria-label": `pick ${r.specimen_id}`,
-          checked: picked.has(r.specimen_id),
-          onchange: (e) => {
-            if (e.target.checked) picked.add(r.specimen_id);
-            else picked.delete(r.specimen_id);
-            savePicked();
-            refreshCompare();
-          },
-        }),
+        "a",
+        { href: `#/s/${encodeURIComponent(r.specimen_id)}` },
+        r.specimen_id,
       ),
-      h(
-        "td",
-        {},
-        h(
-          "a",
-          { href: `#/s/${encodeURIComponent(r.specimen_id)}` },
-          r.specimen_id,
-        ),
-        r.description ? h("div", { class: "muted" }, r.description) : null,
-      ),
-      h("td", {}, fmtDate(r.created)),
-      h("td", {}, r.domain),
-      h("td", {}, r.method),
-      h("td", {}, r.model ?? ""),
-      h(
-        "td",
-        {},
-        tagList(
-          r,
-          (t) =>
-            h("span", { class: "tag", onclick: () => update({ tag: t }) }, t),
-        ),
-      ),
-      h(
-        "td",
-        {},
-        h("span", { class: "status-pill" }, r.status ?? ""),
-        r.issues
-          ? h(
-            "span",
-            { class: "muted", title: "indexing issues" },
-            ` ⚠ ${r.issues}`,
-          )
-          : null,
-      ),
-      h("td", { class: "num" }, fmtNum(r.metrics_rows)),
-    )
+      r.description ? h("div", { class: "muted" }, r.description) : null,
+    ),
+    h("td", {}, fmtDate(r.created)),
+    h("td", {}, r.domain),
+    h("td", {}, r.method),
+    h("td", {}, r.model ?? ""),
+    h("td", {}, tagList(r, tag)),
+    h(
+      "td",
+      {},
+      h("span", { class: "status-pill" }, r.status ?? ""),
+      r.issues
+        ? h(
+          "span",
+          { class: "muted", title: "indexing issues" },
+          ` ⚠ ${r.issues}`,
+        )
+        : null,
+    ),
+    h("td", { class: "num" }, fmtNum(r.metrics_rows)),
+    paramCells(r, params),
   );
+}
+
+function catalogTable(data, params, update) {
+  return h(
+    "table",
+    { class: "grid", "data-testid": "catalog" },
+    h(
+      "thead",
+      {},
+      headRow(data, params, update),
+      paramFilterRow(params, SORTABLE.length + 1, update),
+    ),
+    h("tbody", {}, data.rows.map((r) => catalogRow(r, params, update))),
+  );
+}
+
+function pager(data, update) {
   const first = data.matched ? data.offset + 1 : 0;
   const last = data.offset + data.rows.length;
-  const pager = h(
+  return h(
     "div",
     { class: "pager" },
     h("button", {
       disabled: data.offset === 0,
       onclick: () =>
-        update({ offset: String(Math.max(0, data.offset - pageSize)) }),
+        update({ offset: String(Math.max(0, data.offset - PAGE_SIZE)) }),
     }, "← Prev"),
     h(
       "span",
@@ -179,78 +276,7 @@ export async function catalogPage(params) {
     ),
     h("button", {
       disabled: last >= data.matched,
-      onclick: () => update({ offset: String(data.offset + pageSize) }),
+      onclick: () => update({ offset: String(data.offset + PAGE_SIZE) }),
     }, "Next →"),
   );
-  const filterIds = () => {
-    const f = new URLSearchParams(params);
-    f.delete("offset");
-    setHash("/compare", new URLSearchParams({ filter: f.toString() }));
-  };
-  main.replaceChildren(
-    h("h1", {}, "Catalog"),
-    h(
-      "div",
-      { class: "card" },
-      h(
-        "div",
-        { class: "filters" },
-        search,
-        ...["domain", "method", "model", "status", "tag"].map(facetSelect),
-        h(
-          "label",
-          {},
-          "from ",
-          h("input", {
-            type: "date",
-            value: params.get("since") ?? "",
-            onchange: (e) => update({ since: e.target.value }),
-          }),
-        ),
-        h(
-          "label",
-          {},
-          "to ",
-          h("input", {
-            type: "date",
-            value: params.get("until") ?? "",
-            onchange: (e) => update({ until: e.target.value }),
-          }),
-        ),
-        h(
-          "button",
-          { onclick: () => setHash("/", new URLSearchParams()) },
-          "Clear",
-        ),
-      ),
-      h(
-        "div",
-        { class: "toolbar" },
-        compareBtn,
-        h("button", {
-          onclick: filterIds,
-          disabled: !data.matched,
-          title: "Overlay the first 20 specimens that match these filters",
-        }, "Compare matching (first 20)"),
-        h("button", {
-          onclick: () => {
-            picked.clear();
-            savePicked();
-            route();
-          },
-        }, "Clear selection"),
-      ),
-      h(
-        "table",
-        { class: "grid", "data-testid": "catalog" },
-        h("thead", {}, head),
-        h("tbody", {}, rows),
-      ),
-      pager,
-    ),
-  );
-  if (params.get("q")) {
-    search.focus();
-    search.setSelectionRange(search.value.length, search.value.length);
-  }
 }
