@@ -357,6 +357,12 @@ Deno.test("dashboard in Chromium: param columns sort and filter, compare diffs p
     const shown = await table.locator("tbody tr:visible td:first-child")
       .allInnerTexts();
     assertEquals(shown, ["lr"]);
+    // "diff only" is kept in the URL: a reload keeps the equal keys hidden.
+    assertMatch(page.url(), /diff=1/);
+    await page.reload();
+    await table.locator('tr[data-key="lr"]').waitFor();
+    assert(await page.getByTestId("diff-only").isChecked());
+    assertEquals(await table.locator("tbody tr:visible").count(), 1);
     assertMatch(
       await page.getByText(/diff only/).innerText(),
       /1 of 4 keys differ/,

@@ -168,7 +168,14 @@ Deno.test("dashboard API over a real server on a free port", async (t) => {
       }
       // The router, the shared modules and one module per page.
       for (
-        const page of ["catalog", "specimen", "compare", "sql"]
+        const page of [
+          "catalog",
+          "specimen",
+          "compare",
+          "sql",
+          "scatter",
+          "parallel",
+        ]
       ) assert(seen.has(`/assets/pages/${page}.js`), [...seen].join(", "));
       assert(seen.size >= 10, [...seen].join(", "));
     },
