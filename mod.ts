@@ -29,6 +29,7 @@
  * @module
  */
 export {
+  ChildProcessError,
   CorruptFileError,
   ImmutableArtifactError,
   InvalidInputError,

@@ -287,8 +287,16 @@ export class SpecimenStorage {
    * console.log(result.durationMs, result.rows);
    * ```
    */
-  exec(command: string[], options: ExecOptions = {}): Promise<ExecResult> {
-    return execChild(this, command, options);
+  async exec(
+    command: string[],
+    options: ExecOptions = {},
+  ): Promise<ExecResult> {
+    try {
+      return await execChild(this, command, options);
+    } finally {
+      // The exec and its environment were recorded from outside this object.
+      this.#manifest = await readManifest(this.dir).catch(() => this.#manifest);
+    }
   }
 
   /**
