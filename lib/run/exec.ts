@@ -41,7 +41,6 @@ import type { LogRow, MetricsLogger } from "../metrics_log/logger.ts";
 import {
   followJsonl,
   type JsonlBatch,
-  type JsonlProblem,
   MAX_BAD_LINES,
 } from "../bridge/jsonl_follow.ts";
 import {
@@ -88,7 +87,14 @@ export interface ExecProblem {
    * table name) or `rejected` (the logger refused the row: a value of
    * another type than earlier ones, a nested value, no value at all).
    */
-  kind: JsonlProblem["kind"] | "bad_table" | "rejected";
+  kind:
+    | "not_json"
+    | "not_object"
+    | "not_utf8"
+    | "too_long"
+    | "torn"
+    | "bad_table"
+    | "rejected";
   /** A sentence for people, naming the file and the line. */
   message: string;
 }
