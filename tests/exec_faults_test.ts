@@ -365,6 +365,39 @@ time.sleep(60)
   assert(Date.now() - killed < 3000);
 });
 
+Deno.test("a protocol run directly keeps its child when the shell that started it exits (nohup-style)", async () => {
+  if (Deno.build.os !== "linux") return;
+  await using vault = await repoVault();
+  const dir = await pySpecimen(
+    vault.path,
+    "nohup",
+    `import json, os, time
+open(${JSON.stringify(join(vault.path, "started"))}, "w")
+time.sleep(1.5)
+with open(os.environ["SPECIMEN_METRICS"], "a") as f:
+    f.write(json.dumps({"step": 0}) + "\\n")
+`,
+  );
+  const shell = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      // The shell waits for the child to start, then exits.
+      `"$0" run -A "$1" >/dev/null 2>&1 &
+while [ ! -e "$2" ]; do sleep 0.05; done`,
+      Deno.execPath(),
+      join(dir, "protocol.ts"),
+      join(vault.path, "started"),
+    ],
+  }).output();
+  assert(shell.success);
+  const m = await waitFor("the run to end", async () => {
+    const m = await readManifest(dir);
+    return m.runs?.[0]?.status === "running" || !m.runs?.length ? undefined : m;
+  });
+  assertEquals([m.runs![0].status, m.status], ["succeeded", "sealed"]);
+  assertEquals(m.runs![0].execs![0].rows, { metrics: 1 });
+});
+
 Deno.test("storage.exec ingests 150 MB of JSON lines written as fast as a child can: none lost, parent peak RSS under 200 MB", async () => {
   await using vault = await tempVault();
   const storage = await newStorage(vault.path);

@@ -14,7 +14,8 @@
  *   process's (so `deno task run` also has them in the protocol's logs);
  *   without a run in progress, to `runs/exec_<start time>/`;
  * - each exec is recorded in the current run's `execs` and its environment
- *   in `provenance.children` (see `ExecRecord` in manifest_types.ts).
+ *   in `provenance.children` (see `ExecRecord` in manifest_types.ts);
+ *   without a run in progress only the environment is recorded.
  *
  * @module
  */
@@ -167,9 +168,10 @@ const KILL_GRACE_MS = 2000;
  * stopped and the call throws. A torn last line is reported and ignored. A
  * line over 16 MiB (e.g. 100 MB) is refused as a bad line without being
  * held in memory: the run goes on. The child runs in its own process group,
- * gets SIGINT/SIGTERM/SIGHUP sent to this process, and is stopped when this
- * process's parent (e.g. `deno task run`) dies, or (SIGKILL, via
- * `setpriv --pdeathsig`) when this process dies.
+ * gets SIGINT/SIGTERM/SIGHUP sent to this process, and is stopped when
+ * `deno task run` (this process's parent, recording the run) dies, or
+ * (SIGKILL, via `setpriv --pdeathsig`) when this process dies. A protocol
+ * run directly keeps its child when the shell that started it exits.
  *
  * Needs `--allow-run`, `--allow-read` and `--allow-write` (the specimen),
  * `--allow-env` to pass this process's environment on in full.
@@ -338,11 +340,20 @@ async function execIn(
     throw e;
   }
 
-  const child = await spawnGroup(executable, command.slice(1), {
-    cwd: o.cwd,
-    env: full ?? { PYTHONUNBUFFERED: "1", ...env },
-    clearEnv: full !== undefined,
-  });
+  let child: Awaited<ReturnType<typeof spawnGroup>>;
+  try {
+    child = await spawnGroup(executable, command.slice(1), {
+      cwd: o.cwd,
+      env: full ?? { PYTHONUNBUFFERED: "1", ...env },
+      clearEnv: full !== undefined,
+    });
+  } catch (e) {
+    logs.files.forEach((f) => f.close());
+    record.ended = new Date().toISOString();
+    record.error = `Could not start ${show(command)}: ${errorMessage(e)}`;
+    await recordEnd(host.dir, logs.runId, record, null);
+    throw e;
+  }
   const t0 = performance.now();
   const stopTees = new AbortController();
   const tees = Promise.all([
@@ -366,10 +377,14 @@ async function execIn(
   };
   let parentGone: number | null = null;
   const unforward = forwardSignals(child);
-  const unwatch = watchParent((ppid) => {
-    parentGone = ppid;
-    stop();
-  });
+  // Only when the parent records the run (deno task run): a protocol
+  // started from a shell that then closes (nohup) keeps its child.
+  const unwatch = logs.recorder !== null && logs.recorder === parentPid()
+    ? watchParent((ppid) => {
+      parentGone = ppid;
+      stop();
+    })
+    : () => {};
   const stopFollowing = new AbortController();
   const status = child.process.status.then((s) => {
     stopFollowing.abort();
@@ -620,6 +635,14 @@ class Ingest {
   }
 }
 
+function parentPid(): number | null {
+  try {
+    return Deno.ppid;
+  } catch {
+    return null;
+  }
+}
+
 function validName(name: string): boolean {
   try {
     validateArtifactName(name);
@@ -654,6 +677,8 @@ function currentRun(m: Manifest): RunRecord | undefined {
 
 interface Logs {
   runId: string | null;
+  /** The pid of the process recording the run. */
+  recorder: number | null;
   index: number;
   stdout: string;
   stderr: string;
@@ -686,6 +711,7 @@ async function openLogs(dir: string): Promise<Logs> {
       });
       return {
         runId: run?.id ?? null,
+        recorder: run?.pid ?? null,
         index,
         stdout,
         stderr,
