@@ -339,14 +339,17 @@ time.sleep(60)
   assertEquals(m.runs![0].status, "failed");
 });
 
-Deno.test("a protocol killed with SIGKILL takes its child with it (parent-death signal)", async () => {
+Deno.test("a protocol killed with SIGKILL takes its child with it (parent-death signal); repair compacts the rows flushed", async () => {
   if (Deno.build.os !== "linux") return;
   await using vault = await repoVault();
   const pidFile = join(vault.path, "pid");
   const dir = await pySpecimen(
     vault.path,
     "direct",
-    `import os, time
+    `import json, os, time
+with open(os.environ["SPECIMEN_METRICS"], "a") as f:
+    for step in range(70_000):
+        f.write(json.dumps({"step": step}) + "\\n")
 open(${JSON.stringify(pidFile)}, "w").write(f"{os.getpid()}\\n")
 time.sleep(60)
 `,
@@ -358,11 +361,35 @@ time.sleep(60)
     stderr: "null",
   }).spawn();
   const pid = await waitFor("the child's pid", () => readPid(pidFile));
+  // The first 65,536 rows make a part file: flushed, so they survive.
+  const part = join(dir, "strata", "metrics.parts", "part-000001.parquet");
+  await waitFor(
+    "a part on disk",
+    () => Deno.stat(part).then(() => true, () => undefined),
+  );
   protocol.kill("SIGKILL");
   await protocol.status;
   const killed = Date.now();
   await waitFor("the child to end", () => !alive(pid), 10_000);
   assert(Date.now() - killed < 3000);
+  const repair = await runDeno([
+    "run",
+    "-A",
+    join(ROOT, "tasks", "repair.ts"),
+    "--vault",
+    vault.path,
+    "--format",
+    "json",
+  ]);
+  assertEquals(repair.code, 0, repair.stderr);
+  assertMatch(repair.stdout, /"direct"/);
+  assertMatch(repair.stdout, /"metrics"/);
+  const storage = await SpecimenStorage.open(dir);
+  assertEquals((await storage.readMetrics()).step.length, 65_536);
+  assertEquals(
+    (await readManifest(dir)).artifacts.metrics.interrupted,
+    true,
+  );
 });
 
 Deno.test("a protocol run directly keeps its child when the shell that started it exits (nohup-style)", async () => {

@@ -207,9 +207,8 @@ export async function execChild(
   const checked = checkOptions(host, command, options);
   assertWritable(await readManifest(host.dir));
   const cwd = checked.cwd;
-  try {
-    if (!(await Deno.stat(cwd)).isDirectory) throw new Deno.errors.NotFound();
-  } catch {
+  const isFolder = await Deno.stat(cwd).then((i) => i.isDirectory, () => false);
+  if (!isFolder) {
     throw new NotFoundError(
       `Cannot run ${
         show(command)
@@ -297,9 +296,10 @@ async function execIn(
   // The whole environment when it may be read (the probe then sees the
   // child's PATH); otherwise the child inherits it and gets `env` on top.
   let full: Record<string, string> | undefined;
-  try {
+  // Queried first: reading an ungranted environment would prompt.
+  if (Deno.permissions.querySync({ name: "env" }).state === "granted") {
     full = { PYTHONUNBUFFERED: "1", ...Deno.env.toObject(), ...env };
-  } catch { /* no --allow-env */ }
+  }
 
   const probe = await probeChildEnvironment(command, {
     env: full,
