@@ -361,8 +361,8 @@ time.sleep(60)
     stderr: "null",
   }).spawn();
   const pid = await waitFor("the child's pid", () => readPid(pidFile));
-  // The first 65,536 rows make a part file: flushed, so they survive.
-  const part = join(dir, "strata", "metrics.parts", "part-000001.parquet");
+  // The first 65,536 rows make two part files: flushed, so they survive.
+  const part = join(dir, "strata", "metrics.parts", "part-000002.parquet");
   await waitFor(
     "a part on disk",
     () => Deno.stat(part).then(() => true, () => undefined),

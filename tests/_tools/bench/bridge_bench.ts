@@ -12,7 +12,7 @@
  * - 1 GB: the same child writing about 1 GB (9.3M lines) once: every line
  *   ingested, the parent's peak RSS (goal < 200 MB).
  *
- * Run: `deno run -A tests/_tools/bench/bridge_bench.ts [--lines N] [--runs N] [--gb-lines N]`
+ * Run: `deno run -A tests/_tools/bench/bridge_bench.ts [--lines N] [--runs N (0: skip)] [--gb-lines N]`
  *
  * @module
  */
@@ -202,6 +202,7 @@ if (import.meta.main) {
   });
   const num = (v: string | undefined) =>
     v === undefined ? undefined : Number(v);
-  await benchIngest({ lines: num(values.lines), runs: num(values.runs) });
+  const runs = num(values.runs);
+  if (runs !== 0) await benchIngest({ lines: num(values.lines), runs });
   await benchIngestGigabyte({ lines: num(values["gb-lines"]) });
 }
