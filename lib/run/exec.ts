@@ -399,7 +399,9 @@ async function execIn(
     })
     : () => {};
   const stopFollowing = new AbortController();
+  let durationMs = 0;
   const status = child.process.status.then((s) => {
+    durationMs = performance.now() - t0;
     stopFollowing.abort();
     return s;
   });
@@ -421,7 +423,6 @@ async function execIn(
     stop();
   }
   const s = await status;
-  const durationMs = performance.now() - t0;
   clearTimeout(killTimer);
   unwatch();
   unforward();
