@@ -29,6 +29,7 @@
  * @module
  */
 export {
+  ChildProcessError,
   CorruptFileError,
   ImmutableArtifactError,
   InvalidInputError,
@@ -97,6 +98,15 @@ export {
   type WriteMetricsOptions,
 } from "./lib/run/storage.ts";
 export { runProtocol, type RunProtocolOptions } from "./lib/run/protocol.ts";
+export type { ExecOptions, ExecProblem, ExecResult } from "./lib/run/exec.ts";
+export type {
+  ChildEnvironment,
+  ExecutableInfo,
+  GpuInfo,
+  PythonInfo,
+  TorchInfo,
+  Unavailable,
+} from "./lib/bridge/child_env.ts";
 export type {
   ColumnValues,
   MetricColumns,
@@ -143,6 +153,7 @@ export {
   type BatchRunRow,
   beginRun,
   type BeginRunOptions,
+  type ExecRecord,
   finishRun,
   newRunId,
   pendingSpecimens,

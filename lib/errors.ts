@@ -223,6 +223,45 @@ export class QueryTimeoutError extends VaultError {
 }
 
 /**
+ * A child process run by `storage.exec` failed: it exited with a non-zero
+ * code or was ended by a signal. The run is recorded as failed and not
+ * sealed. Tasks exit with code 7.
+ *
+ * @example
+ * ```ts
+ * import { ChildProcessError } from "./errors.ts";
+ * const e = new ChildProcessError("train.py failed", {
+ *   command: ["python3", "train.py"], code: 3, signal: null,
+ * });
+ * console.assert(e.exitCode === 7 && e.code === 3);
+ * ```
+ */
+export class ChildProcessError extends VaultError {
+  /** The command as run, executable first. */
+  readonly command: string[];
+  /** The child's exit code, or null when a signal ended it. */
+  readonly code: number | null;
+  /** The signal that ended it, e.g. `"SIGKILL"`, or null. */
+  readonly signal: string | null;
+  constructor(
+    message: string,
+    details: {
+      command: string[];
+      code: number | null;
+      signal: string | null;
+    },
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "ChildProcessError";
+    this.exitCode = 7;
+    this.command = details.command;
+    this.code = details.code;
+    this.signal = details.signal;
+  }
+}
+
+/**
  * The message of `e` for an error text: an `Error`'s `message` (with
  * `stack`, its stack trace when it has one), anything else as a string.
  *

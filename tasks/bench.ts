@@ -27,6 +27,7 @@ export const AREAS = [
   "dashboard",
   "importers",
   "params",
+  "bridge",
 ];
 
 /** The task's help text. */

@@ -17,6 +17,7 @@ import { createHash, isAbsolute, resolve } from "../_deps.ts";
 
 /** A part that could not be read, and why. */
 export interface Unavailable {
+  /** Why it could not be read, e.g. `"nvidia-smi is not on PATH"`. */
   reason: string;
 }
 
@@ -34,7 +35,9 @@ export interface ExecutableInfo {
 
 /** Torch, as the child's Python sees it. */
 export interface TorchInfo {
+  /** `torch.__version__`. */
   version: string;
+  /** `torch.cuda.is_available()`. */
   cuda_available: boolean;
   /** The CUDA version torch was built with, or null for a CPU build. */
   cuda_version: string | null;
@@ -54,8 +57,11 @@ export interface PythonInfo {
 
 /** One GPU, from `nvidia-smi`. */
 export interface GpuInfo {
+  /** The model, e.g. `"NVIDIA A100-SXM4-40GB"`. */
   name: string;
+  /** The driver's version. */
   driver_version: string;
+  /** Its memory in bytes. */
   memory_total_bytes: number;
 }
 
@@ -63,9 +69,11 @@ export interface GpuInfo {
 export interface ChildEnvironment {
   /** The command as given. */
   command: string[];
+  /** The program that runs, or why it could not be found or read. */
   executable: ExecutableInfo | Unavailable;
   /** Present when the executable is a Python interpreter. */
   python?: PythonInfo;
+  /** The GPUs `nvidia-smi` lists, or why there is no list. */
   gpus: GpuInfo[] | Unavailable;
 }
 

@@ -13,7 +13,11 @@
  * @module
  */
 export { LIBRARY_CONFIG } from "./provenance.ts";
-export type { RunRecord, RunStatus } from "../specimen/manifest_types.ts";
+export type {
+  ExecRecord,
+  RunRecord,
+  RunStatus,
+} from "../specimen/manifest_types.ts";
 export {
   assertRunnable,
   beginRun,

@@ -279,7 +279,12 @@ export class SpecimenStorage {
    * this specimen: its environment holds `SPECIMEN_DIR`, `SPECIMEN_ID`,
    * `SPECIMEN_PARAMS`, `SPECIMEN_METRICS` and `SPECIMEN_OUTPUTS`; the JSON
    * lines it appends are logged crash-safe and its output files adopted
-   * into `strata/`. A failing child throws (the run is not sealed).
+   * into `strata/`. Its output is teed to `runs/<run>/exec-<n>.*.log`, and
+   * it is recorded in the run's `execs` and `provenance.children`. A
+   * failing child throws `ChildProcessError` (the run is not
+   * sealed); see `execChild` for every rule.
+   *
+   * Needs `--allow-run`, `--allow-read`, `--allow-write` and `--allow-env`.
    *
    * @example
    * ```ts ignore
@@ -287,8 +292,16 @@ export class SpecimenStorage {
    * console.log(result.durationMs, result.rows);
    * ```
    */
-  exec(command: string[], options: ExecOptions = {}): Promise<ExecResult> {
-    return execChild(this, command, options);
+  async exec(
+    command: string[],
+    options: ExecOptions = {},
+  ): Promise<ExecResult> {
+    try {
+      return await execChild(this, command, options);
+    } finally {
+      // The exec and its environment were recorded from outside this object.
+      this.#manifest = await readManifest(this.dir).catch(() => this.#manifest);
+    }
   }
 
   /**

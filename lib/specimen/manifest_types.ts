@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { ChildEnvironment } from "../bridge/child_env.ts";
 import type { Params } from "./params.ts";
 
 /** What the manifest records about one artifact under `strata/`. */
@@ -115,6 +116,50 @@ export interface RunRecord {
   stderr: string | null;
   /** Whether this run's results were sealed. */
   sealed: boolean;
+  /**
+   * The child processes the protocol ran through `storage.exec`, in order
+   * (absent when it ran none). Each is recorded when it starts and again
+   * when it ends; one still `ended: null` in a finished run was cut off.
+   */
+  execs?: ExecRecord[];
+}
+
+/**
+ * One child process run through `storage.exec`, in its run's `execs`. Its
+ * environment (executable, Python, GPUs) is in `provenance.children`, at
+ * the same `index`.
+ */
+export interface ExecRecord {
+  /** 1, 2, … within the run; names its logs (`exec-<index>.stdout.log`). */
+  index: number;
+  /** The command as given, executable first. */
+  command: string[];
+  /** Its working directory. */
+  cwd: string;
+  /** Start (ISO-8601 UTC). */
+  started: string;
+  /** End (ISO-8601 UTC), null while it runs or when cut off. */
+  ended: string | null;
+  /** Wall time in milliseconds, null while it runs. */
+  duration_ms: number | null;
+  /** Exit code (null while running or when a signal ended it). */
+  exit_code: number | null;
+  /** The signal that ended it, e.g. `"SIGKILL"`, or null. */
+  signal: string | null;
+  /** Its stdout log, relative to the specimen. */
+  stdout: string;
+  /** Its stderr log, relative to the specimen. */
+  stderr: string;
+  /** JSON lines ingested from `SPECIMEN_METRICS`, per table. */
+  rows: Record<string, number>;
+  /** Lines reported and skipped (a torn last line is not counted). */
+  bad_lines: number;
+  /** Whether the last line had no newline (the child stopped mid-write). */
+  torn_line: boolean;
+  /** Artifacts adopted from `SPECIMEN_OUTPUTS`. */
+  adopted: string[];
+  /** Why it failed (exit status, bad lines, the parent gone), else null. */
+  error: string | null;
 }
 
 /** The hash and size of one sealed file. */
@@ -223,4 +268,10 @@ export interface Provenance {
   npm_packages_source: "deno info" | "deno.lock" | null;
   /** What could not be captured, and why. */
   errors: string[];
+  /**
+   * The environment of each child process run through `storage.exec`
+   * (executable and its SHA-256, Python and its packages, GPUs), in the
+   * order of the run's `execs`; each part not readable is `{ reason }`.
+   */
+  children?: (ChildEnvironment & { exec: number })[];
 }
