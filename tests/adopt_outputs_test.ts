@@ -520,3 +520,26 @@ Deno.test("artifact names from output paths", async (t) => {
     assertEquals(mediaType("x.pt"), "application/octet-stream");
   });
 });
+
+Deno.test("the adopt benchmark runs at a small size and prints its figures", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      join(import.meta.dirname!, "_tools", "bench", "adopt_bench.ts"),
+      "--mb",
+      "2",
+      "--rounds",
+      "1",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert(
+    /adoptOutputs \.npy → Zarr zstd\(1\).* MB\/s .*vs writeTensor/.test(text),
+    text,
+  );
+  assert(/peak RSS .* MB/.test(text), text);
+});
