@@ -97,6 +97,14 @@ export {
   type WriteMetricsOptions,
 } from "./lib/run/storage.ts";
 export { runProtocol, type RunProtocolOptions } from "./lib/run/protocol.ts";
+export {
+  adoptOutputs,
+  AdoptOutputsError,
+  type AdoptOutputsOptions,
+  type AdoptReport,
+  type AdoptTarget,
+  type ArtifactPlacement,
+} from "./lib/run/adopt_outputs.ts";
 export type {
   ColumnValues,
   MetricColumns,

@@ -38,10 +38,7 @@ import {
   adoptSafetensors,
   readSafetensorsHeader,
 } from "../formats/tensor_files/mod.ts";
-import type {
-  AdoptedTensor,
-  AdoptOptions,
-} from "../formats/tensor_files/mod.ts";
+import type { AdoptedTensor } from "../formats/tensor_files/mod.ts";
 import { MetricsLogger } from "../metrics_log/logger.ts";
 import { PARTS_SUFFIX } from "../metrics_log/table.ts";
 import { assignNames, cleanExt, naturalName } from "./_adopt_names.ts";
@@ -112,8 +109,15 @@ export interface AdoptOutputsOptions {
    * @default true
    */
   failOnRefused?: boolean;
-  /** Compression, zstd level and read size of adopted tensors. */
-  tensors?: AdoptOptions;
+  /**
+   * Adopted tensors: the compressor (`"zstd"` or `"none"`, default zstd),
+   * the zstd level (default 1) and the bytes read at a time (default 16 MiB).
+   */
+  tensors?: {
+    compression?: "zstd" | "none";
+    level?: number;
+    pieceBytes?: number;
+  };
 }
 
 /**
@@ -133,6 +137,7 @@ export interface AdoptOutputsOptions {
 export class AdoptOutputsError extends InvalidInputError {
   /** What was adopted, and every refused file with its reason. */
   readonly report: AdoptReport;
+  /** An error listing every refused file of `report`. */
   constructor(report: AdoptReport) {
     const n = report.refused.length;
     super(
