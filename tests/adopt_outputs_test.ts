@@ -543,3 +543,18 @@ Deno.test("the adopt benchmark runs at a small size and prints its figures", asy
   );
   assert(/peak RSS .* MB/.test(text), text);
 });
+
+Deno.test("SpecimenStorage.open() removes what a copy into strata/files/ killed midway left", async () => {
+  await using vault = await tempVault();
+  const storage = await newStorage(vault.path);
+  const files = join(storage.strata, "files");
+  await Deno.mkdir(files);
+  // A temp name of a process that has ended (no such pid), and a user's file.
+  await Deno.writeTextFile(
+    join(files, ".tmp-plot.png-999999999-0a1b2c3d"),
+    "x",
+  );
+  await Deno.writeTextFile(join(files, "kept.txt"), "y");
+  await SpecimenStorage.open(storage.dir);
+  assertEquals([...Deno.readDirSync(files)].map((e) => e.name), ["kept.txt"]);
+});

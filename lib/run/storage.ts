@@ -145,6 +145,7 @@ export class SpecimenStorage {
     // What writes killed midway left (hidden, never read): reclaim the space.
     await removeStaleTemps(path);
     await removeStaleTemps(join(path, STRATA_DIR));
+    await removeStaleTemps(join(path, STRATA_DIR, FILES_DIR));
     return new SpecimenStorage(path, manifest);
   }
 
