@@ -337,6 +337,8 @@ Deno.test({
       `import sys, numpy as np, json, struct
 out = sys.argv[1]
 np.save(out + '/good.npy', np.arange(5, dtype='<f4'))
+np.save(out + '/cut.npy', np.arange(1000, dtype='<f8'))
+open(out + '/cut.npy', 'r+b').truncate(4000)
 open(out + '/bad.npy', 'wb').write(b'\\x93NUMPY\\x01\\x00\\x20\\x00' + b"{'descr': '<f4', 'shape': (2,) }".ljust(31) + b'\\n' + b'\\0' * 8)
 open(out + '/notnpy.npy', 'wb').write(b'hello, not an array')
 h = json.dumps({'w': {'dtype': 'F32', 'shape': [100], 'data_offsets': [0, 400]}}).encode()
@@ -366,6 +368,7 @@ open(out + '/lines.jsonl', 'w').write('{"a": 1}\\n[1, 2]\\n')
     );
     assertEquals(Object.keys(why).sort(), [
       "bad.npy",
+      "cut.npy",
       "cut.safetensors",
       "etc_dir",
       "leak.txt",
@@ -381,6 +384,7 @@ open(out + '/lines.jsonl', 'w').write('{"a": 1}\\n[1, 2]\\n')
     assert(why["pipe.csv"].includes("FIFO"), why["pipe.csv"]);
     assert(/header|NUMPY|npy/i.test(why["bad.npy"]), why["bad.npy"]);
     assert(/truncated/.test(why["cut.safetensors"]), why["cut.safetensors"]);
+    assert(/short|truncated|bytes/.test(why["cut.npy"]), why["cut.npy"]);
     assert(/line 2/.test(why["lines.jsonl"]), why["lines.jsonl"]);
     assert(/Record Length|cells/i.test(why["ragged.csv"]), why["ragged.csv"]);
     for (const file of Object.keys(why)) assert(e.message.includes(file));
