@@ -562,3 +562,31 @@ Deno.test("SpecimenStorage.open() removes what a copy into strata/files/ killed 
   await SpecimenStorage.open(storage.dir);
   assertEquals([...Deno.readDirSync(files)].map((e) => e.name), ["kept.txt"]);
 });
+
+Deno.test("adoptOutputs() refuses tables whose column names clash, and keeps a column that starts null", async () => {
+  await using vault = await tempVault();
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(join(tmp.path, "dup.csv"), "a,a\n1,2\n");
+  await Deno.writeTextFile(join(tmp.path, "case.csv"), "Loss,loss\n1,2\n");
+  await Deno.writeTextFile(
+    join(tmp.path, "case.jsonl"),
+    '{"Loss": 1}\n{"loss": 2}\n',
+  );
+  await Deno.writeTextFile(
+    join(tmp.path, "late.jsonl"),
+    '{"a": null, "b": 1}\n{"a": 2, "b": 2}\n',
+  );
+  const storage = await newStorage(vault.path);
+  const e = await assertRejects(
+    () => adoptOutputs(storage, tmp.path),
+    AdoptOutputsError,
+  );
+  const why = Object.fromEntries(
+    (e as AdoptOutputsError).report.refused.map((r) => [r.file, r.reason]),
+  );
+  assertEquals(Object.keys(why).sort(), ["case.csv", "case.jsonl", "dup.csv"]);
+  assert(why["dup.csv"].includes('two columns are named "a"'));
+  assert(why["case.csv"].includes("differ only in case"));
+  assert(why["case.jsonl"].includes("differ only in case"));
+  assertEquals((await storage.readMetrics("late")).a, [null, 2]);
+});

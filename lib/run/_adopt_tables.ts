@@ -32,7 +32,10 @@ export interface TablePlan {
   rows: number;
 }
 
-/** Refuses two column names that differ only in case (SQL cannot tell). */
+/**
+ * Records column `key`, refusing a blank name, a second column of the same
+ * name, or one that differs only in case (SQL cannot tell them apart).
+ */
 function checkKey(seen: Map<string, string>, key: string, file: string): void {
   if (key.trim() === "") {
     throw new InvalidInputError(
@@ -41,7 +44,12 @@ function checkKey(seen: Map<string, string>, key: string, file: string): void {
   }
   const folded = key.toLowerCase();
   const other = seen.get(folded);
-  if (other !== undefined && other !== key) {
+  if (other === key) {
+    throw new InvalidInputError(
+      `Cannot adopt "${file}": two columns are named "${key}"; rename one`,
+    );
+  }
+  if (other !== undefined) {
     throw new InvalidInputError(
       `Cannot adopt "${file}": columns "${other}" and "${key}" differ only in case, which SQL cannot tell apart; rename one`,
     );
@@ -112,14 +120,7 @@ export async function planCsv(
     if (!header) {
       header = rec;
       const seen = new Map<string, string>();
-      for (const h of header) {
-        if (seen.has(h.toLowerCase()) && seen.get(h.toLowerCase()) === h) {
-          throw new InvalidInputError(
-            `Cannot adopt "${file}": two columns are named "${h}"; rename one`,
-          );
-        }
-        checkKey(seen, h, file);
-      }
+      for (const h of header) checkKey(seen, h, file);
       continue;
     }
     let any = false;
@@ -191,7 +192,7 @@ export async function planJsonl(
   for await (const obj of jsonlObjects(path, file)) {
     let any = false;
     for (const [k, v] of Object.entries(obj)) {
-      if (!kinds.has(k)) checkKey(seen, k, file);
+      if (seen.get(k.toLowerCase()) !== k) checkKey(seen, k, file);
       if (v !== null) any = true;
       merge(kinds, k, v);
     }

@@ -93,7 +93,11 @@ export interface AdoptTarget {
 export interface AdoptReport {
   /** Artifact names created, in order. */
   artifacts: string[];
-  /** Output files whose names were not valid artifact names: file → artifact name. */
+  /**
+   * Output files whose artifact name is not their natural name (an invalid
+   * or taken name): file → artifact name; a tensor of a `.safetensors` as
+   * `file#tensor`.
+   */
   renamed: Record<string, string>;
   /** Files refused (a symlink, a FIFO, a bad header …) and why. */
   refused: { file: string; reason: string }[];
@@ -227,17 +231,48 @@ export async function adoptOutputs(
   await walk(root, "", found, report);
   found.sort((a, b) => a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0);
 
-  const requests: NameRequest[] = [];
-  for (const f of [...found]) {
-    if (f.kind === "safetensors") {
+  // A .safetensors names its artifacts by its tensors: read its header now.
+  const adoptable: Found[] = [];
+  for (const f of found) {
+    if (f.kind !== "safetensors") adoptable.push(f);
+    else {
       try {
         const header = await readSafetensorsHeader(f.abs);
         f.tensors = header.tensors.map((t) => t.name);
+        adoptable.push(f);
       } catch (e) {
         refuse(report, f.rel, e);
-        found.splice(found.indexOf(f), 1);
-        continue;
       }
+    }
+  }
+  const names = nameAll(target, adoptable, report);
+
+  const ctx: Ctx = { target, root, report, options };
+  for (const f of adoptable) {
+    try {
+      await adoptOne(ctx, f, names);
+    } catch (e) {
+      refuse(report, f.rel, e);
+    }
+  }
+  if (report.refused.length && (options.failOnRefused ?? true)) {
+    throw new AdoptOutputsError(report);
+  }
+  return report;
+}
+
+/**
+ * Every artifact's name (see `_adopt_names.ts`), keyed by file (`file#tensor`
+ * for a tensor); the changed ones go into `report.renamed`.
+ */
+function nameAll(
+  target: AdoptTarget,
+  adoptable: Found[],
+  report: AdoptReport,
+): Map<string, string> {
+  const requests: NameRequest[] = [];
+  for (const f of adoptable) {
+    if (f.tensors) {
       for (const t of f.tensors) {
         requests.push({
           key: `${f.rel}#${t}`,
@@ -259,19 +294,7 @@ export async function adoptOutputs(
       report.renamed[r.key] = names.get(r.key)!;
     }
   }
-
-  const ctx: Ctx = { target, root, report, options };
-  for (const f of found) {
-    try {
-      await adoptOne(ctx, f, names);
-    } catch (e) {
-      refuse(report, f.rel, e);
-    }
-  }
-  if (report.refused.length && (options.failOnRefused ?? true)) {
-    throw new AdoptOutputsError(report);
-  }
-  return report;
+  return names;
 }
 
 interface Ctx {
