@@ -29,7 +29,7 @@
  * @module
  */
 import { createHash, join, mime, resolve } from "../_deps.ts";
-import { placeDir, tempPathFor } from "../_fs.ts";
+import { openVaultFile, placeDir, tempPathFor } from "../_fs.ts";
 import { errorMessage, InvalidInputError, NotFoundError } from "../errors.ts";
 import { STRATA_DIR } from "../vault.ts";
 import type { ArtifactRecord } from "../specimen/manifest_types.ts";
@@ -385,6 +385,9 @@ async function adoptOne(
   names: Map<string, string>,
 ): Promise<void> {
   const name = names.get(f.rel)!;
+  // Still a regular file inside the folder (not swapped for a link or a
+  // FIFO since the walk): the readers below open it by path.
+  (await openVaultFile(f.abs, { root: ctx.root })).close();
   switch (f.kind) {
     case "npy":
       return await place(ctx, f.rel, name, { format: "zarr" }, async (path) => {
