@@ -107,6 +107,14 @@ export type {
   TorchInfo,
   Unavailable,
 } from "./lib/bridge/child_env.ts";
+export {
+  adoptOutputs,
+  AdoptOutputsError,
+  type AdoptOutputsOptions,
+  type AdoptReport,
+  type AdoptTarget,
+  type ArtifactPlacement,
+} from "./lib/run/adopt_outputs.ts";
 export type {
   ColumnValues,
   MetricColumns,

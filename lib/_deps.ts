@@ -47,6 +47,10 @@ export {
   encode as encodeMsgpack,
 } from "npm:@msgpack/msgpack@3.1.3";
 
+export { Readable as NodeReadable } from "node:stream";
+export { parse as parseCsvStream } from "npm:csv-parse@7.0.3";
+export { default as mime } from "npm:mime@4.1.2";
+
 /** Converts a `file:` URL to a path; a path is returned as it is. */
 export function fromFileUrl(url: string | URL): string {
   return url instanceof URL || url.startsWith("file:")

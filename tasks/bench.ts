@@ -28,6 +28,7 @@ export const AREAS = [
   "importers",
   "params",
   "bridge",
+  "adopt",
 ];
 
 /** The task's help text. */

@@ -13,6 +13,7 @@ import { validateReadableSpecimenId } from "../specimen/id.ts";
 import { validateArtifactName } from "../specimen/artifact_name.ts";
 import { STRATA_DIR } from "../vault.ts";
 import { type ApiContext, MAX_TAGS } from "./_context.ts";
+import { keptFiles } from "./_api_files.ts";
 
 const NOTES_FILE = "field_notes.md";
 const MAX_NOTES_BYTES = 1 << 20;
@@ -111,7 +112,8 @@ async function specimenRow(
 
 /**
  * `GET /api/specimens/:id`: the catalog row (manifest, provenance, ...),
- * its metric tables and tensors, and its field notes as safe HTML.
+ * its metric tables, tensors and kept files, and its field notes as safe
+ * HTML.
  */
 export async function specimen(ctx: ApiContext, id: string): Promise<unknown> {
   validateReadableSpecimenId(id);
@@ -133,6 +135,7 @@ export async function specimen(ctx: ApiContext, id: string): Promise<unknown> {
     specimen: row,
     metric_tables: tables.rows,
     tensors: tensors.rows,
+    files: keptFiles(row.artifacts, id),
     notes_html: notes,
     notes_issue: notesIssue,
   };

@@ -23,6 +23,7 @@ import {
   paramsTable,
 } from "./_api_params.ts";
 import { ASSETS, INDEX_HTML } from "./_assets.ts";
+import { specimenFile } from "./_api_files.ts";
 import {
   decodeSegment,
   json,
@@ -163,6 +164,9 @@ async function apiGet(
       if (seg.length === 2) return json(await specimen(ctx, seg[1]));
       if (seg.length === 4 && seg[2] === "tensors") {
         return json(await tensor(ctx, seg[1], seg[3], url), 200, true);
+      }
+      if (seg.length === 4 && seg[2] === "files") {
+        return await specimenFile(ctx, seg[1], seg[3]);
       }
       break;
   }

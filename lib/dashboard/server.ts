@@ -9,6 +9,7 @@
  * | `GET /api/catalog?q&domain&method&model&status&tag&since&until&sort&order&limit&offset` | a page of specimens, the count matching, facets |
  * | `GET /api/specimens/:id` | catalog row, metric tables, tensors, field notes as safe HTML |
  * | `GET /api/specimens/:id/tensors/:name?sel=0:100,0:512` | a 2-D slice for a heatmap |
+ * | `GET /api/specimens/:id/files/:name` | a kept file (`strata/files/`), sandboxed by CSP; images inline, others as attachments |
  * | `GET /api/columns?ids&table` | numeric metric columns across specimens |
  * | `GET /api/curves?ids&columns&table&x0&x1&width&full` | curves, min/max-downsampled in SQL to ≤ 2 points per pixel |
  * | `GET /api/summary?ids&column&table` | final / min / max per specimen |

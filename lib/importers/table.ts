@@ -63,13 +63,24 @@ export function parseCsvRows(
   for (let r = 1; r < records.length; r++) {
     const rec = records[r];
     const row: Row = {};
-    for (let c = 0; c < header.length; c++) row[header[c]] = cell(rec[c]);
+    for (let c = 0; c < header.length; c++) row[header[c]] = csvCell(rec[c]);
     rows.push(row);
   }
   return { header, rows };
 }
 
-function cell(s: string): number | string | null {
+/**
+ * One CSV cell as a value: a number when it reads as one (also `inf`,
+ * `-infinity`, `nan`), null when empty, else the text.
+ *
+ * @example
+ * ```ts
+ * import { csvCell } from "./table.ts";
+ * console.assert(csvCell("1e-3") === 0.001 && csvCell("") === null);
+ * console.assert(csvCell("warmup") === "warmup");
+ * ```
+ */
+export function csvCell(s: string): number | string | null {
   if (s === "") return null;
   const t = s.trim();
   if (

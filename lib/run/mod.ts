@@ -56,6 +56,11 @@ export {
 } from "./exec.ts";
 export {
   adoptOutputs,
+  AdoptOutputsError,
+  type AdoptOutputsOptions,
   type AdoptReport,
   type AdoptTarget,
+  type ArtifactPlacement,
+  FILES_DIR,
+  mediaType,
 } from "./adopt_outputs.ts";

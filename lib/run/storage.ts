@@ -33,6 +33,7 @@ import {
 } from "../specimen/manifest.ts";
 import { captureProvenance } from "./provenance.ts";
 import { execChild, type ExecOptions, type ExecResult } from "./exec.ts";
+import { type ArtifactPlacement, FILES_DIR } from "./adopt_outputs.ts";
 import {
   MetricsLogger,
   type MetricsLoggerOptions,
@@ -144,6 +145,7 @@ export class SpecimenStorage {
     // What writes killed midway left (hidden, never read): reclaim the space.
     await removeStaleTemps(path);
     await removeStaleTemps(join(path, STRATA_DIR));
+    await removeStaleTemps(join(path, STRATA_DIR, FILES_DIR));
     return new SpecimenStorage(path, manifest);
   }
 
@@ -483,6 +485,69 @@ export class SpecimenStorage {
     return await zarrInfo(await this.#existing(name, "zarr"), {
       root: this.dir,
     });
+  }
+
+  /**
+   * Claims artifact `name` (a valid name, free, the specimen writable), lets
+   * `write` create it at the absolute path `placement` gives —
+   * `strata/<name>.zarr`, `strata/<name>.parquet`, or for format `"file"`
+   * `strata/files/<file>` — and records it with the fields `write` returns.
+   * `adoptOutputs` places what a child leaves in `SPECIMEN_OUTPUTS` this way.
+   *
+   * @example
+   * ```ts ignore
+   * await storage.placeArtifact("notes", { format: "file", file: "notes.txt" },
+   *   async (path) => {
+   *     await Deno.writeTextFile(path, "hello", { createNew: true });
+   *     return { bytes: 5, media_type: "text/plain" };
+   *   });
+   * ```
+   */
+  async placeArtifact(
+    name: string,
+    placement: ArtifactPlacement,
+    write: (path: string) => Promise<Partial<ArtifactRecord>>,
+  ): Promise<ArtifactRecord> {
+    let path: string, rel: string;
+    if (placement.format === "file") {
+      path = await this.#claimFile(name, placement.file);
+      rel = `${STRATA_DIR}/${FILES_DIR}/${placement.file}`;
+    } else {
+      path = await this.#claim(name, placement.format);
+      rel = `${STRATA_DIR}/${name}.${placement.format}`;
+    }
+    const what = `artifact "${name}"`;
+    let fields: Partial<ArtifactRecord>;
+    try {
+      fields = await write(path);
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) throw this.#immutable(name);
+      throw this.#writeError(e, what);
+    }
+    return await this.#record(name, {
+      ...fields,
+      path: rel,
+      format: placement.format,
+    }).catch((e) => {
+      throw this.#writeError(e, what);
+    });
+  }
+
+  /** As `#claim`, for a kept file `strata/files/<file>`. */
+  async #claimFile(name: string, file: string): Promise<string> {
+    if (!/^[a-z0-9_]{1,64}(\.[a-z0-9]{1,16})?$/.test(file)) {
+      throw new InvalidInputError(
+        `Invalid file name ${
+          JSON.stringify(file)
+        } for artifact "${name}": kept files are named <artifact name>[.<ext>], e.g. "plot.png"`,
+      );
+    }
+    // The name must be free of tables and arrays too.
+    await this.#claim(name, "zarr");
+    const dir = join(this.strata, FILES_DIR);
+    await Deno.mkdir(dir, { recursive: true });
+    if (await exists(join(dir, file))) throw this.#immutable(name);
+    return join(dir, file);
   }
 
   /** Checks the name and that nothing is there yet; returns the target path. */

@@ -112,6 +112,41 @@ export async function decodeMetrics(
 }
 
 /** Refuses a file with a column compressed by a codec the reader lacks. */
+/**
+ * The columns of a Parquet file as {@linkcode decodeMetrics} would read
+ * them, from its footer alone: checks every column is flat and of a type
+ * the reader supports, and every chunk's codec one it decodes.
+ *
+ * @param metadata The file's footer (e.g. from `readParquetFooter`).
+ * @param source What to call the file in error messages.
+ * @returns Each column's name and read type.
+ * @throws {UnsupportedFormatError} A nested or unsupported column, or a
+ * codec the reader cannot decode.
+ * @throws {CorruptFileError} Two columns with one name.
+ *
+ * @example
+ * ```ts
+ * import { encodeMetrics, readableColumns } from "./parquet.ts";
+ * import { parquetMetadata } from "../../_deps/hyparquet.ts";
+ * const { bytes } = await encodeMetrics({ step: [0, 1], loss: [0.5, 0.25] });
+ * const cols = readableColumns(parquetMetadata(bytes.slice().buffer), "m");
+ * console.assert(cols[1].name === "loss" && cols[1].type === "DOUBLE");
+ * ```
+ */
+export function readableColumns(
+  metadata: FileMetaData,
+  source: string,
+): ReadColumnInfo[] {
+  const where = `"${source}"`;
+  const corrupt = (reason: string) =>
+    new CorruptFileError(`Cannot read metrics from ${where}: ${reason}`);
+  const unsupported = (reason: string) =>
+    new UnsupportedFormatError(`Cannot read metrics from ${where}: ${reason}`);
+  const { leaves } = flatLeaves(metadata.schema, corrupt, unsupported);
+  checkCodecs(metadata, unsupported);
+  return leaves.map((l) => l.info);
+}
+
 function checkCodecs(
   metadata: FileMetaData,
   unsupported: (reason: string) => Error,

@@ -1,7 +1,7 @@
 // The specimen page: manifest, curves, tensors, field notes.
 import { h, main, tagList } from "../dom.js";
 import { api, curveUrl } from "../api.js";
-import { cellText, fmtDate, nf } from "../format.js";
+import { cellText, fmtBytes, fmtDate, nf } from "../format.js";
 import { noCatalogOr, picked, savePicked, setHash } from "../nav.js";
 import { ChartGroup, chartToolbar } from "../plot.js";
 import { tensorCard } from "./tensor.js";
@@ -137,6 +137,7 @@ export async function specimenPage(id) {
   }
 
   if (d.tensors.length) main.append(tensorCard(s.specimen_id, d.tensors));
+  if (d.files?.length) main.append(filesCard(d.files));
 
   if (d.notes_html !== null) {
     const notes = h("div", { class: "notes", "data-testid": "notes" });
@@ -200,5 +201,77 @@ export async function specimenPage(id) {
         ),
       ),
     ),
+  );
+}
+
+// Kept files (strata/files/): images embedded with <img> (an SVG's scripts
+// never run there; the server also sandboxes every file by CSP), the rest
+// listed with a download link.
+function filesCard(files) {
+  const images = files.filter((f) => f.image);
+  const others = files.filter((f) => !f.image);
+  const caption = (f) =>
+    `${f.name} · ${f.media_type} · ${fmtBytes(f.bytes)}${
+      f.source && f.source !== f.name ? ` · from ${f.source}` : ""
+    }`;
+  return h(
+    "div",
+    { class: "card", "data-testid": "files" },
+    h("h2", {}, "Files"),
+    images.length
+      ? h(
+        "div",
+        { class: "gallery" },
+        images.map((f) =>
+          h(
+            "figure",
+            { "data-file": f.name },
+            h(
+              "a",
+              { href: f.url, target: "_blank", rel: "noopener" },
+              h("img", { src: f.url, alt: f.name, loading: "lazy" }),
+            ),
+            h("figcaption", { class: "muted" }, caption(f)),
+          )
+        ),
+      )
+      : null,
+    others.length
+      ? h(
+        "table",
+        {},
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            ["name", "from", "media type", "size", "SHA-256", ""].map((c) =>
+              h("th", {}, c)
+            ),
+          ),
+        ),
+        h(
+          "tbody",
+          {},
+          others.map((f) =>
+            h(
+              "tr",
+              { "data-file": f.name },
+              h("td", {}, f.name),
+              h("td", {}, f.source ?? ""),
+              h("td", {}, f.media_type),
+              h("td", { class: "num" }, fmtBytes(f.bytes)),
+              h("td", { title: f.sha256 ?? "" }, (f.sha256 ?? "").slice(0, 12)),
+              h(
+                "td",
+                {},
+                h("a", { href: f.url, download: f.name }, "download"),
+              ),
+            )
+          ),
+        ),
+      )
+      : null,
   );
 }
