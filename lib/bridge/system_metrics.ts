@@ -19,7 +19,8 @@
  *   figures, not the tree's). Without it the GPU fields are left out and
  *   {@linkcode SystemSampler.gpu} says why.
  *
- * Permissions: `--allow-read=/proc`, `--allow-run=getconf,nvidia-smi`.
+ * Permissions: `--allow-all` (Deno reads `/proc` only with it), and
+ * `--allow-run=getconf,nvidia-smi`.
  *
  * @module
  */
@@ -156,7 +157,7 @@ export class SystemSampler {
  * Starts sampling the tree rooted at `rootPid`: asks the clock tick rate,
  * checks for `nvidia-smi`, and takes the CPU baseline.
  *
- * Needs `--allow-read=/proc` and `--allow-run=getconf,nvidia-smi`.
+ * Needs `--allow-all` (Deno reads `/proc` only with it).
  *
  * @param rootPid The root of the tree (e.g. a child's `pid`).
  * @param options GPU options.

@@ -115,6 +115,13 @@ export interface RunRecord {
   stderr: string | null;
   /** Whether this run's results were sealed. */
   sealed: boolean;
+  /**
+   * Where `deno task run` logged the run's system metrics (CPU, memory,
+   * GPU of its process tree): `strata/system.parquet`, or
+   * `runs/<id>/system.parquet` once a later run took that place. Absent
+   * when none were taken.
+   */
+  system_metrics?: string;
 }
 
 /** The hash and size of one sealed file. */
