@@ -97,6 +97,11 @@ export {
   type WriteMetricsOptions,
 } from "./lib/run/storage.ts";
 export { runProtocol, type RunProtocolOptions } from "./lib/run/protocol.ts";
+export {
+  findPython,
+  type FindPythonOptions,
+  type FoundPython,
+} from "./lib/bridge/find_python.ts";
 export type {
   ColumnValues,
   MetricColumns,
