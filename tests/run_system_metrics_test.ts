@@ -62,15 +62,39 @@ async function systemTable(dir: string): Promise<Record<string, number[]>> {
 }
 
 const max = (xs: number[]) => Math.max(...xs);
+/** The most a tree can use: every core, plus a tick's rounding. */
+const CPU_CEILING = 100 * navigator.hardwareConcurrency + 15;
 
-// Burns one core and holds 120 MiB (every page touched) for 2.5 s.
+// Burns one core and holds 120 MiB (every page touched) for 2.5 s, and
+// records the CPU seconds it used by its own account (rusage).
 const BURN_AND_ALLOCATE = `
+  const { cpuUsage } = await import("node:process");
+  const c0 = cpuUsage();
   const buf = new Uint8Array(120 * 2 ** 20);
   for (let i = 0; i < buf.length; i += 4096) buf[i] = 1;
   const end = Date.now() + 2500;
   let x = 0;
   while (Date.now() < end) x += Math.sqrt(x + buf[x % 4096]);
-  await storage.writeMetrics({ step: [0], x: [x] });`;
+  const used = cpuUsage(c0);
+  await storage.writeMetrics({ step: [0], cpu_s: [(used.user + used.system) / 1e6] });`;
+
+/**
+ * CPU seconds the samples account for: each sample's cpu_percent covers
+ * the time since the previous one.
+ */
+function sampledCpuSeconds(sys: Record<string, number[]>): number {
+  let total = 0;
+  for (let i = 1; i < sys.step.length; i++) {
+    total += (sys.cpu_percent[i] / 100) * (sys.seconds[i] - sys.seconds[i - 1]);
+  }
+  return total;
+}
+
+/** The protocol's own `cpu_s` metric. */
+async function ownCpuSeconds(dir: string): Promise<number> {
+  const storage = await SpecimenStorage.open(dir);
+  return Number((await storage.readMetrics()).cpu_s[0]);
+}
 
 Deno.test("run task: a protocol burning CPU and allocating 120 MiB shows in strata/system.parquet, queryable as metrics__system and plotted", async () => {
   await using vault = await repoVault();
@@ -88,7 +112,17 @@ Deno.test("run task: a protocol burning CPU and allocating 120 MiB shows in stra
   const rows = sys.step.length;
   assert(rows >= 5, `${rows} samples in about 3 s at 0.2 s`);
   assertEquals(sys.step, sys.step.map((_, i) => i), "one step per sample");
-  assert(max(sys.cpu_percent) > 40, `cpu ${sys.cpu_percent}`);
+  // Timings on a shared machine vary: the samples must account for at
+  // least half the CPU the protocol says it used (the rest is startup,
+  // before the first sample, and the last moment, after the last).
+  const own = await ownCpuSeconds(dir);
+  const sampled = sampledCpuSeconds(sys);
+  assert(own > 0.2, `the protocol used ${own} s of CPU`);
+  assert(max(sys.cpu_percent) <= CPU_CEILING, `cpu ${sys.cpu_percent}`);
+  assert(
+    sampled > own / 2,
+    `samples account for ${sampled} CPU s of ${own}: ${sys.cpu_percent}`,
+  );
   assert(max(sys.rss_bytes) > 120 * MB, `rss ${sys.rss_bytes}`);
   assert(sys.threads.every((t) => t >= 1), `threads ${sys.threads}`);
   assert(sys.mem_total_bytes.every((t) => t > sys.mem_used_bytes[0]));
@@ -140,6 +174,7 @@ Deno.test("run task: a Python grandchild the protocol starts is counted in the p
     "end = time.time() + 2.5",
     "x = 0",
     "while time.time() < end: x += 1",
+    "print(time.process_time())",
   ].join("\\n");
   const dir = await specimen(
     vault.path,
@@ -149,7 +184,8 @@ Deno.test("run task: a Python grandchild the protocol starts is counted in the p
     args: ["-c", "${script}"],
   }).output();
   if (!py.success) throw new Error(new TextDecoder().decode(py.stderr));
-  await storage.writeMetrics({ step: [0], done: [1] });`,
+  const cpu = Number(new TextDecoder().decode(py.stdout));
+  await storage.writeMetrics({ step: [0], cpu_s: [cpu] });`,
   );
   const r = await runTaskCli([
     "--vault",
@@ -169,7 +205,14 @@ Deno.test("run task: a Python grandchild the protocol starts is counted in the p
     max(withPython.map((i) => sys.rss_bytes[i])) > 150 * MB,
     `rss ${sys.rss_bytes}`,
   );
-  assert(max(sys.cpu_percent) > 40, `cpu ${sys.cpu_percent}`);
+  const own = await ownCpuSeconds(dir);
+  const sampled = sampledCpuSeconds(sys);
+  assert(own > 0.2, `Python used ${own} s of CPU`);
+  assert(max(sys.cpu_percent) <= CPU_CEILING, `cpu ${sys.cpu_percent}`);
+  assert(
+    sampled > own / 2,
+    `samples account for ${sampled} CPU s of Python's ${own}: ${sys.cpu_percent}`,
+  );
 });
 
 Deno.test("run task: --no-system-metrics takes none; a protocol shorter than the interval still gets a sample", async (t) => {
