@@ -180,13 +180,11 @@ async function digits(vault: string): Promise<void> {
   console.log(`  Python ${py.version} at ${py.python}, with scikit-learn`);
   const dir = join(vault, "specimens", DIGITS);
   await Deno.mkdir(join(dir, "strata"), { recursive: true });
-  for (const f of ["manifest.msgpack", "protocol.ts", "train.py"]) {
+  for (
+    const f of ["manifest.msgpack", "protocol.ts", "train.py", "field_notes.md"]
+  ) {
     await Deno.copyFile(join(ROOT, "specimens", DIGITS, f), join(dir, f));
   }
-  await Deno.copyFile(
-    join(ROOT, "specimens", DIGITS, "field_notes.md"),
-    join(dir, "field_notes.md"),
-  );
   await task("run", ["--vault", vault, DIGITS]);
   const storage = await SpecimenStorage.open(dir);
   printArtifacts(storage);
