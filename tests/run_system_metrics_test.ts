@@ -387,6 +387,19 @@ Deno.test("run task: after a SIGKILL of the runner, deno task repair compacts th
   const sys = await systemTable(dir);
   assert(sys.step.length >= 2, `${sys.step.length} samples survived`);
   assertEquals(sys.step, sys.step.map((_, i) => i), "no sample lost between");
+
+  // The interrupted run's samples are not results: a fixed protocol runs,
+  // and they move beside that run's logs.
+  await writeProtocol(dir, `await storage.writeMetrics({ step: [0] });`);
+  const again = await runTaskCli(["--vault", vault.path, "killed"]);
+  assertEquals(again.code, 0, again.stderr);
+  const m2 = await readManifest(dir);
+  assertEquals(m2.runs!.map((r) => r.status), ["interrupted", "succeeded"]);
+  assertEquals(
+    m2.runs![0].system_metrics,
+    `runs/${m2.runs![0].id}/system.parquet`,
+  );
+  assertEquals(m2.status, "sealed");
 });
 
 Deno.test("run task: an invalid --system-interval is refused before anything runs", async (t) => {
