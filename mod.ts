@@ -115,6 +115,11 @@ export {
   type AdoptTarget,
   type ArtifactPlacement,
 } from "./lib/run/adopt_outputs.ts";
+export {
+  findPython,
+  type FindPythonOptions,
+  type FoundPython,
+} from "./lib/bridge/find_python.ts";
 export type {
   ColumnValues,
   MetricColumns,

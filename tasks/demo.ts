@@ -10,16 +10,29 @@ import { join, relative, resolve } from "../lib/_deps.ts";
 import { parseTaskArgs, runMain } from "../lib/cli/cli.ts";
 import { VaultError } from "../lib/errors.ts";
 import { SpecimenStorage } from "../lib/run/storage.ts";
+import { findPython } from "../lib/bridge/find_python.ts";
 
 const ROOT = resolve(import.meta.dirname!, "..");
 const EXAMPLE = "example_2024_12_19_synthetic_demo";
+/** The example that trains a real model in Python through storage.exec. */
+const DIGITS = "example_2026_11_27_digits_mlp";
+/** The learning rates of the digits sweep. */
+const DIGITS_LR = ["0.1", "0.01", "0.001"];
+/** How to get what the digits example needs, on Debian and Ubuntu. */
+const INSTALL_SKLEARN =
+  "apt-get install -y --no-install-recommends python3-sklearn python3-numpy";
 
 /** The task's help text. */
 export const HELP =
   `Run the example specimen end to end in a throwaway vault and print what
 each step wrote; then derive a 3-run learning-rate sweep from it (deno task
 create --from --sweep), run the three (deno task run ID ID ID) and compare
-their params and final loss.
+their params and final loss. Then, when a Python 3 with numpy and
+scikit-learn is found (/usr/bin/python3, python3, or $SPECIMEN_PYTHON), run
+the digits example: a real MLPClassifier trained by train.py through
+storage.exec, and a 3-run learning-rate sweep over it, compared by final
+test accuracy (without them it says how to install them:
+${INSTALL_SKLEARN}).
 
 Usage:
   deno task demo [--keep]
@@ -75,20 +88,7 @@ async function demo(vault: string): Promise<void> {
 
   step(3, "What it wrote");
   const storage = await SpecimenStorage.open(dir);
-  for (const [name, a] of Object.entries(storage.artifacts)) {
-    const what = a.format === "parquet"
-      ? `${a.rows} rows: ${
-        a.columns!.map((c) => `${c.name} ${c.type}`).join(", ")
-      }`
-      : `${a.dtype} ${a.shape!.join("×")}, chunks ${
-        a.chunks!.join("×")
-      }, codecs ${a.codecs!.join("+")}`;
-    console.log(
-      `  ${a.path.padEnd(26)} ${
-        String(a.bytes).padStart(8)
-      } bytes  ${name}: ${what}`,
-    );
-  }
+  printArtifacts(storage);
   const m = await storage.readMetrics();
   console.log("\n  step  loss     accuracy entropy");
   for (const i of [0, 1, 2, 49, 99]) {
@@ -160,6 +160,81 @@ async function demo(vault: string): Promise<void> {
   } else {
     // A catalog without the params column: read the manifests instead.
     await compareFromManifests(vault, [EXAMPLE, ...ids]);
+  }
+  await digits(vault);
+}
+
+/** Steps 10 and 11: a real model trained in Python, and a sweep over it. */
+async function digits(vault: string): Promise<void> {
+  step(10, `Train a real model in Python: deno task run ${DIGITS}`);
+  const py = await findPython({ imports: ["numpy", "sklearn"] });
+  if (!py.found) {
+    console.log(
+      `  Skipped: no Python 3 with numpy and scikit-learn here (${
+        py.tried.map((t) => `${t.python}: ${t.reason}`).join("; ")
+      }).\n  Install them with: ${INSTALL_SKLEARN}\n  (or set SPECIMEN_PYTHON to an interpreter that has them), then run deno task demo again.`,
+    );
+    return;
+  }
+  console.log(`  Python ${py.version} at ${py.python}, with scikit-learn`);
+  const dir = join(vault, "specimens", DIGITS);
+  await Deno.mkdir(join(dir, "strata"), { recursive: true });
+  for (
+    const f of ["manifest.msgpack", "protocol.ts", "train.py", "field_notes.md"]
+  ) {
+    await Deno.copyFile(join(ROOT, "specimens", DIGITS, f), join(dir, f));
+  }
+  await task("run", ["--vault", vault, DIGITS]);
+  const storage = await SpecimenStorage.open(dir);
+  printArtifacts(storage);
+  const m = await storage.readMetrics();
+  const last = m.epoch.length - 1;
+  console.log(
+    `\n  epoch ${m.epoch[last]}: train loss ${
+      (m.train_loss[last] as number).toFixed(4)
+    }, test accuracy ${(m.test_accuracy[last] as number).toFixed(4)}`,
+  );
+
+  const sweep = ["--sweep", `lr=${DIGITS_LR.join(",")}`, "--prefix", "digits"];
+  step(
+    11,
+    `Sweep its learning rate: deno task create --from ${DIGITS} ${
+      sweep.join(" ")
+    }, then deno task run the three`,
+  );
+  const created = await task(
+    "create",
+    ["--vault", vault, "--from", DIGITS, ...sweep],
+    { capture: true },
+  );
+  const ids = (created ?? "").trim().split("\n");
+  await task("run", ["--vault", vault, ...ids]);
+  await task("index", ["--vault", vault]);
+  const sql =
+    `SELECT c.specimen_id, c.params->>'$.lr' AS lr, arg_max(m.train_loss, m.step) AS final_train_loss, arg_max(m.test_accuracy, m.step) AS final_test_accuracy FROM catalog c JOIN metrics m USING (specimen_id) WHERE c.specimen_id IN (${
+      [DIGITS, ...ids].map((id) => `'${id}'`).join(", ")
+    }) GROUP BY ALL ORDER BY final_test_accuracy DESC`;
+  console.log(`\n  $ deno task query "${sql}"`);
+  await task("query", ["--vault", vault, sql]);
+}
+
+/** One line per artifact of `storage`: path, size, and what it holds. */
+function printArtifacts(storage: SpecimenStorage): void {
+  for (const [name, a] of Object.entries(storage.artifacts)) {
+    const what = a.format === "parquet"
+      ? `${a.rows} rows: ${
+        a.columns!.map((c) => `${c.name} ${c.type}`).join(", ")
+      }`
+      : a.format === "zarr"
+      ? `${a.dtype} ${a.shape!.join("×")}, chunks ${
+        a.chunks!.join("×")
+      }, codecs ${a.codecs!.join("+")}`
+      : a.format;
+    console.log(
+      `  ${a.path.padEnd(34)} ${
+        String(a.bytes).padStart(8)
+      } bytes  ${name}: ${what}`,
+    );
   }
 }
 

@@ -12,8 +12,14 @@ import {
   type BatchRunRow,
   pendingSpecimens,
   runSpecimen,
+  type RunSpecimenOptions,
   runSpecimens,
 } from "../lib/run/run.ts";
+import {
+  checkSystemInterval,
+  DEFAULT_SYSTEM_INTERVAL_S,
+  MIN_SYSTEM_INTERVAL_S,
+} from "../lib/run/system_log.ts";
 import { isSpecimenId } from "../lib/specimen/id.ts";
 import { findVault } from "../lib/vault.ts";
 
@@ -47,7 +53,25 @@ Options:
   --vault DIR    the vault, for an ID (default: $SPECIMEN_VAULT, else the
                  nearest folder at or above the working directory with
                  specimens/)
+  --system-interval SECONDS
+                 seconds between two samples of system metrics (default 2,
+                 at least 0.1)
+  --no-system-metrics
+                 take no system metrics
   -h, --help     show this help
+
+System metrics: while the protocol runs, its process tree (the protocol and
+every process it starts, e.g. a Python child) is sampled at the start and
+then every --system-interval seconds into strata/system.parquet (columns
+step, cpu_percent with 100 = one core, rss_bytes, threads, procs,
+mem_used_bytes and mem_total_bytes of the machine, gpu_util_percent and
+gpu_mem_bytes when nvidia-smi answers, seconds since the start, time as Unix
+seconds). They are written by this task, crash-safe (deno task repair
+compacts them after a SIGKILL), kept when the run fails, and queryable as
+metrics__system after deno task index. They are the run's, not results: a
+run that wrote nothing else is not sealed, and the next run moves an
+earlier run's table to runs/<run id>/system.parquet. The protocol cannot
+use the table name "system" meanwhile.
 
 Arguments after -- are passed to the protocol (Deno.args). The protocol runs
 with -A from the current folder.
@@ -69,17 +93,21 @@ export async function main(args: string[]): Promise<number> {
   const { values, positionals, help } = parseTaskArgs(own, {
     vault: { type: "string" },
     "all-pending": { type: "boolean" },
+    "system-interval": { type: "string" },
+    "no-system-metrics": { type: "boolean" },
   }, { allowPositionals: true });
   if (help) {
     console.log(HELP);
     return 0;
   }
+  const system = systemOptions(values);
   if (values["all-pending"] === true || positionals.length > 1) {
     return await runMany(
       positionals,
       values["all-pending"] === true,
       values.vault as string | undefined,
       protocolArgs,
+      system,
     );
   }
   if (positionals.length !== 1) {
@@ -103,6 +131,7 @@ export async function main(args: string[]): Promise<number> {
     dir,
     args: protocolArgs,
     cwd,
+    ...system,
     onSealBytes: (n) => {
       sealed += n;
       progress.update(() => `sealing: ${formatBytes(sealed)} hashed`);
@@ -142,6 +171,7 @@ async function runMany(
   allPending: boolean,
   vault: string | undefined,
   protocolArgs: string[],
+  system: SystemOptions,
 ): Promise<number> {
   const cwd = userCwd();
   if (allPending && targets.length > 0) {
@@ -193,6 +223,7 @@ async function runMany(
   const rows = await runSpecimens(dirs, {
     args: protocolArgs,
     cwd,
+    ...system,
     onStart: (dir, i) =>
       console.error(
         `\n== [${i + 1}/${dirs.length}] ${relative(cwd, dir) || dir}`,
@@ -208,6 +239,37 @@ async function runMany(
     }`,
   );
   return failed.length ? 1 : 0;
+}
+
+type SystemOptions = Pick<
+  RunSpecimenOptions,
+  "systemMetrics" | "systemInterval"
+>;
+
+/** --system-interval and --no-system-metrics, checked. */
+function systemOptions(
+  values: Record<string, string | boolean | string[] | undefined>,
+): SystemOptions {
+  const interval = values["system-interval"] as string | undefined;
+  if (values["no-system-metrics"] === true) {
+    if (interval !== undefined) {
+      throw new InvalidInputError(
+        `--system-interval ${interval} and --no-system-metrics contradict each other: give one`,
+      );
+    }
+    return { systemMetrics: false };
+  }
+  if (interval === undefined) return {};
+  const seconds = interval.trim() === "" ? NaN : Number(interval);
+  try {
+    return { systemInterval: checkSystemInterval(seconds) };
+  } catch {
+    throw new InvalidInputError(
+      `Invalid --system-interval ${
+        JSON.stringify(interval)
+      }: give seconds from ${MIN_SYSTEM_INTERVAL_S} up, e.g. --system-interval 5 (default ${DEFAULT_SYSTEM_INTERVAL_S}), or --no-system-metrics`,
+    );
+  }
 }
 
 /** The batch summary as an aligned text table. */

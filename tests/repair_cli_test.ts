@@ -247,8 +247,8 @@ await runProtocol(import.meta, async (storage) => {
   assertEquals(m.artifacts.train.rows, 175);
   assertEquals(m.artifacts.train.interrupted, true);
   assertEquals(
-    [...Deno.readDirSync(join(dir, "strata"))].map((e) => e.name),
-    ["train.parquet"],
+    [...Deno.readDirSync(join(dir, "strata"))].map((e) => e.name).sort(),
+    ["system.parquet", "train.parquet"], // and the run's system metrics
   );
   assert(Object.keys(m.seal!.files).includes("strata/train.parquet"));
 });

@@ -86,7 +86,8 @@ Deno.test("run task: a successful run is recorded with provenance, seeds and log
   assertMatch(r.stderr, /^to stderr\n/);
   assertMatch(
     r.stderr,
-    /Run \S+ succeeded in [\d.]+ s\. Sealed ok_run: 4 files/,
+    // protocol.ts, metrics and system tables, the two logs.
+    /Run \S+ succeeded in [\d.]+ s\. Sealed ok_run: 5 files/,
   );
 
   const m = await readManifest(dir);
@@ -130,6 +131,7 @@ Deno.test("run task: a successful run is recorded with provenance, seeds and log
     run.stderr,
     run.stdout,
     "strata/metrics.parquet",
+    "strata/system.parquet",
   ]);
   assertEquals(m.seal!.run, run.id);
   assertEquals((await verifySpecimen(dir)).state, "ok");
@@ -224,8 +226,8 @@ Deno.test("run task: a non-zero Deno.exit is passed on and recorded; a fixed pro
   assertEquals(m.seal!.files["protocol.ts"].sha256, m.runs![1].protocol_sha256);
   assertEquals(
     Object.keys(m.seal!.files).filter((p) => p.startsWith("runs/")).length,
-    4,
-    "the logs of both runs are sealed",
+    5,
+    "the logs of both runs, and the failed run's system metrics, are sealed",
   );
 });
 

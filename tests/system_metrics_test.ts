@@ -136,3 +136,47 @@ Deno.test("sampleSystem() yields one row per interval until stopped", async () =
   assert(performance.now() - started >= 300);
   assert(rows.every((r) => r.procs >= 1 && r.rss_bytes > 10_000_000));
 });
+
+Deno.test("SystemSampler's first sample divides the ticks since the baseline by the time since the baseline, however slow nvidia-smi is", async () => {
+  const bin = await Deno.makeTempDir();
+  try {
+    // An nvidia-smi that takes a second to fail: the sampler's creation
+    // waits for it, after the CPU baseline was read.
+    await Deno.writeTextFile(
+      `${bin}/nvidia-smi`,
+      "#!/bin/sh\nsleep 1\nexit 9\n",
+      { mode: 0o755 },
+    );
+    const script = `
+import { createSystemSampler } from ${
+      JSON.stringify(
+        new URL("../lib/bridge/system_metrics.ts", import.meta.url).href,
+      )
+    };
+const busy = new Deno.Command("sh", { args: ["-c", "while :; do :; done"] }).spawn();
+try {
+  const sampler = await createSystemSampler(busy.pid);
+  const row = await sampler.sample();
+  console.log(JSON.stringify({ cpu: row.cpu_percent, gpu: sampler.gpu }));
+} finally {
+  busy.kill("SIGKILL");
+  await busy.status;
+}`;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", script],
+      env: { PATH: `${bin}:${Deno.env.get("PATH")}` },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    assert(out.success, dec.decode(out.stderr));
+    const { cpu, gpu } = JSON.parse(dec.decode(out.stdout));
+    assertEquals(gpu.available, false);
+    assert(
+      cpu <= 100 * navigator.hardwareConcurrency + 15,
+      `first sample: ${cpu} % on ${navigator.hardwareConcurrency} cores`,
+    );
+  } finally {
+    await Deno.remove(bin, { recursive: true });
+  }
+});

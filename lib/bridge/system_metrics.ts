@@ -19,7 +19,8 @@
  *   figures, not the tree's). Without it the GPU fields are left out and
  *   {@linkcode SystemSampler.gpu} says why.
  *
- * Permissions: `--allow-read=/proc`, `--allow-run=getconf,nvidia-smi`.
+ * Permissions: `--allow-all` (Deno reads `/proc` only with it), and
+ * `--allow-run=getconf,nvidia-smi`.
  *
  * @module
  */
@@ -103,19 +104,22 @@ export class SystemSampler {
     gpu: GpuStatus,
     baseline: Map<number, number>,
     gpuTimeoutMs: number,
+    baselineAt: number = performance.now(),
   ) {
     this.rootPid = rootPid;
     this.clockTicks = clockTicks;
     this.gpu = gpu;
     this.#ticks = baseline;
-    this.#last = performance.now();
+    this.#last = baselineAt;
     this.#gpuTimeoutMs = gpuTimeoutMs;
   }
 
   /** Takes one sample of the tree, system memory and GPUs. */
   async sample(): Promise<SystemSample> {
-    const now = performance.now();
     const tree = await processTree(this.rootPid);
+    // The ticks were read by now: the interval ends here, not before the
+    // (possibly slow, on a loaded machine) read of every /proc/<pid>/stat.
+    const now = performance.now();
     let delta = 0;
     for (const [pid, stat] of tree) {
       delta += Math.max(0, stat.ticks - (this.#ticks.get(pid) ?? 0));
@@ -156,7 +160,7 @@ export class SystemSampler {
  * Starts sampling the tree rooted at `rootPid`: asks the clock tick rate,
  * checks for `nvidia-smi`, and takes the CPU baseline.
  *
- * Needs `--allow-read=/proc` and `--allow-run=getconf,nvidia-smi`.
+ * Needs `--allow-all` (Deno reads `/proc` only with it).
  *
  * @param rootPid The root of the tree (e.g. a child's `pid`).
  * @param options GPU options.
@@ -182,14 +186,18 @@ export async function createSystemSampler(
           available: true,
         }
       ),
-    processTree(rootPid),
+    // The baseline's time is when its ticks were read, not when the slower
+    // clock and GPU queries end: else the first sample divides the ticks
+    // of that whole wait by a fraction of it.
+    processTree(rootPid).then((t) => ({ t, at: performance.now() })),
   ]);
   return new SystemSampler(
     rootPid,
     ticks,
     gpu,
-    new Map([...tree].map(([pid, s]) => [pid, s.ticks])),
+    new Map([...tree.t].map(([pid, s]) => [pid, s.ticks])),
     gpuTimeoutMs,
+    tree.at,
   );
 }
 

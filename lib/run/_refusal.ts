@@ -8,6 +8,7 @@ import { killProcess } from "../_deps.ts";
 import { listFiles } from "../_hash.ts";
 import { ImmutableArtifactError, VaultError } from "../errors.ts";
 import type { Manifest, RunRecord } from "../specimen/manifest_types.ts";
+import { isRunSystemFile, isRunSystemTable } from "./system_log.ts";
 import {
   STATUS_FAILED,
   STATUS_RUNNING,
@@ -49,8 +50,8 @@ export async function runRefusal(
       m.status = STATUS_FAILED;
     }
   }
-  const names = Object.keys(m.artifacts);
-  const files = await resultFiles(dir);
+  const names = resultNames(m);
+  const files = await resultFiles(m, dir);
   if (names.length > 0 || files.length > 0) {
     const held = names.length > 0 ? names : files;
     return new ImmutableArtifactError(
@@ -62,16 +63,28 @@ export async function runRefusal(
   return null;
 }
 
-/** Whether the manifest records results or strata/ holds files. */
+/**
+ * Whether the manifest records results or strata/ holds files. A run's
+ * system metrics are not results: they belong to the run, as its logs do.
+ */
 export async function holdsResults(m: Manifest, dir: string): Promise<boolean> {
-  return Object.keys(m.artifacts).length > 0 ||
-    (await resultFiles(dir)).length > 0;
+  return resultNames(m).length > 0 || (await resultFiles(m, dir)).length > 0;
 }
 
-/** Files under strata/, other than a placeholder `.gitkeep`. */
-async function resultFiles(dir: string): Promise<string[]> {
+/** Recorded artifacts, other than a run's system metrics. */
+function resultNames(m: Manifest): string[] {
+  return Object.entries(m.artifacts)
+    .filter(([, a]) => !isRunSystemTable(m, a.path))
+    .map(([name]) => name);
+}
+
+/**
+ * Files under strata/, other than a placeholder `.gitkeep` and a run's
+ * system metrics.
+ */
+async function resultFiles(m: Manifest, dir: string): Promise<string[]> {
   return (await listFiles(dir, "strata")).map((f) => f.path)
-    .filter((p) => p !== "strata/.gitkeep");
+    .filter((p) => p !== "strata/.gitkeep" && !isRunSystemFile(m, p));
 }
 
 /** Whether the process that records `run` may still be running. */

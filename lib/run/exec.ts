@@ -56,6 +56,7 @@ import { captureProvenance } from "./provenance.ts";
 import { newRunId, RUN_ID_ENV, RUNS_DIR } from "./run_record.ts";
 import {
   adoptOutputs,
+  AdoptOutputsError,
   type AdoptReport,
   type AdoptTarget,
 } from "./adopt_outputs.ts";
@@ -431,11 +432,18 @@ async function execIn(
   // Always: the rows logged before a failure are kept.
   const closing = await ingest.close().then(() => undefined, (e) => e);
   fatal ??= closing;
-  let adopted: AdoptReport = { artifacts: [], renamed: {}, refused: [] };
+  let adopted: AdoptReport = {
+    artifacts: [],
+    renamed: {},
+    refused: [],
+    adopted: [],
+  };
   if (o.adopt) {
     try {
       adopted = await adoptOutputs(host, paths.outputs);
     } catch (e) {
+      // A refused file fails the run; what was adopted is still reported.
+      if (e instanceof AdoptOutputsError) adopted = e.report;
       fatal ??= e;
     }
   }

@@ -10,6 +10,7 @@ import { errorMessage, NotFoundError, VaultError } from "../errors.ts";
 import { readManifest } from "../specimen/manifest.ts";
 import type { Manifest, RunRecord } from "../specimen/manifest_types.ts";
 import { findDenoConfig, LIBRARY_CONFIG, PROTOCOL_FILE } from "./provenance.ts";
+import { checkSystemInterval, openRunSystemLog } from "./system_log.ts";
 import {
   assertRunnable,
   beginRun,
@@ -31,6 +32,17 @@ export interface RunSpecimenOptions {
   echo?: boolean;
   /** Progress of the sealing hash, in bytes. */
   onSealBytes?: (n: number) => void;
+  /**
+   * Sample the protocol's process tree (CPU, memory, threads, GPU) into
+   * `strata/system.parquet` while it runs.
+   * @default true
+   */
+  systemMetrics?: boolean;
+  /**
+   * Seconds between two system samples (one is also taken at the start).
+   * @default 2
+   */
+  systemInterval?: number;
 }
 
 /** What {@linkcode runSpecimen} returns. */
@@ -46,14 +58,18 @@ export interface RunResult {
  * (`deno run -A protocol.ts ...args`) and records the run: provenance
  * first, then stdout and stderr teed live to the terminal and to
  * `runs/<run id>/stdout.log` and `stderr.log`, then the exit status. A
- * success seals the specimen; a failure marks it `failed`. SIGINT and
+ * success seals the specimen; a failure marks it `failed`. Unless
+ * `systemMetrics` is false, the protocol's process tree is sampled every
+ * `systemInterval` seconds into `strata/system.parquet` (see
+ * `openRunSystemLog`), closed before the run is recorded. SIGINT and
  * SIGTERM are passed on to the protocol, whose end is still recorded.
  *
  * Refuses ({@linkcode ImmutableArtifactError}) a sealed specimen or one
  * that already holds results, before anything is written.
  *
  * Needs `--allow-read`, `--allow-write`, `--allow-run`, `--allow-env` and
- * `--allow-sys`.
+ * `--allow-sys`; system metrics need `--allow-all` (Deno reads `/proc` only
+ * with it), else a warning says so and the run goes on without them.
  *
  * @example
  * ```ts ignore
@@ -73,6 +89,9 @@ export async function runSpecimen(
     throw new NotFoundError(
       `Specimen "${manifest.specimen_id}" has no ${PROTOCOL_FILE} at ${protocol}: restore it, or derive a new specimen with deno task create --from`,
     );
+  }
+  if (options.systemInterval !== undefined) {
+    checkSystemInterval(options.systemInterval);
   }
   const cwd = resolve(options.cwd ?? Deno.cwd());
   const args = options.args ?? [];
@@ -98,6 +117,11 @@ export async function runSpecimen(
     config,
   });
 
+  const system = options.systemMetrics === false
+    ? null
+    : await openRunSystemLog(dir, run.id, {
+      intervalSeconds: options.systemInterval,
+    });
   let status: Deno.CommandStatus | null = null;
   let spawnError: string | null = null;
   try {
@@ -110,6 +134,7 @@ export async function runSpecimen(
       stderr: "piped",
     }).spawn();
     const stopForwarding = forwardSignals(child);
+    system?.watch(child.pid);
     try {
       const echo = options.echo ?? true;
       await Promise.all([
@@ -123,6 +148,8 @@ export async function runSpecimen(
   } catch (e) {
     spawnError = `Could not run the protocol: ${(e as Error).message}`;
   }
+  // Closed (compacted and recorded) before the run is sealed, also on failure.
+  await system?.stop();
   return await finishRun(dir, run.id, {
     exitCode: status?.signal ? null : status?.code ?? null,
     signal: status?.signal ?? null,

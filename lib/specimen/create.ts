@@ -7,6 +7,7 @@
 import { join, resolve } from "../_deps.ts";
 import {
   exists,
+  isTempName,
   placeDir,
   readVaultFile,
   removeStaleTemps,
@@ -69,6 +70,12 @@ export interface CreateSpecimenOptions {
   parent?: string;
   /** The text of `protocol.ts`, instead of the template (e.g. the parent's). */
   protocol?: string;
+  /**
+   * Other files to place beside `protocol.ts`, by name (e.g. the parent's
+   * `train.py`); `manifest.msgpack`, `field_notes.md` and `protocol.ts`
+   * are not taken from here.
+   */
+  files?: Record<string, Uint8Array>;
   /** The configuration to record as the manifest's `params` (validated). */
   params?: Params;
 }
@@ -263,6 +270,10 @@ export async function createSpecimen(
       }
       await Deno.writeTextFile(join(tmp, file), fill(text, values));
     }
+    for (const [name, bytes] of Object.entries(options.files ?? {})) {
+      if (OWN_FILES.includes(name) || !/^[^/\\]+$/.test(name)) continue;
+      await Deno.writeFile(join(tmp, name), bytes, { createNew: true });
+    }
     await placeDir(tmp, dir);
   } catch (e) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
@@ -297,9 +308,14 @@ export interface DeriveSpecimenOptions {
   params?: Params;
 }
 
+/** Files of a specimen's own, never copied from a parent. */
+const OWN_FILES = [MANIFEST_FILE, "field_notes.md", "protocol.ts"];
+
 /**
  * Creates `specimens/<id>/` as a variation of the specimen `from`: copies
- * its `protocol.ts` as it is, writes fresh field notes from the template,
+ * its `protocol.ts` as it is, and the other files beside it (the code it
+ * runs, e.g. a `train.py`; not its folders `strata/` and `runs/`, nor a
+ * symbolic link), writes fresh field notes from the template,
  * and records `parent: from` in the manifest. Domain, method, tags and model
  * default to the parent's. The parent may be in any state (sealed, failed,
  * not run); it is only read.
@@ -325,7 +341,10 @@ export interface DeriveSpecimenOptions {
 export async function deriveSpecimen(
   options: DeriveSpecimenOptions,
 ): Promise<CreatedSpecimen> {
-  const { parent, protocol } = await readParent(options.vault, options.from);
+  const { parent, protocol, files } = await readParent(
+    options.vault,
+    options.from,
+  );
   return await createSpecimen({
     vault: options.vault,
     id: options.id,
@@ -336,15 +355,21 @@ export async function deriveSpecimen(
     description: options.description ?? null,
     parent: options.from,
     protocol,
+    files,
     ...derivedParams(parent.params, options.params),
   });
 }
 
-/** The parent's manifest and protocol text; NotFoundError when missing. */
+/**
+ * The parent's manifest, protocol text and the other files beside it;
+ * NotFoundError when missing.
+ */
 async function readParent(
   vault: string,
   from: string,
-): Promise<{ parent: Manifest; protocol: string }> {
+): Promise<
+  { parent: Manifest; protocol: string; files: Record<string, Uint8Array> }
+> {
   validateSpecimenId(from);
   const parentDir = join(vaultPaths(vault).specimens, from);
   if (!(await exists(parentDir))) {
@@ -362,7 +387,17 @@ async function readParent(
         maxBytes: 16 * 1024 * 1024,
       }),
     );
-    return { parent, protocol };
+    const files: Record<string, Uint8Array> = {};
+    for await (const e of Deno.readDir(parentDir)) {
+      if (!e.isFile || OWN_FILES.includes(e.name) || isTempName(e.name)) {
+        continue;
+      }
+      files[e.name] = await readVaultFile(join(parentDir, e.name), {
+        root: parentDir,
+        maxBytes: 16 * 1024 * 1024,
+      });
+    }
+    return { parent, protocol, files };
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
     throw new NotFoundError(
@@ -432,7 +467,10 @@ export async function createSweep(
       }
     }
   }
-  const { parent, protocol } = await readParent(options.vault, options.from);
+  const { parent, protocol, files } = await readParent(
+    options.vault,
+    options.from,
+  );
   const paths = vaultPaths(options.vault);
   const existing: string[] = [];
   for await (const e of Deno.readDir(paths.specimens)) existing.push(e.name);
@@ -459,6 +497,7 @@ export async function createSweep(
         description: options.description ?? null,
         parent: options.from,
         protocol,
+        files,
         params,
         extra: { params_changed: changed },
       });

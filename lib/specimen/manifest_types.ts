@@ -117,6 +117,13 @@ export interface RunRecord {
   /** Whether this run's results were sealed. */
   sealed: boolean;
   /**
+   * Where `deno task run` logged the run's system metrics (CPU, memory,
+   * GPU of its process tree): `strata/system.parquet`, or
+   * `runs/<id>/system.parquet` once a later run took that place. Absent
+   * when none were taken.
+   */
+  system_metrics?: string;
+  /**
    * The child processes the protocol ran through `storage.exec`, in order
    * (absent when it ran none). Each is recorded when it starts and again
    * when it ends; one still `ended: null` in a finished run was cut off.
