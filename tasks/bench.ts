@@ -27,6 +27,7 @@ export const AREAS = [
   "dashboard",
   "importers",
   "params",
+  "engine",
 ];
 
 /** The task's help text. */

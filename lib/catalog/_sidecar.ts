@@ -155,11 +155,9 @@ export async function writeSidecar(
     { exclusive: true },
   );
   if (!sameIdentity(identity, fileIdentity(catalog))) return;
-  await atomicWriteFile(
-    path,
-    new TextEncoder().encode(JSON.stringify(data)),
-    { sync: true },
-  );
+  // No fsync: after a power loss, a sidecar cut short is not JSON, and one
+  // that names a catalog rename the disk lost names the wrong inode.
+  await atomicWriteFile(path, new TextEncoder().encode(JSON.stringify(data)));
 }
 
 /** Removes the sidecar of `catalog`, if any (before the catalog changes). */
