@@ -203,6 +203,7 @@ Deno.test("index task: every kind of change is seen (the run without DuckDB fail
           JSON.stringify({ ...data, schema: data.schema + 1 }),
           JSON.stringify({ ...data, format: "something else" }),
           JSON.stringify({ ...data, fingerprints: [], issues: 3 }),
+          JSON.stringify({ ...data, fingerprints: "a-line-without-a-tab" }),
           JSON.stringify({ ...data, catalog: { ...data.catalog, ino: 1 } }),
         ]
       ) {

@@ -44,7 +44,11 @@ interface SidecarFile {
   schema: number;
   views: boolean;
   catalog: FileIdentity;
-  fingerprints: Record<string, string>;
+  /**
+   * `<id>\t<fingerprint>` lines: one string parses several times faster
+   * than an object of 10,000 keys, in a process that has just started.
+   */
+  fingerprints: string;
   issues: Record<string, string[]>;
 }
 
@@ -95,15 +99,21 @@ export function readSidecar(
     data.format !== FORMAT || data.version !== FORMAT_VERSION ||
     data.schema !== CATALOG_SCHEMA_VERSION || data.views !== views ||
     !sameIdentity(identity, data.catalog) ||
-    typeof data.fingerprints !== "object" || data.fingerprints === null ||
+    typeof data.fingerprints !== "string" ||
     typeof data.issues !== "object" || data.issues === null
   ) {
     return undefined;
   }
   const fingerprints: Previous["fingerprints"] = new Map();
-  for (const [id, fingerprint] of Object.entries(data.fingerprints)) {
-    if (typeof fingerprint !== "string") return undefined;
-    fingerprints.set(id, { fingerprint, issues: [] });
+  if (data.fingerprints) {
+    for (const line of data.fingerprints.split("\n")) {
+      const tab = line.indexOf("\t");
+      if (tab <= 0) return undefined;
+      fingerprints.set(line.slice(0, tab), {
+        fingerprint: line.slice(tab + 1),
+        issues: [],
+      });
+    }
   }
   for (const [id, list] of Object.entries(data.issues)) {
     const entry = fingerprints.get(id);
@@ -132,10 +142,12 @@ export async function writeSidecar(
   identity: FileIdentity | undefined = fileIdentity(catalog),
 ): Promise<void> {
   if (!identity || !previous.logs) return;
-  const fingerprints: Record<string, string> = {};
+  const lines: string[] = [];
   const issues: Record<string, string[]> = {};
   for (const [id, entry] of previous.fingerprints) {
-    fingerprints[id] = entry.fingerprint;
+    // A name with a tab or newline (never a valid id): no sidecar.
+    if (/[\t\n]/.test(id + entry.fingerprint)) return;
+    lines.push(`${id}\t${entry.fingerprint}`);
     if (entry.issues.length) issues[id] = entry.issues;
   }
   const data: SidecarFile = {
@@ -144,7 +156,7 @@ export async function writeSidecar(
     schema: CATALOG_SCHEMA_VERSION,
     views,
     catalog: identity,
-    fingerprints,
+    fingerprints: lines.join("\n"),
     issues,
   };
   const path = catalog + SIDECAR_SUFFIX;

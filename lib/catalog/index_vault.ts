@@ -167,9 +167,21 @@ export async function indexVault(
     }
     scanned = { found, warnings: held };
   }
-  const [{ openOldCatalog, planChanges }, { readChanged }] = await Promise.all(
-    [import("./_plan.ts"), import("./_read.ts")],
-  );
+  const [
+    { openOldCatalog, planChanges },
+    { readChanged },
+    { storeFunctionList },
+    { openDatabase },
+  ] = await Promise.all([
+    import("./_plan.ts"),
+    import("./_read.ts"),
+    import("../duckdb/function_list.ts"),
+    import("../duckdb/duckdb.ts"),
+  ]);
+  // For queries' SQL gate, once per DuckDB version (see function_list.ts).
+  const functionList = () =>
+    storeFunctionList(paths.catalog, () => openDatabase(":memory:"))
+      .catch(() => {});
   const { noValidSpecimens, withStagedCatalog, writeCatalog, ...write } =
     await import("./_write.ts");
   const strictFailure = loaded.strictFailure = write.strictFailure;
@@ -223,6 +235,7 @@ export async function indexVault(
       // So that the next index, if nothing changes, need not open it.
       await writeSidecar(paths.catalog, views, previous, identity)
         .catch(() => {});
+      await functionList();
       return report("unchanged", {
         ...counts,
         indexed: plan.kept.size,
@@ -254,6 +267,7 @@ export async function indexVault(
       views,
       recorded(plan.kept, previous, valid),
     ).catch(() => {}); // without one, the next index reads the catalog
+    await functionList();
     progress?.({ phase: "writing", done: 5, total: 5 });
     clock.lap("finish");
     const reinserted = new Set(valid.map((r) => r.id));
