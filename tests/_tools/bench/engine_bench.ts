@@ -19,7 +19,8 @@
  * match, else generated into a temp folder.
  *
  * Run: `deno run -A tests/_tools/bench/engine_bench.ts [--specimens N]
- * [--steps N] [--rows N] [--runs N] [--before REF] [--no-before]`, or
+ * [--steps N] [--rows N] [--runs N] [--before REF | --before-dir DIR |
+ * --no-before]`, or
  * `deno task bench engine` (sizes then from `ENGINE_BENCH_SPECIMENS`,
  * `ENGINE_BENCH_STEPS`, `ENGINE_BENCH_ROWS`, `ENGINE_BENCH_RUNS`; a smoke
  * run: `ENGINE_BENCH_SPECIMENS=300 ENGINE_BENCH_STEPS=100
@@ -105,7 +106,11 @@ async function exportRef(ref: string): Promise<string> {
       await Deno.remove(tmp, { recursive: true }); // another run won
     });
   }
-  // This file, for its child modes, run against that tree's lib/.
+  return await childIn(dir);
+}
+
+/** Copies this file into the tree at `dir`, for its child modes to run against that tree's lib/. */
+async function childIn(dir: string): Promise<string> {
   await Deno.copyFile(
     SELF,
     join(dir, "tests", "_tools", "bench", "_engine_child.ts"),
@@ -148,6 +153,8 @@ export interface EngineBenchOptions {
   runs?: number;
   /** The "before" code: a git ref, or null for none. @default "perf-before" */
   before?: string | null;
+  /** The "before" code already exported into this folder (no git needed). */
+  beforeDir?: string;
 }
 
 /**
@@ -169,7 +176,11 @@ export async function benchEngine(
     runs = 3,
     before: ref = "perf-before",
   } = options;
-  const beforeDir = ref ? await exportRef(ref) : undefined;
+  const beforeDir = options.beforeDir
+    ? await childIn(options.beforeDir)
+    : ref
+    ? await exportRef(ref)
+    : undefined;
   const trees: [string, string][] = [["now", ROOT]];
   if (beforeDir) trees.push([`before (${ref})`, beforeDir]);
   await using scratch = await benchDir("sv_bench_engine_");
@@ -474,6 +485,7 @@ if (import.meta.main) {
         rows: { type: "string" },
         runs: { type: "string" },
         before: { type: "string" },
+        "before-dir": { type: "string" },
         "no-before": { type: "boolean" },
       },
     });
@@ -487,6 +499,7 @@ if (import.meta.main) {
       rows: num(values.rows, "ENGINE_BENCH_ROWS"),
       runs: num(values.runs, "ENGINE_BENCH_RUNS"),
       before: values["no-before"] ? null : values.before ?? "perf-before",
+      beforeDir: values["before-dir"],
     });
   }
 }
