@@ -150,7 +150,7 @@ export async function indexVault(
     const held: string[] = [];
     const found = await scanVault(
       paths.specimens,
-      (f) => known.fingerprints.get(f)?.fingerprint,
+      (f) => known.lookup(f),
       (message) => held.push(message),
       tick("scanning"),
     );
@@ -192,7 +192,7 @@ export async function indexVault(
       tmp,
       !!options.full,
       views,
-      known,
+      known?.previous(),
     );
     const previous = old.previous;
     clock.lap("previous");
