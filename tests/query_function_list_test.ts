@@ -72,7 +72,9 @@ Deno.test("the index writes the function list; queries read it and write nothing
   );
   await writeSpecimen(v.path, { id: "b" });
   await indexVault({ vault: v.path });
-  assertEquals(JSON.parse(await Deno.readTextFile(file)), data);
+  const again = JSON.parse(await Deno.readTextFile(file));
+  assertEquals(again.duckdb, data.duckdb);
+  assertEquals(again.rows.map(String).sort(), data.rows.map(String).sort());
 });
 
 Deno.test("a malformed function list is ignored, and none lets a refused function through", async (t) => {

@@ -25,7 +25,7 @@ export type FunctionRow = [string, string];
 
 /** The SQL that lists them. */
 export const FUNCTION_LIST_SQL =
-  "SELECT DISTINCT lower(function_name), function_type FROM duckdb_functions()";
+  "SELECT DISTINCT lower(function_name), function_type FROM duckdb_functions() ORDER BY ALL";
 
 interface FunctionListFile {
   format: string;
