@@ -44,7 +44,9 @@ const TASK_FLAGS = [
 const GLOB = "specimens/*/strata/metrics.parquet";
 const CROSS_QUERY =
   "SELECT specimen_id, min(loss), avg(accuracy) FROM metrics GROUP BY 1";
-const INTEROP = resolve(ROOT, "..", "shared", "interop");
+/** The shared interop fixtures (`SV_INTEROP` for a tree exported elsewhere). */
+const INTEROP = Deno.env.get("SV_INTEROP") ??
+  resolve(ROOT, "..", "shared", "interop");
 
 interface Run {
   ms: number;
