@@ -29,6 +29,7 @@ export const AREAS = [
   "params",
   "bridge",
   "adopt",
+  "engine",
 ];
 
 /** The task's help text. */

@@ -20,4 +20,5 @@ export {
   listValue,
   StatementType,
   timestampTZValue,
+  version,
 } from "npm:@duckdb/node-api@1.5.6-r.1";

@@ -124,13 +124,14 @@ export interface OldCatalog {
 
 /**
  * Starts copying the old catalog to `tmp` (unless `full` or none) and reads
- * what it recorded.
+ * what it recorded (or takes `known`: the same, from its sidecar).
  */
 export async function openOldCatalog(
   catalog: string,
   tmp: string,
   full: boolean,
   views: boolean,
+  known?: Previous,
 ): Promise<OldCatalog> {
   const hasOld = !full && await exists(catalog);
   if (!hasOld) return { settle: () => Promise.resolve() };
@@ -139,7 +140,7 @@ export async function openOldCatalog(
   const copy = { flush: true };
   const copied = copyFlushed(catalog, tmp, copy);
   copied.catch(() => {}); // awaited in settle(); never an unhandled rejection
-  const previous = await readPrevious(catalog, views);
+  const previous = known ?? await readPrevious(catalog, views);
   return {
     previous,
     async settle(used: boolean) {

@@ -65,16 +65,16 @@ import {
   vaultPaths,
 } from "../vault.ts";
 import { lockIndex } from "./lock.ts";
-import { openOldCatalog, planChanges } from "./_plan.ts";
-import { readChanged } from "./_read.ts";
-import { scanVault } from "./_scan.ts";
-import type { IndexOptions, IndexReport } from "./types.ts";
+import type { Previous } from "./_plan.ts";
+import { scanVault, type VaultScan } from "./_scan.ts";
 import {
-  noValidSpecimens,
-  strictFailure,
-  withStagedCatalog,
-  writeCatalog,
-} from "./_write.ts";
+  fileIdentity,
+  readSidecar,
+  removeSidecar,
+  unchangedWarnings,
+  writeSidecar,
+} from "./_sidecar.ts";
+import type { IndexOptions, IndexReport } from "./types.ts";
 
 export { CATALOG_SCHEMA_VERSION } from "./schema.ts";
 export { INDEX_LOCK_FILE } from "./lock.ts";
@@ -122,8 +122,12 @@ export async function indexVault(
   const tick = (phase: "scanning" | "reading") =>
     progress &&
     ((done: number, total: number) => progress({ phase, done, total }));
+  // Loaded only when the catalog must be read or written (they load DuckDB).
+  const loaded: { strictFailure?: (warnings: string[]) => Error } = {};
   const report = (mode: IndexReport["mode"], counts: Counts): IndexReport => {
-    if (options.strict && warnings.length) throw strictFailure(warnings);
+    if (options.strict && warnings.length) {
+      throw loaded.strictFailure!(warnings);
+    }
     return {
       catalog: paths.catalog,
       mode,
@@ -139,20 +143,76 @@ export async function indexVault(
     exclusive: true,
   });
   clock.lap("lock");
+  // With the catalog's sidecar, a scan alone tells that nothing changed.
+  const known = options.full ? undefined : readSidecar(paths.catalog, views);
+  let scanned: { found: VaultScan; warnings: string[] } | undefined;
+  if (known) {
+    const held: string[] = [];
+    const found = await scanVault(
+      paths.specimens,
+      (f) => known.lookup(f),
+      (message) => held.push(message),
+      tick("scanning"),
+    );
+    clock.lap("scan");
+    const same = unchangedWarnings(found, known);
+    if (same && !(options.strict && held.length + same.length)) {
+      for (const message of [...held, ...same]) warn(message);
+      return report("unchanged", {
+        read: 0,
+        skipped: 0,
+        indexed: found.scans.length,
+        removed: 0,
+      });
+    }
+    scanned = { found, warnings: held };
+  }
+  const [
+    { openOldCatalog, planChanges },
+    { readChanged },
+    { storeFunctionList },
+    { openDatabase },
+  ] = await Promise.all([
+    import("./_plan.ts"),
+    import("./_read.ts"),
+    import("../duckdb/function_list.ts"),
+    import("../duckdb/duckdb.ts"),
+  ]);
+  // For queries' SQL gate, once per DuckDB version (see function_list.ts).
+  const functionList = () =>
+    storeFunctionList(paths.catalog, () => openDatabase(":memory:"))
+      .catch(() => {});
+  const { noValidSpecimens, withStagedCatalog, writeCatalog, ...write } =
+    await import("./_write.ts");
+  const strictFailure = loaded.strictFailure = write.strictFailure;
   return await withStagedCatalog(paths.catalog, async (tmp, place) => {
-    const old = await openOldCatalog(paths.catalog, tmp, !!options.full, views);
+    const identity = fileIdentity(paths.catalog);
+    const old = await openOldCatalog(
+      paths.catalog,
+      tmp,
+      !!options.full,
+      views,
+      known?.previous(),
+    );
     const previous = old.previous;
     clock.lap("previous");
     const fingerprint = previous?.logs
       ? (f: string) => previous.fingerprints.get(f)?.fingerprint
       : undefined;
-    const found = await scanVault(
-      paths.specimens,
-      fingerprint,
-      warn,
-      tick("scanning"),
-    );
-    clock.lap("scan");
+    let found: VaultScan;
+    if (scanned) {
+      // Scanned above with these same fingerprints (the sidecar's).
+      for (const message of scanned.warnings) warn(message);
+      found = scanned.found;
+    } else {
+      found = await scanVault(
+        paths.specimens,
+        fingerprint,
+        warn,
+        tick("scanning"),
+      );
+      clock.lap("scan");
+    }
     const plan = planChanges(found.scans, previous, warn);
     const read = await readChanged(
       plan.toRead,
@@ -172,6 +232,10 @@ export async function indexVault(
       if (plan.kept.size === 0) {
         throw noValidSpecimens(paths.specimens, counts.skipped);
       }
+      // So that the next index, if nothing changes, need not open it.
+      await writeSidecar(paths.catalog, views, previous, identity)
+        .catch(() => {});
+      await functionList();
       return report("unchanged", {
         ...counts,
         indexed: plan.kept.size,
@@ -193,8 +257,17 @@ export async function indexVault(
       lap: (phase) => clock.lap(phase),
     });
     counts.skipped += read.records.length - valid.length;
-    if (options.strict && warnings.length) throw strictFailure(warnings);
+    if (options.strict && warnings.length) {
+      throw strictFailure(warnings);
+    }
+    await removeSidecar(paths.catalog);
     await place();
+    await writeSidecar(
+      paths.catalog,
+      views,
+      recorded(plan.kept, previous, valid),
+    ).catch(() => {}); // without one, the next index reads the catalog
+    await functionList();
     progress?.({ phase: "writing", done: 5, total: 5 });
     clock.lap("finish");
     const reinserted = new Set(valid.map((r) => r.id));
@@ -204,6 +277,23 @@ export async function indexVault(
       removed: plan.toDelete.filter((id) => !reinserted.has(id)).length,
     });
   });
+}
+
+/** What the new catalog records: the rows kept, and those written. */
+function recorded(
+  kept: Set<string>,
+  previous: Previous | undefined,
+  written: { id: string; fingerprint: string; issues: string[] }[],
+): Previous {
+  const fingerprints: Previous["fingerprints"] = new Map();
+  for (const id of kept) {
+    const entry = previous?.fingerprints.get(id);
+    if (entry) fingerprints.set(id, entry);
+  }
+  for (const r of written) {
+    fingerprints.set(r.id, { fingerprint: r.fingerprint, issues: r.issues });
+  }
+  return { fingerprints, logs: true };
 }
 
 type Counts = Pick<IndexReport, "indexed" | "read" | "removed" | "skipped">;

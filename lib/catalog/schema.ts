@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { SCHEMA_VERSION } from "../duckdb/duckdb.ts";
+import { SCHEMA_VERSION } from "../duckdb/schema_version.ts";
 
 /**
  * Version of the catalog's tables. The indexer rebuilds a catalog of another

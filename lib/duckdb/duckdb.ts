@@ -52,8 +52,7 @@ export type {
   JS,
 };
 
-/** Version of the catalog's tables (public as `CATALOG_SCHEMA_VERSION`). */
-export const SCHEMA_VERSION = 4;
+export { SCHEMA_VERSION } from "./schema_version.ts";
 
 /** The name of a specimen's main metric table (`strata/metrics.parquet`). */
 export const MAIN_METRICS = "metrics";

@@ -6,7 +6,7 @@
  * @module
  */
 import { duckdbMessage, toDuckDBParams } from "../duckdb/duckdb.ts";
-import { prepareReading } from "./sql_gate.ts";
+import { type FunctionListStore, prepareReading } from "./sql_gate.ts";
 import { InvalidInputError, VaultError } from "../errors.ts";
 import type { DuckDBConnection } from "../duckdb/duckdb.ts";
 import type { QueryParams } from "./types.ts";
@@ -45,12 +45,14 @@ export async function prepareQuery(
   sql: string,
   params: QueryParams | undefined,
   createViews: (names: string[]) => Promise<void>,
+  functionList?: FunctionListStore,
 ) {
   const statements = await prepareReading(connection, sql, {
     readOnly: "queries on the catalog are read-only",
     toError: queryError,
     refused: (message) => new InvalidInputError(message),
     relations: createViews,
+    functionList,
   });
   try {
     const last = statements[statements.length - 1];

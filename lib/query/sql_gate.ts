@@ -31,6 +31,10 @@ import {
   StatementType,
 } from "../_deps/duckdb_node_api.ts";
 import { InvalidInputError } from "../errors.ts";
+import {
+  FUNCTION_LIST_SQL,
+  type FunctionRow,
+} from "../duckdb/function_list.ts";
 
 /** The longest SQL text the gate takes, in characters. */
 export const MAX_SQL_LENGTH = 1_000_000;
@@ -115,7 +119,20 @@ export interface ReadingGate {
    * passed and before any statement is prepared (to create views).
    */
   relations?: (names: string[]) => Promise<void>;
+  /**
+   * Where DuckDB's function list is kept between processes (listing it
+   * costs a fresh process tens of milliseconds); without one it is asked
+   * once per connection.
+   */
+  functionList?: FunctionListStore;
 }
+
+/**
+ * Where {@linkcode ReadingGate} may find DuckDB's function list
+ * (`[lower(function_name), function_type]` rows) instead of asking DuckDB:
+ * undefined when there is none for this DuckDB version.
+ */
+export type FunctionListStore = () => FunctionRow[] | undefined;
 
 /** What the walk found in a parse tree. */
 export interface SqlParse {
@@ -138,13 +155,15 @@ interface FunctionCatalog {
 
 const catalogs = new WeakMap<DuckDBConnection, Promise<FunctionCatalog>>();
 
-function functionCatalog(c: DuckDBConnection): Promise<FunctionCatalog> {
+function functionCatalog(
+  c: DuckDBConnection,
+  store: FunctionListStore | undefined,
+): Promise<FunctionCatalog> {
   let hit = catalogs.get(c);
   if (!hit) {
     hit = (async () => {
-      const rows = (await c.runAndReadAll(
-        "SELECT DISTINCT lower(function_name), function_type FROM duckdb_functions()",
-      )).getRows() as [string, string][];
+      const rows = store?.() ??
+        (await c.runAndReadAll(FUNCTION_LIST_SQL)).getRows() as FunctionRow[];
       const scalar = new Set<string>();
       const known = new Set<string>();
       for (const [name, type] of rows) {
@@ -222,7 +241,7 @@ export async function checkReadingSql(
     );
   }
   const [functions, serialized] = await Promise.all([
-    functionCatalog(c),
+    functionCatalog(c, gate.functionList),
     c.runAndReadAll("SELECT json_serialize_sql($1::VARCHAR)", [sql]),
   ]).catch((e) => {
     throw gate.toError(e);
@@ -272,7 +291,11 @@ export async function checkReadingSql(
     }
   }
   for (const name of found.functions) {
-    if (functions.known.has(name) && !functions.scalar.has(name)) {
+    // The refused names first: whatever a stored function list says.
+    if (
+      REFUSED_FUNCTIONS.has(name) ||
+      (functions.known.has(name) && !functions.scalar.has(name))
+    ) {
       throw gate.refused(
         `Refusing to run ${name}(): ${gate.readOnly}, and ${name} ${
           REFUSED_FUNCTIONS.has(name)

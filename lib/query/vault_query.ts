@@ -23,6 +23,7 @@ import { jsonConverter } from "../duckdb/value_forms.ts";
 import { InvalidInputError, NotFoundError, VaultError } from "../errors.ts";
 import type { VaultPaths } from "../vault.ts";
 import { openCatalog } from "./_open.ts";
+import { readFunctionList } from "../duckdb/function_list.ts";
 import { mib, prepareQuery, queryError, timeLimited } from "./_run.ts";
 import {
   copyToMemory,
@@ -543,6 +544,7 @@ export class VaultQuery implements Disposable, AsyncDisposable {
       sql,
       params,
       (names) => this.#createViews(names),
+      () => readFunctionList(this.paths.catalog),
     );
   }
 

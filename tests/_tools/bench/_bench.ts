@@ -35,6 +35,8 @@ export interface Figure {
   goal?: number;
   /** The reference measured in the same run, in the same unit. */
   reference?: { name: string; value: number };
+  /** The same figure from older code (e.g. git tag `perf-before`), same run. */
+  before?: { name: string; value: number };
 }
 
 /** Prints one figure as a fixed-format line (and returns whether the goal was met). */
@@ -54,6 +56,14 @@ export function report(f: Figure): boolean {
     line += `   ${ratio.toFixed(2)}× vs ${f.reference.name} (${
       fmt(f.reference.value)
     } ${f.unit})`;
+  }
+  if (f.before) {
+    const ratio = f.higherIsBetter
+      ? f.value / f.before.value
+      : f.before.value / f.value;
+    line += `   ${f.before.name}: ${fmt(f.before.value)} ${f.unit} (now ${
+      ratio.toFixed(2)
+    }× as good)`;
   }
   if (f.goal !== undefined) {
     line += `   goal ${f.higherIsBetter ? "≥" : "≤"} ${fmt(f.goal)}: ${
