@@ -71,6 +71,7 @@ import { scanVault } from "./_scan.ts";
 import type { IndexOptions, IndexReport } from "./types.ts";
 import {
   noValidSpecimens,
+  openEarly,
   strictFailure,
   withStagedCatalog,
   writeCatalog,
@@ -142,6 +143,11 @@ export async function indexVault(
   return await withStagedCatalog(paths.catalog, async (tmp, place) => {
     const old = await openOldCatalog(paths.catalog, tmp, !!options.full, views);
     const previous = old.previous;
+    // A new catalog opens while the vault is scanned, and reads the metric
+    // files while the manifests are read.
+    await using early = previous
+      ? undefined
+      : openEarly(tmp, () => old.settle(false));
     clock.lap("previous");
     const fingerprint = previous?.logs
       ? (f: string) => previous.fingerprints.get(f)?.fingerprint
@@ -154,6 +160,7 @@ export async function indexVault(
     );
     clock.lap("scan");
     const plan = planChanges(found.scans, previous, warn);
+    early?.load(plan.toRead);
     const read = await readChanged(
       plan.toRead,
       found.folders,
@@ -191,6 +198,7 @@ export async function indexVault(
       warn,
       step: (done) => progress?.({ phase: "writing", done, total: 5 }),
       lap: (phase) => clock.lap(phase),
+      early,
     });
     counts.skipped += read.records.length - valid.length;
     if (options.strict && warnings.length) throw strictFailure(warnings);
