@@ -61,12 +61,20 @@ export interface CatalogChanges {
  */
 const NEW_CATALOG_MEMORY_LIMIT = "128MB";
 
-/** Opens the catalog at `path` for indexing. */
+/**
+ * Opens the catalog at `path` for indexing. DuckDB's external file cache is
+ * off: the index reads each file once, and the cache kept every file read
+ * in memory (about 40 MB at 10,000 files) and took 1.5 s to free on close.
+ */
 export function openCatalog(
   path: string,
   config: Record<string, string> = {},
 ): Promise<Database> {
-  return openDatabase(path, { autoload_known_extensions: "false", ...config });
+  return openDatabase(path, {
+    autoload_known_extensions: "false",
+    enable_external_file_cache: "false",
+    ...config,
+  });
 }
 
 /**
