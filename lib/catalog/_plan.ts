@@ -118,6 +118,7 @@ export interface OldCatalog {
    * Waits for the copy of it to `tmp` (made meanwhile on another thread);
    * `used`: the copy will be updated, so it is flushed to disk. A copy of a
    * catalog that cannot be updated is removed: the new one starts afresh.
+   * Later calls wait for the first one's.
    */
   settle(used: boolean): Promise<void>;
 }
@@ -141,12 +142,14 @@ export async function openOldCatalog(
   const copied = copyFlushed(catalog, tmp, copy);
   copied.catch(() => {}); // awaited in settle(); never an unhandled rejection
   const previous = known ?? await readPrevious(catalog, views);
+  let settled: Promise<void> | undefined;
   return {
     previous,
-    async settle(used: boolean) {
+    settle(used: boolean) {
       copy.flush = used; // an unused copy need not reach the disk
-      await copied;
-      if (!previous) await Deno.remove(tmp);
+      return settled ??= copied.then(() =>
+        previous ? undefined : Deno.remove(tmp)
+      );
     },
   };
 }

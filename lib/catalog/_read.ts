@@ -19,7 +19,12 @@ import { SPECIMENS_DIR, STRATA_DIR as STRATA } from "../vault.ts";
 import type { MetricFile, SpecimenRecord } from "./_records.ts";
 import { readLogs, readMetricFile, type StoppedLog } from "./_read_metrics.ts";
 import { readTensor } from "./_read_tensor.ts";
-import { type FolderScan, statOf } from "./_scan.ts";
+import {
+  type FolderScan,
+  statOf,
+  YIELD_EVERY,
+  yieldToEventLoop,
+} from "./_scan.ts";
 
 export function readSpecimen(
   scan: FolderScan,
@@ -146,6 +151,7 @@ export async function readChanged(
     if (progress && (i % 500 === 499 || i === toRead.length - 1)) {
       progress(i + 1, toRead.length);
     }
+    if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
   }
   return { records, skipped };
 }

@@ -314,8 +314,22 @@ export async function scanVault(
     if (progress && (i % 500 === 499 || i === folders.length - 1)) {
       progress(i + 1, folders.length);
     }
+    if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
   }
   return { folders, scans, skipped };
+}
+
+/** Folders or specimens between two turns of the event loop. */
+export const YIELD_EVERY = 64;
+
+/**
+ * Lets the event loop turn: the scan and read phases are sync calls, and a
+ * new catalog is opened, and bulk-read, by DuckDB calls that each need a
+ * turn to hand over to the next one (the reads themselves run on DuckDB's
+ * threads, beside these phases).
+ */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /**

@@ -5,7 +5,12 @@
  *
  * @module
  */
-import { ident, MAIN_METRICS, openDatabase } from "../duckdb/duckdb.ts";
+import {
+  type Database,
+  ident,
+  MAIN_METRICS,
+  openDatabase,
+} from "../duckdb/duckdb.ts";
 import { exists, tempPathFor, withWriteContext } from "../_fs.ts";
 import { VaultError } from "../errors.ts";
 import type { SpecimenRecord } from "./_records.ts";
@@ -19,6 +24,7 @@ import {
   writeViews,
 } from "./_write_catalog.ts";
 import { writeMetrics } from "./_write_metrics.ts";
+import { dropBulk, EarlyCatalog } from "./_bulk.ts";
 
 /** What {@linkcode writeCatalog} writes, and how it reports. */
 export interface CatalogChanges {
@@ -43,6 +49,47 @@ export interface CatalogChanges {
   step: (done: number) => void;
   /** Ends a timed phase. */
   lap: (phase: string) => void;
+  /** The new catalog, opened early, and its bulk read (a new catalog only). */
+  early?: EarlyCatalog;
+}
+
+/**
+ * The most memory DuckDB may take while it builds a new catalog. Its bulk
+ * read writes full row groups to the file as it goes, so a low limit costs
+ * no time and keeps the peak RSS down (10,000 files of 1,000 rows: about
+ * 330 MB at 128 MB, 460 MB at 256 MB, 630 MB unlimited).
+ */
+const NEW_CATALOG_MEMORY_LIMIT = "128MB";
+
+/**
+ * Opens the catalog at `path` for indexing. DuckDB's external file cache is
+ * off: the index reads each file once, and the cache kept every file read
+ * in memory (about 40 MB at 10,000 files) and took 1.5 s to free on close.
+ */
+export function openCatalog(
+  path: string,
+  config: Record<string, string> = {},
+): Promise<Database> {
+  return openDatabase(path, {
+    autoload_known_extensions: "false",
+    enable_external_file_cache: "false",
+    ...config,
+  });
+}
+
+/**
+ * Starts opening a new catalog at `tmp` once `ready` resolves (the old one's
+ * copy there is gone), while the caller goes on scanning.
+ */
+export function openEarly(
+  tmp: string,
+  ready: () => Promise<void>,
+): EarlyCatalog {
+  return new EarlyCatalog(
+    ready().then(() =>
+      openCatalog(tmp, { memory_limit: NEW_CATALOG_MEMORY_LIMIT })
+    ),
+  );
 }
 
 /**
@@ -53,9 +100,10 @@ export interface CatalogChanges {
 export async function writeCatalog(
   w: CatalogChanges,
 ): Promise<SpecimenRecord[]> {
-  const db = await openDatabase(w.tmp, { autoload_known_extensions: "false" });
+  const db = await (w.early?.db ?? openCatalog(w.tmp));
   try {
     const c = db.connection;
+    const loads = await w.early?.loads() ?? new Map();
     if (!w.update) {
       await c.run(SCHEMA_SQL);
       await c.run(
@@ -73,7 +121,8 @@ export async function writeCatalog(
     }
     w.lap("catalog");
     w.step(1);
-    await writeMetrics(c, valid, w.warn);
+    await writeMetrics(c, valid, w.warn, loads);
+    await dropBulk(c, loads);
     w.lap("metrics");
     w.step(2);
     await writeCatalogRows(c, valid);

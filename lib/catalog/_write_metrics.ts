@@ -26,6 +26,7 @@ import type { Column, MetricFile, SpecimenRecord } from "./_records.ts";
 import { label, parquetSql, retryLog } from "./_read_metrics.ts";
 import { appendRow, existingColumns, firstLine, stage } from "./_stage.ts";
 import { writeMetricTableRows } from "./_write_catalog.ts";
+import { adoptBulk, type BulkTable, unionColumnsSql } from "./_bulk.ts";
 import {
   keepExact,
   keepExactBeforeWidening,
@@ -41,6 +42,7 @@ export async function writeMetrics(
   c: DuckDBConnection,
   records: SpecimenRecord[],
   warn: (message: string) => void,
+  loads: Map<string, BulkTable> = new Map(),
 ) {
   await keepCaseTwinsApart(c, records);
   const files = records.flatMap((r) => r.metricFiles.filter((f) => !f.issue));
@@ -105,7 +107,13 @@ export async function writeMetrics(
     } else relations.set(key, f);
   }
   for (const [name, list] of byName) {
-    await writeMetricTable(c, name, list.filter((f) => f.columns), warn);
+    await writeMetricTable(
+      c,
+      name,
+      list.filter((f) => f.columns),
+      warn,
+      loads.get(name),
+    );
   }
   for (const r of records) {
     for (const f of r.metricFiles) {
@@ -160,6 +168,7 @@ export async function writeMetricTable(
   name: string,
   files: MetricFile[],
   warn: (message: string) => void,
+  load?: BulkTable,
 ) {
   if (files.length === 0) return;
   const table = metricsTableName(name);
@@ -174,6 +183,11 @@ export async function writeMetricTable(
       list.push(col.type);
       types.set(col.name, list);
     }
+  }
+  // A new table may already be loaded by the bulk read.
+  if (!existing && await adoptBulk(c, table, load, good, order, types)) {
+    await defineRelations(c, table, good, types);
+    return;
   }
   await shapeUnionTable(c, table, existing, order, types, warn);
   await insertUnion(c, table, good);
@@ -251,12 +265,9 @@ async function shapeUnionTable(
   warn: (message: string) => void,
 ) {
   if (!existing) {
-    const cols = order.filter((n) => types.has(n)).map((n) =>
-      `${ident(n)} ${unionType(types.get(n)!)}`
-    );
     await c.run(
       `CREATE TABLE ${ident(table)} (specimen_id VARCHAR NOT NULL, ${
-        cols.join(", ")
+        unionColumnsSql(order, types)
       })`,
     );
   } else {

@@ -195,6 +195,11 @@ export async function indexVault(
       known?.previous(),
     );
     const previous = old.previous;
+    // A new catalog opens while the vault is scanned, and reads the metric
+    // files while the manifests are read.
+    await using early = previous
+      ? undefined
+      : write.openEarly(tmp, () => old.settle(false));
     clock.lap("previous");
     const fingerprint = previous?.logs
       ? (f: string) => previous.fingerprints.get(f)?.fingerprint
@@ -214,6 +219,7 @@ export async function indexVault(
       clock.lap("scan");
     }
     const plan = planChanges(found.scans, previous, warn);
+    early?.load(plan.toRead);
     const read = await readChanged(
       plan.toRead,
       found.folders,
@@ -255,6 +261,7 @@ export async function indexVault(
       warn,
       step: (done) => progress?.({ phase: "writing", done, total: 5 }),
       lap: (phase) => clock.lap(phase),
+      early,
     });
     counts.skipped += read.records.length - valid.length;
     if (options.strict && warnings.length) {

@@ -1,0 +1,215 @@
+/**
+ * The bulk read of a new catalog (a full or first index): every specimen's
+ * metric files of one name loaded by one INSERT, started as soon as the
+ * scan has listed them, so that DuckDB reads the rows while the manifests
+ * and footers are read (DuckDB runs the query on its own threads; the JS
+ * thread is free meanwhile).
+ *
+ * It is a guess made before any footer is read: that every file of a name
+ * has the first one's schema and that every specimen is valid. The write
+ * phase adopts the loaded table (a rename) only where the guess held
+ * exactly (the same files in the same order, one Parquet schema, the same
+ * column types), else it drops it and loads as before, file groups by
+ * schema: the result never depends on the guess, only the time does.
+ *
+ * @module
+ */
+import {
+  type Database,
+  type DuckDBConnection,
+  ident,
+  literalList,
+} from "../duckdb/duckdb.ts";
+import { join } from "../_deps.ts";
+import { READABLE_ARTIFACT_NAME_PATTERN } from "../specimen/artifact_name.ts";
+import { STRATA_DIR as STRATA } from "../vault.ts";
+import { unionType } from "./_column_types.ts";
+import type { MetricFile } from "./_records.ts";
+import type { FolderScan } from "./_scan.ts";
+import { appendRow, stage } from "./_stage.ts";
+
+/** One name's files, loaded into `table` (if `loaded`). */
+export interface BulkTable {
+  table: string;
+  /** The files, absolute, in the order loaded. */
+  files: string[];
+  /** The column definitions it was created with. */
+  columns: string;
+  loaded: boolean;
+  adopted: boolean;
+}
+
+/**
+ * The union table's column definitions (after `specimen_id`) for the
+ * columns `order` of types `types`, as the write phase creates them.
+ */
+export function unionColumnsSql(
+  order: string[],
+  types: Map<string, string[]>,
+): string {
+  return order.filter((n) => types.has(n)).map((n) =>
+    `${ident(n)} ${unionType(types.get(n)!)}`
+  ).join(", ");
+}
+
+/** The table a bulk read of metric table `name` goes into. */
+function bulkTableName(name: string): string {
+  return `_bulk__${name}`;
+}
+
+/**
+ * Loads every scanned Parquet file of each name (the largest group first)
+ * into a `_bulk__<name>` table. A name whose first file cannot be described,
+ * or whose load fails, is left unloaded (the write phase loads it).
+ */
+export async function bulkLoad(
+  c: DuckDBConnection,
+  scans: FolderScan[],
+): Promise<Map<string, BulkTable>> {
+  const byName = new Map<string, { ids: string[]; files: string[] }>();
+  for (const scan of scans) {
+    if (!scan.manifest) continue;
+    for (const p of scan.parquet) {
+      const name = p.name.slice(0, -".parquet".length);
+      if (!READABLE_ARTIFACT_NAME_PATTERN.test(name)) continue;
+      let group = byName.get(name);
+      if (!group) byName.set(name, group = { ids: [], files: [] });
+      group.ids.push(scan.folder);
+      group.files.push(join(scan.dir, STRATA, p.name));
+    }
+  }
+  const loads = new Map<string, BulkTable>();
+  const names = [...byName.keys()].sort((a, b) =>
+    byName.get(b)!.files.length - byName.get(a)!.files.length
+  );
+  for (const name of names) {
+    const { ids, files } = byName.get(name)!;
+    // A few files load as fast one schema group at a time.
+    if (files.length < 2) continue;
+    const load = await loadName(c, name, ids, files);
+    if (load) loads.set(name, load);
+  }
+  return loads;
+}
+
+async function loadName(
+  c: DuckDBConnection,
+  name: string,
+  ids: string[],
+  files: string[],
+): Promise<BulkTable | undefined> {
+  const table = bulkTableName(name);
+  let columns: string;
+  try {
+    const described = (await c.runAndReadAll(
+      `DESCRIBE SELECT * FROM read_parquet(${literalList([files[0]])})`,
+    )).getRows().map(([n, t]) => [String(n), String(t)]);
+    if (described.some(([n]) => n.toLowerCase() === "specimen_id")) {
+      return undefined;
+    }
+    columns = unionColumnsSql(
+      described.map(([n]) => n),
+      new Map(described.map(([n, t]) => [n, [t]])),
+    );
+    await c.run(
+      `CREATE TABLE ${ident(table)} (specimen_id VARCHAR NOT NULL, ${columns})`,
+    );
+  } catch {
+    return undefined;
+  }
+  const load: BulkTable = {
+    table,
+    files,
+    columns,
+    loaded: false,
+    adopted: false,
+  };
+  try {
+    const appender = await stage(c, "_bulk_files", ["fi", "specimen_id"]);
+    ids.forEach((id, i) => appendRow(appender, [String(i), id]));
+    appender.closeSync();
+    await c.run(
+      `INSERT INTO ${ident(table)} BY NAME
+       SELECT f.specimen_id, p.* EXCLUDE (file_index)
+       FROM (SELECT file_index, * FROM read_parquet(${literalList(files)})) p
+       JOIN _bulk_files f ON f.fi::UBIGINT = p.file_index`,
+    );
+    load.loaded = true;
+  } catch {
+    // A file of another schema, or unreadable: the write phase sorts it out.
+    await c.run(`DROP TABLE IF EXISTS ${ident(table)}`);
+  }
+  await c.run(`DROP TABLE IF EXISTS _bulk_files`);
+  return load;
+}
+
+/**
+ * Renames `load`'s table to `table` if it holds exactly what loading `good`
+ * (its files, columns `order` of `types`) into a new table would: the same
+ * files in the same order, all of one Parquet schema, and the same column
+ * types. Returns whether it did.
+ */
+export async function adoptBulk(
+  c: DuckDBConnection,
+  table: string,
+  load: BulkTable | undefined,
+  good: MetricFile[],
+  order: string[],
+  types: Map<string, string[]>,
+): Promise<boolean> {
+  if (
+    !load?.loaded || good.length !== load.files.length ||
+    !good.every((f, i) =>
+      !f.logDir && !f.parts && f.signature === good[0].signature &&
+      f.abs === load.files[i]
+    ) ||
+    unionColumnsSql(order, types) !== load.columns
+  ) {
+    return false;
+  }
+  await c.run(`ALTER TABLE ${ident(load.table)} RENAME TO ${ident(table)}`);
+  load.adopted = true;
+  return true;
+}
+
+/** Drops the bulk tables not adopted. */
+export async function dropBulk(
+  c: DuckDBConnection,
+  loads: Map<string, BulkTable>,
+) {
+  for (const load of loads.values()) {
+    if (load.loaded && !load.adopted) {
+      await c.run(`DROP TABLE IF EXISTS ${ident(load.table)}`);
+    }
+  }
+}
+
+/**
+ * A new catalog opened early: `open` starts opening it (while the vault is
+ * scanned), `load` starts the bulk read (while the manifests are read).
+ */
+export class EarlyCatalog implements AsyncDisposable {
+  readonly db: Promise<Database>;
+  #loads?: Promise<Map<string, BulkTable>>;
+
+  constructor(db: Promise<Database>) {
+    this.db = db;
+    db.catch(() => {}); // awaited by the write phase
+  }
+
+  /** Starts the bulk read of `scans`' metric files. */
+  load(scans: FolderScan[]) {
+    this.#loads = this.db.then((db) => bulkLoad(db.connection, scans));
+    this.#loads.catch(() => {});
+  }
+
+  /** What the bulk read loaded, once it is done. */
+  async loads(): Promise<Map<string, BulkTable>> {
+    return await (this.#loads ?? new Map());
+  }
+
+  async [Symbol.asyncDispose]() {
+    await this.#loads?.catch(() => {});
+    (await this.db.catch(() => undefined))?.close();
+  }
+}
