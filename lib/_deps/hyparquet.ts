@@ -14,4 +14,6 @@ export {
   parquetMetadataAsync,
   parquetRead,
   type SchemaElement,
+  snappyUncompress,
 } from "npm:hyparquet@1.33.0";
+export { parquetHeader } from "npm:hyparquet@1.33.0/src/column.js";

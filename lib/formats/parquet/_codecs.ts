@@ -12,9 +12,12 @@
  * LZO is not readable (no maintained JavaScript decoder; no current writer
  * produces it).
  *
+ * A page never decompresses to more than the size its header declares (the
+ * native codecs stop there): a small page cannot claim gigabytes of memory.
+ *
  * @module
  */
-import type { Compressors } from "../../_deps/hyparquet.ts";
+import { type Compressors, snappyUncompress } from "../../_deps/hyparquet.ts";
 import {
   decompressLz4,
   decompressLz4Raw,
@@ -29,12 +32,45 @@ type Decompress = (input: Uint8Array, outputLength: number) => Uint8Array;
 
 /** Codec name (as in the column chunk metadata) → decompressor. */
 export const DECOMPRESSORS: Compressors = {
-  ZSTD: (input) => zstdDecompressSync(input),
-  GZIP: (input) => gunzipSync(input),
-  BROTLI: (input) => brotliDecompressSync(input),
+  ZSTD: (input, size) => zstdDecompressSync(input, capped(size)),
+  GZIP: (input, size) => gunzipSync(input, capped(size)),
+  BROTLI: (input, size) => brotliDecompressSync(input, capped(size)),
   LZ4: decompressLz4 as Decompress,
   LZ4_RAW: decompressLz4Raw as Decompress,
 };
+
+/** node:zlib's bound on the output (it must be at least 1). */
+function capped(size: number): { maxOutputLength: number } {
+  return { maxOutputLength: Math.max(1, size) };
+}
+
+/**
+ * Decompresses one page to exactly `size` bytes with `codec` (a codec of
+ * {@linkcode READABLE_CODECS}); throws if the page holds more or less.
+ */
+export function decompressPage(
+  codec: string,
+  input: Uint8Array,
+  size: number,
+): Uint8Array {
+  let out: Uint8Array;
+  if (codec === "UNCOMPRESSED") {
+    out = input;
+  } else if (codec === "SNAPPY") {
+    out = new Uint8Array(size);
+    snappyUncompress(input, out);
+  } else {
+    const decompress = DECOMPRESSORS[codec as keyof typeof DECOMPRESSORS];
+    if (!decompress) throw new Error(`no decompressor for ${codec}`);
+    out = decompress(input, size);
+  }
+  if (out.length !== size) {
+    throw new Error(
+      `a ${codec} page holds ${out.length} bytes but its header declares ${size}`,
+    );
+  }
+  return out;
+}
 
 /** Every codec the reader decodes. */
 export const READABLE_CODECS: ReadonlySet<string> = new Set([
