@@ -39,9 +39,16 @@ export const DECOMPRESSORS: Compressors = {
   LZ4_RAW: decompressLz4Raw as Decompress,
 };
 
-/** node:zlib's bound on the output (it must be at least 1). */
-function capped(size: number): { maxOutputLength: number } {
-  return { maxOutputLength: Math.max(1, size) };
+/**
+ * node:zlib's bound on the output (it must be at least 1), and one output
+ * buffer of the page's size instead of 16 KiB chunks joined at the end
+ * (half the time of a 1 MiB page; one byte more lets it see the end).
+ */
+function capped(size: number): { maxOutputLength: number; chunkSize?: number } {
+  return {
+    maxOutputLength: Math.max(1, size),
+    ...(size >= 64 && size < 2 ** 30 ? { chunkSize: size + 1 } : {}),
+  };
 }
 
 /**

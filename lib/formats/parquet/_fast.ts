@@ -40,7 +40,9 @@ class Unsupported extends Error {}
 
 /** A column decoded: values at their rows (zero where null), and the nulls. */
 interface Decoded {
-  /** `rows × width` bytes, little-endian values of the physical type. */
+  /** The values as a plain array, null where missing (when asked for). */
+  array?: (number | null)[];
+  /** Else `rows × width` bytes, little-endian values of the physical type. */
   data: ArrayBuffer;
   /** 1 where the row has a value; absent when every row has one. */
   defined?: Uint8Array;
@@ -68,13 +70,17 @@ export function readFastColumns(
   for (const leaf of leaves) {
     const el = elements.get(leaf.name);
     if (!el || !eligible(el, leaf)) continue;
+    const kind = kinds?.[leaf.name];
+    const typed = TYPED_KINDS.find((k) => k === kind);
+    // Straight into the plain array the general reader would give, unless
+    // the column becomes a typed array, or bigints (decided from the raw
+    // INT64 words after reading).
+    const toArray = el.type !== "INT64" && kind !== "bigint[]" &&
+      !(typed && TYPED[typed].type === leaf.info.type);
     try {
-      const decoded = decodeColumn(bytes, view, metadata, el, rows);
-      if (decoded) {
-        out.set(leaf.name, finish(decoded, el.type!, leaf, kinds?.[leaf.name]));
-      }
-    } catch (e) {
-      if (Deno.env.get("FASTDBG")) console.error(leaf.name, e);
+      const decoded = decodeColumn(bytes, view, metadata, el, rows, toArray);
+      if (decoded) out.set(leaf.name, finish(decoded, el.type!, leaf, kind));
+    } catch {
       // Unsupported, or corrupt: the general reader decides (and words
       // the error).
     }
@@ -99,17 +105,24 @@ function decodeColumn(
   metadata: FileMetaData,
   el: SchemaElement,
   rows: number,
+  toArray: boolean,
 ): Decoded | undefined {
   const width = WIDTH[el.type!];
   const optional = el.repetition_type !== "REQUIRED";
-  const data = new ArrayBuffer(rows * width);
+  const data = new ArrayBuffer(toArray ? 0 : rows * width);
   const col: Column = {
     bytes,
     view,
+    physical: el.type!,
     width,
     optional,
+    rows,
+    // Full size with a double in it: V8 keeps it an unboxed double array
+    // (growing one by `push` cost 4× more here).
+    array: toArray ? new Array(rows).fill(0.5) : undefined,
     out8: new Uint8Array(data),
     out32: new Int32Array(data),
+    scratch: new ArrayBuffer(0),
     defined: undefined,
     nulls: 0,
     row: 0,
@@ -125,17 +138,24 @@ function decodeColumn(
     readChunk(col, meta, Number(rg.num_rows));
   }
   if (col.row !== rows) throw new Error("column ends early");
-  return { data, defined: col.defined, nulls: col.nulls };
+  return { array: col.array, data, defined: col.defined, nulls: col.nulls };
 }
 
 /** The state of a column being decoded. */
 interface Column {
   bytes: Uint8Array;
   view: DataView;
+  physical: string;
   width: number;
   optional: boolean;
+  rows: number;
+  /** The plain array values go to, if the column becomes one. */
+  array: (number | null)[] | undefined;
+  /** Else the values' bytes, at their rows. */
   out8: Uint8Array;
   out32: Int32Array;
+  /** Aligned room for the values of an unaligned page. */
+  scratch: ArrayBuffer;
   defined: Uint8Array | undefined;
   nulls: number;
   /** The next row to fill. */
@@ -158,7 +178,7 @@ function readChunk(col: Column, meta: ChunkMeta, groupRows: number): void {
   }
   const reader = { view: col.view, offset: start };
   const groupEnd = col.row + groupRows;
-  let dict: Int32Array | undefined;
+  let dict: ArrayBuffer | undefined;
   let dictSize = 0;
   while (col.row < groupEnd) {
     if (reader.offset >= end) throw new Error("column chunk ends early");
@@ -184,8 +204,8 @@ function readChunk(col: Column, meta: ChunkMeta, groupRows: number): void {
       if (!(dictSize >= 0) || page.length < dictSize * width) {
         throw new Error("dictionary page too short");
       }
-      dict = new Int32Array((dictSize * width) >> 2);
-      new Uint8Array(dict.buffer).set(page.subarray(0, dictSize * width));
+      dict = new ArrayBuffer(dictSize * width);
+      new Uint8Array(dict).set(page.subarray(0, dictSize * width));
       continue;
     }
     let levels: Uint8Array | undefined;
@@ -268,7 +288,7 @@ function readLevels(col: Column, levels: Uint8Array, n: number): number {
     return n;
   }
   if (!col.defined) {
-    col.defined = new Uint8Array(col.out8.length / col.width);
+    col.defined = new Uint8Array(col.rows);
     col.defined.fill(1, 0, col.row);
   }
   const defined = col.defined.subarray(col.row, col.row + n);
@@ -284,19 +304,33 @@ function readLevels(col: Column, levels: Uint8Array, n: number): number {
 
 /** PLAIN values: one copy without nulls, else a scatter to their rows. */
 function plain(col: Column, values: Uint8Array, n: number, present: number) {
-  const { width } = col;
+  const { width, row } = col;
   if (values.length < present * width) throw new Error("values end early");
-  if (present === n) {
-    col.out8.set(values.subarray(0, n * width), col.row * width);
+  const array = col.array;
+  if (array) {
+    const src = typedValues(col, values, present);
+    if (present === n) {
+      for (let i = 0; i < n; i++) array[row + i] = src[i];
+    } else {
+      const defined = col.defined!;
+      let j = 0;
+      for (let i = 0; i < n; i++) {
+        array[row + i] = defined[row + i] === 1 ? src[j++] : null;
+      }
+    }
     return;
   }
-  const src = aligned(values, present * width);
+  if (present === n) {
+    col.out8.set(values.subarray(0, n * width), row * width);
+    return;
+  }
+  const src = new Int32Array(alignedBuffer(col, values, present * width));
   const words = width >> 2;
   const out = col.out32;
   const defined = col.defined!;
   let j = 0;
   for (let i = 0; i < n; i++) {
-    const r = col.row + i;
+    const r = row + i;
     if (defined[r] !== 1) continue;
     for (let w = 0; w < words; w++) out[r * words + w] = src[j * words + w];
     j++;
@@ -309,7 +343,7 @@ function dictionary(
   values: Uint8Array,
   n: number,
   present: number,
-  dict: Int32Array,
+  dict: ArrayBuffer,
   dictSize: number,
 ) {
   if (values.length < 1) throw new Error("indices missing");
@@ -322,36 +356,78 @@ function dictionary(
       throw new Error(`index ${indices[i] >>> 0} outside the dictionary`);
     }
   }
-  const out = col.out32;
   const row = col.row;
   const defined = present === n ? undefined : col.defined!;
+  const array = col.array;
+  if (array) {
+    const src = typedView(col.physical, dict, 0, dictSize);
+    let j = 0;
+    for (let i = 0; i < n; i++) {
+      array[row + i] = defined && defined[row + i] !== 1
+        ? null
+        : src[indices[j++]];
+    }
+    return;
+  }
+  const out = col.out32;
+  const words = new Int32Array(dict);
   if (col.width === 8) {
     let j = 0;
     for (let i = 0; i < n; i++) {
       if (defined && defined[row + i] !== 1) continue;
       const k = indices[j++] << 1;
       const r = (row + i) << 1;
-      out[r] = dict[k];
-      out[r + 1] = dict[k + 1];
+      out[r] = words[k];
+      out[r + 1] = words[k + 1];
     }
   } else {
     let j = 0;
     for (let i = 0; i < n; i++) {
       if (defined && defined[row + i] !== 1) continue;
-      out[row + i] = dict[indices[j++]];
+      out[row + i] = words[indices[j++]];
     }
   }
 }
 
-/** `length` bytes of `bytes` as 32-bit words (copied if unaligned). */
-function aligned(bytes: Uint8Array, length: number): Int32Array {
-  if (bytes.byteOffset % 4 === 0) {
-    return new Int32Array(bytes.buffer, bytes.byteOffset, length >> 2);
+/** `count` values of the column's type at the start of `bytes`. */
+function typedValues(
+  col: Column,
+  bytes: Uint8Array,
+  count: number,
+): Float64Array | Float32Array | Int32Array {
+  const length = count * col.width;
+  if (bytes.byteOffset % col.width === 0) {
+    return typedView(col.physical, bytes.buffer, bytes.byteOffset, count);
   }
-  // A copy (not `slice`: a node:zlib Buffer's slice is a view).
-  const copy = new Uint8Array(length);
-  copy.set(bytes.subarray(0, length));
-  return new Int32Array(copy.buffer);
+  return typedView(col.physical, alignedBuffer(col, bytes, length), 0, count);
+}
+
+function typedView(
+  physical: string,
+  buffer: ArrayBufferLike,
+  offset: number,
+  count: number,
+): Float64Array | Float32Array | Int32Array {
+  return physical === "DOUBLE"
+    ? new Float64Array(buffer, offset, count)
+    : physical === "FLOAT"
+    ? new Float32Array(buffer, offset, count)
+    : new Int32Array(buffer, offset, count);
+}
+
+/**
+ * The first `length` bytes of `bytes` copied to the start of the column's
+ * scratch buffer (reused page after page); returns the buffer, `length`
+ * bytes long at least.
+ */
+function alignedBuffer(
+  col: Column,
+  bytes: Uint8Array,
+  length: number,
+): ArrayBuffer {
+  if (col.scratch.byteLength < length) col.scratch = new ArrayBuffer(length);
+  new Uint8Array(col.scratch, 0, length).set(bytes.subarray(0, length));
+  return col.scratch;
 }
 
 /**
@@ -451,6 +527,7 @@ function finish(
   leaf: Leaf,
   kind: string | undefined,
 ): ReadColumn {
+  if (d.array) return d.array;
   const type = leaf.info.type;
   const rows = d.data.byteLength / WIDTH[physical];
   const typed = TYPED_KINDS.find((k) => k === kind);
@@ -501,7 +578,11 @@ function finish(
       }
       return out;
     }
-    return numbers(rows, defined, (i) => int64(words, i));
+    const out: (number | null)[] = new Array(rows).fill(0.5);
+    for (let i = 0; i < rows; i++) {
+      out[i] = !defined || defined[i] ? int64(words, i) : null;
+    }
+    return out;
   }
   if (physical === "INT32" && kind === "bigint[]") {
     const src = new Int32Array(d.data);
@@ -511,31 +592,11 @@ function finish(
     }
     return out;
   }
-  const src = physical === "DOUBLE"
-    ? new Float64Array(d.data)
-    : physical === "FLOAT"
-    ? new Float32Array(d.data)
-    : new Int32Array(d.data);
-  return numbers(rows, defined, (i) => src[i]);
-}
-
-/**
- * A plain array of `rows` numbers, null where `defined` is 0. Made full
- * size with a double in it, so V8 keeps it an unboxed double array (growing
- * one by `push` cost 4× more here).
- */
-function numbers(
-  rows: number,
-  defined: Uint8Array | undefined,
-  at: (i: number) => number,
-): (number | null)[] {
-  if (!defined) {
-    const out: number[] = new Array(rows).fill(0.5);
-    for (let i = 0; i < rows; i++) out[i] = at(i);
-    return out;
+  const src = typedView(physical, d.data, 0, rows);
+  const out: (number | null)[] = new Array(rows).fill(0.5);
+  for (let i = 0; i < rows; i++) {
+    out[i] = !defined || defined[i] ? src[i] : null;
   }
-  const out: (number | null)[] = new Array(rows).fill(null);
-  for (let i = 0; i < rows; i++) if (defined[i]) out[i] = at(i);
   return out;
 }
 
