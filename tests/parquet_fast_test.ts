@@ -11,6 +11,7 @@ import { decompressPage } from "../lib/formats/parquet/_codecs.ts";
 import { readFastColumns } from "../lib/formats/parquet/_fast.ts";
 import { flatLeaves, storedKinds } from "../lib/formats/parquet/_columns.ts";
 import { parquetMetadata } from "hyparquet";
+import { snappyCompress } from "../lib/_deps/hyparquet_writer.ts";
 import {
   type DecodedMetrics,
   encodeMetrics,
@@ -22,6 +23,7 @@ import {
   assert,
   assertEquals,
   assertRejects,
+  assertThrows,
   INTEROP,
   tempDir,
 } from "./utils.ts";
@@ -258,7 +260,7 @@ Deno.test("the fast path reads polars' and pyarrow's interop files exactly as th
   }
 });
 
-Deno.test("the fast path and the general reader agree on damaged files: flipped bytes and truncation give the same values or the same error", async () => {
+Deno.test("the fast path and the general reader agree on damaged files: flipped bits in pages and page headers give the same values or the same error", async () => {
   using db = await duckdb();
   await using dir = await tempDir();
   const duck = join(dir.path, "duck.parquet");
@@ -269,7 +271,11 @@ Deno.test("the fast path and the general reader agree on damaged files: flipped 
     step: Array.from({ length: 3000 }, (_, i) => i),
     loss: Array.from({ length: 3000 }, (_, i) => i % 6 ? i / 3 : null),
   }, { compression: "none" })).bytes;
-  const sources = [ours, await Deno.readFile(duck)];
+  const snappy = (await encodeMetrics({
+    step: Array.from({ length: 3000 }, (_, i) => i % 40),
+    loss: Array.from({ length: 3000 }, (_, i) => i % 6 ? i / 3 : null),
+  }, { compression: "snappy" })).bytes;
+  const sources = [ours, snappy, await Deno.readFile(duck)];
   const r = random(16);
   let errors = 0;
   for (const source of sources) {
@@ -289,7 +295,7 @@ Deno.test("the fast path and the general reader agree on damaged files: flipped 
   assert(errors > 0, "no damage was ever detected");
 });
 
-Deno.test("a page that decompresses past its declared size is refused, by both paths, with CorruptFileError", async () => {
+Deno.test("a page that decompresses past its declared size (zstd, or a snappy stream declaring another length) is refused, by both paths, with CorruptFileError", async () => {
   const zeros = new Uint8Array(64 * 1024 * 1024);
   const bomb = zstdCompressSync(zeros);
   assert(bomb.length < 64 * 1024);
@@ -300,6 +306,15 @@ Deno.test("a page that decompresses past its declared size is refused, by both p
     message = (e as Error).message;
   }
   assert(message !== "", "a 64 MiB page declared as 1000 bytes was accepted");
+  const snappy = snappyCompress(new Uint8Array(1 << 20));
+  for (const size of [1000, (1 << 20) + 1]) {
+    assertThrows(
+      () => decompressPage("SNAPPY", snappy, size),
+      Error,
+      /SNAPPY page holds 1048576 bytes/,
+    );
+  }
+  assertEquals(decompressPage("SNAPPY", snappy, 1 << 20).length, 1 << 20);
 
   // Our file with one page whose header declares 4 bytes less than it holds.
   const { bytes } = await encodeMetrics({

@@ -14,6 +14,5 @@ export {
   parquetMetadataAsync,
   parquetRead,
   type SchemaElement,
-  snappyUncompress,
 } from "npm:hyparquet@1.33.0";
 export { parquetHeader } from "npm:hyparquet@1.33.0/src/column.js";

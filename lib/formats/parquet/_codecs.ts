@@ -3,7 +3,9 @@
  * codec that pyarrow, polars, DuckDB, Spark and hyparquet-writer write.
  *
  * - ZSTD, GZIP, BROTLI: node:zlib (native; ZSTD is polars' default).
- * - SNAPPY: hyparquet's own, built in.
+ * - SNAPPY: hysnappy, the hyparquet authors' WebAssembly build of Google's
+ *   decoder (a third faster than hyparquet's JavaScript one on 1 MiB pages),
+ *   after checking the length the stream declares.
  * - LZ4_RAW (what pyarrow, polars and DuckDB write for "lz4") and the
  *   deprecated Hadoop-framed LZ4: hyparquet-compressors, the hyparquet
  *   authors' decompressors (pure JavaScript, so no `--allow-ffi`). Its LZ4
@@ -17,7 +19,8 @@
  *
  * @module
  */
-import { type Compressors, snappyUncompress } from "../../_deps/hyparquet.ts";
+import type { Compressors } from "../../_deps/hyparquet.ts";
+import { snappyUncompressor } from "../../_deps/hysnappy.ts";
 import {
   decompressLz4,
   decompressLz4Raw,
@@ -32,6 +35,7 @@ type Decompress = (input: Uint8Array, outputLength: number) => Uint8Array;
 
 /** Codec name (as in the column chunk metadata) → decompressor. */
 export const DECOMPRESSORS: Compressors = {
+  SNAPPY: snappy,
   ZSTD: (input, size) => zstdDecompressSync(input, capped(size)),
   GZIP: (input, size) => gunzipSync(input, capped(size)),
   BROTLI: (input, size) => brotliDecompressSync(input, capped(size)),
@@ -63,9 +67,6 @@ export function decompressPage(
   let out: Uint8Array;
   if (codec === "UNCOMPRESSED") {
     out = input;
-  } else if (codec === "SNAPPY") {
-    out = new Uint8Array(size);
-    snappyUncompress(input, out);
   } else {
     const decompress = DECOMPRESSORS[codec as keyof typeof DECOMPRESSORS];
     if (!decompress) throw new Error(`no decompressor for ${codec}`);
@@ -82,6 +83,30 @@ export function decompressPage(
 /** Every codec the reader decodes. */
 export const READABLE_CODECS: ReadonlySet<string> = new Set([
   "UNCOMPRESSED",
-  "SNAPPY",
   ...Object.keys(DECOMPRESSORS),
 ]);
+
+let snappyWasm: ((input: Uint8Array, size: number) => Uint8Array) | undefined;
+
+/**
+ * A Snappy page of `size` bytes. The WebAssembly decoder writes as many
+ * bytes as the stream's own length header says, so that length must be the
+ * page's: checked first.
+ */
+function snappy(input: Uint8Array, size: number): Uint8Array {
+  let length = 0;
+  let pos = 0;
+  for (let shift = 0; shift < 35; shift += 7) {
+    if (pos >= input.length) throw new Error("a SNAPPY page is empty");
+    const b = input[pos++];
+    length += (b & 0x7f) * 2 ** shift;
+    if (!(b & 0x80)) break;
+  }
+  if (length !== size) {
+    throw new Error(
+      `a SNAPPY page holds ${length} bytes but its header declares ${size}`,
+    );
+  }
+  const decode = snappyWasm ??= snappyUncompressor();
+  return decode(input, size);
+}
