@@ -5,7 +5,7 @@
  * @module
  */
 import { join } from "../_deps.ts";
-import { exists, readVaultFile } from "../_fs.ts";
+import { exists, readVaultFile, readVaultFileSync } from "../_fs.ts";
 import { NotFoundError } from "../errors.ts";
 import {
   type DecodedMetrics,
@@ -157,7 +157,9 @@ async function readTable(
 ): Promise<DecodedMetrics> {
   const file = join(specimenDir, STRATA_DIR, `${name}.parquet`);
   try {
-    const bytes = await readVaultFile(file, { root: specimenDir });
+    // One blocking read: the async one went through the thread pool in
+    // many hops, which on a busy machine waited longer than the decode.
+    const bytes = readVaultFileSync(file, { root: specimenDir });
     return await decodeMetrics(bytes, file);
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
