@@ -8,12 +8,13 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { join } from "../lib/_deps.ts";
 import { decodeParquet } from "../lib/formats/parquet/_decode.ts";
 import { decompressPage } from "../lib/formats/parquet/_codecs.ts";
-import { readFastColumns } from "../lib/formats/parquet/_fast.ts";
+import { bytesSource, readFastColumns } from "../lib/formats/parquet/_fast.ts";
 import { flatLeaves, storedKinds } from "../lib/formats/parquet/_columns.ts";
 import { parquetMetadata } from "hyparquet";
 import { snappyCompress } from "../lib/_deps/hyparquet_writer.ts";
 import {
   type DecodedMetrics,
+  decodeMetricsFile,
   encodeMetrics,
   type MetricColumns,
 } from "../lib/formats/parquet/parquet.ts";
@@ -47,7 +48,9 @@ function fastColumns(bytes: Uint8Array): string[] {
     (m) => new Error(m),
   );
   const kinds = storedKinds(metadata.key_value_metadata);
-  return [...readFastColumns(bytes, metadata, leaves, kinds).keys()];
+  return [
+    ...readFastColumns(bytesSource(bytes), metadata, leaves, kinds).keys(),
+  ];
 }
 
 /** Both paths give the same result (or both the same error class). */
@@ -174,6 +177,8 @@ Deno.test("the fast path reads DuckDB's files exactly as the general reader does
       (i * 0.5)::FLOAT AS f32,
       (i % 7)::UINTEGER AS u32,
       (i * 4611686018427)::BIGINT AS huge,
+      ((i % 7) * 4611686018427387)::BIGINT AS huge_dict,
+      CASE WHEN i % 3 = 0 THEN NULL ELSE i END::BIGINT AS step_holes,
       CASE WHEN i % 9 = 0 THEN NULL ELSE i * 1.5 END::DOUBLE AS holes,
       CASE WHEN i % 4 = 0 THEN NULL ELSE i % 3 END::BIGINT AS dict_holes,
       CASE WHEN i % 2 = 0 THEN NULL ELSE 'x' || (i % 5) END AS label
@@ -193,6 +198,8 @@ Deno.test("the fast path reads DuckDB's files exactly as the general reader does
     "i32",
     "f32",
     "huge",
+    "huge_dict",
+    "step_holes",
     "holes",
     "dict_holes",
   ];
@@ -210,6 +217,7 @@ Deno.test("the fast path reads DuckDB's files exactly as the general reader does
       "few",
       "bucket",
       "i32",
+      "huge_dict",
       "dict_holes",
     ]],
     ["NOT NULL columns (REQUIRED)", "req", "COMPRESSION snappy", [
@@ -343,4 +351,46 @@ Deno.test("a page that decompresses past its declared size (zstd, or a snappy st
       /does not decode/,
     );
   }
+});
+
+Deno.test("decodeMetricsFile() gives what decodeMetrics() gives of the same bytes: by chunks, whole, damaged, missing", async () => {
+  await using dir = await tempDir();
+  using db = await duckdb();
+  const duck = join(dir.path, "duck.parquet");
+  await db.run(
+    `COPY (SELECT i::BIGINT AS step, (i % 13) * 0.5 AS few, CASE WHEN i % 5 = 0 THEN NULL ELSE i / 7 END AS loss FROM range(150000) r(i)) TO '${duck}' (FORMAT parquet, COMPRESSION zstd)`,
+  );
+  const files: Uint8Array[] = [
+    await Deno.readFile(duck),
+    (await encodeMetrics({
+      step: Int32Array.from({ length: 140_000 }, (_, i) => i),
+      loss: Float64Array.from({ length: 140_000 }, (_, i) => i / 3),
+    })).bytes,
+    (await encodeMetrics({ step: [1, 2], phase: ["a", null] })).bytes,
+    (await encodeMetrics({ step: [] as number[] })).bytes,
+  ];
+  const r = random(3);
+  for (let k = 0; k < 10; k++) {
+    const bytes = files[1].slice(0, 200_000 + Math.floor(r() * 10));
+    bytes.set(files[1].subarray(files[1].length - 2000), bytes.length - 2000);
+    const flipped = files[0].slice();
+    flipped[4 + Math.floor(r() * 100_000)] ^= 0x10;
+    files.push(bytes, flipped);
+  }
+  const path = join(dir.path, "m.parquet");
+  for (const [i, bytes] of files.entries()) {
+    await Deno.writeFile(path, bytes);
+    const whole = await outcome(bytes, true);
+    let byFile: Outcome;
+    try {
+      byFile = await decodeMetricsFile(path, dir.path);
+    } catch (e) {
+      byFile = { error: (e as Error).name };
+    }
+    assertEquals(byFile, whole, `file ${i}`);
+  }
+  await assertRejects(
+    () => decodeMetricsFile(join(dir.path, "none.parquet"), dir.path),
+    Deno.errors.NotFound,
+  );
 });

@@ -17,7 +17,8 @@ import {
   toReadColumn,
 } from "./_columns.ts";
 import { hasMagic, messageOf } from "./_util.ts";
-import { readFastColumns } from "./_fast.ts";
+import { bytesSource, type ChunkSource, readFastColumns } from "./_fast.ts";
+import { openVaultFileSync, readVaultFileSync } from "../../_fs.ts";
 import type { DecodedMetrics, ReadColumn, ReadColumnInfo } from "./types.ts";
 
 /** Options of {@linkcode decodeParquet}. */
@@ -70,7 +71,7 @@ export async function decodeParquet(
 
   const rows = Number(metadata.num_rows);
   const fast = options.fast
-    ? readFastColumns(bytes, metadata, leaves, kinds)
+    ? readFastColumns(bytesSource(bytes), metadata, leaves, kinds)
     : new Map<string, ReadColumn>();
   const rest = leaves.filter((l) => !fast.has(l.name));
   const chunks = new Map<string, ColumnData[]>(
@@ -93,6 +94,91 @@ export async function decodeParquet(
   }
 
   return assemble(leaves, fast, chunks, rows, kinds, corrupt);
+}
+
+/**
+ * {@linkcode decodeParquet} of the file at `path` (a regular file inside
+ * `root`), with the same result. When every column is on the fast path it
+ * reads the footer, then one column chunk at a time into a buffer reused
+ * from call to call, so the file's bytes never take fresh memory; otherwise,
+ * or if anything is amiss, it reads the whole file and decodes that (which
+ * words any error).
+ */
+export async function decodeParquetFile(
+  path: string,
+  root: string,
+): Promise<DecodedMetrics> {
+  const fast = decodeByChunks(path, root);
+  if (fast) return fast;
+  return await decodeParquet(
+    readVaultFileSync(path, { root }),
+    path,
+    { fast: true },
+  );
+}
+
+/** Chunk reads share this buffer (kept up to 64 MiB). */
+let chunkBuffer = new Uint8Array(0);
+const KEEP_CHUNK_BUFFER = 64 << 20;
+
+/** The fast path over chunk reads; undefined where it does not apply. */
+function decodeByChunks(
+  path: string,
+  root: string,
+): DecodedMetrics | undefined {
+  try {
+    using file = openVaultFileSync(path, { root });
+    const size = file.statSync().size;
+    const read = (offset: number, into: Uint8Array) => {
+      file.seekSync(offset, Deno.SeekMode.Start);
+      for (let at = 0; at < into.length;) {
+        const n = file.readSync(into.subarray(at));
+        if (n === null) throw new Error("the file ended");
+        at += n;
+      }
+      return into;
+    };
+    if (size < 12) return undefined;
+    const head = read(0, new Uint8Array(4));
+    const tail = read(
+      size - Math.min(size, 65536),
+      new Uint8Array(Math.min(size, 65536)),
+    );
+    if (
+      !hasMagic(new Uint8Array([...head, ...tail.subarray(tail.length - 8)]))
+    ) {
+      return undefined;
+    }
+    const length = new DataView(tail.buffer).getUint32(tail.length - 8, true);
+    if (length + 12 > size) return undefined;
+    const footer = length + 8 <= tail.length
+      ? tail.subarray(tail.length - length - 8)
+      : read(size - length - 8, new Uint8Array(length + 8));
+    const metadata = parquetMetadata(copy(footer));
+    const fail = (reason: string) => new Error(reason);
+    const { leaves } = flatLeaves(metadata.schema, fail, fail);
+    const kinds = storedKinds(metadata.key_value_metadata);
+    checkCodecs(metadata, fail);
+    const rows = Number(metadata.num_rows);
+    if (!(rows > 0)) return undefined;
+    const source: ChunkSource = (start, end) => {
+      if (!(start >= 4) || !(end >= start) || !(end <= size - 8)) {
+        throw new Error("column chunk outside the file");
+      }
+      const n = end - start;
+      if (chunkBuffer.length < n) {
+        const grown = new Uint8Array(n);
+        if (n > KEEP_CHUNK_BUFFER) return read(start, grown);
+        chunkBuffer = grown;
+      }
+      return read(start, chunkBuffer.subarray(0, n));
+    };
+    const fast = readFastColumns(source, metadata, leaves, kinds);
+    if (fast.size !== leaves.length) return undefined;
+    return assemble(leaves, fast, new Map(), rows, kinds, fail);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Refuses a file with a column compressed by a codec the reader lacks. */

@@ -42,6 +42,8 @@ class Unsupported extends Error {}
 interface Decoded {
   /** The values as a plain array, null where missing (when asked for). */
   array?: (number | null)[];
+  /** The array holds an INT64 beyond 2^53 (rounded). */
+  unsafe: boolean;
   /** Else `rows × width` bytes, little-endian values of the physical type. */
   data: ArrayBuffer;
   /** 1 where the row has a value; absent when every row has one. */
@@ -50,11 +52,27 @@ interface Decoded {
 }
 
 /**
+ * The bytes `start..end` of the file (a column chunk), valid until the next
+ * call; throws if they are not all inside the data part of the file.
+ */
+export type ChunkSource = (start: number, end: number) => Uint8Array;
+
+/** A {@linkcode ChunkSource} over the whole file in memory. */
+export function bytesSource(bytes: Uint8Array): ChunkSource {
+  return (start, end) => {
+    if (!(start >= 4) || !(end >= start) || !(end <= bytes.length - 8)) {
+      throw new Error("column chunk outside the file");
+    }
+    return bytes.subarray(start, end);
+  };
+}
+
+/**
  * Decodes every column the fast path can read. Returns column name → values
  * for those; the others are absent (the general reader reads them).
  */
 export function readFastColumns(
-  bytes: Uint8Array,
+  source: ChunkSource,
   metadata: FileMetaData,
   leaves: Leaf[],
   kinds: Record<string, string> | undefined,
@@ -64,7 +82,6 @@ export function readFastColumns(
   let total = 0;
   for (const rg of metadata.row_groups) total += Number(rg.num_rows);
   if (!(rows > 0) || total !== rows) return out;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const elements = new Map<string, SchemaElement>();
   for (const el of metadata.schema.slice(1)) elements.set(el.name, el);
   for (const leaf of leaves) {
@@ -73,12 +90,16 @@ export function readFastColumns(
     const kind = kinds?.[leaf.name];
     const typed = TYPED_KINDS.find((k) => k === kind);
     // Straight into the plain array the general reader would give, unless
-    // the column becomes a typed array, or bigints (decided from the raw
-    // INT64 words after reading).
-    const toArray = el.type !== "INT64" && kind !== "bigint[]" &&
+    // the column becomes a typed array or bigints. INT64 values beyond
+    // 2^53 make bigints unless the kind says numbers: then the column is
+    // read again as raw words.
+    const toArray = kind !== "bigint[]" &&
       !(typed && TYPED[typed].type === leaf.info.type);
     try {
-      const decoded = decodeColumn(bytes, view, metadata, el, rows, toArray);
+      let decoded = decodeColumn(source, metadata, el, rows, toArray);
+      if (decoded?.unsafe && kind !== "number[]") {
+        decoded = decodeColumn(source, metadata, el, rows, false);
+      }
       if (decoded) out.set(leaf.name, finish(decoded, el.type!, leaf, kind));
     } catch {
       // Unsupported, or corrupt: the general reader decides (and words
@@ -100,8 +121,7 @@ function eligible(el: SchemaElement, leaf: Leaf): boolean {
 
 /** Decodes one column over all row groups; undefined if a chunk is missing. */
 function decodeColumn(
-  bytes: Uint8Array,
-  view: DataView,
+  source: ChunkSource,
   metadata: FileMetaData,
   el: SchemaElement,
   rows: number,
@@ -111,8 +131,6 @@ function decodeColumn(
   const optional = el.repetition_type !== "REQUIRED";
   const data = new ArrayBuffer(toArray ? 0 : rows * width);
   const col: Column = {
-    bytes,
-    view,
     physical: el.type!,
     width,
     optional,
@@ -123,6 +141,8 @@ function decodeColumn(
     out8: new Uint8Array(data),
     out32: new Int32Array(data),
     scratch: new ArrayBuffer(0),
+    numbers: new Float64Array(0),
+    unsafe: false,
     defined: undefined,
     nulls: 0,
     row: 0,
@@ -135,16 +155,24 @@ function decodeColumn(
     const meta = chunk?.meta_data;
     if (!meta || meta.type !== el.type || chunk.file_path) return undefined;
     if (!READABLE_CODECS.has(meta.codec)) return undefined;
-    readChunk(col, meta, Number(rg.num_rows));
+    let start = Number(meta.data_page_offset);
+    const dictAt = Number(meta.dictionary_page_offset ?? 0);
+    if (dictAt > 0 && dictAt < start) start = dictAt;
+    const end = start + Number(meta.total_compressed_size);
+    readChunk(col, source(start, end), meta, Number(rg.num_rows));
   }
   if (col.row !== rows) throw new Error("column ends early");
-  return { array: col.array, data, defined: col.defined, nulls: col.nulls };
+  return {
+    array: col.array,
+    unsafe: col.unsafe,
+    data,
+    defined: col.defined,
+    nulls: col.nulls,
+  };
 }
 
 /** The state of a column being decoded. */
 interface Column {
-  bytes: Uint8Array;
-  view: DataView;
   physical: string;
   width: number;
   optional: boolean;
@@ -156,6 +184,10 @@ interface Column {
   out32: Int32Array;
   /** Aligned room for the values of an unaligned page. */
   scratch: ArrayBuffer;
+  /** Room for a page of INT64 values as numbers (array mode). */
+  numbers: Float64Array;
+  /** An INT64 beyond 2^53 went into `array`. */
+  unsafe: boolean;
   defined: Uint8Array | undefined;
   nulls: number;
   /** The next row to fill. */
@@ -167,16 +199,16 @@ type ChunkMeta = NonNullable<
 >;
 
 /** Decodes the pages of one column chunk (`groupRows` rows). */
-function readChunk(col: Column, meta: ChunkMeta, groupRows: number): void {
-  const { bytes, width } = col;
-  let start = Number(meta.data_page_offset);
-  const dictAt = Number(meta.dictionary_page_offset ?? 0);
-  if (dictAt > 0 && dictAt < start) start = dictAt;
-  const end = start + Number(meta.total_compressed_size);
-  if (!(start >= 4) || !(end <= bytes.length - 8)) {
-    throw new Error("column chunk outside the file");
-  }
-  const reader = { view: col.view, offset: start };
+function readChunk(
+  col: Column,
+  bytes: Uint8Array,
+  meta: ChunkMeta,
+  groupRows: number,
+): void {
+  const { width } = col;
+  const end = bytes.length;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const reader = { view, offset: 0 };
   const groupEnd = col.row + groupRows;
   let dict: ArrayBuffer | undefined;
   let dictSize = 0;
@@ -308,7 +340,9 @@ function plain(col: Column, values: Uint8Array, n: number, present: number) {
   if (values.length < present * width) throw new Error("values end early");
   const array = col.array;
   if (array) {
-    const src = typedValues(col, values, present);
+    const src = col.physical === "INT64"
+      ? int64Numbers(col, int64Words(col, values, present), true)
+      : typedValues(col, values, present);
     if (present === n) {
       for (let i = 0; i < n; i++) array[row + i] = src[i];
     } else {
@@ -360,12 +394,20 @@ function dictionary(
   const defined = present === n ? undefined : col.defined!;
   const array = col.array;
   if (array) {
-    const src = typedView(col.physical, dict, 0, dictSize);
+    const src = col.physical === "INT64"
+      ? int64Numbers(col, new Int32Array(dict), false).slice(0, dictSize)
+      : typedView(col.physical, dict, 0, dictSize);
     let j = 0;
     for (let i = 0; i < n; i++) {
       array[row + i] = defined && defined[row + i] !== 1
         ? null
         : src[indices[j++]];
+    }
+    if (col.physical === "INT64") {
+      for (let i = 0; i < n; i++) {
+        const v = array[row + i];
+        if (v !== null && (v > MAX_SAFE || v < -MAX_SAFE)) col.unsafe = true;
+      }
     }
     return;
   }
@@ -388,6 +430,37 @@ function dictionary(
     }
   }
 }
+
+/** The first `count` INT64 values of `bytes` as (low, high) words. */
+function int64Words(col: Column, bytes: Uint8Array, count: number) {
+  if (bytes.byteOffset % 4 === 0) {
+    return new Int32Array(bytes.buffer, bytes.byteOffset, count * 2);
+  }
+  return new Int32Array(alignedBuffer(col, bytes, count * 8), 0, count * 2);
+}
+
+/**
+ * INT64 words (low, high pairs) as numbers, in the column's reused buffer;
+ * notes in `col.unsafe` a value beyond 2^53 (rounded as `Number` rounds).
+ */
+function int64Numbers(
+  col: Column,
+  words: Int32Array,
+  mark: boolean,
+): Float64Array {
+  const count = words.length >> 1;
+  if (col.numbers.length < count) col.numbers = new Float64Array(count);
+  const out = col.numbers;
+  let unsafe = false;
+  for (let i = 0; i < count; i++) {
+    const v = int64(words, i);
+    out[i] = v;
+    if (v > MAX_SAFE || v < -MAX_SAFE) unsafe = true;
+  }
+  if (unsafe && mark) col.unsafe = true;
+  return out;
+}
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
 /** `count` values of the column's type at the start of `bytes`. */
 function typedValues(

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { decodeParquet } from "./_decode.ts";
+import { decodeParquet, decodeParquetFile } from "./_decode.ts";
 import type { DecodedMetrics } from "./types.ts";
 
 /**
@@ -39,4 +39,37 @@ export function decodeMetrics(
   source?: string,
 ): Promise<DecodedMetrics> {
   return decodeParquet(bytes, source, { fast: true });
+}
+
+/**
+ * {@linkcode decodeMetrics} of the Parquet file at `path`, a regular file
+ * inside `root`, with the same result and errors. A file whose columns are
+ * all flat numbers (the common case) is read chunk by chunk into a reused
+ * buffer rather than whole.
+ *
+ * Needs `--allow-read` on `path`.
+ *
+ * @param path The file.
+ * @param root The folder the file must be inside (see `openVaultFile`).
+ * @returns Column name → values, the row count and each column's type.
+ * @throws {Deno.errors.NotFound} There is no file at `path`.
+ * @throws {CorruptFileError} As {@linkcode decodeMetrics}.
+ * @throws {UnsupportedFormatError} As {@linkcode decodeMetrics}.
+ *
+ * @example
+ * ```ts
+ * import { decodeMetricsFile, encodeMetrics } from "./parquet.ts";
+ * const dir = await Deno.makeTempDir();
+ * const { bytes } = await encodeMetrics({ step: [0, 1], loss: [0.5, null] });
+ * await Deno.writeFile(`${dir}/m.parquet`, bytes);
+ * const { columns } = await decodeMetricsFile(`${dir}/m.parquet`, dir);
+ * console.assert(columns.loss[1] === null);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export function decodeMetricsFile(
+  path: string,
+  root: string,
+): Promise<DecodedMetrics> {
+  return decodeParquetFile(path, root);
 }

@@ -34,4 +34,4 @@ export type {
 } from "./types.ts";
 export { KINDS_KEY } from "./types.ts";
 export { encodeMetrics, encodeTypedMetrics } from "./encode.ts";
-export { decodeMetrics } from "./decode.ts";
+export { decodeMetrics, decodeMetricsFile } from "./decode.ts";
