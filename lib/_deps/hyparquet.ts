@@ -15,3 +15,4 @@ export {
   parquetRead,
   type SchemaElement,
 } from "npm:hyparquet@1.33.0";
+export { parquetHeader } from "npm:hyparquet@1.33.0/src/column.js";

@@ -10,6 +10,7 @@ import { NotFoundError } from "../errors.ts";
 import {
   type DecodedMetrics,
   decodeMetrics,
+  decodeMetricsFile,
   type ReadColumn,
 } from "../formats/parquet/parquet.ts";
 import { STRATA_DIR } from "../vault.ts";
@@ -157,8 +158,10 @@ async function readTable(
 ): Promise<DecodedMetrics> {
   const file = join(specimenDir, STRATA_DIR, `${name}.parquet`);
   try {
-    const bytes = await readVaultFile(file, { root: specimenDir });
-    return await decodeMetrics(bytes, file);
+    // Blocking reads, chunk by chunk: the async read of the whole file
+    // went through the thread pool in many hops, which on a busy machine
+    // waited longer than the decode.
+    return await decodeMetricsFile(file, specimenDir);
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }

@@ -1,22 +1,13 @@
 /**
- * Parquet bytes → metric columns, through hyparquet with the vault's
- * decompressors and exact type conversions.
+ * Parquet bytes → metric columns (see `_decode.ts`).
  *
  * @module
  */
-import { parquetMetadata, parquetRead } from "../../_deps/hyparquet.ts";
-import type { ColumnData, FileMetaData } from "../../_deps/hyparquet.ts";
-import { DECOMPRESSORS, READABLE_CODECS } from "./_codecs.ts";
-import { PARSERS } from "./_types.ts";
+import { checkCodecs, decodeParquet, decodeParquetFile } from "./_decode.ts";
+import { flatLeaves } from "./_columns.ts";
 import { CorruptFileError, UnsupportedFormatError } from "../../errors.ts";
-import {
-  flatLeaves,
-  type Leaf,
-  storedKinds,
-  toReadColumn,
-} from "./_columns.ts";
-import { hasMagic, messageOf } from "./_util.ts";
-import type { DecodedMetrics, ReadColumn, ReadColumnInfo } from "./types.ts";
+import type { FileMetaData } from "../../_deps/hyparquet.ts";
+import type { DecodedMetrics, ReadColumnInfo } from "./types.ts";
 
 /**
  * Decodes a Parquet file of metrics (ours, or flat files written by polars,
@@ -46,72 +37,46 @@ import type { DecodedMetrics, ReadColumn, ReadColumnInfo } from "./types.ts";
  * console.assert(rows === 2 && columns.acc[1] === null);
  * ```
  */
-export async function decodeMetrics(
+export function decodeMetrics(
   bytes: Uint8Array,
   source?: string,
 ): Promise<DecodedMetrics> {
-  const where = source === undefined ? "the given bytes" : `"${source}"`;
-  const corrupt = (reason: string, cause?: unknown) =>
-    new CorruptFileError(`Cannot read metrics from ${where}: ${reason}`, {
-      cause,
-    });
-
-  if (bytes.byteLength === 0) {
-    throw corrupt("it is empty (0 bytes); write the metrics again");
-  }
-  if (!hasMagic(bytes)) {
-    throw corrupt(
-      `it is not a Parquet file (${bytes.byteLength} bytes that do not start and end with "PAR1"); it may be truncated or another format`,
-    );
-  }
-  const buffer = bytes.byteOffset === 0 &&
-      bytes.byteLength === bytes.buffer.byteLength &&
-      bytes.buffer instanceof ArrayBuffer
-    ? bytes.buffer
-    : bytes.slice().buffer;
-
-  let metadata;
-  try {
-    metadata = parquetMetadata(buffer);
-  } catch (e) {
-    throw corrupt(`its footer does not decode (${messageOf(e)})`, e);
-  }
-
-  const unsupported = (reason: string) =>
-    new UnsupportedFormatError(
-      `Cannot read metrics from ${where}: ${reason}`,
-    );
-  const { leaves, schema: readSchema } = flatLeaves(
-    metadata.schema,
-    corrupt,
-    unsupported,
-  );
-  const kinds = storedKinds(metadata.key_value_metadata);
-  checkCodecs(metadata, unsupported);
-
-  const rows = Number(metadata.num_rows);
-  const chunks = new Map<string, ColumnData[]>(
-    leaves.map((l) => [l.name, []]),
-  );
-  if (rows > 0) {
-    try {
-      await parquetRead({
-        file: buffer,
-        metadata: { ...metadata, schema: readSchema },
-        compressors: DECOMPRESSORS,
-        utf8: false,
-        parsers: PARSERS,
-        onChunk: (chunk) => chunks.get(chunk.columnName)?.push(chunk),
-      });
-    } catch (e) {
-      throw corrupt(`its data does not decode (${messageOf(e)})`, e);
-    }
-  }
-
-  return assemble(leaves, chunks, rows, kinds, corrupt);
+  return decodeParquet(bytes, source, { fast: true });
 }
 
-/** Refuses a file with a column compressed by a codec the reader lacks. */
+/**
+ * {@linkcode decodeMetrics} of the Parquet file at `path`, a regular file
+ * inside `root`, with the same result and errors. A file whose columns are
+ * all flat numbers (the common case) is read chunk by chunk into a reused
+ * buffer rather than whole.
+ *
+ * Needs `--allow-read` on `path`.
+ *
+ * @param path The file.
+ * @param root The folder the file must be inside (see `openVaultFile`).
+ * @returns Column name → values, the row count and each column's type.
+ * @throws {Deno.errors.NotFound} There is no file at `path`.
+ * @throws {CorruptFileError} As {@linkcode decodeMetrics}.
+ * @throws {UnsupportedFormatError} As {@linkcode decodeMetrics}.
+ *
+ * @example
+ * ```ts
+ * import { decodeMetricsFile, encodeMetrics } from "./parquet.ts";
+ * const dir = await Deno.makeTempDir();
+ * const { bytes } = await encodeMetrics({ step: [0, 1], loss: [0.5, null] });
+ * await Deno.writeFile(`${dir}/m.parquet`, bytes);
+ * const { columns } = await decodeMetricsFile(`${dir}/m.parquet`, dir);
+ * console.assert(columns.loss[1] === null);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export function decodeMetricsFile(
+  path: string,
+  root: string,
+): Promise<DecodedMetrics> {
+  return decodeParquetFile(path, root);
+}
+
 /**
  * The columns of a Parquet file as {@linkcode decodeMetrics} would read
  * them, from its footer alone: checks every column is flat and of a type
@@ -145,65 +110,4 @@ export function readableColumns(
   const { leaves } = flatLeaves(metadata.schema, corrupt, unsupported);
   checkCodecs(metadata, unsupported);
   return leaves.map((l) => l.info);
-}
-
-function checkCodecs(
-  metadata: FileMetaData,
-  unsupported: (reason: string) => Error,
-): void {
-  for (const rg of metadata.row_groups) {
-    for (const c of rg.columns) {
-      const codec = c.meta_data?.codec;
-      if (codec && !READABLE_CODECS.has(codec)) {
-        throw unsupported(
-          `column "${
-            c.meta_data?.path_in_schema.join(".")
-          }" is compressed with ${codec}, which this reader cannot decode (it reads ${
-            [...READABLE_CODECS].join(", ")
-          }); rewrite the file with zstd, snappy or lz4`,
-        );
-      }
-    }
-  }
-}
-
-/** Joins each column's decoded pages in row order, checking none is missing. */
-function assemble(
-  leaves: Leaf[],
-  chunks: Map<string, ColumnData[]>,
-  rows: number,
-  kinds: ReturnType<typeof storedKinds>,
-  corrupt: (reason: string) => Error,
-): DecodedMetrics {
-  const columns: Record<string, ReadColumn> = {};
-  const schema: ReadColumnInfo[] = [];
-  for (const leaf of leaves) {
-    const parts = chunks.get(leaf.name)!.sort((a, b) =>
-      a.rowStart - b.rowStart
-    );
-    let n = 0;
-    for (const p of parts) {
-      if (p.rowStart !== n) {
-        throw corrupt(
-          `column "${leaf.name}" has rows ${n}..${p.rowStart} missing`,
-        );
-      }
-      n += p.columnData.length;
-    }
-    if (n !== rows) {
-      throw corrupt(
-        `column "${leaf.name}" has ${n} values but the footer says ${rows} rows`,
-      );
-    }
-    const data = parts.map((p) => p.columnData as ArrayLike<unknown>);
-    // defineProperty: a column may be called "__proto__".
-    Object.defineProperty(columns, leaf.name, {
-      value: toReadColumn(data, rows, leaf.info, kinds?.[leaf.name]),
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-    schema.push(leaf.info);
-  }
-  return { columns, rows, schema };
 }

@@ -6,13 +6,14 @@
  * COMPRESSION zstd)`; only the COPY is timed — the rows are already in a
  * DuckDB table, put there once by an appender). For comparison it also times
  * hyparquet-writer's `parquetWriteBuffer` on the same typed arrays, and reads
- * the file back with `decodeMetrics()` against DuckDB loading it into a table.
+ * files back with `readMetricTable()` (our files, polars-like and
+ * pyarrow-like ones) against DuckDB loading each into a table.
  *
  * Run: `deno run -A tests/_tools/bench/metrics_bench.ts`
  *
  * @module
  */
-import { DuckDBInstance } from "@duckdb/node-api";
+import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { parquetMetadata } from "hyparquet";
 import { parquetHeader } from "hyparquet/src/column.js";
 import { decompressLz4Raw } from "hyparquet-compressors/src/lz4.js";
@@ -22,6 +23,8 @@ import {
   decodeMetrics,
   encodeMetrics,
 } from "../../../lib/formats/parquet/parquet.ts";
+import { decodeParquet } from "../../../lib/formats/parquet/_decode.ts";
+import { readMetricTable } from "../../../lib/metrics_log/table.ts";
 import { benchDir, medianMs, report } from "./_bench.ts";
 
 const ROWS = 1_000_000;
@@ -135,28 +138,7 @@ export async function benchMetrics(): Promise<void> {
     });
 
     await Deno.writeFile(ours, (await encodeMetrics(typed)).bytes);
-    const readOurs = perSecond(
-      await medianMs(
-        async () => await decodeMetrics(await Deno.readFile(ours), ours),
-        { runs: 5, warmup: 1 },
-      ),
-    );
-    const duckRead = perSecond(
-      await medianMs(
-        () =>
-          con.run(
-            `CREATE OR REPLACE TABLE r AS SELECT * FROM read_parquet('${ours}')`,
-          ),
-        { runs: 5, warmup: 1 },
-      ),
-    );
-    report({
-      name: "metrics: readMetrics 1M×4 values/s (decodeMetrics)",
-      value: readOurs,
-      unit: "values/s",
-      higherIsBetter: true,
-      reference: { name: "DuckDB read_parquet into a table", value: duckRead },
-    });
+    await benchReads(con, dir.path, typed, plain);
 
     // LZ4_RAW, what DuckDB, pyarrow and polars write for "lz4".
     const lz4 = join(dir.path, "lz4.parquet");
@@ -173,7 +155,10 @@ export async function benchMetrics(): Promise<void> {
       value: readLz4,
       unit: "values/s",
       higherIsBetter: true,
-      reference: { name: "DuckDB read_parquet into a table", value: duckRead },
+      reference: {
+        name: "DuckDB read_parquet into a table",
+        value: perSecond(await duckReadMs(con, lz4)),
+      },
     });
     const pages = lz4Pages(lz4Bytes);
     const raw = pages.reduce((n, p) => n + p.size, 0);
@@ -195,6 +180,116 @@ export async function benchMetrics(): Promise<void> {
   } finally {
     con.closeSync();
     instance.closeSync();
+  }
+}
+
+/** Runs `a` and `b` in turn (11 times, after 2 warm-ups): their median ms. */
+async function alternateMs(
+  a: () => Promise<unknown>,
+  b: () => Promise<unknown>,
+): Promise<[number, number]> {
+  const ta: number[] = [];
+  const tb: number[] = [];
+  for (let i = 0; i < 13; i++) {
+    let t0 = performance.now();
+    await a();
+    const da = performance.now() - t0;
+    t0 = performance.now();
+    await b();
+    const db = performance.now() - t0;
+    if (i >= 2) {
+      ta.push(da);
+      tb.push(db);
+    }
+  }
+  const median = (t: number[]) => t.sort((x, y) => x - y)[t.length >> 1];
+  return [median(ta), median(tb)];
+}
+
+/** DuckDB loading a Parquet file into a table, in this process: median ms. */
+function duckReadMs(con: DuckDBConnection, path: string): Promise<number> {
+  return medianMs(
+    () =>
+      con.run(
+        `CREATE OR REPLACE TABLE r AS SELECT * FROM read_parquet('${path}')`,
+      ),
+    { runs: 7, warmup: 2 },
+  );
+}
+
+/**
+ * readMetrics (`readMetricTable`, what `SpecimenStorage.readMetrics` calls)
+ * of 1M×4 beside DuckDB reading the same file into a table, each timed
+ * alternately in this process after a warm-up: our files (typed arrays and
+ * number[] kinds), and files laid out as polars writes (zstd, v1 pages,
+ * PLAIN doubles, a dictionary INT64 step when it repeats) and as pyarrow
+ * writes (snappy, v1 pages), written here by DuckDB since neither is
+ * installed. "before" is the general reader (hyparquet) on the same file.
+ */
+async function benchReads(
+  con: DuckDBConnection,
+  dir: string,
+  typed: ReturnType<typeof trainingCurves>,
+  plain: Record<string, number[]>,
+): Promise<void> {
+  const files: [string, string][] = [];
+  const specimen = async (name: string, bytes?: Uint8Array) => {
+    const path = join(dir, name, "strata", "metrics.parquet");
+    await Deno.mkdir(join(dir, name, "strata"), { recursive: true });
+    if (bytes) await Deno.writeFile(path, bytes);
+    files.push([name, path]);
+    return path;
+  };
+  await specimen("ours, typed arrays", (await encodeMetrics(typed)).bytes);
+  await specimen("ours, number[]", (await encodeMetrics(plain)).bytes);
+  await con.run(
+    `COPY (SELECT step::BIGINT AS step, loss, accuracy, lr FROM read_parquet('${
+      files[0][1]
+    }')) TO '${await specimen(
+      "polars-like zstd",
+    )}' (FORMAT parquet, COMPRESSION zstd)`,
+  );
+  await con.run(
+    `COPY (SELECT step::BIGINT AS step, loss, accuracy, lr FROM read_parquet('${
+      files[0][1]
+    }')) TO '${await specimen(
+      "pyarrow-like snappy",
+    )}' (FORMAT parquet, COMPRESSION snappy)`,
+  );
+  for (const [name, path] of files) {
+    const specimenDir = join(path, "..", "..");
+    // Alternated run by run, so a load change on the shared machine hits
+    // both alike.
+    const [duckMs, afterMs] = await alternateMs(
+      () =>
+        con.run(
+          `CREATE OR REPLACE TABLE r AS SELECT * FROM read_parquet('${path}')`,
+        ),
+      () => readMetricTable(specimenDir, "metrics"),
+    );
+    const duck = VALUES / (duckMs / 1000);
+    const after = VALUES / (afterMs / 1000);
+    const before = VALUES / (await medianMs(
+      async () =>
+        decodeParquet(await Deno.readFile(path), path, { fast: false }),
+      { runs: 3, warmup: 1 },
+    ) / 1000);
+    const reference = { name: "DuckDB read_parquet into a table", value: duck };
+    report({
+      name: `metrics: readMetrics 1M×4 values/s (${name})`,
+      value: after,
+      unit: "values/s",
+      higherIsBetter: true,
+      goal: duck,
+      reference,
+    });
+    report({
+      name: `metrics:   before (hyparquet only), ${name}`,
+      value: before,
+      unit: "values/s",
+      higherIsBetter: true,
+      reference,
+    });
   }
 }
 
