@@ -6,6 +6,8 @@
  * Rules (each problem is reported with its 1-based line number, never thrown,
  * until the bad-line limit):
  * - a line must be one JSON object; blank lines are skipped silently;
+ * - `NaN`, `Infinity` and `-Infinity` are read as those numbers (Python's
+ *   `json.dumps` writes them for a loss that diverged);
  * - a line that is not JSON, not an object, or not UTF-8 is skipped and
  *   reported; after `maxBadLines` of them the follower throws;
  * - a line longer than `maxLineBytes` (default 16 MiB) is skipped without
@@ -318,7 +320,7 @@ class LineParser {
     const line = this.#line;
     let value: unknown;
     try {
-      value = JSON.parse(text);
+      value = parseLine(text);
     } catch (e) {
       if (text.trim() === "") {
         this.#line++;
@@ -362,4 +364,65 @@ class LineParser {
       );
     }
   }
+}
+
+const NON_FINITE: Record<string, number> = {
+  NaN: NaN,
+  Infinity: Infinity,
+  "-Infinity": -Infinity,
+};
+/** A marker no JSON string from a writer holds (it cannot contain U+0000 raw). */
+const MARK = "\u0000nonfinite:";
+
+/**
+ * `JSON.parse`, also reading the bare `NaN`, `Infinity` and `-Infinity`
+ * Python's `json` module writes. Only a line that fails strict parsing
+ * and names one of them takes the slower path.
+ */
+function parseLine(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    if (!/NaN|Infinity/.test(text)) throw e;
+    const marked = markNonFinite(text);
+    if (marked === text) throw e;
+    return JSON.parse(
+      marked,
+      (_k, v) =>
+        typeof v === "string" && v.startsWith(MARK)
+          ? NON_FINITE[v.slice(MARK.length)]
+          : v,
+    );
+  }
+}
+
+/** Replaces bare NaN/±Infinity tokens outside strings with marked strings. */
+function markNonFinite(text: string): string {
+  let out = "";
+  let i = 0;
+  let from = 0;
+  while (i < text.length) {
+    const c = text[i];
+    if (c === '"') {
+      // Skip the string, escapes included.
+      for (i++; i < text.length && text[i] !== '"'; i++) {
+        if (text[i] === "\\") i++;
+      }
+      i++;
+      continue;
+    }
+    const token = text.startsWith("-Infinity", i)
+      ? "-Infinity"
+      : text.startsWith("Infinity", i)
+      ? "Infinity"
+      : text.startsWith("NaN", i)
+      ? "NaN"
+      : undefined;
+    if (token) {
+      out += text.slice(from, i) + JSON.stringify(MARK + token);
+      i += token.length;
+      from = i;
+    } else i++;
+  }
+  return out + text.slice(from);
 }
