@@ -22,6 +22,7 @@ export { parseArgs } from "node:util";
 export { createHash, randomBytes } from "node:crypto";
 export { cpus, tmpdir, totalmem } from "node:os";
 export { kill as killProcess } from "node:process";
+export { setImmediate } from "node:timers";
 export {
   closeSync as closeFdSync,
   constants as fsConstants,

@@ -35,6 +35,18 @@ Deno.test("deno task demo runs the whole workflow with the task's own permission
     r.stdout,
     /demo_lr_0_001\W+0\.001\W+20241219\W+0\.34067956940011584/,
   );
+  // The digits example trains in Python (the test setup installs numpy and
+  // scikit-learn), then a sweep of its learning rate runs and is compared.
+  for (const step of [10, 11]) {
+    assertMatch(r.stdout, new RegExp(`\\[${step}\\] `));
+  }
+  assertMatch(
+    r.stdout,
+    /epoch 30: train loss \d\.\d{4}, test accuracy 0\.9\d{3}/,
+  );
+  assertMatch(r.stdout, /strata\/first_layer_weights\.zarr .* float32 64×64/);
+  assertEquals(r.stdout.match(/3 runs: 3 succeeded, 0 failed/g)?.length, 2);
+  assertMatch(r.stdout, /\(4 rows\)/);
   const vault = /throwaway vault: (\S+)/.exec(r.stdout)![1];
   assert(
     !(await Deno.stat(vault).then(() => true, () => false)),
