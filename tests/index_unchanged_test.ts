@@ -55,7 +55,7 @@ async function changeSeen(vault: string, expect: RegExp) {
   assertMatch(fast.stderr, /ffi|FFI/);
   const r = await index(vault);
   assertEquals(r.code, 0, r.stderr);
-  assertMatch(r.stdout, expect);
+  assertMatch(r.stdout, expect, r.stderr);
 }
 
 const past = (s: number) => new Date(Date.now() - s * 1000);
@@ -140,12 +140,16 @@ Deno.test("index task: every kind of change is seen (the run without DuckDB fail
     const parts = join(v.specimens, "a", "strata", "train.parts");
     await Deno.mkdir(parts);
     using db = await openDatabase(":memory:");
-    const part = (n: number) =>
-      db.connection.run(
-        `COPY (SELECT ${n} AS step, 0.5 AS loss) TO '${
-          join(parts, `part-00000${n}.parquet`)
-        }' (FORMAT parquet)`,
+    // Backdated: a log changed a moment ago may be a logger closing, which
+    // the index looks at twice (so its fingerprint depends on timing).
+    const part = async (n: number) => {
+      const file = join(parts, `part-00000${n}.parquet`);
+      await db.connection.run(
+        `COPY (SELECT ${n} AS step, 0.5 AS loss) TO '${file}' (FORMAT parquet)`,
       );
+      await Deno.utime(file, past(60), past(60));
+      await Deno.utime(parts, past(60), past(60));
+    };
     await part(1);
     await changeSeen(v.path, /Indexed \(incremental\).*1 read/);
     await indexed(v.path);
@@ -171,10 +175,9 @@ Deno.test("index task: every kind of change is seen (the run without DuckDB fail
       const s = await Deno.stat(old);
       await Deno.writeFile(catalog, await Deno.readFile(old));
       await Deno.utime(catalog, s.atime!, s.mtime!);
-      await changeSeen(
-        v.path,
-        /Indexed \(incremental\): 4 specimen\(s\).*1 read/,
-      );
+      // (Specimen a, whose log is interrupted, may be read again too: see
+      // the note on interrupted logs' fingerprints in docs/RELIABILITY.md.)
+      await changeSeen(v.path, /Indexed \(incremental\): 4 specimen\(s\)/);
       await indexed(v.path);
       await Deno.copyFile(catalog, old + ".new");
       await Deno.remove(join(v.specimens, "e"), { recursive: true });
@@ -213,7 +216,10 @@ Deno.test("index task: every kind of change is seen (the run without DuckDB fail
       ) {
         if (bad === null) await Deno.remove(sidecar);
         else await Deno.writeTextFile(sidecar, bad);
-        await changeSeen(v.path, /^Catalog up to date: 3 specimen\(s\)/);
+        await changeSeen(
+          v.path,
+          /^(Catalog up to date|Indexed \(incremental\)): 3 specimen\(s\)/,
+        );
         assertEquals(await Deno.readTextFile(sidecar), good); // written again
         await indexed(v.path);
       }

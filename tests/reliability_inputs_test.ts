@@ -98,8 +98,9 @@ async function goodVault() {
 
 const base = ["--domain", "training", "--method", "fine_tuning"];
 
-/** The catalog is a cache the tests rebuild: not part of the good state. */
-const isCatalog = (path: string) => path === "vault.duckdb";
+/** The catalog (and its sidecar files) is a cache the tests rebuild: not part of the good state. */
+const isCatalog = (path: string) =>
+  path === "vault.duckdb" || path.startsWith("vault.duckdb.");
 
 Deno.test("create refuses every bad id, taxonomy pair and tag list: exit 2 (3 for an existing id) naming the value; the vault is unchanged", async () => {
   await using v = await goodVault();

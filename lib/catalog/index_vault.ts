@@ -168,7 +168,7 @@ export async function indexVault(
     scanned = { found, warnings: held };
   }
   const [
-    { openOldCatalog, planChanges },
+    { openOldCatalog, planChanges, readPrevious },
     { readChanged },
     { storeFunctionList },
     { openDatabase },
@@ -269,10 +269,15 @@ export async function indexVault(
     }
     await removeSidecar(paths.catalog);
     await place();
+    // What the catalog now records: writing can add issues to specimens it
+    // kept (a later specimen widened a column they share), so read it back.
+    const stored = await readPrevious(paths.catalog, views).catch(() =>
+      undefined
+    );
     await writeSidecar(
       paths.catalog,
       views,
-      recorded(plan.kept, previous, valid),
+      stored ?? recorded(plan.kept, previous, valid),
     ).catch(() => {}); // without one, the next index reads the catalog
     await functionList();
     progress?.({ phase: "writing", done: 5, total: 5 });
