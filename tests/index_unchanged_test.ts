@@ -140,8 +140,9 @@ Deno.test("index task: every kind of change is seen (the run without DuckDB fail
     const parts = join(v.specimens, "a", "strata", "train.parts");
     await Deno.mkdir(parts);
     using db = await openDatabase(":memory:");
-    // Backdated: a log changed a moment ago may be a logger closing, which
-    // the index looks at twice (so its fingerprint depends on timing).
+    // Backdated, strata/ too: the index trusts a folder's mtime only once it
+    // has settled, so a specimen changed a moment ago is read once more by
+    // the next index (by design), which would blur what these steps count.
     const part = async (n: number) => {
       const file = join(parts, `part-00000${n}.parquet`);
       await db.connection.run(
@@ -149,6 +150,7 @@ Deno.test("index task: every kind of change is seen (the run without DuckDB fail
       );
       await Deno.utime(file, past(60), past(60));
       await Deno.utime(parts, past(60), past(60));
+      await Deno.utime(join(parts, ".."), past(60), past(60));
     };
     await part(1);
     await changeSeen(v.path, /Indexed \(incremental\).*1 read/);
@@ -175,9 +177,10 @@ Deno.test("index task: every kind of change is seen (the run without DuckDB fail
       const s = await Deno.stat(old);
       await Deno.writeFile(catalog, await Deno.readFile(old));
       await Deno.utime(catalog, s.atime!, s.mtime!);
-      // (Specimen a, whose log is interrupted, may be read again too: see
-      // the note on interrupted logs' fingerprints in docs/RELIABILITY.md.)
-      await changeSeen(v.path, /Indexed \(incremental\): 4 specimen\(s\)/);
+      await changeSeen(
+        v.path,
+        /Indexed \(incremental\): 4 specimen\(s\).*1 read/,
+      );
       await indexed(v.path);
       await Deno.copyFile(catalog, old + ".new");
       await Deno.remove(join(v.specimens, "e"), { recursive: true });
@@ -216,10 +219,7 @@ Deno.test("index task: every kind of change is seen (the run without DuckDB fail
       ) {
         if (bad === null) await Deno.remove(sidecar);
         else await Deno.writeTextFile(sidecar, bad);
-        await changeSeen(
-          v.path,
-          /^(Catalog up to date|Indexed \(incremental\)): 3 specimen\(s\)/,
-        );
+        await changeSeen(v.path, /^Catalog up to date: 3 specimen\(s\)/);
         assertEquals(await Deno.readTextFile(sidecar), good); // written again
         await indexed(v.path);
       }
