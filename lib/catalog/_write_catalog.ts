@@ -231,30 +231,33 @@ export async function writeParams(
   c: DuckDBConnection,
   records: SpecimenRecord[],
 ) {
-  const appender = await stage(c, "_stage_params", [
-    "specimen_id",
-    "key",
-    "value",
-    "num",
-  ]);
+  // One staged row per specimen holding its leaves as JSON, unnested by
+  // DuckDB: appending 20 rows per specimen one by one cost a 10,000-specimen
+  // index about 1.4 s; this is one short string per specimen.
+  const appender = await stage(c, "_stage_params", ["specimen_id", "leaves"]);
   let n = 0;
   for (const r of records) {
     const params = r.manifest.params;
     if (params === undefined || params === null) continue;
-    for (const row of flattenParams(params)) {
-      appendRow(appender, [
-        r.id,
-        row.key,
-        row.value,
-        row.num === null ? null : String(row.num),
-      ]);
-      n++;
-    }
+    const leaves = flattenParams(params).map((row) => ({
+      k: row.key,
+      v: row.value,
+      n: row.num,
+    }));
+    if (leaves.length === 0) continue;
+    appendRow(appender, [r.id, JSON.stringify(leaves)]);
+    n++;
   }
   appender.closeSync();
   if (n === 0) return;
   await c.run(
-    `INSERT INTO params SELECT specimen_id, key, value, num::DOUBLE FROM _stage_params`,
+    `INSERT INTO params
+     SELECT specimen_id, u.k, u.v, u.n
+     FROM (
+       SELECT specimen_id,
+              unnest(from_json(leaves, '[{"k":"VARCHAR","v":"VARCHAR","n":"DOUBLE"}]')) AS u
+       FROM _stage_params
+     )`,
   );
 }
 
