@@ -249,6 +249,10 @@ export async function indexVault(
       });
     }
     clock.lap("copy");
+    // Writing can add an issue to a specimen it keeps (a later specimen
+    // widened a column they share): then the sidecar is read back from the
+    // catalog rather than built from the records.
+    let keptIssues = false;
     const valid = await writeCatalog({
       tmp,
       update: previous !== undefined,
@@ -258,7 +262,11 @@ export async function indexVault(
       records: read.records,
       skipped: counts.skipped,
       specimensDir: paths.specimens,
-      warn,
+      warn: (message) => {
+        const id = /^[^/]+\/([^:]+):/.exec(message)?.[1];
+        if (id !== undefined && plan.kept.has(id)) keptIssues = true;
+        warn(message);
+      },
       step: (done) => progress?.({ phase: "writing", done, total: 5 }),
       lap: (phase) => clock.lap(phase),
       early,
@@ -269,11 +277,9 @@ export async function indexVault(
     }
     await removeSidecar(paths.catalog);
     await place();
-    // What the catalog now records: writing can add issues to specimens it
-    // kept (a later specimen widened a column they share), so read it back.
-    const stored = await readPrevious(paths.catalog, views).catch(() =>
-      undefined
-    );
+    const stored = keptIssues
+      ? await readPrevious(paths.catalog, views).catch(() => undefined)
+      : undefined;
     await writeSidecar(
       paths.catalog,
       views,
