@@ -84,6 +84,12 @@ async function deno(args: string[], cwd = ROOT): Promise<Run> {
   };
 }
 
+/**
+ * The code before issue 16's work (commit 3c5e3a4, tagged `perf-before`
+ * locally): a commit id, so a clone without the tag still finds it.
+ */
+const BEFORE_REF = "3c5e3a41d7d5e26fad16e1d5a9430fa0446250b1";
+
 /** The code at `ref`, exported once into /tmp/sv_before_<sha>/. */
 async function exportRef(ref: string): Promise<string> {
   const rev = await new Deno.Command("git", {
@@ -176,7 +182,7 @@ export async function benchEngine(
     steps = 1000,
     rows = 1_000_000,
     runs = 3,
-    before: ref = "perf-before",
+    before: ref = BEFORE_REF,
   } = options;
   const beforeDir = options.beforeDir
     ? await childIn(options.beforeDir)
@@ -500,7 +506,7 @@ if (import.meta.main) {
       steps: num(values.steps, "ENGINE_BENCH_STEPS"),
       rows: num(values.rows, "ENGINE_BENCH_ROWS"),
       runs: num(values.runs, "ENGINE_BENCH_RUNS"),
-      before: values["no-before"] ? null : values.before ?? "perf-before",
+      before: values["no-before"] ? null : values.before ?? BEFORE_REF,
       beforeDir: values["before-dir"],
     });
   }
