@@ -5,12 +5,13 @@
  * @module
  */
 import { join, relative, resolve } from "../_deps.ts";
-import { exists, isTempName, writeAll } from "../_fs.ts";
+import { exists, isTempName } from "../_fs.ts";
 import { errorMessage, NotFoundError, VaultError } from "../errors.ts";
 import { readManifest } from "../specimen/manifest.ts";
 import type { Manifest, RunRecord } from "../specimen/manifest_types.ts";
 import { findDenoConfig, LIBRARY_CONFIG, PROTOCOL_FILE } from "./provenance.ts";
 import { checkSystemInterval, openRunSystemLog } from "./system_log.ts";
+import { tee } from "./_child.ts";
 import {
   assertRunnable,
   beginRun,
@@ -138,8 +139,8 @@ export async function runSpecimen(
     try {
       const echo = options.echo ?? true;
       await Promise.all([
-        tee(child.stdout, join(dir, run.stdout!), echo ? Deno.stdout : null),
-        tee(child.stderr, join(dir, run.stderr!), echo ? Deno.stderr : null),
+        teeTo(child.stdout, join(dir, run.stdout!), echo ? Deno.stdout : null),
+        teeTo(child.stderr, join(dir, run.stderr!), echo ? Deno.stderr : null),
       ]);
       status = await child.status;
     } finally {
@@ -283,26 +284,15 @@ function forwardSignals(child: Deno.ChildProcess): () => void {
   };
 }
 
-/**
- * Copies `stream` to a new log file at `path` and, when given, to `echo`,
- * chunk by chunk as it arrives. The log is written in place rather than
- * renamed at the end: a run that dies midway keeps what it printed.
- */
-async function tee(
+/** {@linkcode tee} into a new log file at `path`. */
+async function teeTo(
   stream: ReadableStream<Uint8Array>,
   path: string,
   echo: { write(p: Uint8Array): Promise<number> } | null,
 ): Promise<void> {
-  using log = await Deno.open(path, { write: true, createNew: true });
-  let echoing = echo !== null;
-  for await (const chunk of stream) {
-    await writeAll(log, chunk);
-    if (echoing) {
-      try {
-        await writeAll(echo!, chunk);
-      } catch {
-        echoing = false; // a closed terminal must not stop the log
-      }
-    }
-  }
+  await tee(
+    stream,
+    await Deno.open(path, { write: true, createNew: true }),
+    echo,
+  );
 }
