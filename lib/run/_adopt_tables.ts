@@ -88,8 +88,12 @@ function asKind(v: unknown, kind: Kind | undefined): LogValue {
 // ---- CSV ----
 
 async function* csvRecords(path: string, root: string, file: string) {
-  using f = await openVaultFile(path, { root });
-  const parser = NodeReadable.from(f.readable).pipe(
+  // The stream owns the file: it closes it at its end, or when cancelled
+  // (destroying `src` below). Closing the file under a read in flight (a
+  // consumer that stops early) rejected that read with nobody to catch it.
+  const f = await openVaultFile(path, { root });
+  const src = NodeReadable.from(f.readable);
+  const parser = src.pipe(
     parseCsvStream({ bom: true, skip_empty_lines: true }),
   );
   try {
@@ -104,6 +108,9 @@ async function* csvRecords(path: string, root: string, file: string) {
       }`,
       { cause: e },
     );
+  } finally {
+    parser.destroy();
+    src.destroy();
   }
 }
 
