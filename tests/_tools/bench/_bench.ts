@@ -84,3 +84,58 @@ export async function benchDir(prefix = "sv_bench_"): Promise<
     [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
   };
 }
+
+/** The repository root (where `deno.json` is). */
+const ROOT = new URL("../../..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** A fresh `deno` process run by {@linkcode deno}. */
+export interface Run {
+  ms: number;
+  code: number;
+  stdout: string;
+  stderr: string;
+  maxRssKb?: number;
+}
+
+export const hasTime = await Deno.stat("/usr/bin/time").then(
+  () => true,
+  () => false,
+);
+
+/** Runs `deno <args>` as a subprocess; wall time and, if measurable, peak RSS. */
+export async function deno(args: string[], cwd = ROOT): Promise<Run> {
+  const [cmd, full] = hasTime
+    ? ["/usr/bin/time", ["-f", "MAXRSS %M", Deno.execPath(), ...args]]
+    : [Deno.execPath(), args];
+  const t0 = performance.now();
+  const out = await new Deno.Command(cmd, {
+    args: full,
+    cwd,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const ms = performance.now() - t0;
+  const dec = new TextDecoder();
+  let stderr = dec.decode(out.stderr);
+  let maxRssKb: number | undefined;
+  const m = stderr.match(/MAXRSS (\d+)\s*$/);
+  if (m) {
+    maxRssKb = Number(m[1]);
+    stderr = stderr.slice(0, m.index);
+  }
+  const run = {
+    ms,
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr,
+    maxRssKb,
+  };
+  if (run.code !== 0) {
+    throw new Error(
+      `deno ${args.join(" ")} exited ${run.code}:\n${run.stderr}`,
+    );
+  }
+  return run;
+}

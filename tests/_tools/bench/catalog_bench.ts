@@ -13,7 +13,7 @@
 import { join, parseArgs, resolve } from "../../../lib/_deps.ts";
 import { openDatabase } from "../../../lib/duckdb/duckdb.ts";
 import { indexVault } from "../../../lib/catalog/index_vault.ts";
-import { benchDir, medianMs, report } from "./_bench.ts";
+import { benchDir, deno, medianMs, report } from "./_bench.ts";
 import { generateVault } from "./gen_vault.ts";
 
 const ROOT = resolve(import.meta.dirname!, "..", "..", "..");
@@ -42,54 +42,6 @@ export interface CatalogBenchOptions {
   cacheDir?: string;
   /** Measure the full index (and its references) only. @default false */
   fullOnly?: boolean;
-}
-
-interface Run {
-  ms: number;
-  code: number;
-  stdout: string;
-  stderr: string;
-  maxRssKb?: number;
-}
-
-const hasTime = await Deno.stat("/usr/bin/time").then(() => true, () => false);
-
-/** Runs `deno <args>` as a subprocess; wall time and, if measurable, peak RSS. */
-async function deno(args: string[], cwd = ROOT): Promise<Run> {
-  const [cmd, full] = hasTime
-    ? ["/usr/bin/time", ["-f", "MAXRSS %M", Deno.execPath(), ...args]]
-    : [Deno.execPath(), args];
-  const t0 = performance.now();
-  const out = await new Deno.Command(cmd, {
-    args: full,
-    cwd,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const ms = performance.now() - t0;
-  const dec = new TextDecoder();
-  let stderr = dec.decode(out.stderr);
-  let maxRssKb: number | undefined;
-  const m = stderr.match(/MAXRSS (\d+)\s*$/);
-  if (m) {
-    maxRssKb = Number(m[1]);
-    stderr = stderr.slice(0, m.index);
-  }
-  const run = {
-    ms,
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr,
-    maxRssKb,
-  };
-  if (run.code !== 0) {
-    throw new Error(
-      `deno ${args.join(" ")} exited ${run.code}:\n${run.stderr}`,
-    );
-  }
-  return run;
 }
 
 /** The generated vault for these parameters, made once and then reused. */

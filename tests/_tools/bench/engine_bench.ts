@@ -29,7 +29,7 @@
  * @module
  */
 import { join, parseArgs, resolve } from "../../../lib/_deps.ts";
-import { benchDir, medianMs, report } from "./_bench.ts";
+import { benchDir, deno, hasTime, medianMs, report } from "./_bench.ts";
 
 const ROOT = resolve(import.meta.dirname!, "..", "..", "..");
 const SELF = import.meta.filename!;
@@ -47,42 +47,6 @@ const CROSS_QUERY =
 /** The shared interop fixtures (`SV_INTEROP` for a tree exported elsewhere). */
 const INTEROP = Deno.env.get("SV_INTEROP") ??
   resolve(ROOT, "..", "shared", "interop");
-
-interface Run {
-  ms: number;
-  stdout: string;
-  maxRssKb?: number;
-}
-
-const hasTime = await Deno.stat("/usr/bin/time").then(() => true, () => false);
-
-/** Runs `deno <args>` (a fresh process); wall time and peak RSS. */
-async function deno(args: string[], cwd = ROOT): Promise<Run> {
-  const [cmd, full] = hasTime
-    ? ["/usr/bin/time", ["-f", "MAXRSS %M", Deno.execPath(), ...args]]
-    : [Deno.execPath(), args];
-  const t0 = performance.now();
-  const out = await new Deno.Command(cmd, {
-    args: full,
-    cwd,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const ms = performance.now() - t0;
-  const dec = new TextDecoder();
-  const stderr = dec.decode(out.stderr);
-  const m = stderr.match(/MAXRSS (\d+)\s*$/);
-  if (out.code !== 0) {
-    throw new Error(`deno ${args.join(" ")} exited ${out.code}:\n${stderr}`);
-  }
-  return {
-    ms,
-    stdout: dec.decode(out.stdout),
-    maxRssKb: m ? Number(m[1]) : undefined,
-  };
-}
 
 /**
  * The code before issue 16's work (commit 3c5e3a4, tagged `perf-before`
