@@ -5,10 +5,9 @@
  *
  * @module
  */
-import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const {
+export {
   basename,
   dirname,
   extname,
@@ -16,8 +15,8 @@ export const {
   join,
   relative,
   resolve,
-} = path;
-export const SEPARATOR: string = path.sep;
+  SEPARATOR,
+} from "./_deps/path.ts";
 export { parseArgs } from "node:util";
 export { createHash, randomBytes } from "node:crypto";
 export { cpus, tmpdir, totalmem } from "node:os";

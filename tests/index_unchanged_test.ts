@@ -12,6 +12,9 @@ import { readPrevious } from "../lib/catalog/_plan.ts";
 import { readSidecar, SIDECAR_SUFFIX } from "../lib/catalog/_sidecar.ts";
 import { indexVault } from "../lib/catalog/index_vault.ts";
 import { openDatabase } from "../lib/duckdb/duckdb.ts";
+import { readManifest, writeManifest } from "../lib/specimen/manifest.ts";
+import { SpecimenStorage } from "../lib/run/storage.ts";
+import { CHANGES_FILE } from "../lib/vault_changes.ts";
 import {
   catalogCount as count,
   writeSpecimen,
@@ -92,14 +95,19 @@ Deno.test("index task finds nothing changed without DuckDB, and repeats the reco
   assertMatch(strict.stderr, /error: --strict: 1 warning/);
 });
 
+/** Backdates `specimens/`, so that the next index trusts its mtime. */
+async function settle(v: { specimens: string }) {
+  await Deno.utime(v.specimens, past(60), past(60));
+}
+
 Deno.test("index task: every kind of change is seen (the run without DuckDB fails, the whole path indexes it)", async (t) => {
   await using v = await tempVault();
   await vaultWith(v, ["a", "b", "c"]);
   const catalog = join(v.path, "vault.duckdb");
-  const sidecar = catalog + SIDECAR_SUFFIX;
+  await settle(v);
   await indexed(v.path);
 
-  await t.step("a specimen added", async () => {
+  await t.step("a specimen folder added, by hand", async () => {
     await writeSpecimen(v.path, { id: "d" });
     await changeSeen(
       v.path,
@@ -107,7 +115,7 @@ Deno.test("index task: every kind of change is seen (the run without DuckDB fail
     );
     await indexed(v.path);
   });
-  await t.step("a specimen removed", async () => {
+  await t.step("a specimen folder removed, by hand", async () => {
     await Deno.remove(join(v.specimens, "d"), { recursive: true });
     await changeSeen(
       v.path,
@@ -115,51 +123,103 @@ Deno.test("index task: every kind of change is seen (the run without DuckDB fail
     );
     await indexed(v.path);
   });
-  await t.step("a manifest rewritten in place with the same size", async () => {
-    const path = join(v.specimens, "b", "manifest.msgpack");
-    const bytes = await Deno.readFile(path);
-    using f = await Deno.open(path, { write: true });
-    await f.write(bytes); // same bytes, same size: only the mtime moves
-    f.close();
-    await Deno.utime(path, past(30), past(30));
-    await changeSeen(v.path, /Indexed \(incremental\).*1 read/);
-    await indexed(v.path);
-  });
-  await t.step("a Parquet file added to strata/", async () => {
-    using db = await openDatabase(":memory:");
-    await db.connection.run(
-      `COPY (SELECT 1 AS step) TO '${
-        join(v.specimens, "c", "strata", "eval.parquet")
-      }' (FORMAT parquet)`,
+  await t.step("a specimen folder replaced, by hand", async () => {
+    const b = join(v.specimens, "b");
+    await Deno.rename(b, join(v.path, "b.old"));
+    await writeSpecimen(v.path, { id: "b", description: "a new b" });
+    await changeSeen(
+      v.path,
+      /Indexed \(incremental\): 3 specimen\(s\).*1 read/,
     );
-    await Deno.utime(join(v.specimens, "c", "strata"), past(60), past(60));
+    await indexed(v.path);
+    assertEquals(
+      await count(
+        v.path,
+        "SELECT count(*) FROM catalog WHERE description = 'a new b'",
+      ),
+      1,
+    );
+  });
+  // From here on specimens/ is settled: only the journal can tell.
+  await settle(v);
+  await indexed(v.path);
+  await t.step("a manifest written by the library", async () => {
+    const dir = join(v.specimens, "b");
+    const manifest = await readManifest(dir);
+    await writeManifest(dir, { ...manifest, description: "edited" });
     await changeSeen(v.path, /Indexed \(incremental\).*1 read/);
     await indexed(v.path);
   });
-  await t.step("a metrics log part added", async () => {
-    const parts = join(v.specimens, "a", "strata", "train.parts");
-    await Deno.mkdir(parts);
-    using db = await openDatabase(":memory:");
-    // Backdated, strata/ too: the index trusts a folder's mtime only once it
-    // has settled, so a specimen changed a moment ago is read once more by
-    // the next index (by design), which would blur what these steps count.
-    const part = async (n: number) => {
-      const file = join(parts, `part-00000${n}.parquet`);
-      await db.connection.run(
-        `COPY (SELECT ${n} AS step, 0.5 AS loss) TO '${file}' (FORMAT parquet)`,
+  await t.step("a metrics table written by SpecimenStorage", async () => {
+    const storage = await SpecimenStorage.open(join(v.specimens, "c"));
+    await storage.writeMetrics({ step: [1, 2], acc: [0.5, 0.6] }, {
+      name: "eval",
+    });
+    await changeSeen(v.path, /Indexed \(incremental\).*1 read/);
+    await indexed(v.path);
+    assertEquals(await count(v.path, "SELECT count(*) FROM metrics__eval"), 2);
+  });
+  await t.step("a tensor written by SpecimenStorage", async () => {
+    const storage = await SpecimenStorage.open(join(v.specimens, "c"));
+    await storage.writeTensor("w", new Float32Array(6), { shape: [2, 3] });
+    await changeSeen(v.path, /Indexed \(incremental\).*1 read/);
+    await indexed(v.path);
+    assertEquals(await count(v.path, "SELECT count(*) FROM tensors"), 1);
+  });
+  await t.step("metrics log parts flushed by a live logger", async () => {
+    const storage = await SpecimenStorage.open(join(v.specimens, "a"));
+    await using log = await storage.logger("train", { flushSeconds: 3600 });
+    for (const n of [1, 2]) {
+      log.log({ step: n, loss: 1 / n });
+      await log.flush();
+      await changeSeen(v.path, /Indexed \(incremental\).*1 read/);
+      assertEquals(
+        await count(v.path, "SELECT count(*) FROM metrics__train"),
+        n,
       );
-      await Deno.utime(file, past(60), past(60));
-      await Deno.utime(parts, past(60), past(60));
-      await Deno.utime(join(parts, ".."), past(60), past(60));
-    };
-    await part(1);
+    }
+    await log.close();
     await changeSeen(v.path, /Indexed \(incremental\).*1 read/);
     await indexed(v.path);
-    await part(2);
-    await changeSeen(v.path, /Indexed \(incremental\).*1 read/);
-    await indexed(v.path);
-    assertEquals(await count(v.path, "SELECT count(*) FROM metrics__train"), 2);
   });
+  await t.step(
+    "changes made by hand inside a folder: seen by --rescan",
+    async () => {
+      const rescanSeen = async (expect: RegExp) => {
+        // Not in the journal: the fast path cannot know (documented).
+        const fast = await index(v.path, NO_FFI);
+        assertMatch(fast.stdout, /^Catalog up to date/, fast.stderr);
+        const quick = await index(v.path, NO_FFI, "--rescan");
+        assert(quick.code !== 0, `--rescan missed it: ${quick.stdout}`);
+        const r = await index(v.path, TASK_FLAGS, "--rescan");
+        assertEquals(r.code, 0, r.stderr);
+        assertMatch(r.stdout, expect, r.stderr);
+        await indexed(v.path);
+      };
+      // A manifest rewritten in place, same bytes: only the mtime moves.
+      const path = join(v.specimens, "b", "manifest.msgpack");
+      const bytes = await Deno.readFile(path);
+      using f = await Deno.open(path, { write: true });
+      await f.write(bytes);
+      f.close();
+      await Deno.utime(path, past(30), past(30));
+      await rescanSeen(/Indexed \(incremental\)/);
+      // A Parquet file copied into strata/.
+      using db = await openDatabase(":memory:");
+      const strata = join(v.specimens, "a", "strata");
+      await db.connection.run(
+        `COPY (SELECT 1 AS step) TO '${
+          join(strata, "extra.parquet")
+        }' (FORMAT parquet)`,
+      );
+      await Deno.utime(strata, past(60), past(60));
+      await rescanSeen(/Indexed \(incremental\)/);
+      assertEquals(
+        await count(v.path, "SELECT count(*) FROM metrics__extra"),
+        1,
+      );
+    },
+  );
   await t.step("vault.duckdb deleted", async () => {
     await Deno.remove(catalog);
     await changeSeen(v.path, /Indexed \(full\): 3 specimen\(s\)/);
@@ -197,41 +257,93 @@ Deno.test("index task: every kind of change is seen (the run without DuckDB fail
   await t.step(
     "the sidecar missing, corrupt, of another version or schema",
     async () => {
+      const sidecar = catalog + SIDECAR_SUFFIX;
       const good = await Deno.readTextFile(sidecar);
-      const data = JSON.parse(good);
+      const [headLine, bodyLine] = good.split("\n");
+      const head = JSON.parse(headLine);
+      const body = JSON.parse(bodyLine);
+      const file = (h: unknown, b: unknown = body) =>
+        `${JSON.stringify(h)}\n${JSON.stringify(b)}\n`;
       for (
         const bad of [
           null,
           "",
           "{not json",
+          headLine,
           good.slice(0, good.length / 2),
-          JSON.stringify({ ...data, version: data.version + 1 }),
-          JSON.stringify({ ...data, schema: data.schema + 1 }),
-          JSON.stringify({ ...data, format: "something else" }),
-          JSON.stringify({ ...data, fingerprints: [], issues: 3 }),
-          JSON.stringify({ ...data, fingerprints: "one\ntoo many" }),
-          JSON.stringify({
-            ...data,
-            ids: data.ids.split("\n").reverse().join("\n"),
+          JSON.stringify({ ...head, ...body }),
+          file({ ...head, version: head.version + 1 }),
+          file({ ...head, schema: head.schema + 1 }),
+          file({ ...head, format: "something else" }),
+          file({ ...head, issues: 3 }),
+          file({ ...head, count: head.count + 1 }),
+          file({ ...head, body: head.body + 1 }),
+          file({ ...head, logs: ["a"] }),
+          file({ ...head, catalog: { ...head.catalog, ino: 1 } }),
+          file(head, { ...body, fingerprints: "one\ntoo many" }),
+          file(head, {
+            ...body,
+            ids: body.ids.split("\n").reverse().join("\n"),
           }),
-          JSON.stringify({ ...data, catalog: { ...data.catalog, ino: 1 } }),
         ]
       ) {
         if (bad === null) await Deno.remove(sidecar);
         else await Deno.writeTextFile(sidecar, bad);
         await changeSeen(v.path, /^Catalog up to date: 3 specimen\(s\)/);
-        assertEquals(await Deno.readTextFile(sidecar), good); // written again
+        // Written again: the same record (the vault's state may differ).
+        const again = (await Deno.readTextFile(sidecar)).split("\n");
+        assertEquals(again[1], bodyLine);
+        assertEquals(
+          { ...JSON.parse(again[0]), scan: undefined },
+          { ...head, scan: undefined },
+        );
         await indexed(v.path);
       }
     },
   );
-  await t.step("--views, and --full, take the whole path", async () => {
-    const views = await index(v.path, NO_FFI, "--views");
-    assert(views.code !== 0, views.stdout);
-    const full = await index(v.path, NO_FFI, "--full");
-    assert(full.code !== 0, full.stdout);
+  await t.step("--views and --full take the whole path", async () => {
+    for (const flag of ["--views", "--full"]) {
+      const r = await index(v.path, NO_FFI, flag);
+      assert(r.code !== 0, r.stdout);
+    }
     await indexed(v.path);
   });
+});
+
+Deno.test("the change journal: read from where the last index stopped, replaced when too long, a torn last line left for later", async () => {
+  await using v = await tempVault();
+  await vaultWith(v, ["a", "b"]);
+  await settle(v);
+  await indexed(v.path);
+  const journal = join(v.specimens, CHANGES_FILE);
+  // Names of folders that do not exist, or are unchanged: nothing to read.
+  await Deno.writeTextFile(journal, "zz\na\n", { append: true });
+  const r = await index(v.path, NO_FFI);
+  assertEquals(r.code, 0, r.stderr);
+  assertMatch(r.stdout, /^Catalog up to date: 2 specimen/);
+  // Recorded how far it read: the next run needs no scan at all.
+  const header = JSON.parse(
+    (await Deno.readTextFile(join(v.path, "vault.duckdb" + SIDECAR_SUFFIX)))
+      .split("\n")[0],
+  );
+  assertEquals(header.scan.journal.size, (await Deno.stat(journal)).size);
+  // A torn line (a writer mid-append): read once it is whole.
+  await Deno.writeTextFile(journal, "b", { append: true });
+  await indexed(v.path);
+  const dir = join(v.specimens, "b");
+  await writeManifest(dir, { ...await readManifest(dir), description: "x" });
+  await changeSeen(v.path, /Indexed \(incremental\).*1 read/);
+  // Past 1 MiB, the journal is removed before a scan of every folder.
+  await Deno.writeTextFile(journal, "a\n".repeat(600_000), { append: true });
+  const rotated = await index(v.path, NO_FFI);
+  assertEquals(rotated.code, 0, rotated.stderr);
+  assertMatch(rotated.stdout, /^Catalog up to date: 2 specimen/);
+  assert(!(await Deno.stat(journal).then(() => true, () => false)));
+  await settle(v);
+  await indexed(v.path);
+  await writeManifest(dir, { ...await readManifest(dir), description: "y" });
+  assert(await Deno.stat(journal).then(() => true, () => false));
+  await changeSeen(v.path, /Indexed \(incremental\).*1 read/);
 });
 
 Deno.test("the sidecar records what the catalog records, after full, incremental and unchanged indexes", async () => {

@@ -14,6 +14,7 @@ import {
   PARTS_SUFFIX,
 } from "../metrics_log/parts.ts";
 import { SPECIMENS_DIR, STRATA_DIR as STRATA } from "../vault.ts";
+import { SETTLED_MS } from "../vault_changes.ts";
 
 export interface FileStat {
   name: string;
@@ -54,12 +55,6 @@ export function statOf(path: string, name: string): FileStat | undefined {
     throw e;
   }
 }
-
-/**
- * How long a `strata/` folder's mtime must have been still before the next
- * index may trust it to mean "same entries" (see {@linkcode scanFolder}).
- */
-const SETTLED_MS = 5000;
 
 /** The entry names a fingerprint lists, or undefined if it cannot tell. */
 function entriesFrom(
@@ -244,7 +239,11 @@ function statEntries(
   };
 }
 
-function listFolders(
+/**
+ * The specimen folders under `specimensDir`, sorted; a symbolic link is
+ * warned about and left out.
+ */
+export function listFolders(
   specimensDir: string,
   warn: (message: string) => void,
 ): string[] {
@@ -279,33 +278,46 @@ export interface VaultScan {
   skipped: number;
 }
 
+/** Which folders {@linkcode scanVault} looks at, when not all. */
+export interface ScanOnly {
+  /** Every folder name under `specimens/`, sorted (not listed again). */
+  folders: string[];
+  /** The folders to stat; the others keep their recorded fingerprint. */
+  toScan: Set<string>;
+}
+
 /**
- * Scans every folder of `specimensDir` (stat only). `previous` gives the
- * last index's fingerprint of a folder, to skip listing its `strata/`.
+ * Scans every folder of `specimensDir` (stat only), or with `only` just
+ * some: the others are taken as the last index recorded them (`previous`).
+ * `previous` gives the last index's fingerprint of a folder, to skip
+ * listing its `strata/`.
  */
 export async function scanVault(
   specimensDir: string,
   previous: ((folder: string) => string | undefined) | undefined,
   warn: (message: string) => void,
   progress?: (done: number, total: number) => void,
+  only?: ScanOnly,
 ): Promise<VaultScan> {
-  const folders = listFolders(specimensDir, warn);
+  const folders = only?.folders ?? listFolders(specimensDir, warn);
   const scans: FolderScan[] = [];
   const now = Date.now();
   let skipped = 0;
   for (let i = 0; i < folders.length; i++) {
+    const folder = folders[i];
+    const recorded = previous?.(folder);
+    // Not named as changed, and known: as recorded.
+    if (only && !only.toScan.has(folder) && recorded !== undefined) {
+      scans.push(asRecorded(specimensDir, folder, recorded));
+      continue;
+    }
     try {
-      const scan = scanFolder(
-        specimensDir,
-        folders[i],
-        previous?.(folders[i]),
-        now,
-      );
+      const scan = scanFolder(specimensDir, folder, recorded, now);
       if (scan.logs.length) await markStoppedLogs(scan);
       scans.push(scan);
     } catch (e) {
       warn(
-        `${SPECIMENS_DIR}/${folders[i]}: cannot be scanned (${
+        `${SPECIMENS_DIR}/${folder}: cannot be scanned (${
           (e as Error).message
         }); skipped`,
       );
@@ -317,6 +329,29 @@ export async function scanVault(
     if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
   }
   return { folders, scans, skipped };
+}
+
+/**
+ * A folder not looked at, as the last index recorded it: only its name and
+ * fingerprint count (the plan keeps it when the fingerprint matches).
+ */
+function asRecorded(
+  specimensDir: string,
+  folder: string,
+  fingerprint: string,
+): FolderScan {
+  return {
+    folder,
+    dir: join(specimensDir, folder),
+    manifest: fingerprint.startsWith("m:-")
+      ? undefined
+      : { name: MANIFEST_FILE, size: -1, mtime: -1 },
+    parquet: [],
+    zarr: [],
+    logs: [],
+    notes: [],
+    fingerprint,
+  };
 }
 
 /** Folders or specimens between two turns of the event loop. */

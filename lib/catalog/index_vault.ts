@@ -57,6 +57,7 @@
  * @module
  */
 import { removeStaleTemps } from "../_fs.ts";
+import { CHANGES_FILE, vaultState } from "../vault_changes.ts";
 import { NotFoundError } from "../errors.ts";
 import {
   findVault,
@@ -70,10 +71,15 @@ import { scanVault, type VaultScan } from "./_scan.ts";
 import {
   fileIdentity,
   readSidecar,
-  removeSidecar,
+  type ScanState,
   unchangedWarnings,
-  writeSidecar,
 } from "./_sidecar.ts";
+import { removeSidecar, writeSidecar } from "./_sidecar_write.ts";
+import {
+  type Changed,
+  changedSince,
+  JOURNAL_ROTATE_BYTES,
+} from "./_changed.ts";
 import type { IndexOptions, IndexReport } from "./types.ts";
 
 export { CATALOG_SCHEMA_VERSION } from "./schema.ts";
@@ -143,21 +149,45 @@ export async function indexVault(
     exclusive: true,
   });
   clock.lap("lock");
-  // With the catalog's sidecar, a scan alone tells that nothing changed.
+  // The vault as a whole before any folder is looked at: whatever changes
+  // from now on shows up in the next index.
+  const before = vaultState(paths.specimens);
+  // With the catalog's sidecar, a scan alone tells that nothing changed; and
+  // with the change journal, a scan of only the folders it names.
   const known = options.full ? undefined : readSidecar(paths.catalog, views);
+  const changed = known && !options.rescan
+    ? changedSince(paths.specimens, known, before)
+    : undefined;
+  if (!changed) before.journal = rotateJournal(paths.specimens, before);
   let scanned: { found: VaultScan; warnings: string[] } | undefined;
   if (known) {
-    const held: string[] = [];
+    const held: string[] = [...(changed?.held ?? [])];
     const found = await scanVault(
       paths.specimens,
       (f) => known.lookup(f),
       (message) => held.push(message),
       tick("scanning"),
+      // A folder added, removed or replaced (by hand: the journal cannot
+      // tell) changes specimens/: then every folder is looked at.
+      changed?.sameFolders
+        ? { folders: known.ids, toScan: changed.toScan }
+        : undefined,
     );
     clock.lap("scan");
     const same = unchangedWarnings(found, known);
     if (same && !(options.strict && held.length + same.length)) {
       for (const message of [...held, ...same]) warn(message);
+      const state = scanState(found, known.ids, held, changed, before);
+      if (!sameState(state, known.state)) {
+        // So that the next index need not look at these folders again.
+        await writeSidecar(
+          paths.catalog,
+          views,
+          known.previous(),
+          fileIdentity(paths.catalog),
+          state,
+        ).catch(() => {});
+      }
       return report("unchanged", {
         read: 0,
         skipped: 0,
@@ -205,19 +235,21 @@ export async function indexVault(
       ? (f: string) => previous.fingerprints.get(f)?.fingerprint
       : undefined;
     let found: VaultScan;
+    const held: string[] = [];
     if (scanned) {
       // Scanned above with these same fingerprints (the sidecar's).
-      for (const message of scanned.warnings) warn(message);
+      held.push(...scanned.warnings);
       found = scanned.found;
     } else {
       found = await scanVault(
         paths.specimens,
         fingerprint,
-        warn,
+        (message) => held.push(message),
         tick("scanning"),
       );
       clock.lap("scan");
     }
+    for (const message of held) warn(message);
     const plan = planChanges(found.scans, previous, warn);
     early?.load(plan.toRead);
     const read = await readChanged(
@@ -239,8 +271,13 @@ export async function indexVault(
         throw noValidSpecimens(paths.specimens, counts.skipped);
       }
       // So that the next index, if nothing changes, need not open it.
-      await writeSidecar(paths.catalog, views, previous, identity)
-        .catch(() => {});
+      await writeSidecar(
+        paths.catalog,
+        views,
+        previous,
+        identity,
+        scanState(found, [...plan.kept].sort(), held, changed, before),
+      ).catch(() => {});
       await functionList();
       return report("unchanged", {
         ...counts,
@@ -280,10 +317,19 @@ export async function indexVault(
     const stored = keptIssues
       ? await readPrevious(paths.catalog, views).catch(() => undefined)
       : undefined;
+    const record = stored ?? recorded(plan.kept, previous, valid);
     await writeSidecar(
       paths.catalog,
       views,
-      stored ?? recorded(plan.kept, previous, valid),
+      record,
+      undefined,
+      scanState(
+        found,
+        [...record.fingerprints.keys()].sort(),
+        held,
+        changed,
+        before,
+      ),
     ).catch(() => {}); // without one, the next index reads the catalog
     await functionList();
     progress?.({ phase: "writing", done: 5, total: 5 });
@@ -295,6 +341,52 @@ export async function indexVault(
       removed: plan.toDelete.filter((id) => !reinserted.has(id)).length,
     });
   });
+}
+
+/**
+ * What the sidecar records of the vault for the next index: `before` (or,
+ * when only some folders were looked at, how far the journal was read), if
+ * the scan listed exactly the specimens `ids` the catalog holds; else
+ * nothing (the next index then looks at every folder).
+ */
+function scanState(
+  found: VaultScan,
+  ids: string[],
+  held: string[],
+  changed: Changed | undefined,
+  before: { specimens: number; journal: ScanState["journal"] },
+): ScanState | undefined {
+  if (found.skipped || found.folders.length !== ids.length) return undefined;
+  for (let i = 0; i < ids.length; i++) {
+    if (found.folders[i] !== ids[i]) return undefined;
+  }
+  const { specimens, journal } = changed?.state ?? before;
+  return { specimens, journal, held };
+}
+
+/** Whether two recorded states are the same. */
+function sameState(a: ScanState | undefined, b: ScanState | undefined) {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Removes the change journal when it has grown past
+ * {@linkcode JOURNAL_ROTATE_BYTES}, before a scan of every folder (which
+ * needs none of it); returns the journal state to record.
+ */
+function rotateJournal(
+  specimensDir: string,
+  before: { journal: ScanState["journal"] },
+): ScanState["journal"] {
+  if (!before.journal || before.journal.size <= JOURNAL_ROTATE_BYTES) {
+    return before.journal;
+  }
+  try {
+    Deno.removeSync(`${specimensDir}/${CHANGES_FILE}`);
+    return null;
+  } catch {
+    return before.journal; // still there: read again from here next time
+  }
 }
 
 /** What the new catalog records: the rows kept, and those written. */

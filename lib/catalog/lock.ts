@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { join } from "../_deps.ts";
+import { join } from "../_deps/path.ts";
 import type { IndexProgress } from "./types.ts";
 
 /**

@@ -21,3 +21,4 @@ export {
   type IndexReport,
   indexVault,
 } from "./index_vault.ts";
+export { indexIfUnchanged, type IndexIfUnchangedOptions } from "./unchanged.ts";

@@ -13,6 +13,13 @@ export interface IndexOptions {
   /** Re-read every specimen instead of only new and changed ones. @default false */
   full?: boolean;
   /**
+   * Look at every specimen folder (stat only) instead of only those the
+   * change journal names (`specimens/.changes`), and read the changed ones:
+   * for changes made inside specimen folders by other means than the
+   * library (an editor, a copy into `strata/`). @default false
+   */
+  rescan?: boolean;
+  /**
    * Treat any warning as an error: the catalog is left as it was and
    * {@linkcode indexVault} throws a {@linkcode VaultError}.
    * @default false
@@ -65,7 +72,7 @@ export interface IndexReport {
    * folder), `previous` (the old catalog's fingerprints), `read` (manifests,
    * Parquet footers, Zarr metadata), `copy` (old catalog → temp), `catalog`
    * (specimen rows), `metrics` (metric rows), `finish` (checkpoint, close,
-   * rename).
+   * rename); `check` alone when `indexIfUnchanged` answered.
    */
   timings: Record<string, number>;
 }

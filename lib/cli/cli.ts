@@ -17,7 +17,7 @@ import {
   resolve,
   SEPARATOR,
 } from "../_deps.ts";
-import { findVault, type VaultPaths } from "../vault.ts";
+import type { VaultPaths } from "../vault.ts";
 import { fsErrorHint } from "../_fs.ts";
 import { errorMessage, InvalidInputError, VaultError } from "../errors.ts";
 
@@ -108,36 +108,7 @@ export async function runMain(
   Deno.exit(code);
 }
 
-/**
- * The folder the user typed the command in. `deno task` runs every task in
- * the folder of deno.json and passes the original one as `INIT_CWD`.
- */
-export function userCwd(): string {
-  try {
-    const desc = { name: "env", variable: "INIT_CWD" } as const;
-    if (Deno.permissions.querySync(desc).state === "granted") {
-      return Deno.env.get("INIT_CWD") || Deno.cwd();
-    }
-  } catch { /* no env permission: the process's own folder */ }
-  return Deno.cwd();
-}
-
-/** `path` resolved against the folder the user typed the command in. */
-export function userPath(path: string): string {
-  return resolve(userCwd(), path);
-}
-
-/**
- * The vault a task works on: `--vault DIR` (relative to the user's folder),
- * else `$SPECIMEN_VAULT`, else the nearest folder at or above the user's
- * folder with a `specimens/` folder.
- */
-export function taskVault(vault: string | undefined): Promise<VaultPaths> {
-  return findVault(
-    vault === undefined ? undefined : userPath(vault),
-    userCwd(),
-  );
-}
+export { taskVault, userCwd, userPath } from "./task_vault.ts";
 
 /**
  * Refuses an output file inside the vault's specimens (results are

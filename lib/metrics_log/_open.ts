@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { recordChange } from "../vault_changes.ts";
 import { join } from "../_deps.ts";
 import { exists, tempPathFor } from "../_fs.ts";
 import { updateManifest } from "../specimen/_lock.ts";
@@ -108,6 +109,7 @@ export async function claimLog(
     await lock.lock(true); // nobody else can know this folder yet
     try {
       await Deno.rename(tmp, target);
+      recordChange(dir);
       return lock;
     } catch (e) {
       lock.close();

@@ -8,6 +8,8 @@
  *
  * @module
  */
+import { recordChange } from "../vault_changes.ts";
+import { dirname } from "../_deps/path.ts";
 import { errorMessage } from "../errors.ts";
 import { parentPort, workerData } from "../_deps.ts";
 import { atomicWriteFile } from "../_fs.ts";
@@ -84,6 +86,8 @@ if (parentPort) {
         compression: init.compression,
       });
       await atomicWriteFile(part.path, bytes, { sync: init.sync });
+      // <specimen>/strata/<name>.parts/<part>
+      recordChange(dirname(dirname(dirname(part.path))));
       Atomics.store(state, WRITTEN, part.seq);
       Atomics.notify(state, WRITTEN);
       port.postMessage(

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { recordChange } from "../vault_changes.ts";
 import { join } from "../_deps.ts";
 import {
   openVaultFile,
@@ -164,6 +165,7 @@ export async function compactLog(
     if (options.sync) await out.file.syncData();
     out.file.close();
     await placeFile(tmp, target, true);
+    recordChange(specimenDir);
   } catch (e) {
     try {
       out.file.close();

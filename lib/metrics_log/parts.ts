@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { join } from "../_deps.ts";
+import { recordChange } from "../vault_changes.ts";
+import { dirname, join } from "../_deps/path.ts";
 import { STRATA_DIR } from "../vault.ts";
 
 /**
@@ -143,6 +144,14 @@ function isLogTemp(entry: string, name: string): boolean {
  * log's lock.
  */
 export async function clearLog(dir: string, name: string): Promise<string[]> {
+  try {
+    return await clearLogFolder(dir, name);
+  } finally {
+    recordChange(dirname(dirname(dir))); // <specimen>/strata/<name>.parts
+  }
+}
+
+async function clearLogFolder(dir: string, name: string): Promise<string[]> {
   const strays: string[] = [];
   const ours: string[] = [];
   try {

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { recordChange } from "../vault_changes.ts";
 import { join, resolve } from "../_deps.ts";
 import { STRATA_DIR } from "../vault.ts";
 import { updateManifest } from "../specimen/_lock.ts";
@@ -615,6 +616,7 @@ export class SpecimenStorage {
           // Sealed while this artifact was being written: take it back out.
           await Deno.remove(join(this.dir, record.path), { recursive: true })
             .catch(() => {});
+          recordChange(this.dir);
           throw e;
         }
         // A script using storage without runProtocol still says where its

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { recordChange } from "../vault_changes.ts";
 import { decodeMsgpack, encodeMsgpack, join } from "../_deps.ts";
 import { atomicWriteFile, readVaultFile } from "../_fs.ts";
 import {
@@ -321,6 +322,7 @@ export async function writeManifest(
   manifest: Manifest,
 ): Promise<void> {
   await atomicWriteFile(join(dir, MANIFEST_FILE), encodeManifest(manifest));
+  recordChange(dir);
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
