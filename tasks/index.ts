@@ -24,7 +24,7 @@ Options:
                at or above the working directory with a specimens/ folder)
   --full       Re-read every specimen (default: only new and changed ones)
   --rescan     Look at every specimen folder for changes (stat only), not only
-               at those the library recorded in specimens/.changes: after
+               at those the library recorded in vault.duckdb.changes: after
                editing files inside a specimen folder by hand
   --strict     Any warning is an error: the catalog is not replaced, exit 1
   --views      Also store every exp_<id> view in the file, for DuckDB clients
@@ -32,7 +32,7 @@ Options:
   -h, --help   Show this help
 
 Which specimens changed: every write the library makes into a specimen (a
-manifest, a table, a log part, a tensor) appends its name to specimens/.changes,
+manifest, a table, a log part, a tensor) appends its name to vault.duckdb.changes,
 and folders added or removed change specimens/ itself; so with nothing changed
 the index answers without looking into any folder. Changes made by other means
 inside an existing specimen folder need --rescan (or --full).

@@ -315,7 +315,7 @@ Deno.test("the change journal: read from where the last index stopped, replaced 
   await vaultWith(v, ["a", "b"]);
   await settle(v);
   await indexed(v.path);
-  const journal = join(v.specimens, CHANGES_FILE);
+  const journal = join(v.path, CHANGES_FILE);
   // Names of folders that do not exist, or are unchanged: nothing to read.
   await Deno.writeTextFile(journal, "zz\na\n", { append: true });
   const r = await index(v.path, NO_FFI);

@@ -38,14 +38,14 @@ export interface Changed {
  * long): then every folder is scanned.
  */
 export function changedSince(
-  specimensDir: string,
+  root: string,
   known: KnownHeader,
   now: VaultState,
 ): Changed | undefined {
   const recorded = known.state;
   if (!recorded) return undefined;
   if (now.journal && now.journal.size > JOURNAL_ROTATE_BYTES) return undefined;
-  const changes = changesSince(specimensDir, recorded.journal, now.journal);
+  const changes = changesSince(root, recorded.journal, now.journal);
   if (!changes) return undefined;
   const same = now.specimens !== -1 && now.specimens === recorded.specimens;
   const toScan = new Set(changes.names);
@@ -63,11 +63,11 @@ export function changedSince(
  * specimen's recorded issues), or undefined if anything can have changed.
  */
 export function unchangedByState(
-  specimensDir: string,
+  root: string,
   known: KnownHeader,
   now: VaultState,
 ): string[] | undefined {
-  const changed = changedSince(specimensDir, known, now);
+  const changed = changedSince(root, known, now);
   if (!changed?.sameFolders || changed.toScan.size) return undefined;
   const warnings = [...changed.held];
   // In the ids' order, as the whole path says them.

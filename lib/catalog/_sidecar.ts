@@ -42,7 +42,7 @@ export const FORMAT_VERSION = 2;
 export interface ScanState {
   /** `specimens/`'s mtime, or -1 when it was too recent to trust. */
   specimens: number;
-  /** The change journal's state (`specimens/.changes`). */
+  /** The change journal's state (`vault.duckdb.changes`). */
   journal: JournalState;
   /** The scan's own warnings (links in `specimens/`), said again. */
   held: string[];
@@ -309,13 +309,18 @@ function validState(scan: unknown): ScanState | undefined {
     typeof specimens !== "number" || !Array.isArray(held) ||
     !held.every((h) => typeof h === "string") ||
     !(j === null || (typeof j === "object" && Number.isSafeInteger(j.ino) &&
-      Number.isSafeInteger(j.size) && (j.size as number) >= 0))
+      typeof j.born === "number" && Number.isSafeInteger(j.size) &&
+      (j.size as number) >= 0))
   ) {
     return undefined;
   }
   return {
     specimens,
-    journal: j && { ino: j.ino as number, size: j.size as number },
+    journal: j && {
+      ino: j.ino as number,
+      born: j.born as number,
+      size: j.size as number,
+    },
     held: held as string[],
   };
 }

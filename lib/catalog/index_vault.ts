@@ -151,14 +151,14 @@ export async function indexVault(
   clock.lap("lock");
   // The vault as a whole before any folder is looked at: whatever changes
   // from now on shows up in the next index.
-  const before = vaultState(paths.specimens);
+  const before = vaultState(paths.root);
   // With the catalog's sidecar, a scan alone tells that nothing changed; and
   // with the change journal, a scan of only the folders it names.
   const known = options.full ? undefined : readSidecar(paths.catalog, views);
   const changed = known && !options.rescan
-    ? changedSince(paths.specimens, known, before)
+    ? changedSince(paths.root, known, before)
     : undefined;
-  if (!changed) before.journal = rotateJournal(paths.specimens, before);
+  if (!changed) before.journal = rotateJournal(paths.root, before);
   let scanned: { found: VaultScan; warnings: string[] } | undefined;
   if (known) {
     const held: string[] = [...(changed?.held ?? [])];
@@ -375,14 +375,14 @@ function sameState(a: ScanState | undefined, b: ScanState | undefined) {
  * needs none of it); returns the journal state to record.
  */
 function rotateJournal(
-  specimensDir: string,
+  root: string,
   before: { journal: ScanState["journal"] },
 ): ScanState["journal"] {
   if (!before.journal || before.journal.size <= JOURNAL_ROTATE_BYTES) {
     return before.journal;
   }
   try {
-    Deno.removeSync(`${specimensDir}/${CHANGES_FILE}`);
+    Deno.removeSync(`${root}/${CHANGES_FILE}`);
     return null;
   } catch {
     return before.journal; // still there: read again from here next time

@@ -14,7 +14,7 @@ export interface IndexOptions {
   full?: boolean;
   /**
    * Look at every specimen folder (stat only) instead of only those the
-   * change journal names (`specimens/.changes`), and read the changed ones:
+   * change journal names (`vault.duckdb.changes`), and read the changed ones:
    * for changes made inside specimen folders by other means than the
    * library (an editor, a copy into `strata/`). @default false
    */

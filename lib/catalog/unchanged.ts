@@ -47,11 +47,7 @@ export function indexIfUnchanged(
   const paths = vaultPaths(options.vault);
   const known = readSidecarHeader(paths.catalog, options.views ?? false);
   if (!known) return undefined;
-  const warnings = unchangedByState(
-    paths.specimens,
-    known,
-    vaultState(paths.specimens),
-  );
+  const warnings = unchangedByState(paths.root, known, vaultState(paths.root));
   if (!warnings || (options.strict && warnings.length)) return undefined;
   return {
     catalog: paths.catalog,

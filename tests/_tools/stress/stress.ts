@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { CHANGES_FILE } from "../../../lib/vault_changes.ts";
 import { join } from "../../../lib/_deps.ts";
 import { sha256File } from "../../../lib/_hash.ts";
 import { createSpecimen } from "../../../lib/specimen/create.ts";
@@ -94,8 +95,12 @@ export async function snapshot(
 ): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const path of listAll(root)) {
-    // Lock files hold no data (the index lock holds its holder's pid).
-    if (isHidden(path) || path.endsWith(".lock") || skip(path)) continue;
+    // Lock files hold no data (the index lock holds its holder's pid); the
+    // change journal grows with every write, and is a cache of the index.
+    if (
+      isHidden(path) || path.endsWith(".lock") || path === CHANGES_FILE ||
+      skip(path)
+    ) continue;
     out[path] = (await sha256File(join(root, path))).sha256;
   }
   return out;
