@@ -81,7 +81,8 @@ export function recordChange(specimenDir: string): void {
 }
 
 /**
- * The state of the journal of the vault at `root` now (`null`: none).
+ * The state of the journal of the vault at `root` now (`null`: none; a
+ * negative `size`: something that is not a readable file is in its place).
  *
  * @example
  * ```ts
@@ -94,13 +95,16 @@ export function recordChange(specimenDir: string): void {
 export function journalState(root: string): JournalState {
   try {
     return stateOf(Deno.statSync(join(root, CHANGES_FILE)));
-  } catch {
-    return null;
+  } catch (e) {
+    return e instanceof Deno.errors.NotFound ? null : UNUSABLE;
   }
 }
 
+/** A journal path that is not a regular file: nothing can be told. */
+const UNUSABLE = { ino: -1, born: 0, size: -1 };
+
 function stateOf(s: Deno.FileInfo): JournalState {
-  if (!s.isFile || s.ino === null) return null;
+  if (!s.isFile || s.ino === null) return UNUSABLE;
   return { ino: s.ino, born: s.birthtime?.getTime() ?? 0, size: s.size };
 }
 
@@ -132,6 +136,7 @@ export function changesSince(
   if (now === null) {
     return from === null ? { names: new Set(), state: null } : undefined;
   }
+  if (now.size < 0 || (from && from.size < 0)) return undefined;
   const same = from !== null && from.ino === now.ino && from.born === now.born;
   const start = from === null ? 0 : same ? from.size : -1;
   if (start < 0 || start > now.size) return undefined;

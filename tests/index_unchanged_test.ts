@@ -276,15 +276,10 @@ Deno.test("index task: every kind of change is seen (the run without DuckDB fail
           file({ ...head, schema: head.schema + 1 }),
           file({ ...head, format: "something else" }),
           file({ ...head, issues: 3 }),
-          file({ ...head, count: head.count + 1 }),
           file({ ...head, body: head.body + 1 }),
           file({ ...head, logs: ["a"] }),
           file({ ...head, catalog: { ...head.catalog, ino: 1 } }),
           file(head, { ...body, fingerprints: "one\ntoo many" }),
-          file(head, {
-            ...body,
-            ids: body.ids.split("\n").reverse().join("\n"),
-          }),
         ]
       ) {
         if (bad === null) await Deno.remove(sidecar);
@@ -299,6 +294,22 @@ Deno.test("index task: every kind of change is seen (the run without DuckDB fail
         );
         await indexed(v.path);
       }
+      // A body of the same length that disagrees with the header: the whole
+      // read refuses it (an index with nothing to do reads the header alone,
+      // and trusts it: its answer needs nothing from the body).
+      for (
+        const bad of [
+          file({ ...head, count: head.count + 1 }),
+          file(head, {
+            ...body,
+            ids: body.ids.split("\n").reverse().join("\n"),
+          }),
+        ]
+      ) {
+        await Deno.writeTextFile(sidecar, bad);
+        assertEquals(readSidecar(catalog, false), undefined);
+      }
+      await Deno.writeTextFile(sidecar, good);
     },
   );
   await t.step("--views and --full take the whole path", async () => {
@@ -372,7 +383,7 @@ Deno.test("the sidecar records what the catalog records, after full, incremental
   assertEquals(readSidecar(catalog, true), undefined);
 });
 
-Deno.test("tasks/index.ts loads no DuckDB, Parquet or Zarr module until it needs one (static imports)", async () => {
+Deno.test("tasks/index.ts loads no DuckDB, Parquet or Zarr module, and no npm package, until it needs one (static imports)", async () => {
   const r = await runDeno(["info", "--json", INDEX]);
   assertEquals(r.code, 0, r.stderr);
   const graph = JSON.parse(r.stdout) as {
@@ -406,4 +417,46 @@ Deno.test("tasks/index.ts loads no DuckDB, Parquet or Zarr module until it needs
     !s.endsWith("/schema_version.ts")
   );
   assertEquals(heavy, []);
+  // Nor any npm package (each costs ~80 ms to start), nor lib/_deps.ts.
+  const npm = [...seen].filter((s) =>
+    s.startsWith("npm:") || s.includes("registry.npmjs.org") ||
+    s.endsWith("/lib/_deps.ts")
+  );
+  assertEquals(npm, []);
+});
+
+Deno.test("a journal that cannot be written: the write succeeds, one warning names the fix, and the index looks at every folder", async () => {
+  await using v = await tempVault();
+  await vaultWith(v, ["a", "b"]);
+  await settle(v);
+  await indexed(v.path);
+  // Something else in the journal's place: appends fail, reads cannot tell.
+  const journal = join(v.path, CHANGES_FILE);
+  await Deno.remove(journal).catch(() => {});
+  await Deno.mkdir(journal);
+  const dir = join(v.specimens, "a");
+  const script = `
+    import { readManifest, writeManifest } from "${
+    join(ROOT, "lib", "specimen", "manifest.ts")
+  }";
+    const dir = ${JSON.stringify(dir)};
+    for (const d of ["one", "two"]) {
+      await writeManifest(dir, { ...await readManifest(dir), description: d });
+    }`;
+  const r = await runDeno(["eval", script]);
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(
+    r.stderr.match(/warning: could not record a change/g)?.length,
+    1,
+  );
+  assertMatch(r.stderr, /--rescan/);
+  // The index cannot trust the journal: it looks at every folder.
+  await changeSeen(v.path, /Indexed \(incremental\).*1 read/);
+  assertEquals(
+    await count(
+      v.path,
+      "SELECT count(*) FROM catalog WHERE description = 'two'",
+    ),
+    1,
+  );
 });

@@ -284,6 +284,31 @@ export async function benchEngine(
     startRef,
   );
 
+  // One existing specimen changed through the library (a manifest
+  // rewritten: it names the folder in the change journal) before each run.
+  const { readManifest, writeManifest } = await import(
+    "../../../lib/specimen/manifest.ts"
+  );
+  const changedDir = join(vault, "specimens", firstFolder(vault));
+  let edits = 0;
+  const oneChanged = await perTree(async (tree) => {
+    await index(tree);
+    const manifest = await readManifest(changedDir);
+    await writeManifest(changedDir, {
+      ...manifest,
+      description: `bench edit ${edits++}`,
+    });
+    return (await index(tree)).ms;
+  });
+  show(
+    "index, 1 specimen changed by the library (fresh process)",
+    oneChanged,
+    "ms",
+    false,
+    undefined,
+    startRef,
+  );
+
   // A cross-run aggregate from a fresh query process.
   const query = await perTree(
     async (tree) =>
@@ -410,6 +435,13 @@ async function writeFiles(dir: string, rows: number) {
       join(dir, "duckdb.parquet")
     }' (FORMAT parquet, COMPRESSION zstd)`,
   );
+}
+
+/** The first specimen folder of `vault`, by name. */
+function firstFolder(vault: string): string {
+  const names = [...Deno.readDirSync(join(vault, "specimens"))]
+    .filter((e) => e.isDirectory).map((e) => e.name).sort();
+  return names[0];
 }
 
 /** Child: median ms of decodeMetrics(readFile) of `path`, and its values. */
