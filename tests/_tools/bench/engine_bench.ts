@@ -81,11 +81,21 @@ async function exportRef(ref: string): Promise<string> {
   return await childIn(dir);
 }
 
-/** Copies this file into the tree at `dir`, for its child modes to run against that tree's lib/. */
+/**
+ * Copies this file into the tree at `dir`, for its child modes to run
+ * against that tree's lib/, with this tree's `_bench.ts` beside it (that
+ * tree's may lack what this file imports from it).
+ */
 async function childIn(dir: string): Promise<string> {
+  const bench = join(dir, "tests", "_tools", "bench");
   await Deno.copyFile(
-    SELF,
-    join(dir, "tests", "_tools", "bench", "_engine_child.ts"),
+    join(import.meta.dirname!, "_bench.ts"),
+    join(bench, "_engine_child_bench.ts"),
+  );
+  const self = await Deno.readTextFile(SELF);
+  await Deno.writeTextFile(
+    join(bench, "_engine_child.ts"),
+    self.replace('from "./_bench.ts";', 'from "./_engine_child_bench.ts";'),
   );
   return dir;
 }
