@@ -1,0 +1,279 @@
+/**
+ * The fast path on two threads: a large file's columns are split between
+ * this thread and one long-lived decode worker (`_worker.ts`), which gets
+ * each column chunk's bytes by transfer and hands back the raw values the
+ * same way. The worker is started by the first large read and used from
+ * the read after it has booted (a read never waits for it: booting takes
+ * longer than decoding a file does); it never keeps the process alive, and
+ * it ends after {@linkcode IDLE_MS} unused.
+ *
+ * Whatever fails in the worker (a corrupt page, the worker itself) sends
+ * the column back to this thread's fast path, which then decides as it
+ * would alone: the result and the errors are the same on either path.
+ *
+ * @module
+ */
+import { NodeWorker } from "../../_deps.ts";
+import type { FileMetaData } from "../../_deps/hyparquet.ts";
+import type { Leaf } from "./_columns.ts";
+import {
+  chunkOf,
+  chunkRanges,
+  type ChunkSource,
+  type FastPlan,
+  finishRaw,
+  planFastColumns,
+  type RawColumn,
+  readFastColumn,
+} from "./_fast.ts";
+import type { WorkerRequest } from "./_worker.ts";
+import type { ReadColumn } from "./types.ts";
+
+/**
+ * Below this many bytes of column data (uncompressed, all columns: 16 MiB
+ * is 500k rows of 4 numbers), a file is decoded on this thread alone:
+ * handing columns over costs a message round trip and fresh buffers, and
+ * on a busy machine the second core is not free. At 300k rows × 4 the
+ * worker lost, at 1M × 4 it won (a shared, loaded 2-core machine).
+ */
+export const WORKER_MIN_BYTES = 16 << 20;
+
+/** The worker ends after this long without a column to decode. */
+export const IDLE_MS = 30_000;
+
+/**
+ * Whether a read may use the worker: `"auto"` above
+ * {@linkcode WORKER_MIN_BYTES} once it is up, `"always"` waits for it and
+ * uses it for any file of two columns or more (tests), `"never"` not.
+ */
+export type WorkerMode = "auto" | "always" | "never";
+
+/** What the worker sends: that it is up, or one column's result. */
+export type WorkerReply =
+  | { ready: true }
+  | { id: number; data: ArrayBuffer; defined?: ArrayBuffer; nulls: number }
+  | { id: number; error: string };
+
+/** Columns decoded by the worker since the process started (for tests). */
+export const workerStats = { columns: 0, starts: 0 };
+
+interface Pool {
+  worker: InstanceType<typeof NodeWorker>;
+  ready: Promise<boolean>;
+  isReady: boolean;
+  pending: Map<number, (raw: RawColumn | undefined) => void>;
+  idle?: ReturnType<typeof setTimeout>;
+}
+
+let pool: Pool | undefined;
+/** The worker could not start here (no permission, no file URL): never again. */
+let unavailable = false;
+let nextId = 0;
+
+/** The worker, booting it if there is none; undefined until it is up. */
+function readyPool(): Pool | undefined {
+  const p = startPool();
+  return p?.isReady ? p : undefined;
+}
+
+function startPool(): Pool | undefined {
+  if (pool || unavailable) return pool;
+  let worker: InstanceType<typeof NodeWorker>;
+  try {
+    worker = new NodeWorker(new URL("./_worker.ts", import.meta.url));
+  } catch {
+    unavailable = true;
+    return undefined;
+  }
+  worker.unref();
+  workerStats.starts++;
+  let boot!: (ok: boolean) => void;
+  const p: Pool = {
+    worker,
+    ready: new Promise<boolean>((resolve) => boot = resolve),
+    isReady: false,
+    pending: new Map(),
+  };
+  const end = () => {
+    if (pool === p) pool = undefined;
+    if (!p.isReady) unavailable = true;
+    boot(false);
+    for (const done of p.pending.values()) done(undefined);
+    p.pending.clear();
+    clearTimeout(p.idle);
+  };
+  worker.on("message", (reply: WorkerReply) => {
+    if ("ready" in reply) {
+      p.isReady = true;
+      boot(true);
+      return;
+    }
+    const done = p.pending.get(reply.id);
+    if (!done) return;
+    p.pending.delete(reply.id);
+    if (p.pending.size === 0) {
+      worker.unref();
+      idleTimer(p);
+    }
+    done(
+      "data" in reply
+        ? {
+          data: reply.data,
+          defined: reply.defined && new Uint8Array(reply.defined),
+          nulls: reply.nulls,
+          unsafe: false,
+        }
+        : undefined,
+    );
+  });
+  worker.on("error", () => {
+    end();
+    worker.terminate();
+  });
+  worker.on("exit", end);
+  pool = p;
+  return p;
+}
+
+/**
+ * Ends the worker now, if there is one (a later large read starts another);
+ * for tests, whose sanitizers want no timer left behind.
+ */
+export function stopDecodeWorker(): void {
+  const p = pool;
+  if (!p) return;
+  pool = undefined;
+  clearTimeout(p.idle);
+  p.worker.terminate();
+}
+
+/** Ends the worker after IDLE_MS without work (the timer holds no process open). */
+function idleTimer(p: Pool): void {
+  clearTimeout(p.idle);
+  const timer = setTimeout(() => {
+    if (p.pending.size === 0) p.worker.terminate();
+  }, IDLE_MS);
+  Deno.unrefTimer(timer);
+  p.idle = timer;
+}
+
+/** One column decoded by the worker; undefined if it could not. */
+function decodeInWorker(
+  p: Pool,
+  metadata: FileMetaData,
+  plan: FastPlan,
+  parts: ArrayBuffer[],
+): Promise<RawColumn | undefined> {
+  const id = nextId++;
+  const el = plan.el;
+  // Only this column's chunks: the worker needs no more of the footer.
+  const request: WorkerRequest = {
+    id,
+    el,
+    metadata: {
+      ...metadata,
+      schema: [],
+      key_value_metadata: undefined,
+      row_groups: metadata.row_groups.map((rg) => ({
+        ...rg,
+        columns: [chunkOf(rg, el)!],
+      })),
+    },
+    parts,
+  };
+  const result = new Promise<RawColumn | undefined>((resolve) =>
+    p.pending.set(id, resolve)
+  );
+  if (p.pending.size === 1) {
+    clearTimeout(p.idle);
+    p.worker.ref(); // the process waits for the reply
+  }
+  p.worker.postMessage(request, parts);
+  return result;
+}
+
+/** How much work a column is: its bytes out, and in again if compressed. */
+function cost(metadata: FileMetaData, plan: FastPlan): number {
+  let n = 0;
+  for (const rg of metadata.row_groups) {
+    const meta = chunkOf(rg, plan.el)?.meta_data;
+    if (!meta) continue;
+    n += Number(meta.total_uncompressed_size);
+    if (meta.codec !== "UNCOMPRESSED") {
+      n += Number(meta.total_compressed_size);
+    }
+  }
+  return n;
+}
+
+/**
+ * `readFastColumns` of `_fast.ts`, with the columns of a large file split
+ * between this thread and the worker (see the module doc). The same
+ * result as on one thread, column for column.
+ */
+export async function readFastColumnsParallel(
+  source: ChunkSource,
+  metadata: FileMetaData,
+  leaves: Leaf[],
+  kinds: Record<string, string> | undefined,
+  mode: WorkerMode = "auto",
+): Promise<Map<string, ReadColumn>> {
+  const out = new Map<string, ReadColumn>();
+  const plans = planFastColumns(metadata, leaves, kinds);
+  const costs = plans.map((plan) => cost(metadata, plan));
+  let total = 0;
+  for (const rg of metadata.row_groups) total += Number(rg.total_byte_size);
+  let p: Pool | undefined;
+  if (mode === "always" && plans.length > 1) {
+    const started = startPool();
+    started?.worker.ref(); // the process waits for the worker to boot
+    if (started && await started.ready) p = started;
+    if (started?.pending.size === 0) started.worker.unref();
+  } else if (mode === "auto" && plans.length > 1 && total >= WORKER_MIN_BYTES) {
+    p = readyPool();
+  }
+
+  // Greedy halves by cost, heaviest first; the worker's columns go first.
+  const jobs = new Map<FastPlan, Promise<RawColumn | undefined>>();
+  if (p) {
+    let mine = 0;
+    let theirs = 0;
+    const order = plans.map((_, i) => i).sort((a, b) => costs[b] - costs[a]);
+    for (const i of order) {
+      if (theirs > mine) {
+        mine += costs[i];
+        continue;
+      }
+      const ranges = chunkRanges(metadata, plans[i].el);
+      if (!ranges) continue;
+      let parts: ArrayBuffer[];
+      try {
+        parts = ranges.map(([start, end]) =>
+          source(start, end, true).buffer as ArrayBuffer
+        );
+      } catch {
+        continue; // this thread's path words it
+      }
+      theirs += costs[i];
+      jobs.set(plans[i], decodeInWorker(p, metadata, plans[i], parts));
+    }
+  }
+  for (const plan of plans) {
+    if (jobs.has(plan)) continue;
+    const column = readFastColumn(source, metadata, plan);
+    if (column) out.set(plan.leaf.name, column);
+  }
+  for (const [plan, job] of jobs) {
+    const raw = await job;
+    let column: ReadColumn | undefined;
+    try {
+      if (raw) column = finishRaw(raw, plan);
+    } catch {
+      // as if the worker had failed
+    }
+    if (column) workerStats.columns++;
+    else column = readFastColumn(source, metadata, plan);
+    if (column) out.set(plan.leaf.name, column);
+  }
+  return out;
+}

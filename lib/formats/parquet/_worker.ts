@@ -1,0 +1,50 @@
+/**
+ * The decode worker's entry point (see `_pool.ts`): decodes one column's
+ * chunks, given as bytes, to raw values on the fast path and sends them
+ * back as transferred buffers. It reads no file and keeps no state.
+ *
+ * @module
+ */
+import { parentPort } from "../../_deps.ts";
+import type { FileMetaData, SchemaElement } from "../../_deps/hyparquet.ts";
+import { decodeRaw } from "./_fast.ts";
+import type { WorkerReply } from "./_pool.ts";
+
+/**
+ * One column to decode: its chunks' bytes, one per row group, in order.
+ * Buffers travel as ArrayBuffers, never as views: Deno's node:worker_threads
+ * walks a typed array in a message index by index (8 MiB: seconds).
+ */
+export interface WorkerRequest {
+  id: number;
+  el: SchemaElement;
+  metadata: FileMetaData;
+  parts: ArrayBuffer[];
+}
+
+const port = parentPort!;
+port.on("message", (request: WorkerRequest) => {
+  const { id, el, metadata, parts } = request;
+  let next = 0;
+  try {
+    const raw = decodeRaw(
+      (start, end) => {
+        const part = parts[next++];
+        if (!part || part.byteLength !== end - start) {
+          throw new Error("column chunk missing");
+        }
+        return new Uint8Array(part);
+      },
+      metadata,
+      el,
+    );
+    const defined = raw.defined?.buffer as ArrayBuffer | undefined;
+    port.postMessage(
+      { id, data: raw.data, defined, nulls: raw.nulls } satisfies WorkerReply,
+      defined ? [raw.data, defined] : [raw.data],
+    );
+  } catch (e) {
+    port.postMessage({ id, error: String(e) } satisfies WorkerReply);
+  }
+});
+port.postMessage({ ready: true } satisfies WorkerReply);
