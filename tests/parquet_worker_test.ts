@@ -207,7 +207,7 @@ console.log(JSON.stringify({ rows, ...workerStats, ms: performance.now() }));
       const stats = JSON.parse(out.stdout);
       assertEquals(stats.rows, 3 * 300_000);
       if (used !== null) assertEquals(stats.columns > 0, used, out.stdout);
-      // A live worker would hold the process for its idle time (30 s).
+      // A worker left ref'd would hold the process forever.
       const exit = ms - stats.ms;
       assert(exit < 5_000, `the process took ${exit.toFixed(0)} ms to end`);
     });

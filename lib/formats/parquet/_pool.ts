@@ -4,8 +4,10 @@
  * each column chunk's bytes by transfer and hands back the raw values the
  * same way. The worker is started by the first large read and used from
  * the read after it has booted (a read never waits for it: booting takes
- * longer than decoding a file does); it never keeps the process alive, and
- * it ends after {@linkcode IDLE_MS} unused.
+ * longer than decoding a file does). It holds the process open only while
+ * a read waits on it (`ref`/`unref`), so a CLI exits as soon as its work
+ * is done; it stays up otherwise (no timer: tests' sanitizers would see
+ * one), ready for the next read.
  *
  * Whatever fails in the worker (a corrupt page, the worker itself) sends
  * the column back to this thread's fast path, which then decides as it
@@ -26,7 +28,7 @@ import {
   type RawColumn,
   readFastColumn,
 } from "./_fast.ts";
-import type { WorkerRequest } from "./_worker.ts";
+import type { WorkerReply, WorkerRequest } from "./_worker.ts";
 import type { ReadColumn } from "./types.ts";
 
 /**
@@ -38,21 +40,12 @@ import type { ReadColumn } from "./types.ts";
  */
 export const WORKER_MIN_BYTES = 16 << 20;
 
-/** The worker ends after this long without a column to decode. */
-export const IDLE_MS = 30_000;
-
 /**
  * Whether a read may use the worker: `"auto"` above
  * {@linkcode WORKER_MIN_BYTES} once it is up, `"always"` waits for it and
  * uses it for any file of two columns or more (tests), `"never"` not.
  */
 export type WorkerMode = "auto" | "always" | "never";
-
-/** What the worker sends: that it is up, or one column's result. */
-export type WorkerReply =
-  | { ready: true }
-  | { id: number; data: ArrayBuffer; defined?: ArrayBuffer; nulls: number }
-  | { id: number; error: string };
 
 /** Columns decoded by the worker since the process started (for tests). */
 export const workerStats = { columns: 0, starts: 0 };
@@ -62,7 +55,6 @@ interface Pool {
   ready: Promise<boolean>;
   isReady: boolean;
   pending: Map<number, (raw: RawColumn | undefined) => void>;
-  idle?: ReturnType<typeof setTimeout>;
 }
 
 let pool: Pool | undefined;
@@ -100,7 +92,6 @@ function startPool(): Pool | undefined {
     boot(false);
     for (const done of p.pending.values()) done(undefined);
     p.pending.clear();
-    clearTimeout(p.idle);
   };
   worker.on("message", (reply: WorkerReply) => {
     if ("ready" in reply) {
@@ -111,10 +102,7 @@ function startPool(): Pool | undefined {
     const done = p.pending.get(reply.id);
     if (!done) return;
     p.pending.delete(reply.id);
-    if (p.pending.size === 0) {
-      worker.unref();
-      idleTimer(p);
-    }
+    if (p.pending.size === 0) worker.unref();
     done(
       "data" in reply
         ? {
@@ -136,25 +124,14 @@ function startPool(): Pool | undefined {
 }
 
 /**
- * Ends the worker now, if there is one (a later large read starts another);
- * for tests, whose sanitizers want no timer left behind.
+ * Ends the worker now, if there is one (a later large read starts another):
+ * for tests, and for a long-lived process done with large reads.
  */
 export function stopDecodeWorker(): void {
   const p = pool;
   if (!p) return;
   pool = undefined;
-  clearTimeout(p.idle);
   p.worker.terminate();
-}
-
-/** Ends the worker after IDLE_MS without work (the timer holds no process open). */
-function idleTimer(p: Pool): void {
-  clearTimeout(p.idle);
-  const timer = setTimeout(() => {
-    if (p.pending.size === 0) p.worker.terminate();
-  }, IDLE_MS);
-  Deno.unrefTimer(timer);
-  p.idle = timer;
 }
 
 /** One column decoded by the worker; undefined if it could not. */
@@ -184,10 +161,7 @@ function decodeInWorker(
   const result = new Promise<RawColumn | undefined>((resolve) =>
     p.pending.set(id, resolve)
   );
-  if (p.pending.size === 1) {
-    clearTimeout(p.idle);
-    p.worker.ref(); // the process waits for the reply
-  }
+  if (p.pending.size === 1) p.worker.ref(); // the process waits for the reply
   p.worker.postMessage(request, parts);
   return result;
 }

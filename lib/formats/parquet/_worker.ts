@@ -8,7 +8,6 @@
 import { parentPort } from "../../_deps.ts";
 import type { FileMetaData, SchemaElement } from "../../_deps/hyparquet.ts";
 import { decodeRaw } from "./_fast.ts";
-import type { WorkerReply } from "./_pool.ts";
 
 /**
  * One column to decode: its chunks' bytes, one per row group, in order.
@@ -22,29 +21,39 @@ export interface WorkerRequest {
   parts: ArrayBuffer[];
 }
 
-const port = parentPort!;
-port.on("message", (request: WorkerRequest) => {
-  const { id, el, metadata, parts } = request;
-  let next = 0;
-  try {
-    const raw = decodeRaw(
-      (start, end) => {
-        const part = parts[next++];
-        if (!part || part.byteLength !== end - start) {
-          throw new Error("column chunk missing");
-        }
-        return new Uint8Array(part);
-      },
-      metadata,
-      el,
-    );
-    const defined = raw.defined?.buffer as ArrayBuffer | undefined;
-    port.postMessage(
-      { id, data: raw.data, defined, nulls: raw.nulls } satisfies WorkerReply,
-      defined ? [raw.data, defined] : [raw.data],
-    );
-  } catch (e) {
-    port.postMessage({ id, error: String(e) } satisfies WorkerReply);
-  }
-});
-port.postMessage({ ready: true } satisfies WorkerReply);
+/** What the worker sends: that it is up, or one column's result. */
+export type WorkerReply =
+  | { ready: true }
+  | { id: number; data: ArrayBuffer; defined?: ArrayBuffer; nulls: number }
+  | { id: number; error: string };
+
+// Imported outside a worker (a type check, a doc tool): nothing to serve.
+if (parentPort) serve(parentPort);
+
+function serve(port: NonNullable<typeof parentPort>): void {
+  port.on("message", (request: WorkerRequest) => {
+    const { id, el, metadata, parts } = request;
+    let next = 0;
+    try {
+      const raw = decodeRaw(
+        (start, end) => {
+          const part = parts[next++];
+          if (!part || part.byteLength !== end - start) {
+            throw new Error("column chunk missing");
+          }
+          return new Uint8Array(part);
+        },
+        metadata,
+        el,
+      );
+      const defined = raw.defined?.buffer as ArrayBuffer | undefined;
+      port.postMessage(
+        { id, data: raw.data, defined, nulls: raw.nulls } satisfies WorkerReply,
+        defined ? [raw.data, defined] : [raw.data],
+      );
+    } catch (e) {
+      port.postMessage({ id, error: String(e) } satisfies WorkerReply);
+    }
+  });
+  port.postMessage({ ready: true } satisfies WorkerReply);
+}
