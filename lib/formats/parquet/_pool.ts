@@ -4,7 +4,10 @@
  * each column chunk's bytes by transfer and hands back the raw values the
  * same way. The worker is started by the first large read and used from
  * the read after it has booted (a read never waits for it: booting takes
- * longer than decoding a file does). It holds the process open only while
+ * longer than decoding a file does). When a read on two threads took
+ * longer than this thread alone would have (the other core is busy), the
+ * next large reads stay on this thread, 1, 2, 4, … up to 64 of them, before
+ * the worker is tried again. It holds the process open only while
  * a read waits on it (`ref`/`unref`), so a CLI exits as soon as its work
  * is done; it stays up otherwise (no timer: tests' sanitizers would see
  * one), ready for the next read.
@@ -61,6 +64,10 @@ let pool: Pool | undefined;
 /** The worker could not start here (no permission, no file URL): never again. */
 let unavailable = false;
 let nextId = 0;
+/** Large reads left to do on this thread alone, and the next such pause. */
+let skip = 0;
+let backoff = 1;
+const MAX_BACKOFF = 64;
 
 /** The worker, booting it if there is none; undefined until it is up. */
 function readyPool(): Pool | undefined {
@@ -204,10 +211,12 @@ export async function readFastColumnsParallel(
     if (started && await started.ready) p = started;
     if (started?.pending.size === 0) started.worker.unref();
   } else if (mode === "auto" && plans.length > 1 && total >= WORKER_MIN_BYTES) {
-    p = readyPool();
+    if (skip > 0) skip--;
+    else p = readyPool();
   }
 
   // Greedy halves by cost, heaviest first; the worker's columns go first.
+  const t0 = performance.now();
   const jobs = new Map<FastPlan, Promise<RawColumn | undefined>>();
   if (p) {
     let mine = 0;
@@ -232,10 +241,28 @@ export async function readFastColumnsParallel(
       jobs.set(plans[i], decodeInWorker(p, metadata, plans[i], parts));
     }
   }
-  for (const plan of plans) {
+  const t1 = performance.now();
+  let here = 0;
+  for (const [i, plan] of plans.entries()) {
     if (jobs.has(plan)) continue;
+    here += costs[i];
     const column = readFastColumn(source, metadata, plan);
     if (column) out.set(plan.leaf.name, column);
+  }
+  const t2 = performance.now();
+  if (jobs.size > 0) await Promise.all(jobs.values());
+  if (mode === "auto" && jobs.size > 0) {
+    // Would this thread alone have been done sooner? (It works at the rate
+    // it just did.) Then the other core is busy: leave the worker alone
+    // for a while, twice as long each time in a row.
+    const all = costs.reduce((a, b) => a + b, 0);
+    const alone = here > 0 ? (t2 - t1) * all / here : Infinity;
+    if (performance.now() - t0 > alone) {
+      skip = backoff;
+      backoff = Math.min(backoff * 2, MAX_BACKOFF);
+    } else {
+      backoff = 1;
+    }
   }
   for (const [plan, job] of jobs) {
     const raw = await job;
