@@ -84,9 +84,18 @@ async function exportRef(ref: string): Promise<string> {
 
 /** Copies this file into the tree at `dir`, for its child modes to run against that tree's lib/. */
 async function childIn(dir: string): Promise<string> {
+  // With this tree's _bench.ts beside it: an older one lacks `deno()`.
+  const bench = join(dir, "tests", "_tools", "bench");
   await Deno.copyFile(
-    SELF,
-    join(dir, "tests", "_tools", "bench", "_engine_child.ts"),
+    join(import.meta.dirname!, "_bench.ts"),
+    join(bench, "_engine_child_bench.ts"),
+  );
+  await Deno.writeTextFile(
+    join(bench, "_engine_child.ts"),
+    (await Deno.readTextFile(SELF)).replace(
+      `from "./_bench.ts"`,
+      `from "./_engine_child_bench.ts"`,
+    ),
   );
   return dir;
 }
