@@ -12,8 +12,11 @@
  * is done; it stays up otherwise (no timer: tests' sanitizers would see
  * one), ready for the next read.
  *
- * Whatever fails in the worker (a corrupt page, the worker itself) sends
- * the column back to this thread's fast path, which then decides as it
+ * A column the worker has not begun when this thread is done with its own
+ * is taken back (a shared claim slot per column), so a worker without a
+ * free core delays a read by at most the column it is on. Whatever fails
+ * in the worker (a corrupt page, the worker itself) sends the column back
+ * to this thread's fast path, which then decides as it
  * would alone: the result and the errors are the same on either path.
  *
  * @module
@@ -50,8 +53,11 @@ export const WORKER_MIN_BYTES = 16 << 20;
  */
 export type WorkerMode = "auto" | "always" | "never";
 
-/** Columns decoded by the worker since the process started (for tests). */
-export const workerStats = { columns: 0, starts: 0 };
+/**
+ * Since the process started: columns the worker decoded, reads that gave
+ * it columns, columns taken back from it, and worker starts (for tests).
+ */
+export const workerStats = { columns: 0, reads: 0, takenBack: 0, starts: 0 };
 
 interface Pool {
   worker: InstanceType<typeof NodeWorker>;
@@ -147,12 +153,16 @@ function decodeInWorker(
   metadata: FileMetaData,
   plan: FastPlan,
   parts: ArrayBuffer[],
-): Promise<RawColumn | undefined> {
+  claims: SharedArrayBuffer,
+  slot: number,
+): Job {
   const id = nextId++;
   const el = plan.el;
   // Only this column's chunks: the worker needs no more of the footer.
   const request: WorkerRequest = {
     id,
+    claims,
+    slot,
     el,
     metadata: {
       ...metadata,
@@ -170,7 +180,23 @@ function decodeInWorker(
   );
   if (p.pending.size === 1) p.worker.ref(); // the process waits for the reply
   p.worker.postMessage(request, parts);
-  return result;
+  return {
+    result,
+    slot,
+    forget: () => {
+      p.pending.delete(id);
+      if (p.pending.size === 0) p.worker.unref();
+    },
+  };
+}
+
+/** A column sent to the worker. */
+interface Job {
+  result: Promise<RawColumn | undefined>;
+  /** Its claim slot (see `WorkerRequest.claims`). */
+  slot: number;
+  /** Stops waiting for its reply (taken back). */
+  forget: () => void;
 }
 
 /** How much work a column is: its bytes out, and in again if compressed. */
@@ -217,7 +243,8 @@ export async function readFastColumnsParallel(
 
   // Greedy halves by cost, heaviest first; the worker's columns go first.
   const t0 = performance.now();
-  const jobs = new Map<FastPlan, Promise<RawColumn | undefined>>();
+  const jobs = new Map<FastPlan, Job>();
+  const claims = new Int32Array(new SharedArrayBuffer(4 * plans.length));
   if (p) {
     let mine = 0;
     let theirs = 0;
@@ -238,9 +265,13 @@ export async function readFastColumnsParallel(
         continue; // this thread's path words it
       }
       theirs += costs[i];
-      jobs.set(plans[i], decodeInWorker(p, metadata, plans[i], parts));
+      jobs.set(
+        plans[i],
+        decodeInWorker(p, metadata, plans[i], parts, claims.buffer, jobs.size),
+      );
     }
   }
+  if (jobs.size > 0) workerStats.reads++;
   const t1 = performance.now();
   let here = 0;
   for (const [i, plan] of plans.entries()) {
@@ -250,22 +281,21 @@ export async function readFastColumnsParallel(
     if (column) out.set(plan.leaf.name, column);
   }
   const t2 = performance.now();
-  if (jobs.size > 0) await Promise.all(jobs.values());
-  if (mode === "auto" && jobs.size > 0) {
-    // Would this thread alone have been done sooner? (It works at the rate
-    // it just did.) Then the other core is busy: leave the worker alone
-    // for a while, twice as long each time in a row.
-    const all = costs.reduce((a, b) => a + b, 0);
-    const alone = here > 0 ? (t2 - t1) * all / here : Infinity;
-    if (performance.now() - t0 > alone) {
-      skip = backoff;
-      backoff = Math.min(backoff * 2, MAX_BACKOFF);
+  // Columns the worker has not begun (it is slow to get a core) are taken
+  // back and decoded here; only those it has begun are waited for.
+  const results = new Map<FastPlan, RawColumn | undefined>();
+  for (const [plan, job] of jobs) {
+    if (
+      mode === "auto" && Atomics.compareExchange(claims, job.slot, 0, 2) === 0
+    ) {
+      job.forget();
+      workerStats.takenBack++;
     } else {
-      backoff = 1;
+      results.set(plan, await job.result);
     }
   }
-  for (const [plan, job] of jobs) {
-    const raw = await job;
+  for (const plan of jobs.keys()) {
+    const raw = results.get(plan);
     let column: ReadColumn | undefined;
     try {
       if (raw) column = finishRaw(raw, plan);
@@ -275,6 +305,19 @@ export async function readFastColumnsParallel(
     if (column) workerStats.columns++;
     else column = readFastColumn(source, metadata, plan);
     if (column) out.set(plan.leaf.name, column);
+  }
+  if (mode === "auto" && jobs.size > 0) {
+    // Would this thread alone have been done sooner? (It works at the rate
+    // it did its own columns at.) Then the other core is busy: leave the
+    // worker alone for a while, twice as long each time in a row.
+    const all = costs.reduce((a, b) => a + b, 0);
+    const alone = here > 0 ? (t2 - t1) * all / here : Infinity;
+    if (performance.now() - t0 > alone) {
+      skip = backoff;
+      backoff = Math.min(backoff * 2, MAX_BACKOFF);
+    } else {
+      backoff = 1;
+    }
   }
   return out;
 }

@@ -16,6 +16,12 @@ import { decodeRaw } from "./_fast.ts";
  */
 export interface WorkerRequest {
   id: number;
+  /**
+   * One Int32 slot per column of the read: 0 open, 1 taken here, 2 taken
+   * back by the reading thread (which got to it first: then this skips it).
+   */
+  claims: SharedArrayBuffer;
+  slot: number;
   el: SchemaElement;
   metadata: FileMetaData;
   parts: ArrayBuffer[];
@@ -25,14 +31,19 @@ export interface WorkerRequest {
 export type WorkerReply =
   | { ready: true }
   | { id: number; data: ArrayBuffer; defined?: ArrayBuffer; nulls: number }
-  | { id: number; error: string };
+  | { id: number; error: string }
+  | { id: number; skipped: true };
 
 // Imported outside a worker (a type check, a doc tool): nothing to serve.
 if (parentPort) serve(parentPort);
 
 function serve(port: NonNullable<typeof parentPort>): void {
   port.on("message", (request: WorkerRequest) => {
-    const { id, el, metadata, parts } = request;
+    const { id, el, metadata, parts, claims, slot } = request;
+    if (Atomics.compareExchange(new Int32Array(claims), slot, 0, 1) !== 0) {
+      port.postMessage({ id, skipped: true } satisfies WorkerReply);
+      return;
+    }
     let next = 0;
     try {
       const raw = decodeRaw(
