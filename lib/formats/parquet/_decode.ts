@@ -177,13 +177,14 @@ async function decodeByChunks(
     const rows = Number(metadata.num_rows);
     if (!(rows > 0)) return undefined;
     // Each chunk is consumed before the next read (no await in between), so
-    // concurrent reads may share the buffer; chunks for the worker are own.
-    const source: ChunkSource = (start, end, own) => {
+    // concurrent reads may share the buffer; chunks for the worker go
+    // into buffers of their own.
+    const source: ChunkSource = (start, end, into) => {
       if (!(start >= 4) || !(end >= start) || !(end <= size - 8)) {
         throw new Error("column chunk outside the file");
       }
       const n = end - start;
-      if (own) return read(start, new Uint8Array(n));
+      if (into) return read(start, into.subarray(0, n));
       if (chunkBuffer.length < n) {
         const grown = new Uint8Array(n);
         if (n > KEEP_CHUNK_BUFFER) return read(start, grown);

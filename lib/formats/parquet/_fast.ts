@@ -53,22 +53,25 @@ interface Decoded {
 
 /**
  * The bytes `start..end` of the file (a column chunk), valid until the next
- * call, or with `own` in a new ArrayBuffer of their own (to transfer);
+ * call, or copied into `into` (its first `end - start` bytes, to transfer);
  * throws if they are not all inside the data part of the file.
  */
 export type ChunkSource = (
   start: number,
   end: number,
-  own?: boolean,
+  into?: Uint8Array,
 ) => Uint8Array;
 
 /** A {@linkcode ChunkSource} over the whole file in memory. */
 export function bytesSource(bytes: Uint8Array): ChunkSource {
-  return (start, end, own) => {
+  return (start, end, into) => {
     if (!(start >= 4) || !(end >= start) || !(end <= bytes.length - 8)) {
       throw new Error("column chunk outside the file");
     }
-    return own ? bytes.slice(start, end) : bytes.subarray(start, end);
+    const chunk = bytes.subarray(start, end);
+    if (!into) return chunk;
+    into.set(chunk);
+    return into.subarray(0, chunk.length);
   };
 }
 

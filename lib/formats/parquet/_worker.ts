@@ -24,46 +24,59 @@ export interface WorkerRequest {
   slot: number;
   el: SchemaElement;
   metadata: FileMetaData;
+  /** Each chunk is the first `lengths[i]` bytes of `parts[i]` (reused). */
   parts: ArrayBuffer[];
+  lengths: number[];
 }
 
-/** What the worker sends: that it is up, or one column's result. */
+/**
+ * What the worker sends: that it is up, or one column's result, with the
+ * request's buffers given back for reuse.
+ */
 export type WorkerReply =
   | { ready: true }
-  | { id: number; data: ArrayBuffer; defined?: ArrayBuffer; nulls: number }
-  | { id: number; error: string }
-  | { id: number; skipped: true };
+  | { id: number; parts: ArrayBuffer[] }
+    & (
+      | { data: ArrayBuffer; defined?: ArrayBuffer; nulls: number }
+      | { error: string }
+      | { skipped: true }
+    );
 
 // Imported outside a worker (a type check, a doc tool): nothing to serve.
 if (parentPort) serve(parentPort);
 
 function serve(port: NonNullable<typeof parentPort>): void {
   port.on("message", (request: WorkerRequest) => {
-    const { id, el, metadata, parts, claims, slot } = request;
+    const { id, el, metadata, parts, lengths, claims, slot } = request;
     if (Atomics.compareExchange(new Int32Array(claims), slot, 0, 1) !== 0) {
-      port.postMessage({ id, skipped: true } satisfies WorkerReply);
+      port.postMessage(
+        { id, parts, skipped: true } satisfies WorkerReply,
+        parts,
+      );
       return;
     }
     let next = 0;
     try {
       const raw = decodeRaw(
         (start, end) => {
-          const part = parts[next++];
-          if (!part || part.byteLength !== end - start) {
+          const i = next++;
+          if (i >= parts.length || lengths[i] !== end - start) {
             throw new Error("column chunk missing");
           }
-          return new Uint8Array(part);
+          return new Uint8Array(parts[i], 0, lengths[i]);
         },
         metadata,
         el,
       );
       const defined = raw.defined?.buffer as ArrayBuffer | undefined;
+      const reply = { id, parts, data: raw.data, defined, nulls: raw.nulls };
       port.postMessage(
-        { id, data: raw.data, defined, nulls: raw.nulls } satisfies WorkerReply,
-        defined ? [raw.data, defined] : [raw.data],
+        reply satisfies WorkerReply,
+        [...parts, raw.data, ...defined ? [defined] : []],
       );
     } catch (e) {
-      port.postMessage({ id, error: String(e) } satisfies WorkerReply);
+      const reply = { id, parts, error: String(e) };
+      port.postMessage(reply satisfies WorkerReply, parts);
     }
   });
   port.postMessage({ ready: true } satisfies WorkerReply);
