@@ -4,10 +4,10 @@
  * each column chunk's bytes by transfer and hands back the raw values the
  * same way. The worker is started by the first large read and used from
  * the read after it has booted (a read never waits for it: booting takes
- * longer than decoding a file does). When a read on two threads took
- * longer than this thread alone would have (the other core is busy), the
- * next large reads stay on this thread, 1, 2, 4, … up to 64 of them, before
- * the worker is tried again. It holds the process open only while
+ * longer than decoding a file does). Once it is up, large reads go the way
+ * that has been faster lately, per MiB, on this machine (one or two
+ * threads: with the other core busy, one is), trying the other way one
+ * read in 8. It holds the process open only while
  * a read waits on it (`ref`/`unref`), so a CLI exits as soon as its work
  * is done; it stays up otherwise (no timer: tests' sanitizers would see
  * one), ready for the next read.
@@ -89,10 +89,28 @@ function buffer(n: number): Uint8Array {
   if (best < 0) return new Uint8Array(n);
   return new Uint8Array(spare.splice(best, 1)[0]);
 }
-/** Large reads left to do on this thread alone, and the next such pause. */
-let skip = 0;
-let backoff = 1;
-const MAX_BACKOFF = 64;
+/**
+ * Milliseconds per MiB of column data that large reads took lately, on one
+ * thread and on two (moving averages; NaN until measured), and how many
+ * large reads there have been.
+ */
+const rate = { one: NaN, two: NaN, reads: 0 };
+/** One large read in this many tries the way that was slower lately. */
+const EXPLORE = 8;
+
+/** Whether the next large read should use the worker. */
+function twoThreads(): boolean {
+  const n = rate.reads++;
+  if (Number.isNaN(rate.two)) return true;
+  if (Number.isNaN(rate.one)) return false;
+  const faster = rate.two < rate.one;
+  return n % EXPLORE === 0 ? !faster : faster;
+}
+
+function learn(which: "one" | "two", ms: number, bytes: number): void {
+  const r = ms / (bytes / (1 << 20));
+  rate[which] = Number.isNaN(rate[which]) ? r : 0.7 * rate[which] + 0.3 * r;
+}
 
 /** The worker, booting it if there is none; undefined until it is up. */
 function readyPool(): Pool | undefined {
@@ -262,10 +280,10 @@ export async function readFastColumnsParallel(
     started?.worker.ref(); // the process waits for the worker to boot
     if (started && await started.ready) p = started;
     if (started?.pending.size === 0) started.worker.unref();
-  } else if (mode === "auto" && plans.length > 1 && total >= WORKER_MIN_BYTES) {
-    if (skip > 0) skip--;
-    else p = readyPool();
   }
+  const large = mode === "auto" && plans.length > 1 &&
+    total >= WORKER_MIN_BYTES;
+  if (large && readyPool() && twoThreads()) p = readyPool();
 
   // Greedy halves by cost, heaviest first; the worker's columns go first.
   const t0 = performance.now();
@@ -298,15 +316,11 @@ export async function readFastColumnsParallel(
     }
   }
   if (jobs.size > 0) workerStats.reads++;
-  const t1 = performance.now();
-  let here = 0;
-  for (const [i, plan] of plans.entries()) {
+  for (const plan of plans) {
     if (jobs.has(plan)) continue;
-    here += costs[i];
     const column = readFastColumn(source, metadata, plan);
     if (column) out.set(plan.leaf.name, column);
   }
-  const t2 = performance.now();
   // Columns the worker has not begun (it is slow to get a core) are taken
   // back and decoded here; only those it has begun are waited for.
   const results = new Map<FastPlan, RawColumn | undefined>();
@@ -332,18 +346,8 @@ export async function readFastColumnsParallel(
     else column = readFastColumn(source, metadata, plan);
     if (column) out.set(plan.leaf.name, column);
   }
-  if (mode === "auto" && jobs.size > 0) {
-    // Would this thread alone have been done sooner? (It works at the rate
-    // it did its own columns at.) Then the other core is busy: leave the
-    // worker alone for a while, twice as long each time in a row.
-    const all = costs.reduce((a, b) => a + b, 0);
-    const alone = here > 0 ? (t2 - t1) * all / here : Infinity;
-    if (performance.now() - t0 > alone) {
-      skip = backoff;
-      backoff = Math.min(backoff * 2, MAX_BACKOFF);
-    } else {
-      backoff = 1;
-    }
+  if (large && pool?.isReady) {
+    learn(jobs.size > 0 ? "two" : "one", performance.now() - t0, total);
   }
   return out;
 }
