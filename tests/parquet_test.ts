@@ -451,6 +451,60 @@ Deno.test("encodeMetrics() compression option sets the codec DuckDB sees", async
   }
 });
 
+Deno.test("encodeMetrics() stores a page that zstd or snappy barely shrinks uncompressed, and DuckDB and decodeMetrics() read it", async (t) => {
+  await using dir = await tempDir();
+  using db = await duckdb();
+  const n = 50_000;
+  // Every bit of these varies (xorshift words, any finite exponent): no
+  // codec shrinks them by an eighth.
+  let x = 7;
+  const word = () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+  const pair = new Uint32Array(2);
+  const asDouble = new Float64Array(pair.buffer);
+  const wild = () => {
+    pair[0] = word();
+    pair[1] = (word() & 0x800fffff) | ((word() % 2000) + 24) << 20;
+    return asDouble[0];
+  };
+  const columns = {
+    step: Float64Array.from({ length: n }, (_, i) => i), // shrinks
+    loss: Float64Array.from({ length: n }, wild),
+    lr: Array.from({ length: n }, (_, i) => i % 9 === 4 ? null : wild()),
+  };
+  for (const option of ["zstd", "snappy"] as const) {
+    await t.step(option, async () => {
+      const path = await writeFile(dir.path, columns, `n.parquet`, option);
+      const bytes = await Deno.readFile(path);
+      const compressed = (name: string) =>
+        pageHeaders(bytes, name).map((p) =>
+          p.data_page_header_v2!.is_compressed
+        );
+      assertEquals(compressed("step"), [true]);
+      assertEquals(compressed("loss"), [false]);
+      assertEquals(compressed("lr"), [false]);
+      const rows = await db.all(
+        `SELECT step, loss, lr FROM '${path}' ORDER BY step`,
+      );
+      assertEquals(rows.length, n);
+      for (let i = 0; i < n; i++) {
+        assert(
+          Object.is(rows[i].loss, columns.loss[i]) &&
+            Object.is(rows[i].lr, columns.lr[i]),
+          `DuckDB's row ${i} differs`,
+        );
+      }
+      const out = await decodeMetrics(bytes, path);
+      assertSameColumn(out.columns.loss, columns.loss);
+      assertEquals(out.columns.lr, columns.lr);
+    });
+  }
+});
+
 Deno.test("encodeMetrics() splits big columns into pages and row groups that DuckDB and decodeMetrics() read back", async () => {
   await using dir = await tempDir();
   const n = (1 << 20) + 12_345; // two row groups

@@ -17,7 +17,8 @@ import {
   toReadColumn,
 } from "./_columns.ts";
 import { hasMagic, messageOf } from "./_util.ts";
-import { bytesSource, type ChunkSource, readFastColumns } from "./_fast.ts";
+import { bytesSource, type ChunkSource } from "./_fast.ts";
+import { readFastColumnsParallel, type WorkerMode } from "./_pool.ts";
 import { openVaultFileSync, readVaultFileSync } from "../../_fs.ts";
 import type { DecodedMetrics, ReadColumn, ReadColumnInfo } from "./types.ts";
 
@@ -28,6 +29,12 @@ export interface DecodeOptions {
    * every column with hyparquet (the tests compare the two).
    */
   fast: boolean;
+  /**
+   * Whether the fast path may hand columns to the decode worker
+   * (`_pool.ts`).
+   * @default {"auto"}
+   */
+  worker?: WorkerMode;
 }
 
 /** {@linkcode decodeMetrics}, with the choice of path. */
@@ -71,7 +78,13 @@ export async function decodeParquet(
 
   const rows = Number(metadata.num_rows);
   const fast = options.fast
-    ? readFastColumns(bytesSource(bytes), metadata, leaves, kinds)
+    ? await readFastColumnsParallel(
+      bytesSource(bytes),
+      metadata,
+      leaves,
+      kinds,
+      options.worker,
+    )
     : new Map<string, ReadColumn>();
   const rest = leaves.filter((l) => !fast.has(l.name));
   const chunks = new Map<string, ColumnData[]>(
@@ -107,13 +120,14 @@ export async function decodeParquet(
 export async function decodeParquetFile(
   path: string,
   root: string,
+  worker: WorkerMode = "auto",
 ): Promise<DecodedMetrics> {
-  const fast = decodeByChunks(path, root);
+  const fast = await decodeByChunks(path, root, worker);
   if (fast) return fast;
   return await decodeParquet(
     readVaultFileSync(path, { root }),
     path,
-    { fast: true },
+    { fast: true, worker },
   );
 }
 
@@ -122,10 +136,11 @@ let chunkBuffer = new Uint8Array(0);
 const KEEP_CHUNK_BUFFER = 64 << 20;
 
 /** The fast path over chunk reads; undefined where it does not apply. */
-function decodeByChunks(
+async function decodeByChunks(
   path: string,
   root: string,
-): DecodedMetrics | undefined {
+  worker: WorkerMode,
+): Promise<DecodedMetrics | undefined> {
   try {
     using file = openVaultFileSync(path, { root });
     const size = file.statSync().size;
@@ -161,11 +176,15 @@ function decodeByChunks(
     checkCodecs(metadata, fail);
     const rows = Number(metadata.num_rows);
     if (!(rows > 0)) return undefined;
-    const source: ChunkSource = (start, end) => {
+    // Each chunk is consumed before the next read (no await in between), so
+    // concurrent reads may share the buffer; chunks for the worker go
+    // into buffers of their own.
+    const source: ChunkSource = (start, end, into) => {
       if (!(start >= 4) || !(end >= start) || !(end <= size - 8)) {
         throw new Error("column chunk outside the file");
       }
       const n = end - start;
+      if (into) return read(start, into.subarray(0, n));
       if (chunkBuffer.length < n) {
         const grown = new Uint8Array(n);
         if (n > KEEP_CHUNK_BUFFER) return read(start, grown);
@@ -173,7 +192,13 @@ function decodeByChunks(
       }
       return read(start, chunkBuffer.subarray(0, n));
     };
-    const fast = readFastColumns(source, metadata, leaves, kinds);
+    const fast = await readFastColumnsParallel(
+      source,
+      metadata,
+      leaves,
+      kinds,
+      worker,
+    );
     if (fast.size !== leaves.length) return undefined;
     return assemble(leaves, fast, new Map(), rows, kinds, fail);
   } catch {

@@ -53,18 +53,95 @@ interface Decoded {
 
 /**
  * The bytes `start..end` of the file (a column chunk), valid until the next
- * call; throws if they are not all inside the data part of the file.
+ * call, or copied into `into` (its first `end - start` bytes, to transfer);
+ * throws if they are not all inside the data part of the file.
  */
-export type ChunkSource = (start: number, end: number) => Uint8Array;
+export type ChunkSource = (
+  start: number,
+  end: number,
+  into?: Uint8Array,
+) => Uint8Array;
 
 /** A {@linkcode ChunkSource} over the whole file in memory. */
 export function bytesSource(bytes: Uint8Array): ChunkSource {
-  return (start, end) => {
+  return (start, end, into) => {
     if (!(start >= 4) || !(end >= start) || !(end <= bytes.length - 8)) {
       throw new Error("column chunk outside the file");
     }
-    return bytes.subarray(start, end);
+    const chunk = bytes.subarray(start, end);
+    if (!into) return chunk;
+    into.set(chunk);
+    return into.subarray(0, chunk.length);
   };
+}
+
+/** The file ranges of a column's chunks, one per row group, in order. */
+export function chunkRanges(
+  metadata: FileMetaData,
+  el: SchemaElement,
+): [number, number][] | undefined {
+  const ranges: [number, number][] = [];
+  for (const rg of metadata.row_groups) {
+    const meta = chunkOf(rg, el)?.meta_data;
+    if (!meta) return undefined;
+    let start = Number(meta.data_page_offset);
+    const dictAt = Number(meta.dictionary_page_offset ?? 0);
+    if (dictAt > 0 && dictAt < start) start = dictAt;
+    ranges.push([start, start + Number(meta.total_compressed_size)]);
+  }
+  return ranges;
+}
+
+/** The chunk of column `el` in a row group. */
+export function chunkOf(
+  rg: FileMetaData["row_groups"][number],
+  el: SchemaElement,
+): FileMetaData["row_groups"][number]["columns"][number] | undefined {
+  return rg.columns.find((c) =>
+    c.meta_data?.path_in_schema.length === 1 &&
+    c.meta_data.path_in_schema[0] === el.name
+  );
+}
+
+/** A column the fast path may read, and how. */
+export interface FastPlan {
+  leaf: Leaf;
+  el: SchemaElement;
+  /** The JS kind the writer recorded for it, if any. */
+  kind: string | undefined;
+  /**
+   * Straight into the plain array the general reader would give, unless
+   * the column becomes a typed array or bigints.
+   */
+  toArray: boolean;
+}
+
+/**
+ * The columns the fast path may read (each may still turn out to need the
+ * general reader); none when the row groups do not add up to the rows.
+ */
+export function planFastColumns(
+  metadata: FileMetaData,
+  leaves: Leaf[],
+  kinds: Record<string, string> | undefined,
+): FastPlan[] {
+  const rows = Number(metadata.num_rows);
+  let total = 0;
+  for (const rg of metadata.row_groups) total += Number(rg.num_rows);
+  if (!(rows > 0) || total !== rows) return [];
+  const elements = new Map<string, SchemaElement>();
+  for (const el of metadata.schema.slice(1)) elements.set(el.name, el);
+  const plans: FastPlan[] = [];
+  for (const leaf of leaves) {
+    const el = elements.get(leaf.name);
+    if (!el || !eligible(el, leaf)) continue;
+    const kind = kinds?.[leaf.name];
+    const typed = TYPED_KINDS.find((k) => k === kind);
+    const toArray = kind !== "bigint[]" &&
+      !(typed && TYPED[typed].type === leaf.info.type);
+    plans.push({ leaf, el, kind, toArray });
+  }
+  return plans;
 }
 
 /**
@@ -78,35 +155,64 @@ export function readFastColumns(
   kinds: Record<string, string> | undefined,
 ): Map<string, ReadColumn> {
   const out = new Map<string, ReadColumn>();
-  const rows = Number(metadata.num_rows);
-  let total = 0;
-  for (const rg of metadata.row_groups) total += Number(rg.num_rows);
-  if (!(rows > 0) || total !== rows) return out;
-  const elements = new Map<string, SchemaElement>();
-  for (const el of metadata.schema.slice(1)) elements.set(el.name, el);
-  for (const leaf of leaves) {
-    const el = elements.get(leaf.name);
-    if (!el || !eligible(el, leaf)) continue;
-    const kind = kinds?.[leaf.name];
-    const typed = TYPED_KINDS.find((k) => k === kind);
-    // Straight into the plain array the general reader would give, unless
-    // the column becomes a typed array or bigints. INT64 values beyond
-    // 2^53 make bigints unless the kind says numbers: then the column is
-    // read again as raw words.
-    const toArray = kind !== "bigint[]" &&
-      !(typed && TYPED[typed].type === leaf.info.type);
-    try {
-      let decoded = decodeColumn(source, metadata, el, rows, toArray);
-      if (decoded?.unsafe && kind !== "number[]") {
-        decoded = decodeColumn(source, metadata, el, rows, false);
-      }
-      if (decoded) out.set(leaf.name, finish(decoded, el.type!, leaf, kind));
-    } catch {
-      // Unsupported, or corrupt: the general reader decides (and words
-      // the error).
-    }
+  for (const plan of planFastColumns(metadata, leaves, kinds)) {
+    const column = readFastColumn(source, metadata, plan);
+    if (column) out.set(plan.leaf.name, column);
   }
   return out;
+}
+
+/**
+ * One planned column, or undefined where the general reader must take it
+ * (unsupported, or corrupt: the general reader then words the error).
+ */
+export function readFastColumn(
+  source: ChunkSource,
+  metadata: FileMetaData,
+  plan: FastPlan,
+): ReadColumn | undefined {
+  const { el, kind, toArray } = plan;
+  const rows = Number(metadata.num_rows);
+  try {
+    // INT64 values beyond 2^53 make bigints unless the kind says numbers:
+    // then the column is read again as raw words.
+    let decoded = decodeColumn(source, metadata, el, rows, toArray);
+    if (decoded?.unsafe && kind !== "number[]") {
+      decoded = decodeColumn(source, metadata, el, rows, false);
+    }
+    return decoded && finish(decoded, el.type!, plan.leaf, kind);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A planned column decoded to its raw values (what a worker thread does):
+ * transferable buffers, to be made the column by {@linkcode finishRaw}.
+ * Throws where the column is not for the fast path.
+ */
+export function decodeRaw(
+  source: ChunkSource,
+  metadata: FileMetaData,
+  el: SchemaElement,
+): RawColumn {
+  const decoded = decodeColumn(
+    source,
+    metadata,
+    el,
+    Number(metadata.num_rows),
+    false,
+  );
+  if (!decoded) throw new Unsupported();
+  return decoded;
+}
+
+/** A column's raw values, as {@linkcode decodeRaw} gives them. */
+export type RawColumn = Omit<Decoded, "array">;
+
+/** The column of a {@linkcode decodeRaw} result, as the fast path reads it. */
+export function finishRaw(raw: RawColumn, plan: FastPlan): ReadColumn {
+  return finish(raw, plan.el.type!, plan.leaf, plan.kind);
 }
 
 /** A flat number column whose stored values are its values. */
@@ -148,10 +254,7 @@ function decodeColumn(
     row: 0,
   };
   for (const rg of metadata.row_groups) {
-    const chunk = rg.columns.find((c) =>
-      c.meta_data?.path_in_schema.length === 1 &&
-      c.meta_data.path_in_schema[0] === el.name
-    );
+    const chunk = chunkOf(rg, el);
     const meta = chunk?.meta_data;
     if (!meta || meta.type !== el.type || chunk.file_path) return undefined;
     if (!READABLE_CODECS.has(meta.codec)) return undefined;

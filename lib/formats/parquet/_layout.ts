@@ -12,6 +12,13 @@ export const ROW_GROUP_ROWS = 1 << 20;
 export const PAGE_ROWS = 1 << 17;
 /** Strings pages end after about this many bytes. */
 export const PAGE_BYTES = 1 << 20;
+/**
+ * A compressed page that saves less than this share of its bytes is stored
+ * uncompressed instead (a DATA_PAGE_V2 says so per page, `is_compressed`):
+ * noisy float curves barely compress (zstd keeps 88–92 % of their bytes) but
+ * decoding them then costs more than the rest of the read together.
+ */
+export const MIN_SAVING = 1 / 8;
 export const CREATED_BY = "specimen-vault (hyparquet-writer)";
 
 export type PhysicalType = "INT64" | "DOUBLE" | "BYTE_ARRAY" | "BOOLEAN";

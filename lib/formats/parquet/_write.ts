@@ -16,6 +16,7 @@ import {
   type ColumnChunk,
   CREATED_BY,
   INFO_TYPE,
+  MIN_SAVING,
   PAGE_BYTES,
   PAGE_ROWS,
   type Prepared,
@@ -151,7 +152,9 @@ function writeChunk(
     const d1 = d0 + (end - start - nulls);
     col.cursor = d1;
     const raw = plainValues(col, d0, d1);
-    const packed = compress(raw, codec);
+    let packed = compress(raw, codec);
+    const compressed = packed.length < raw.length * (1 - MIN_SAVING);
+    if (!compressed) packed = raw;
     const levelBytes = levels.getBytes();
     const header = new ByteWriter(64);
     writePageHeader(header, {
@@ -165,7 +168,7 @@ function writeChunk(
         encoding: "PLAIN",
         definition_levels_byte_length: levelBytes.length,
         repetition_levels_byte_length: 0,
-        is_compressed: codec !== "UNCOMPRESSED",
+        is_compressed: compressed,
       },
     });
     const headerBytes = header.getBytes();

@@ -8,8 +8,9 @@
  * - peak RSS of the full index;
  * - index with nothing changed, and with one specimen added, vs an empty
  *   `deno run`;
- * - `decodeMetrics` (what `readMetrics` runs) of 1M×4 values vs DuckDB
- *   reading the same file into a table: our file, DuckDB's, and the
+ * - `readMetricTable` (what `readMetrics` runs) of 1M×4 values vs DuckDB
+ *   reading the same file into a table, and the same kept on one thread
+ *   (no decode worker): our file, DuckDB's, and the
  *   polars and pyarrow files of `../shared/interop` (small: the figure there
  *   is per-file cost as much as throughput);
  * - a fresh `tasks/query.ts` of a cross-run aggregate vs an empty `deno run`.
@@ -92,10 +93,12 @@ async function childIn(dir: string): Promise<string> {
     join(import.meta.dirname!, "_bench.ts"),
     join(bench, "_engine_child_bench.ts"),
   );
-  const self = await Deno.readTextFile(SELF);
   await Deno.writeTextFile(
     join(bench, "_engine_child.ts"),
-    self.replace('from "./_bench.ts";', 'from "./_engine_child_bench.ts";'),
+    (await Deno.readTextFile(SELF)).replace(
+      `from "./_bench.ts"`,
+      `from "./_engine_child_bench.ts"`,
+    ),
   );
   return dir;
 }
@@ -393,17 +396,31 @@ export async function benchEngine(
       (await deno(["run", "-A", SELF, "--duck-read", path, String(runs + 2)]))
         .stdout,
     );
+    const duckRef = {
+      name: "DuckDB read into a table",
+      value: duck.values / (duck.ms / 1000),
+    };
+    // The goal: at least DuckDB's rate in the same run.
     show(
       `readMetrics: ${label}`,
       results,
       "values/s",
       true,
-      undefined,
-      {
-        name: "DuckDB read into a table",
-        value: duck.values / (duck.ms / 1000),
-      },
+      duckRef.value,
+      duckRef,
     );
+    // The same read kept on one thread (no decode worker), this tree only.
+    const main = JSON.parse(
+      (await deno(["run", "-A", SELF, "--read-main", path, String(runs + 2)]))
+        .stdout,
+    );
+    report({
+      name: `readMetrics, one thread: ${label}`,
+      value: main.values / (main.ms / 1000),
+      unit: "values/s",
+      higherIsBetter: true,
+      reference: duckRef,
+    });
   }
 }
 
@@ -454,17 +471,37 @@ function firstFolder(vault: string): string {
   return names[0];
 }
 
-/** Child: median ms of decodeMetrics(readFile) of `path`, and its values. */
-async function readChild(path: string, runs: number) {
-  const { decodeMetrics } = await import(
-    new URL("../../../lib/formats/parquet/parquet.ts", import.meta.url).href
+/**
+ * Child: median ms of what `storage.readMetrics()` runs, `readMetricTable`
+ * of a specimen folder holding `path` as `strata/metrics.parquet` (a copy),
+ * and its values. `--read-main` keeps it on one thread (no decode worker):
+ * the first call after a worker start decodes there too, so warm-up is 2.
+ */
+async function readChild(path: string, runs: number, main = false) {
+  const { readMetricTable } = await import(
+    new URL("../../../lib/metrics_log/read.ts", import.meta.url).href
   );
-  let values = 0;
-  const ms = await medianMs(async () => {
-    const table = await decodeMetrics(await Deno.readFile(path), path);
-    values = table.rows * table.schema.length;
-  }, { runs, warmup: 1 });
-  console.log(JSON.stringify({ ms, values }));
+  const dir = await Deno.makeTempDir({ prefix: "sv_bench_read_" });
+  try {
+    await Deno.mkdir(join(dir, "strata"));
+    await Deno.copyFile(path, join(dir, "strata", "metrics.parquet"));
+    const read = main
+      ? (await import(
+        new URL("../../../lib/formats/parquet/_decode.ts", import.meta.url)
+          .href
+      )).decodeParquetFile
+      : undefined;
+    let values = 0;
+    const ms = await medianMs(async () => {
+      const table = read
+        ? await read(join(dir, "strata", "metrics.parquet"), dir, "never")
+        : await readMetricTable(dir, "metrics");
+      values = table.rows * table.schema.length;
+    }, { runs, warmup: 2 });
+    console.log(JSON.stringify({ ms, values }));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 /** Child: median ms of DuckDB reading `path` into a table (in memory). */
@@ -489,6 +526,7 @@ if (import.meta.main) {
   if (mode === "--glob-ctas") await globCtas(a, b);
   else if (mode === "--write-files") await writeFiles(a, Number(b));
   else if (mode === "--read") await readChild(a, Number(b));
+  else if (mode === "--read-main") await readChild(a, Number(b), true);
   else if (mode === "--duck-read") await duckRead(a, Number(b));
   else {
     const { values } = parseArgs({
