@@ -4,7 +4,7 @@
  */
 import { join } from "../lib/_deps.ts";
 import { indexVault } from "../lib/catalog/index_vault.ts";
-import { QUERY_ROUTE } from "../lib/query/query_server.ts";
+import { processTimeZone, QUERY_ROUTE } from "../lib/query/query_server.ts";
 import {
   copyPythonSpecimens,
   writeSpecimen,
@@ -156,6 +156,40 @@ Deno.test("query task: a running serve answers, with no DuckDB in the client, th
     assertEquals(r.code, 1);
     assertMatch(r.stderr, /ffi/);
   });
+  await t.step("a client in another time zone runs here", async () => {
+    const r = await runDeno(
+      [
+        "run",
+        ...NO_FFI,
+        join(ROOT, "tasks", "query.ts"),
+        "--vault",
+        v.path,
+        "SELECT 1",
+      ],
+      { env: { TZ: "Asia/Tokyo" } },
+    );
+    assertEquals(r.code, 1);
+    assertMatch(r.stderr, /ffi/);
+  });
+  await t.step(
+    "after a new index it answers from the new catalog, not its cache",
+    async () => {
+      const sql = "SELECT count(*) AS n FROM catalog";
+      const before = await query(NO_FFI, ["--vault", v.path, "-f", "csv", sql]);
+      await writeSpecimen(v.path, {
+        id: "added_later",
+        domain: "interpretability",
+        method: "probe_training",
+      });
+      await indexVault({ vault: v.path });
+      const after = await query(NO_FFI, ["--vault", v.path, "-f", "csv", sql]);
+      assertEquals(after.code, 0, after.stderr);
+      assertEquals(
+        Number(after.stdout.split("\n")[1]),
+        Number(before.stdout.split("\n")[1]) + 1,
+      );
+    },
+  );
   await t.step(
     "a process-dependent query (current_setting) runs here",
     async () => {
@@ -207,7 +241,8 @@ Deno.test("query server wants its token, and the file goes when the server stops
     format: "csv",
     crlf: false,
     timeout_seconds: 10,
-    time_zone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    // The server runs with TZ=UTC (see serve()).
+    time_zone: `UTC|${processTimeZone().split("|")[1]}`,
     vault: server.info.vault,
   });
   for (

@@ -15,6 +15,7 @@ import { VaultError } from "../errors.ts";
 import { formatQueryOutput } from "../query/output.ts";
 import {
   ANSWER_HEADER,
+  processTimeZone,
   sameVault,
   type VaultIdentity,
 } from "../query/query_server.ts";
@@ -94,7 +95,7 @@ export async function cliQuery(
     return decline(409, "This server serves another vault folder");
   }
   // DuckDB prints TIMESTAMPTZ in its process's time zone.
-  if (timeZone !== Intl.DateTimeFormat().resolvedOptions().timeZone) {
+  if (timeZone !== processTimeZone()) {
     return decline(409, "This server runs in another time zone");
   }
   let gen;
