@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { dirname, join, resolve } from "./_deps.ts";
+import { dirname, join, resolve } from "./_deps/node.ts";
 import { NotFoundError } from "./errors.ts";
 
 /** Folder of specimens inside a vault. */
