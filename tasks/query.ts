@@ -204,9 +204,7 @@ export async function main(
       load("../lib/query/vault_query.ts"),
       load("../lib/query/output.ts"),
     ]);
-  // Not disposed: the process ends right after, and closing a catalog
-  // whose blocks were read frees them one by one (tens of ms or more).
-  const q = await VaultQuery.open({
+  using q = await VaultQuery.open({
     vault: paths.root,
     timeoutSeconds: timeout,
   });
