@@ -72,7 +72,7 @@ exp_<id> (one specimen's metrics), exp_<id>__<name> and metrics__<name>
 Values: table and csv print each value as DuckDB's own text (what
 CAST(x AS VARCHAR) gives), at full precision: TIMESTAMP 2024-01-01
 12:00:00.123456, TIMESTAMP_NS to the nanosecond, TIMESTAMPTZ with its
-offset, DATE 2024-01-01, BLOB as \x00\xFF escapes, DECIMAL and big integers
+offset, DATE 2024-01-01, BLOB as \\x00\\xFF escapes, DECIMAL and big integers
 exact, lists [1, 2], structs {'a': 1}, maps {k=1}. NULL prints as NULL in a
 table and as an empty field in csv. json (an array of row objects) writes:
 integers as numbers within ±(2^53-1), else as strings of their digits;

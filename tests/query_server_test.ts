@@ -151,6 +151,48 @@ Deno.test("query task: a running serve answers, with no DuckDB in the client, th
       }
     },
   );
+  await t.step(
+    "--out FILE through the server: the file a local run writes",
+    async () => {
+      const sql = QUERIES[0];
+      const remote = join(v.path, "remote.json");
+      const local = join(v.path, "local.json");
+      const r = await query([...NO_FFI, `--allow-write=${v.path}`], [
+        "--vault",
+        v.path,
+        "-f",
+        "json",
+        "--out",
+        remote,
+        sql,
+      ]);
+      assertEquals(r.code, 0, r.stderr);
+      const l = await query(QUERY_FLAGS, [
+        "--vault",
+        v.path,
+        "--local",
+        "-f",
+        "json",
+        "--out",
+        local,
+        sql,
+      ]);
+      assertEquals(l.code, 0, l.stderr);
+      assertEquals(
+        await Deno.readTextFile(remote),
+        await Deno.readTextFile(local),
+      );
+      const again = await query([...NO_FFI, `--allow-write=${v.path}`], [
+        "--vault",
+        v.path,
+        "--out",
+        remote,
+        sql,
+      ]);
+      assertEquals(again.code, 2); // never replaces a file
+      assertMatch(again.stderr, /Refusing to replace/);
+    },
+  );
   await t.step("--local runs here: without FFI it cannot", async () => {
     const r = await query(NO_FFI, ["--vault", v.path, "--local", "SELECT 1"]);
     assertEquals(r.code, 1);
