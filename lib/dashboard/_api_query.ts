@@ -10,7 +10,6 @@
  * @module
  */
 import { createExpViews } from "../duckdb/duckdb.ts";
-import { readFunctionList } from "../duckdb/function_list.ts";
 import { VaultError } from "../errors.ts";
 import { formatQueryOutput } from "../query/output.ts";
 import {
@@ -119,7 +118,7 @@ export async function cliQuery(
             await createExpViews(c, names, new Set());
           }
         },
-        functionList: () => readFunctionList(catalog),
+        functionList: () => auth.cache.functionList(catalog),
         parsed: (parse) => {
           found = parse;
           const own = [...parse.functions, ...parse.tableFunctions]

@@ -5,12 +5,14 @@
  */
 import type { DuckDBConnection } from "../duckdb/duckdb.ts";
 import type { SqlParse } from "../query/sql_gate.ts";
+import { type FunctionRow, readFunctionList } from "../duckdb/function_list.ts";
 
 /** The most the cache holds, in bytes of output; one entry at most a quarter. */
 const CACHE_BYTES = 64 * 1024 * 1024;
 
 /**
- * The outputs of earlier queries, by catalog version, SQL and format. A
+ * The outputs of earlier queries, by catalog version, SQL and format (and
+ * DuckDB's function list, read once). A
  * catalog version never changes (a new index is a new file, a new
  * version), so an output stays right as long as the query calls only
  * functions DuckDB marks CONSISTENT (no `random()`, `now()`, ...); the
@@ -20,6 +22,15 @@ export class OutputCache {
   #entries = new Map<string, Uint8Array<ArrayBuffer>>();
   #bytes = 0;
   #consistent?: Promise<Set<string>>;
+  #functions?: FunctionRow[];
+
+  /**
+   * DuckDB's function list beside `catalog`, read once (each query has a
+   * fresh connection, which would read the file again).
+   */
+  functionList(catalog: string): FunctionRow[] | undefined {
+    return this.#functions ??= readFunctionList(catalog);
+  }
 
   /** The cached output under `key`, if any (it becomes the newest). */
   get(key: string): Uint8Array<ArrayBuffer> | undefined {
