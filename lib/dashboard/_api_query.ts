@@ -146,6 +146,10 @@ export async function cliQuery(
       return decline(409, `${e.message}() answers for the process: run here`);
     }
     if (!(e instanceof VaultError)) throw e;
+    // The server's memory limit is the dashboard's, not a local run's.
+    if (/Out of Memory Error/.test(e.message)) {
+      return decline(503, "Out of memory here: run it in the client");
+    }
     const res = json({ error: e.message, exit_code: e.exitCode }, 422);
     res.headers.set(ANSWER_HEADER, "error");
     return res;
