@@ -360,9 +360,10 @@ async function findVaultRoot(
     : resolvePath(resolvePath(cwd, userCwd()), vault);
   let given = explicit;
   if (given === undefined) {
-    try {
-      given = Deno.env.get("SPECIMEN_VAULT");
-    } catch { /* no env permission */ }
+    const env = { name: "env", variable: "SPECIMEN_VAULT" } as const;
+    // Not granted: main asks (a terminal prompts once, not twice).
+    if (Deno.permissions.querySync(env).state !== "granted") return undefined;
+    given = Deno.env.get("SPECIMEN_VAULT");
   }
   if (given !== undefined && given !== "") {
     const root = resolvePath(cwd, given);

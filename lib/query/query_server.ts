@@ -110,11 +110,27 @@ export function sameVault(a: VaultIdentity, b: VaultIdentity): boolean {
  * permission.
  */
 export function processTimeZone(): string {
+  if (
+    !granted({ name: "env", variable: "TZ" }) ||
+    !granted({ name: "read", path: "/etc/localtime" })
+  ) throw new Deno.errors.NotCapable("Cannot tell the time zone");
   let localtime = "";
   try {
     localtime = Deno.readLinkSync("/etc/localtime");
   } catch { /* not a link, or no such file */ }
   return `${Deno.env.get("TZ") ?? ""}|${localtime}`;
+}
+
+/**
+ * Whether Deno grants `desc` already: the warm path asks for nothing a
+ * terminal would prompt for (it runs locally instead).
+ */
+function granted(desc: Deno.PermissionDescriptor): boolean {
+  try {
+    return Deno.permissions.querySync(desc).state === "granted";
+  } catch {
+    return false;
+  }
 }
 
 /** Whether `host` is a loopback address (127.0.0.0/8, ::1, localhost). */
@@ -234,6 +250,7 @@ function processGone(pid: number): boolean {
 
 /** Removes `path` if it still holds `text` (a stale file, not a new one). */
 async function removeIfUnchanged(path: string, text: string): Promise<void> {
+  if (!granted({ name: "write", path })) return;
   try {
     if (await Deno.readTextFile(path) === text) await Deno.remove(path);
   } catch { /* gone, or not ours to remove */ }
@@ -299,15 +316,23 @@ export async function queryViaServer(
   server: QueryServer,
   query: RemoteQuery,
 ): Promise<RemoteAnswer> {
-  const body = new TextEncoder().encode(JSON.stringify({
-    sql: query.sql,
-    format: query.format,
-    crlf: query.crlf,
-    timeout_seconds: query.timeoutSeconds,
-    time_zone: processTimeZone(),
-    vault: server.vault,
-  }));
+  let body: Uint8Array;
+  try {
+    body = new TextEncoder().encode(JSON.stringify({
+      sql: query.sql,
+      format: query.format,
+      crlf: query.crlf,
+      timeout_seconds: query.timeoutSeconds,
+      time_zone: processTimeZone(),
+      vault: server.vault,
+    }));
+  } catch {
+    return undefined; // the time zone is not ours to read
+  }
   const host = server.host.includes(":") ? `[${server.host}]` : server.host;
+  if (!granted({ name: "net", host: `${host}:${server.port}` })) {
+    return undefined;
+  }
   let conn: Deno.TcpConn | undefined;
   try {
     conn = await Deno.connect({ hostname: server.host, port: server.port });
