@@ -1,62 +1,20 @@
 // deno-lint-ignore-file no-import-prefix -- a deps module: npm packages by full specifiers, so lib/ works imported by path from any script
 /**
- * The one place where built-in modules are named. JSR is unreachable here, so
- * `node:` built-ins stand in for `@std/path`, `@std/cli` and `@std/fs`.
+ * The one place where built-in modules and small npm packages are named: the
+ * `node:` built-ins (from `_deps/node.ts`, which modules needing only them
+ * import directly) and the npm packages below.
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
+export * from "./_deps/node.ts";
 
-export {
-  basename,
-  dirname,
-  extname,
-  isAbsolute,
-  join,
-  relative,
-  resolve,
-  SEPARATOR,
-} from "./_deps/path.ts";
-export { parseArgs } from "node:util";
-export { createHash, randomBytes } from "node:crypto";
-export { cpus, tmpdir, totalmem } from "node:os";
-export { kill as killProcess } from "node:process";
-export { setImmediate } from "node:timers";
-export {
-  closeSync as closeFdSync,
-  constants as fsConstants,
-  fstatSync,
-  openSync as openFdSync,
-} from "node:fs";
-export {
-  parentPort,
-  Worker as NodeWorker,
-  workerData,
-} from "node:worker_threads";
-export {
-  brotliDecompressSync,
-  constants as zlibConstants,
-  gunzipSync,
-  inflateSync,
-  zstdCompress,
-  zstdCompressSync,
-  zstdDecompressSync,
-} from "node:zlib";
 export {
   decode as decodeMsgpack,
   encode as encodeMsgpack,
 } from "npm:@msgpack/msgpack@3.1.3";
 
-export { Readable as NodeReadable } from "node:stream";
 export { parse as parseCsvStream } from "npm:csv-parse@7.0.3";
 export { default as mime } from "npm:mime@4.1.2";
-
-/** Converts a `file:` URL to a path; a path is returned as it is. */
-export function fromFileUrl(url: string | URL): string {
-  return url instanceof URL || url.startsWith("file:")
-    ? fileURLToPath(url)
-    : url;
-}
 
 import CRC32C from "npm:crc-32@1.2.2/crc32c.js";
 

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { basename, dirname, join, randomBytes } from "./_deps.ts";
+import { basename, dirname, join, randomBytes } from "./_deps/node.ts";
 
 export { fsErrorHint, withWriteContext } from "./_fs_hints.ts";
 export {

@@ -13,7 +13,7 @@ import {
   openFdSync,
   resolve,
   SEPARATOR,
-} from "./_deps.ts";
+} from "./_deps/node.ts";
 import { errorMessage, UnsafeFileError } from "./errors.ts";
 
 /** Options for {@linkcode openVaultFile}. */

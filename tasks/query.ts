@@ -4,22 +4,31 @@
  *
  * @module
  */
+// Only light modules load statically (no DuckDB, no npm, no node:): a
+// query that a running `deno task serve` answers needs nothing else. The
+// local path imports what it needs when it runs.
+import { InvalidInputError, VaultError } from "../lib/errors.ts";
+import { DEFAULT_QUERY_TIMEOUT_SECONDS as DEFAULT_TIMEOUT_SECONDS } from "../lib/query/types.ts";
 import {
-  assertOutsideSpecimens,
-  parseTaskArgs,
-  runMain,
-  taskVault,
-  userPath,
-} from "../lib/cli/cli.ts";
-import { toCsv } from "../lib/query/csv.ts";
-import { stringifyJsonRow } from "../lib/duckdb/value_forms.ts";
-import { atomicWriteFile, writeAll } from "../lib/_fs.ts";
-import { InvalidInputError } from "../lib/errors.ts";
-import {
-  type QueryResult,
-  type Row,
-  VaultQuery,
-} from "../lib/query/vault_query.ts";
+  queryViaServer,
+  readQueryServer,
+  type RemoteAnswer,
+} from "../lib/query/query_server.ts";
+
+type Cli = typeof import("../lib/cli/cli.ts");
+type Fs = typeof import("../lib/_fs.ts");
+type Query = typeof import("../lib/query/vault_query.ts");
+type Output = typeof import("../lib/query/output.ts");
+
+/**
+ * Imports a module of this repository at run time. The specifier is not a
+ * literal on purpose: Deno loads every literal `import("…")` of a module
+ * graph when the process starts (DuckDB's npm package included), which the
+ * warm path must not pay for.
+ */
+// deno-lint-ignore no-explicit-any
+const load = (path: string): Promise<any> =>
+  import(new URL(path, import.meta.url).href);
 
 // The output formats.
 const FORMATS = ["table", "csv", "json", "parquet"] as const;
@@ -30,6 +39,7 @@ export const HELP = `Run read-only SQL (DuckDB) on the vault's catalog.
 Usage:
   deno task query "SELECT ..." [--format table|csv|json|parquet] [--out FILE]
                                [--crlf] [--timeout SECONDS] [--vault DIR]
+                               [--local]
   echo "SELECT ..." | deno task query -
 
 Options:
@@ -41,7 +51,17 @@ Options:
                0 means no limit)
   --vault DIR  The vault root (default: $SPECIMEN_VAULT, else the nearest folder
                at or above the working directory with a specimens/ folder)
+  --local      Run the query in this process even when a server is running
   -h, --help   Show this help
+
+A running \`deno task serve\` for the vault answers the query (table, csv,
+json): it keeps the catalog open, so a query needs no DuckDB of its own and
+comes back in about the time of starting Deno. It is found through
+vault.duckdb.server beside the catalog (loopback address, a random token,
+its pid); a server that is gone, or a file copied from another folder, is
+ignored (and the file removed), and the query runs here. The output, the
+errors and the exit codes are the same either way; --format parquet always
+runs here.
 
 Relations: catalog (one row per specimen: specimen_id, created, domain,
 method, model, tags, status, path, description, dependencies, artifacts,
@@ -52,7 +72,7 @@ exp_<id> (one specimen's metrics), exp_<id>__<name> and metrics__<name>
 Values: table and csv print each value as DuckDB's own text (what
 CAST(x AS VARCHAR) gives), at full precision: TIMESTAMP 2024-01-01
 12:00:00.123456, TIMESTAMP_NS to the nanosecond, TIMESTAMPTZ with its
-offset, DATE 2024-01-01, BLOB as \x00\xFF escapes, DECIMAL and big integers
+offset, DATE 2024-01-01, BLOB as \\x00\\xFF escapes, DECIMAL and big integers
 exact, lists [1, 2], structs {'a': 1}, maps {k=1}. NULL prints as NULL in a
 table and as an empty field in csv. json (an array of row objects) writes:
 integers as numbers within ±(2^53-1), else as strings of their digits;
@@ -78,14 +98,37 @@ Exit codes: 0 success; 1 the SQL failed (DuckDB's message, with a caret under
 the spot) or ran past the time limit; 2 invalid arguments, a writing statement
 or a file access (refused); 4 no vault or no catalog (run deno task index).`;
 
-/** Runs the task with `args`; returns the exit code. */
-export async function main(args: string[]): Promise<number> {
+/** Options of {@linkcode main}. */
+export interface MainOptions {
+  /** The SQL already read from stdin (by {@linkcode viaServer}). */
+  stdin?: string;
+  /** Try a running server first. @default true */
+  server?: boolean;
+}
+
+/**
+ * Runs the task with `args`; returns the exit code. A running server
+ * answers when there is one (see {@linkcode viaServer}), else the query runs
+ * in this process.
+ */
+export async function main(
+  args: string[],
+  options: MainOptions = {},
+): Promise<number> {
+  const [
+    { assertOutsideSpecimens, parseTaskArgs, taskVault, userPath },
+    { atomicWriteFile, writeAll },
+  ]: [Cli, Fs] = await Promise.all([
+    load("../lib/cli/cli.ts"),
+    load("../lib/_fs.ts"),
+  ]);
   const { values, positionals, help } = parseTaskArgs(args, {
     format: { type: "string", short: "f", default: "table" },
     out: { type: "string", short: "o" },
     timeout: { type: "string" },
     vault: { type: "string" },
     crlf: { type: "boolean", default: false },
+    local: { type: "boolean", default: false },
   }, { allowPositionals: true });
   if (help) {
     console.log(HELP);
@@ -121,7 +164,8 @@ export async function main(args: string[]): Promise<number> {
     );
   }
   let sql = positionals.join(" ");
-  if (sql === "-" || (sql === "" && !Deno.stdin.isTerminal())) {
+  if (options.stdin !== undefined) sql = options.stdin;
+  else if (sql === "-" || (sql === "" && !Deno.stdin.isTerminal())) {
     sql = await new Response(Deno.stdin.readable).text();
   }
   if (sql.trim() === "") {
@@ -131,6 +175,35 @@ export async function main(args: string[]): Promise<number> {
   }
   const paths = await taskVault(values.vault as string | undefined);
   if (out) out = await assertOutsideSpecimens(out, paths);
+  const write = async (bytes: Uint8Array) => {
+    if (out) {
+      await atomicWriteFile(out, bytes, { createNew: true }).catch((e) => {
+        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+        throw new InvalidInputError(
+          `Refusing to replace ${out}: it exists. Choose a new file name, or remove it first`,
+        );
+      });
+    } else await writeAll(Deno.stdout, bytes);
+  };
+  if (format !== "parquet" && !values.local && options.server !== false) {
+    const server = await readQueryServer(paths.root);
+    const answer = server && await queryViaServer(server, {
+      sql,
+      format: format as "table" | "csv" | "json",
+      crlf: values.crlf as boolean,
+      timeoutSeconds: timeout ?? DEFAULT_TIMEOUT_SECONDS,
+    });
+    if (answer) {
+      if ("error" in answer) throw answerError(answer);
+      await write(answer.output);
+      return 0;
+    }
+  }
+  const [{ VaultQuery }, { formatQueryOutput }]: [Query, Output] = await Promise
+    .all([
+      load("../lib/query/vault_query.ts"),
+      load("../lib/query/output.ts"),
+    ]);
   using q = await VaultQuery.open({
     vault: paths.root,
     timeoutSeconds: timeout,
@@ -143,70 +216,202 @@ export async function main(args: string[]): Promise<number> {
   const result = await q.run(sql, undefined, {
     values: format === "json" ? "json" : "sql",
   });
-  const text = format === "csv"
-    ? resultCsv(result, values.crlf as boolean)
-    : format === "json"
-    ? toJsonText(result)
-    : toTable(result);
-  const bytes = new TextEncoder().encode(text);
-  if (out) {
-    await atomicWriteFile(out, bytes, { createNew: true }).catch((e) => {
-      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-      throw new InvalidInputError(
-        `Refusing to replace ${out}: it exists. Choose a new file name, or remove it first`,
-      );
-    });
-  } else await writeAll(Deno.stdout, bytes);
+  await write(
+    new TextEncoder().encode(
+      formatQueryOutput(
+        result,
+        format as "table" | "csv" | "json",
+        values.crlf as boolean,
+      ),
+    ),
+  );
   return 0;
 }
 
-const MAX_CELL = 60;
-
-const NUMERIC =
-  /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|BIGNUM|FLOAT|DOUBLE|DECIMAL\(\d+,\s*\d+\))$/;
-
-function text(v: unknown): string {
-  return v === null || v === undefined ? "NULL" : String(v);
+/** The error a server's answer names, with the local run's exit code. */
+function answerError(answer: { error: string; exitCode: number }): VaultError {
+  const e = new VaultError(answer.error);
+  e.exitCode = answer.exitCode;
+  return e;
 }
 
-/** A table for people: aligned columns, long cells cut, a row count. */
-function toTable({ columns, rows }: QueryResult): string {
-  const names = columns.map((c) => c.name);
-  const keys = rows.length ? Object.keys(rows[0]) : names;
-  const cells = rows.map((row) =>
-    keys.map((k) => {
-      const s = text(row[k]).replace(/\r?\n/g, "⏎");
-      return s.length > MAX_CELL ? `${s.slice(0, MAX_CELL - 1)}…` : s;
-    })
+/** What {@linkcode viaServer} did. */
+export interface ServerAttempt {
+  /** The exit code when a server answered (output or error printed). */
+  code?: number;
+  /** The SQL it read from stdin, for the local run. */
+  stdin?: string;
+  /** Whether it asked a server (which then could not answer). */
+  tried?: boolean;
+}
+
+/**
+ * The warm path: when the arguments are plain (no --out, --local, --help,
+ * parquet or anything unusual) and a server for the vault is running, sends
+ * the SQL there and prints its answer. Anything else leaves the decision,
+ * and every error message, to {@linkcode main}. Loads no DuckDB and no
+ * `node:` module, and never throws.
+ */
+export async function viaServer(args: string[]): Promise<ServerAttempt> {
+  const attempt: ServerAttempt = {};
+  try {
+    const plain = plainArgs(args);
+    if (!plain) return attempt;
+    let sql = plain.sql;
+    if (sql === "-" || (sql === "" && !Deno.stdin.isTerminal())) {
+      sql = attempt.stdin = await new Response(Deno.stdin.readable).text();
+    }
+    if (sql.trim() === "") return attempt;
+    const root = await findVaultRoot(plain.vault);
+    if (root === undefined) return attempt;
+    const server = await readQueryServer(root);
+    if (!server) return attempt;
+    attempt.tried = true;
+    const answer: RemoteAnswer = await queryViaServer(server, {
+      sql,
+      format: plain.format,
+      crlf: plain.crlf,
+      timeoutSeconds: plain.timeout ?? DEFAULT_TIMEOUT_SECONDS,
+    });
+    if (!answer) return attempt;
+    if ("error" in answer) {
+      console.error(`error: ${answer.error}`);
+      attempt.code = answer.exitCode;
+      return attempt;
+    }
+    attempt.code = 0;
+    let off = 0;
+    while (off < answer.output.length) {
+      off += await Deno.stdout.write(answer.output.subarray(off));
+    }
+  } catch (e) {
+    // Answered, but stdout failed (a closed pipe): as the local run would.
+    if (attempt.code === 0) {
+      console.error(`error: ${(e as Error).message}`);
+      attempt.code = 1;
+    }
+  }
+  return attempt;
+}
+
+/** The arguments {@linkcode viaServer} takes on, or undefined. */
+function plainArgs(args: string[]): {
+  sql: string;
+  format: "table" | "csv" | "json";
+  crlf: boolean;
+  timeout?: number;
+  vault?: string;
+} | undefined {
+  const list = args[0] === "--" ? args.slice(1) : args;
+  const values: Record<string, string> = {};
+  const positionals: string[] = [];
+  let crlf = false;
+  for (let i = 0; i < list.length; i++) {
+    const a = list[i];
+    if (a === "--crlf") crlf = true;
+    else if (a === "-" || !a.startsWith("-")) positionals.push(a);
+    else {
+      const m = /^(?:--(format|timeout|vault)(?:=(.*))?|-(f))$/s.exec(a);
+      if (!m) return undefined; // --out, --local, --help, ...: main decides
+      const name = m[1] ?? "format";
+      let value = m[2];
+      if (value === undefined) {
+        value = list[++i];
+        if (value === undefined || value.startsWith("-")) return undefined;
+      }
+      values[name] = value;
+    }
+  }
+  const format = values.format ?? "table";
+  if (format !== "table" && format !== "csv" && format !== "json") {
+    return undefined;
+  }
+  let timeout: number | undefined;
+  if (values.timeout !== undefined) {
+    timeout = Number(values.timeout);
+    if (values.timeout === "" || Number.isNaN(timeout) || timeout < 0) {
+      return undefined;
+    }
+  }
+  return {
+    sql: positionals.join(" "),
+    format,
+    crlf,
+    timeout,
+    ...(
+      values.vault !== undefined ? { vault: values.vault } : {}
+    ),
+  };
+}
+
+/**
+ * The vault root as `taskVault` finds it (`--vault` against the user's
+ * folder, else `$SPECIMEN_VAULT`, else the nearest folder at or above the
+ * user's folder with `specimens/`), for POSIX paths; undefined when there
+ * is none or the paths are not POSIX (then `main` finds it, or says why).
+ */
+async function findVaultRoot(
+  vault: string | undefined,
+): Promise<string | undefined> {
+  if (Deno.build.os === "windows") return undefined;
+  const cwd = Deno.cwd();
+  const explicit = vault === undefined
+    ? undefined
+    : resolvePath(resolvePath(cwd, userCwd()), vault);
+  let given = explicit;
+  if (given === undefined) {
+    const env = { name: "env", variable: "SPECIMEN_VAULT" } as const;
+    // Not granted: main asks (a terminal prompts once, not twice).
+    if (Deno.permissions.querySync(env).state !== "granted") return undefined;
+    given = Deno.env.get("SPECIMEN_VAULT");
+  }
+  if (given !== undefined && given !== "") {
+    const root = resolvePath(cwd, given);
+    return await isDir(root) ? root : undefined;
+  }
+  let dir = resolvePath(cwd, userCwd());
+  for (;;) {
+    if (await isDir(`${dir === "/" ? "" : dir}/specimens`)) return dir;
+    if (dir === "/") return undefined;
+    dir = dir.slice(0, dir.lastIndexOf("/")) || "/";
+  }
+}
+
+/** The folder the user typed the command in (as `userCwd` of lib/cli). */
+function userCwd(): string {
+  try {
+    const desc = { name: "env", variable: "INIT_CWD" } as const;
+    if (Deno.permissions.querySync(desc).state === "granted") {
+      return Deno.env.get("INIT_CWD") || Deno.cwd();
+    }
+  } catch { /* no env permission */ }
+  return Deno.cwd();
+}
+
+/** POSIX `path.resolve(base, p)`: absolute, `.` and `..` folded, no trailing `/`. */
+function resolvePath(base: string, p: string): string {
+  const parts: string[] = [];
+  for (const seg of (p.startsWith("/") ? p : `${base}/${p}`).split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") parts.pop();
+    else parts.push(seg);
+  }
+  return `/${parts.join("/")}`;
+}
+
+async function isDir(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+if (import.meta.main) {
+  const fast = await viaServer(Deno.args);
+  if (fast.code !== undefined) Deno.exit(fast.code);
+  const { runMain }: Cli = await load("../lib/cli/cli.ts");
+  await runMain((args) =>
+    main(args, { stdin: fast.stdin, server: !fast.tried })
   );
-  const numeric = columns.map((c) => NUMERIC.test(c.type));
-  const widths = names.map((n, i) =>
-    Math.max(n.length, ...cells.map((r) => r[i].length))
-  );
-  const line = (values: string[]) =>
-    values.map((v, i) =>
-      numeric[i] ? v.padStart(widths[i]) : v.padEnd(widths[i])
-    ).join("  ").trimEnd();
-  const parts = [line(names), widths.map((w) => "─".repeat(w)).join("  ")];
-  for (const r of cells) parts.push(line(r));
-  parts.push(`(${rows.length} row${rows.length === 1 ? "" : "s"})`);
-  return parts.join("\n") + "\n";
 }
-
-/** RFC 4180 CSV with a header; values as SQL text, NULL as empty. */
-function resultCsv({ columns, rows }: QueryResult, crlf: boolean): string {
-  const keys = rows.length ? Object.keys(rows[0]) : columns.map((c) => c.name);
-  return toCsv(
-    columns.map((c) => c.name),
-    rows.map((row) => keys.map((k) => row[k])),
-    { crlf },
-  );
-}
-
-/** A JSON array of row objects, one per line. */
-function toJsonText({ rows }: QueryResult): string {
-  if (rows.length === 0) return "[]\n";
-  return `[\n${rows.map((r: Row) => stringifyJsonRow(r)).join(",\n")}\n]\n`;
-}
-
-if (import.meta.main) await runMain(main);

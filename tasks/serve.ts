@@ -35,6 +35,11 @@ The catalog is vault.duckdb (build it with deno task index); after an index
 the next page load shows the new catalog, no restart needed. Every query is
 read-only, cannot open files, and stops at the time limit and a row limit.
 
+On a loopback address the server also answers \`deno task query\` for this
+vault (its catalog stays open, so a query needs no DuckDB of its own): it
+writes vault.duckdb.server beside the catalog (address, port, pid, a random
+token the queries must carry; mode 0600) and removes it when it stops.
+
 Exit codes: 0 stopped (Ctrl+C); 2 invalid arguments, the port is taken or
 the address not allowed; 4 no vault found.`;
 
@@ -80,6 +85,7 @@ export async function main(args: string[]): Promise<number> {
     hostname: host,
     port,
     queryTimeoutMs: Math.round(timeout * 1000),
+    queryServer: true,
   });
   console.log(`Specimen Vault dashboard for ${paths.root}`);
   console.log(`Open ${server.url}  (Ctrl+C to stop)`);

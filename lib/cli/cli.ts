@@ -16,7 +16,7 @@ import {
   relative,
   resolve,
   SEPARATOR,
-} from "../_deps.ts";
+} from "../_deps/node.ts";
 import type { VaultPaths } from "../vault.ts";
 import { fsErrorHint } from "../_fs.ts";
 import { errorMessage, InvalidInputError, VaultError } from "../errors.ts";

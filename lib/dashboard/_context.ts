@@ -4,7 +4,17 @@
  * @module
  */
 import type { LiveCatalog, QueryLimits } from "./_db.ts";
+import type { VaultIdentity } from "../query/query_server.ts";
+import type { OutputCache } from "./_output_cache.ts";
 import { InvalidInputError } from "../errors.ts";
+
+/** The token and the folder of a dashboard that answers `deno task query`. */
+export interface QueryServerAuth {
+  token: string;
+  vault: VaultIdentity;
+  /** Outputs of earlier queries (see `OutputCache`). */
+  cache: OutputCache;
+}
 
 /** What every handler needs. */
 export interface ApiContext {
@@ -15,6 +25,11 @@ export interface ApiContext {
   sqlLimits: QueryLimits;
   /** Rows in a CSV download at most. */
   csvMaxRows: number;
+  /**
+   * The token and folder of `POST /api/cli/query` (`deno task query`'s
+   * server); unset: that route does not exist.
+   */
+  queryServer?: QueryServerAuth;
 }
 
 /** Tags sent per specimen (with `tag_count`, the total): the page shows no more. */

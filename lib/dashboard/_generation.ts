@@ -33,6 +33,7 @@ export class CatalogGeneration {
   #idle: Conn[] = [];
   #all: Conn[] = [];
   #waiting: ((c: Conn) => void)[] = [];
+  #fresh = new Set<DuckDBConnection>();
   #refs = 0;
   #retired = false;
   #closed = false;
@@ -118,6 +119,29 @@ export class CatalogGeneration {
     }
   }
 
+  /**
+   * Runs `fn` with a new connection of its own, closed after: nothing of an
+   * earlier query (temp views, temp tables) is there, as in a fresh process.
+   */
+  async fresh<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+    this.#refs++;
+    let connection: DuckDBConnection | undefined;
+    try {
+      connection = await this.#db.instance.connect();
+      this.#fresh.add(connection);
+      return await fn(connection);
+    } finally {
+      if (connection) {
+        this.#fresh.delete(connection);
+        try {
+          connection.closeSync();
+        } catch { /* already closed */ }
+      }
+      this.#refs--;
+      if (this.#retired && this.#refs === 0) this.close();
+    }
+  }
+
   /** Marks this generation replaced: it closes when its last query ends. */
   retire(): void {
     this.#retired = true;
@@ -141,6 +165,7 @@ export class CatalogGeneration {
   /** Interrupts every running query (used on shutdown). */
   interruptAll(): void {
     for (const c of this.#all) c.connection.interrupt();
+    for (const c of this.#fresh) c.interrupt();
   }
 
   async #take(): Promise<Conn> {

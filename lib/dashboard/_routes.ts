@@ -24,6 +24,8 @@ import {
 } from "./_api_params.ts";
 import { ASSETS, INDEX_HTML } from "./_assets.ts";
 import { specimenFile } from "./_api_files.ts";
+import { cliQuery } from "./_api_query.ts";
+import { QUERY_ROUTE } from "../query/query_server.ts";
 import {
   decodeSegment,
   json,
@@ -56,6 +58,9 @@ export async function routeRequest(
   const path = url.pathname;
   if (req.method === "POST" && path === "/api/sql") {
     return await sqlPost(ctx, req, url);
+  }
+  if (req.method === "POST" && path === QUERY_ROUTE && ctx.queryServer) {
+    return await cliQuery(ctx, req, ctx.queryServer);
   }
   if (req.method !== "GET" && req.method !== "HEAD") {
     await req.body?.cancel().catch(() => {});

@@ -34,8 +34,13 @@ import type { ApiContext } from "./_api.ts";
 import { LiveCatalog } from "./_db.ts";
 import { errorResponse, headOnly, withHeaders } from "./_http.ts";
 import { routeRequest } from "./_routes.ts";
+import { OutputCache } from "./_output_cache.ts";
 import { InvalidInputError, NotFoundError } from "../errors.ts";
 import { findVault, type VaultPaths, vaultPaths } from "../vault.ts";
+import {
+  announceQueryServer,
+  type VaultIdentity,
+} from "../query/query_server.ts";
 
 export type { VaultPaths };
 export { MAX_BODY_BYTES } from "./_http.ts";
@@ -85,6 +90,11 @@ export interface Dashboard extends AsyncDisposable {
    * `null` answers any.
    */
   allowHosts(hosts: string[] | null): void;
+  /**
+   * Answers `POST /api/cli/query` (`deno task query`'s server) for requests
+   * carrying `token`, about the folder `vault`.
+   */
+  enableQueryServer(token: string, vault: VaultIdentity): void;
   /** Interrupts running queries and closes the catalog. */
   close(): void;
 }
@@ -160,6 +170,9 @@ export async function createDashboard(
     allowHosts(hosts) {
       allowed = hosts ? new Set(hosts.map((h) => h.toLowerCase())) : null;
     },
+    enableQueryServer(token, vault) {
+      ctx.queryServer = { token, vault, cache: new OutputCache() };
+    },
     close,
     [Symbol.asyncDispose]: () => Promise.resolve(close()),
   };
@@ -199,6 +212,16 @@ export interface ServeDashboardOptions extends DashboardOptions {
    * @default "127.0.0.1"
    */
   hostname?: string;
+  /**
+   * Answer `deno task query` for the vault: write `vault.duckdb.server`
+   * beside the catalog (this server's loopback address, port, pid and a
+   * random token; mode 0600) and take queries carrying the token; the file
+   * is removed on shutdown. Only on a loopback address; without write
+   * permission in the vault the server runs without it
+   * (`RunningDashboard.queryServerFile` is then null).
+   * @default false
+   */
+  queryServer?: boolean;
 }
 
 /**
@@ -219,6 +242,8 @@ export interface RunningDashboard extends AsyncDisposable {
   readonly port: number;
   /** The app it serves. */
   readonly dashboard: Dashboard;
+  /** The server file `deno task query` finds it by, or null for none. */
+  readonly queryServerFile: string | null;
   /** Resolves when the server has stopped. */
   readonly finished: Promise<void>;
   /** Stops the server: running queries are interrupted. */
@@ -298,10 +323,18 @@ export async function serveDashboard(
   const shown = hostname === "0.0.0.0" || hostname === "::"
     ? "127.0.0.1"
     : urlHost;
+  const announced = options.queryServer && loopback
+    ? await announceQueryServer(dashboard.paths.root, {
+      host: hostname,
+      port: actual,
+    }).catch(() => undefined)
+    : undefined;
+  if (announced) dashboard.enableQueryServer(announced.token, announced.vault);
   let stopped = false;
   const shutdown = async () => {
     if (stopped) return await server.finished;
     stopped = true;
+    await announced?.remove();
     dashboard.close();
     await server.shutdown();
   };
@@ -309,6 +342,7 @@ export async function serveDashboard(
     url: `http://${shown}:${actual}/`,
     port: actual,
     dashboard,
+    queryServerFile: announced?.path ?? null,
     finished: server.finished,
     shutdown,
     [Symbol.asyncDispose]: shutdown,

@@ -8,7 +8,7 @@ import {
   type DuckDBConnection,
   DuckDBInstance,
 } from "../_deps/duckdb_node_api.ts";
-import { join, tmpdir } from "../_deps.ts";
+import { join, tmpdir } from "../_deps/node.ts";
 
 /** One open database: an instance and a connection, closed together. */
 export interface Database extends Disposable {

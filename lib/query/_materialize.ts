@@ -15,7 +15,7 @@ import {
 } from "../duckdb/duckdb.ts";
 import { placeFile, tempPathFor } from "../_fs.ts";
 import { InvalidInputError, VaultError } from "../errors.ts";
-import type { DuckDBResult } from "../duckdb/duckdb.ts";
+import type { DuckDBConnection, DuckDBResult } from "../duckdb/duckdb.ts";
 import type { Row } from "./types.ts";
 
 /** A result copied into its own in-memory DuckDB (table `result`). */
@@ -66,21 +66,56 @@ export async function copyToMemory(
   }
 }
 
-/** The rows of table `result` with each value as DuckDB's own text. */
+/**
+ * `result`'s rows with each value as DuckDB's own text (`CAST(x AS
+ * VARCHAR)`), keyed by the column names made unique. The rows are copied
+ * into a temp table on `c` itself (temp tables live in memory, so a
+ * read-only catalog takes them too) and cast there: no second DuckDB to
+ * open and close, which cost a fresh process more than the copy. The table
+ * has an unguessable name and is dropped before this returns.
+ */
 export async function sqlTextRows(
-  out: Database,
-  names: string[],
-): Promise<Row[]> {
-  const reader = await out.connection.runAndReadAll(
-    `SELECT ${
-      names.map((n) => `CAST(${ident(n)} AS VARCHAR)`).join(", ")
-    } FROM result ORDER BY rowid`,
+  c: DuckDBConnection,
+  result: DuckDBResult,
+): Promise<{ columns: ColumnInfo[]; rows: Row[] }> {
+  const names = result.deduplicatedColumnNames();
+  const types = result.columnTypes();
+  const columns = result.columnNames().map((name, i) => ({
+    name,
+    type: result.columnLogicalType(i).alias ?? types[i].toString(),
+  }));
+  const table = `sv_text_${crypto.randomUUID().replaceAll("-", "")}`;
+  await c.run(
+    `CREATE TEMP TABLE ${ident(table)} (${
+      names.map((n, i) => `${ident(n)} ${types[i].toString()}`).join(", ")
+    })`,
   );
-  const keys = names;
-  const rows = (reader.getRows() as (string | null)[][]).map((values) =>
-    Object.fromEntries(keys.map((k, i) => [k, values[i]]))
-  );
-  return rows;
+  try {
+    const appender = await c.createAppender(table, "main", "temp");
+    try {
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) break;
+        appender.appendDataChunk(chunk);
+      }
+    } finally {
+      appender.closeSync();
+    }
+    const reader = await c.runAndReadAll(
+      `SELECT ${
+        names.map((n) => `CAST(${ident(n)} AS VARCHAR)`).join(", ")
+      } FROM temp.main.${ident(table)} ORDER BY rowid`,
+    );
+    // Column by column: the client's row-wise read is several times slower.
+    const values = reader.getColumns() as (string | null)[][];
+    const rows: Row[] = new Array(reader.currentRowCount);
+    for (let r = 0; r < rows.length; r++) {
+      rows[r] = Object.fromEntries(names.map((k, i) => [k, values[i][r]]));
+    }
+    return { columns, rows };
+  } finally {
+    await c.run(`DROP TABLE IF EXISTS temp.main.${ident(table)}`);
+  }
 }
 
 /**

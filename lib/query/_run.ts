@@ -5,11 +5,108 @@
  *
  * @module
  */
-import { duckdbMessage, toDuckDBParams } from "../duckdb/duckdb.ts";
-import { type FunctionListStore, prepareReading } from "./sql_gate.ts";
+import {
+  cappedRows,
+  duckdbMessage,
+  plainConverter,
+  readCapped,
+  toDuckDBParams,
+} from "../duckdb/duckdb.ts";
+import { jsonConverter } from "../duckdb/value_forms.ts";
+import {
+  type FunctionListStore,
+  prepareReading,
+  type SqlParse,
+} from "./sql_gate.ts";
 import { InvalidInputError, VaultError } from "../errors.ts";
 import type { DuckDBConnection } from "../duckdb/duckdb.ts";
-import type { QueryParams } from "./types.ts";
+import { sqlTextRows } from "./_materialize.ts";
+import type { QueryParams, QueryResult, ValueForm } from "./types.ts";
+
+/** How {@linkcode runUserQuery} runs one query. */
+export interface UserQueryOptions {
+  /** The form of the values. */
+  values: ValueForm;
+  /** The time limit in seconds (0 or Infinity: none). */
+  timeoutSeconds: number;
+  /** The most a result of the `plain`/`json` forms may hold, in bytes. */
+  maxResultBytes: number;
+  /** Creates the `exp_` views among the relation names the SQL reads. */
+  createViews: (names: string[]) => Promise<void>;
+  /** DuckDB's function list stored beside the catalog. */
+  functionList?: FunctionListStore;
+  /** Called with what the SQL gate found in the SQL, before it runs. */
+  parsed?: (found: SqlParse) => void;
+}
+
+/**
+ * Runs user SQL on a catalog connection as `VaultQuery.run` does (the gate,
+ * the time limit, the size limit, the value form). Shared by `VaultQuery`
+ * and the query server of `deno task serve`, so that both give the same
+ * rows and the same errors.
+ */
+export function runUserQuery(
+  connection: DuckDBConnection,
+  sql: string,
+  params: QueryParams | undefined,
+  o: UserQueryOptions,
+): Promise<QueryResult> {
+  const prepare = () =>
+    prepareQuery(
+      connection,
+      sql,
+      params,
+      o.createViews,
+      o.functionList,
+      o.parsed,
+    );
+  if (o.values === "sql") {
+    return (async () => {
+      const result = await timeLimited(
+        connection,
+        o.timeoutSeconds,
+        async () => {
+          const prepared = await prepare();
+          try {
+            return await prepared.run();
+          } catch (e) {
+            throw queryError(e);
+          } finally {
+            prepared.destroySync();
+          }
+        },
+      );
+      return await sqlTextRows(connection, result);
+    })();
+  }
+  return timeLimited(connection, o.timeoutSeconds, async () => {
+    const prepared = await prepare();
+    try {
+      const result = await prepared.stream();
+      const columns = result.columnNames().map((name, i) => ({
+        name,
+        type: result.columnLogicalType(i).alias ??
+          result.columnType(i).toString(),
+      }));
+      const max = o.maxResultBytes;
+      const read = await readCapped(result, {
+        maxRows: Infinity,
+        maxBytes: max,
+        tooBig: (bytes) =>
+          new VaultError(
+            `The result passed ${mib(max)} (over ${
+              mib(bytes)
+            } read), the limit of a result held in memory: narrow it (LIMIT, WHERE, fewer columns), or write it to a file in chunks with \`deno task query --format parquet --out FILE\` (VaultQuery.writeParquet), which has no such limit`,
+          ),
+      }, o.values === "json" ? jsonConverter : plainConverter);
+      return { columns, rows: cappedRows(read) };
+    } catch (e) {
+      throw queryError(e);
+    } finally {
+      prepared.destroySync();
+    }
+  });
+}
 
 /**
  * Runs `work`, interrupting DuckDB when it takes longer than the time
@@ -46,6 +143,7 @@ export async function prepareQuery(
   params: QueryParams | undefined,
   createViews: (names: string[]) => Promise<void>,
   functionList?: FunctionListStore,
+  parsed?: (found: SqlParse) => void,
 ) {
   const statements = await prepareReading(connection, sql, {
     readOnly: "queries on the catalog are read-only",
@@ -53,6 +151,7 @@ export async function prepareQuery(
     refused: (message) => new InvalidInputError(message),
     relations: createViews,
     functionList,
+    parsed,
   });
   try {
     const last = statements[statements.length - 1];

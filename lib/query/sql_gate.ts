@@ -119,6 +119,8 @@ export interface ReadingGate {
    * passed and before any statement is prepared (to create views).
    */
   relations?: (names: string[]) => Promise<void>;
+  /** Called with what the parse found, once the gate has passed it. */
+  parsed?: (found: SqlParse) => void;
   /**
    * Where DuckDB's function list is kept between processes (listing it
    * costs a fresh process tens of milliseconds); without one it is asked
@@ -407,6 +409,7 @@ export async function prepareReading(
       "No SQL statement given: write a query, e.g. SELECT * FROM catalog",
     );
   }
+  gate.parsed?.(found);
   await gate.relations?.(found.relations);
   let extracted;
   try {

@@ -11,24 +11,19 @@
  * @module
  */
 import {
-  cappedRows,
   createExpViews,
   type Database,
   ident,
   metricsTableName,
-  plainConverter,
-  readCapped,
 } from "../duckdb/duckdb.ts";
-import { jsonConverter } from "../duckdb/value_forms.ts";
-import { InvalidInputError, NotFoundError, VaultError } from "../errors.ts";
+import { InvalidInputError, NotFoundError } from "../errors.ts";
 import type { VaultPaths } from "../vault.ts";
 import { openCatalog } from "./_open.ts";
 import { readFunctionList } from "../duckdb/function_list.ts";
-import { mib, prepareQuery, queryError, timeLimited } from "./_run.ts";
+import { prepareQuery, queryError, runUserQuery, timeLimited } from "./_run.ts";
 import {
   copyToMemory,
   type Materialized,
-  sqlTextRows,
   writeResultParquet,
 } from "./_materialize.ts";
 import { metricAcrossQuery, specimensQuery } from "./_typed.ts";
@@ -173,46 +168,13 @@ export class VaultQuery implements Disposable, AsyncDisposable {
     params?: QueryParams,
     options: RunOptions = {},
   ): Promise<QueryResult> {
-    const form = options.values ?? "plain";
-    if (form === "sql") return this.#runSqlText(sql, params);
-    return this.#timeLimited(async () => {
-      const prepared = await this.#prepare(sql, params);
-      try {
-        const result = await prepared.stream();
-        const columns = result.columnNames().map((name, i) => ({
-          name,
-          type: result.columnLogicalType(i).alias ??
-            result.columnType(i).toString(),
-        }));
-        const max = this.#maxResultBytes;
-        const read = await readCapped(result, {
-          maxRows: Infinity,
-          maxBytes: max,
-          tooBig: (bytes) =>
-            new VaultError(
-              `The result passed ${mib(max)} (over ${
-                mib(bytes)
-              } read), the limit of a result held in memory: narrow it (LIMIT, WHERE, fewer columns), or write it to a file in chunks with \`deno task query --format parquet --out FILE\` (VaultQuery.writeParquet), which has no such limit`,
-            ),
-        }, form === "json" ? jsonConverter : plainConverter);
-        return { columns, rows: cappedRows(read) };
-      } catch (e) {
-        throw queryError(e);
-      } finally {
-        prepared.destroySync();
-      }
+    return runUserQuery(this.#db.connection, sql, params, {
+      values: options.values ?? "plain",
+      timeoutSeconds: this.#timeoutSeconds,
+      maxResultBytes: this.#maxResultBytes,
+      createViews: (names) => this.#createViews(names),
+      functionList: () => readFunctionList(this.paths.catalog),
     });
-  }
-
-  /**
-   * The result with each value as DuckDB's own text: the rows are copied
-   * into an in-memory DuckDB, which casts them (so every type prints as
-   * DuckDB prints it, nested ones included).
-   */
-  async #runSqlText(sql: string, params?: QueryParams): Promise<QueryResult> {
-    const { out, columns, names } = await this.#materialize(sql, params);
-    using _out = out;
-    return { columns, rows: await sqlTextRows(out, names) };
   }
 
   /**

@@ -343,6 +343,7 @@ export async function benchEngine(
     150,
     startRef,
   );
+  await benchQueryServer(vault, size, runs, startRef);
 
   // readMetrics: decode whole files, against DuckDB reading them into a table.
   const files: [string, string][] = [];
@@ -421,6 +422,116 @@ export async function benchEngine(
       higherIsBetter: true,
       reference: duckRef,
     });
+  }
+}
+
+/**
+ * A fresh `tasks/query.ts` of the cross-run aggregate three ways, each
+ * beside an empty `deno run`: in its own process (`--local`: loading
+ * DuckDB, the cold catalog), and answered by a running `tasks/serve.ts` of
+ * the vault: a query the server has not seen (a literal changes per run,
+ * so its output cache cannot answer) and the same query again (from the
+ * cache).
+ */
+export async function benchQueryServer(
+  vault: string,
+  size: string,
+  runs: number,
+  startRef: { name: string; value: number },
+): Promise<void> {
+  const run = (sql: string, ...flags: string[]) =>
+    deno([
+      "run",
+      ...TASK_FLAGS,
+      "--allow-net=127.0.0.1",
+      join(ROOT, "tasks", "query.ts"),
+      "--vault",
+      vault,
+      ...flags,
+      sql,
+    ]);
+  const local = await medianMs(() => run(CROSS_QUERY, "--local"), {
+    runs: runs + 2,
+    warmup: 1,
+  });
+  report({
+    name: `fresh query --local at ${size}`,
+    value: local,
+    unit: "ms",
+    higherIsBetter: false,
+    goal: 150,
+    reference: startRef,
+  });
+  const file = join(vault, "vault.duckdb.server");
+  const server = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-net=127.0.0.1",
+      "--allow-ffi",
+      "--allow-env",
+      "--allow-sys",
+      join(ROOT, "tasks", "serve.ts"),
+      "--vault",
+      vault,
+      "--port",
+      "0",
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    for (let i = 0; i < 600; i++) {
+      if (await Deno.stat(file).then(() => true, () => false)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // A no-FFI client fails unless the server answers.
+    const probe = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        "--allow-net=127.0.0.1",
+        "--allow-env",
+        join(ROOT, "tasks", "query.ts"),
+        "--vault",
+        vault,
+        "SELECT 1",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    if (probe.code !== 0) throw new Error("the query server did not answer");
+    let n = 0;
+    const fresh = await medianMs(
+      () =>
+        run(CROSS_QUERY.replace(" GROUP BY", ` WHERE step > -${++n} GROUP BY`)),
+      { runs: runs + 2, warmup: 1 },
+    );
+    report({
+      name: `fresh query via deno task serve, uncached, at ${size}`,
+      value: fresh,
+      unit: "ms",
+      higherIsBetter: false,
+      goal: 150,
+      reference: startRef,
+    });
+    const again = await medianMs(() => run(CROSS_QUERY), {
+      runs: runs + 2,
+      warmup: 1,
+    });
+    report({
+      name: `fresh query via deno task serve, repeated, at ${size}`,
+      value: again,
+      unit: "ms",
+      higherIsBetter: false,
+      goal: 150,
+      reference: startRef,
+    });
+  } finally {
+    server.kill("SIGTERM");
+    await server.status;
   }
 }
 
@@ -528,7 +639,17 @@ if (import.meta.main) {
   else if (mode === "--read") await readChild(a, Number(b));
   else if (mode === "--read-main") await readChild(a, Number(b), true);
   else if (mode === "--duck-read") await duckRead(a, Number(b));
-  else {
+  else if (mode === "--query-server") {
+    // Only the query rows, on an indexed vault `a`: --query-server VAULT [RUNS]
+    const empty = await Deno.makeTempFile({ suffix: ".ts" });
+    await Deno.writeTextFile(empty, "export {};\n");
+    const start = await medianMs(() => deno(["run", empty]), { runs: 5 });
+    await Deno.remove(empty);
+    await benchQueryServer(a, a, Number(b ?? 3), {
+      name: "empty deno run",
+      value: start,
+    });
+  } else {
     const { values } = parseArgs({
       args: Deno.args,
       options: {

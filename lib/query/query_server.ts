@@ -1,0 +1,469 @@
+/**
+ * The query server of a vault: `deno task serve` keeps the catalog open in
+ * DuckDB, and announces itself in a file beside the catalog,
+ * `vault.duckdb.server` (mode 0600: its loopback address and port, a random
+ * token, its pid, and the identity of the vault folder it serves). A fresh
+ * `deno task query` reads the file and sends its SQL there
+ * ({@linkcode queryViaServer}) instead of loading DuckDB itself: the answer
+ * comes from a warm catalog, in a process that never loads DuckDB.
+ *
+ * This module is the client's whole static import graph besides the task
+ * file: Deno APIs only (no `node:` modules, no npm packages, not even
+ * `fetch`, whose first use costs a fresh process tens of milliseconds: one
+ * HTTP/1.1 request is written on a TCP connection by hand).
+ *
+ * A file is used only when its server is alive, listens on a loopback
+ * address and serves this very folder (same device and inode, or the same
+ * real path where the system has no inodes). A file left by a server that
+ * died (its pid gone, on Linux) or copied here with the vault from another
+ * folder is removed, after checking that it is still the same file (a new
+ * server may have just written its own).
+ *
+ * @module
+ */
+
+/** The file's name: the catalog's, with this suffix. */
+export const QUERY_SERVER_SUFFIX = ".server";
+const FORMAT = "specimen-vault query server";
+const FORMAT_VERSION = 1;
+/** The catalog's file name in a vault (as `CATALOG_FILE` of `lib/vault.ts`). */
+const CATALOG_FILE = "vault.duckdb";
+/** The route of the query server. */
+export const QUERY_ROUTE = "/api/cli/query";
+/** The response header saying what the body is: `result` or `error`. */
+export const ANSWER_HEADER = "x-specimen-vault-answer";
+
+/** Which folder a server serves: real path, and device and inode where known. */
+export interface VaultIdentity {
+  path: string;
+  dev: number | null;
+  ino: number | null;
+}
+
+/** The content of `vault.duckdb.server`. */
+export interface QueryServerFile {
+  format: string;
+  version: number;
+  pid: number;
+  host: string;
+  port: number;
+  token: string;
+  vault: VaultIdentity;
+}
+
+/** What a query sends: the SQL and how to print its result. */
+export interface RemoteQuery {
+  sql: string;
+  format: "table" | "csv" | "json";
+  crlf: boolean;
+  /** The time limit in seconds (0: none). */
+  timeoutSeconds: number;
+}
+
+/**
+ * What the server answered: the output bytes, or an error to print (with
+ * the exit code the local run would end with), or `undefined` when it could
+ * not answer (then run locally).
+ */
+export type RemoteAnswer =
+  | { output: Uint8Array }
+  | { error: string; exitCode: number }
+  | undefined;
+
+/** The server file of the vault at `root`. */
+export function queryServerPath(root: string): string {
+  const sep = root.endsWith("/") || root.endsWith("\\") ? "" : "/";
+  return `${root}${sep}${CATALOG_FILE}${QUERY_SERVER_SUFFIX}`;
+}
+
+/**
+ * The identity of the folder `root`.
+ *
+ * @example
+ * ```ts
+ * import { vaultIdentity } from "./query_server.ts";
+ * const id = await vaultIdentity(Deno.cwd());
+ * console.assert(id.path === Deno.realPathSync(Deno.cwd()));
+ * ```
+ */
+export async function vaultIdentity(root: string): Promise<VaultIdentity> {
+  const [path, stat] = await Promise.all([
+    Deno.realPath(root),
+    Deno.stat(root),
+  ]);
+  return { path, dev: stat.dev ?? null, ino: stat.ino ?? null };
+}
+
+/** Whether two identities name one folder. */
+export function sameVault(a: VaultIdentity, b: VaultIdentity): boolean {
+  if (a.dev !== null && a.ino !== null && b.dev !== null && b.ino !== null) {
+    return a.dev === b.dev && a.ino === b.ino;
+  }
+  return a.path === b.path;
+}
+
+/**
+ * What decides this process's time zone, and so DuckDB's `TimeZone`
+ * (TIMESTAMPTZ prints in it): `$TZ` and the target of `/etc/localtime`.
+ * A server answers only clients whose time zone is its own. (Not `Intl`:
+ * its first use costs a fresh process about 60 ms.) Throws without env
+ * permission.
+ */
+export function processTimeZone(): string {
+  if (
+    !granted({ name: "env", variable: "TZ" }) ||
+    !granted({ name: "read", path: "/etc/localtime" })
+  ) throw new Deno.errors.NotCapable("Cannot tell the time zone");
+  let localtime = "";
+  try {
+    localtime = Deno.readLinkSync("/etc/localtime");
+  } catch { /* not a link, or no such file */ }
+  return `${Deno.env.get("TZ") ?? ""}|${localtime}`;
+}
+
+/**
+ * Whether Deno grants `desc` already: the warm path asks for nothing a
+ * terminal would prompt for (it runs locally instead).
+ */
+function granted(desc: Deno.PermissionDescriptor): boolean {
+  try {
+    return Deno.permissions.querySync(desc).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `host` is a loopback address (127.0.0.0/8, ::1, localhost). */
+function loopback(host: string): boolean {
+  return host === "localhost" || host === "::1" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** A random token: 32 bytes as hex. */
+function newToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A file announcing a running server; remove it when the server stops. */
+export interface QueryServerAnnouncement {
+  /** The file's path. */
+  readonly path: string;
+  /** The token the server wants in `Authorization: Bearer …`. */
+  readonly token: string;
+  /** The folder it serves. */
+  readonly vault: VaultIdentity;
+  /** Removes the file if it is still this server's. */
+  remove(): Promise<void>;
+}
+
+/**
+ * Writes the server file of the vault at `root` for a server on
+ * `host:port` (atomically, mode 0600), with a new random token. Returns
+ * undefined when the file cannot be written (no write permission, a
+ * read-only folder): the server then runs without announcing itself.
+ * Throws a `TypeError` for a host that is not a loopback address.
+ *
+ * Needs `--allow-read` and `--allow-write` on `root`.
+ *
+ * @example
+ * ```ts
+ * import { announceQueryServer, readQueryServer } from "./query_server.ts";
+ * const root = await Deno.makeTempDir();
+ * const a = await announceQueryServer(root, { host: "127.0.0.1", port: 1 });
+ * console.assert((await readQueryServer(root))?.token === a?.token);
+ * await a?.remove();
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export async function announceQueryServer(
+  root: string,
+  { host, port }: { host: string; port: number },
+): Promise<QueryServerAnnouncement | undefined> {
+  const bare = host.replace(/^\[|\]$/g, "").toLowerCase();
+  if (!loopback(bare)) {
+    throw new TypeError(
+      `Cannot announce a query server on ${host}: only loopback addresses`,
+    );
+  }
+  const path = queryServerPath(root);
+  const token = newToken();
+  const data: QueryServerFile = {
+    format: FORMAT,
+    version: FORMAT_VERSION,
+    pid: Deno.pid,
+    host: bare,
+    port,
+    token,
+    vault: await vaultIdentity(root),
+  };
+  const tmp = `${root}/.tmp-${CATALOG_FILE}${QUERY_SERVER_SUFFIX}-${Deno.pid}-${
+    token.slice(0, 8)
+  }`;
+  try {
+    await Deno.writeTextFile(tmp, JSON.stringify(data) + "\n", {
+      mode: 0o600,
+      createNew: true,
+    });
+    await Deno.chmod(tmp, 0o600).catch(() => {}); // the umask may have cut it
+    await Deno.rename(tmp, path);
+  } catch {
+    // No write permission, a read-only folder, a full disk: serve anyway.
+    await Deno.remove(tmp).catch(() => {});
+    return undefined;
+  }
+  return {
+    path,
+    token,
+    vault: data.vault,
+    remove: async () => {
+      try {
+        const now = JSON.parse(await Deno.readTextFile(path));
+        if (now?.token === token) await Deno.remove(path);
+      } catch { /* gone already, or another server's now */ }
+    },
+  };
+}
+
+/**
+ * A server file as read: the server, the folder as the client sees it now,
+ * and the file's text (to remove it only while it is unchanged).
+ */
+export interface QueryServer extends QueryServerFile {
+  /** The server file's path and text as read. */
+  file: { path: string; text: string };
+}
+
+/**
+ * Whether process `pid` has certainly ended: Linux only, and only where
+ * Deno may read `/proc` (`--allow-all`); elsewhere no.
+ */
+function processGone(pid: number): boolean {
+  if (Deno.build.os !== "linux" || pid === Deno.pid) return false;
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return false;
+  } catch (e) {
+    return e instanceof Deno.errors.NotFound;
+  }
+}
+
+/** Removes `path` if it still holds `text` (a stale file, not a new one). */
+async function removeIfUnchanged(path: string, text: string): Promise<void> {
+  if (!granted({ name: "write", path })) return;
+  try {
+    if (await Deno.readTextFile(path) === text) await Deno.remove(path);
+  } catch { /* gone, or not ours to remove */ }
+}
+
+/**
+ * The server of the vault at `root`, read from its server file: undefined
+ * when there is none, or the file is malformed, stale (written for another
+ * folder, or its pid gone: then it is removed) or names a non-loopback
+ * address.
+ *
+ * Needs `--allow-read` on `root` (and `--allow-write` to remove a stale
+ * file; without it the file is only ignored).
+ */
+export async function readQueryServer(
+  root: string,
+): Promise<QueryServer | undefined> {
+  const path = queryServerPath(root);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    return undefined;
+  }
+  let data: QueryServerFile;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (
+    data?.format !== FORMAT || data.version !== FORMAT_VERSION ||
+    !Number.isInteger(data.pid) || typeof data.host !== "string" ||
+    !Number.isInteger(data.port) || data.port < 1 || data.port > 65535 ||
+    typeof data.token !== "string" || !/^[0-9a-f]{64}$/.test(data.token) ||
+    typeof data.vault?.path !== "string"
+  ) return undefined;
+  if (!loopback(data.host)) return undefined;
+  let here: VaultIdentity;
+  try {
+    here = await vaultIdentity(root);
+  } catch {
+    return undefined;
+  }
+  if (!sameVault(here, data.vault) || processGone(data.pid)) {
+    await removeIfUnchanged(path, text);
+    return undefined;
+  }
+  // The server checks the folder as the client sees it now.
+  return { ...data, vault: here, file: { path, text } };
+}
+
+/**
+ * Sends `query` to `server`; see {@linkcode RemoteAnswer}. Never throws: a
+ * server that is gone, answers for another folder or time zone, refuses
+ * the token or says anything unexpected gives undefined. When nothing
+ * listens on its port any more (the server wrote the file once it
+ * listened), the server file is removed, if unchanged.
+ *
+ * Needs `--allow-net` to the server's loopback address.
+ */
+export async function queryViaServer(
+  server: QueryServer,
+  query: RemoteQuery,
+): Promise<RemoteAnswer> {
+  let body: Uint8Array;
+  try {
+    body = new TextEncoder().encode(JSON.stringify({
+      sql: query.sql,
+      format: query.format,
+      crlf: query.crlf,
+      timeout_seconds: query.timeoutSeconds,
+      time_zone: processTimeZone(),
+      vault: server.vault,
+    }));
+  } catch {
+    return undefined; // the time zone is not ours to read
+  }
+  const host = server.host.includes(":") ? `[${server.host}]` : server.host;
+  if (!granted({ name: "net", host: `${host}:${server.port}` })) {
+    return undefined;
+  }
+  let conn: Deno.TcpConn | undefined;
+  try {
+    conn = await Deno.connect({ hostname: server.host, port: server.port });
+    const head = new TextEncoder().encode(
+      `POST ${QUERY_ROUTE} HTTP/1.1\r\nHost: ${host}:${server.port}\r\n` +
+        `Authorization: Bearer ${server.token}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n` +
+        `Connection: close\r\n\r\n`,
+    );
+    await writeFully(conn, head);
+    await writeFully(conn, body);
+    return parseAnswer(await readToEnd(conn));
+  } catch (e) {
+    if (e instanceof Deno.errors.ConnectionRefused) {
+      await removeIfUnchanged(server.file.path, server.file.text);
+    }
+    return undefined;
+  } finally {
+    try {
+      conn?.close();
+    } catch { /* closed */ }
+  }
+}
+
+async function writeFully(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
+}
+
+/**
+ * Everything `conn` sends until it closes. A plain read loop: the first
+ * `Response`/stream use in a process costs more than the whole request.
+ */
+async function readToEnd(conn: Deno.Conn): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  let buf = new Uint8Array(64 * 1024);
+  for (;;) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    parts.push(buf.subarray(0, n));
+    size += n;
+    if (n === buf.length) buf = new Uint8Array(buf.length * 2);
+    else buf = buf.subarray(n);
+    if (buf.length < 4096) buf = new Uint8Array(64 * 1024);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** The answer in an HTTP/1.1 response, or undefined. */
+function parseAnswer(response: Uint8Array): RemoteAnswer {
+  let end = -1;
+  for (let i = 0; i + 3 < response.length; i++) {
+    if (
+      response[i] === 13 && response[i + 1] === 10 &&
+      response[i + 2] === 13 && response[i + 3] === 10
+    ) {
+      end = i;
+      break;
+    }
+  }
+  if (end < 0) return undefined;
+  const lines = new TextDecoder().decode(response.subarray(0, end)).split(
+    "\r\n",
+  );
+  const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0])?.[1];
+  const headers = new Map<string, string>();
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(":");
+    if (colon > 0) {
+      headers.set(
+        line.slice(0, colon).trim().toLowerCase(),
+        line.slice(colon + 1).trim(),
+      );
+    }
+  }
+  let body: Uint8Array | undefined = response.subarray(end + 4);
+  if (/chunked/i.test(headers.get("transfer-encoding") ?? "")) {
+    body = unchunk(body);
+  } else if (headers.has("content-length")) {
+    const n = Number(headers.get("content-length"));
+    if (!(n === body.length)) return undefined; // cut short
+  }
+  if (!body) return undefined;
+  const kind = headers.get(ANSWER_HEADER);
+  if (status === "200" && kind === "result") return { output: body };
+  if (kind === "error") {
+    try {
+      const e = JSON.parse(new TextDecoder().decode(body));
+      if (typeof e?.error === "string" && Number.isInteger(e.exit_code)) {
+        return { error: e.error, exitCode: e.exit_code };
+      }
+    } catch { /* not an answer */ }
+  }
+  return undefined;
+}
+
+/** The body of a chunked transfer, or undefined when malformed or cut. */
+function unchunk(data: Uint8Array): Uint8Array | undefined {
+  const parts: Uint8Array[] = [];
+  let at = 0;
+  let size = 0;
+  for (;;) {
+    let eol = at;
+    while (
+      eol + 1 < data.length && !(data[eol] === 13 && data[eol + 1] === 10)
+    ) {
+      eol++;
+    }
+    if (eol + 1 >= data.length) return undefined;
+    const line = new TextDecoder().decode(data.subarray(at, eol));
+    const n = parseInt(line.split(";")[0].trim(), 16);
+    if (!Number.isInteger(n) || n < 0) return undefined;
+    at = eol + 2;
+    if (n === 0) break;
+    if (at + n + 2 > data.length) return undefined;
+    parts.push(data.subarray(at, at + n));
+    size += n;
+    at += n + 2;
+  }
+  const out = new Uint8Array(size);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
