@@ -24,7 +24,8 @@
  * `deno task bench engine` (sizes then from `ENGINE_BENCH_SPECIMENS`,
  * `ENGINE_BENCH_STEPS`, `ENGINE_BENCH_ROWS`, `ENGINE_BENCH_RUNS`; a smoke
  * run: `ENGINE_BENCH_SPECIMENS=300 ENGINE_BENCH_STEPS=100
- * ENGINE_BENCH_ROWS=100000 ENGINE_BENCH_RUNS=1`).
+ * ENGINE_BENCH_ROWS=100000 ENGINE_BENCH_RUNS=1`; `ENGINE_BENCH_ONLY=full` or
+ * `--full-only` for the full index's figures alone).
  *
  * @module
  */
@@ -127,6 +128,8 @@ export interface EngineBenchOptions {
   before?: string | null;
   /** The "before" code already exported into this folder (no git needed). */
   beforeDir?: string;
+  /** Only the full index's figures (time, peak RSS). @default false */
+  fullOnly?: boolean;
 }
 
 /**
@@ -247,6 +250,7 @@ export async function benchEngine(
       undefined,
     );
   }
+  if (options.fullOnly) return;
 
   // Nothing changed (warm-up runs leave each tree's own state in place).
   const unchanged = await perTree(
@@ -459,6 +463,7 @@ if (import.meta.main) {
         before: { type: "string" },
         "before-dir": { type: "string" },
         "no-before": { type: "boolean" },
+        "full-only": { type: "boolean" },
       },
     });
     const num = (v: string | undefined, env: string) => {
@@ -472,6 +477,8 @@ if (import.meta.main) {
       runs: num(values.runs, "ENGINE_BENCH_RUNS"),
       before: values["no-before"] ? null : values.before ?? BEFORE_REF,
       beforeDir: values["before-dir"],
+      fullOnly: values["full-only"] ||
+        Deno.env.get("ENGINE_BENCH_ONLY") === "full",
     });
   }
 }
