@@ -116,6 +116,7 @@ export async function listBulkFiles(specimensDir: string): Promise<BulkFiles> {
 export async function bulkLoad(
   c: DuckDBConnection,
   byName: BulkFiles,
+  stopped: () => boolean = () => false,
 ): Promise<Map<string, BulkTable>> {
   const loads = new Map<string, BulkTable>();
   const names = [...byName.keys()].sort((a, b) =>
@@ -125,6 +126,7 @@ export async function bulkLoad(
     const { ids, files } = byName.get(name)!;
     // A few files load as fast one schema group at a time.
     if (files.length < 2) continue;
+    if (stopped()) break;
     const load = await loadName(c, name, ids, files);
     if (load) loads.set(name, load);
   }
@@ -254,6 +256,8 @@ export async function dropBulk(
 export class EarlyCatalog implements AsyncDisposable {
   readonly db: Promise<Database>;
   #loads?: Promise<Map<string, BulkTable>>;
+  #stopped = false;
+  #settled = false;
 
   constructor(db: Promise<Database>) {
     this.db = db;
@@ -263,8 +267,21 @@ export class EarlyCatalog implements AsyncDisposable {
   /** Lists the metric files of `specimensDir` and starts their bulk read. */
   async load(specimensDir: string) {
     const files = await listBulkFiles(specimensDir).catch(() => new Map());
-    this.#loads = this.db.then((db) => bulkLoad(db.connection, files));
-    this.#loads.catch(() => {});
+    this.#loads = this.db.then((db) =>
+      bulkLoad(db.connection, files, () => this.#stopped)
+    );
+    this.#loads.finally(() => this.#settled = true).catch(() => {});
+  }
+
+  /**
+   * Stops the bulk read (the index failed before it was needed) and waits
+   * until its connection is free.
+   */
+  async stop() {
+    if (!this.#loads || this.#settled) return;
+    this.#stopped = true;
+    (await this.db.catch(() => undefined))?.connection.interrupt();
+    await this.#loads.catch(() => {});
   }
 
   /** What the bulk read loaded, once it is done. */
@@ -273,7 +290,7 @@ export class EarlyCatalog implements AsyncDisposable {
   }
 
   async [Symbol.asyncDispose]() {
-    await this.#loads?.catch(() => {});
+    await this.stop();
     (await this.db.catch(() => undefined))?.close();
   }
 }

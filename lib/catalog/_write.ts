@@ -7,6 +7,7 @@
  */
 import {
   type Database,
+  type DuckDBConnection,
   ident,
   MAIN_METRICS,
   openDatabase,
@@ -104,12 +105,14 @@ export async function writeCatalog(
   // A bulk read may still be running on the main connection: the catalog's
   // own tables are written on a second one meanwhile (its staging tables
   // are its own: TEMP tables belong to one connection).
-  let side = w.early ? await db.instance.connect() : undefined;
+  let side: DuckDBConnection | undefined;
+  let done = false;
   const closeSide = () => {
     side?.closeSync();
     side = undefined;
   };
   try {
+    if (w.early) side = await db.instance.connect();
     const c = db.connection;
     const s = side ?? c;
     if (!w.update) {
@@ -155,12 +158,13 @@ export async function writeCatalog(
     await c.run("CHECKPOINT");
     w.step(4);
     w.lap("checkpoint");
+    done = true;
     return valid;
   } finally {
     closeSide();
     // Never close the database under a bulk read still running (a failure
-    // before the write phase waited for it).
-    if (w.early) await w.early.loads().catch(() => {});
+    // before the write phase waited for it): stop it first.
+    if (!done) await w.early?.stop();
     db.close();
     w.lap("close");
   }
