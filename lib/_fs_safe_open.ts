@@ -7,10 +7,13 @@
  * @module
  */
 import {
+  basename,
   closeFdSync,
+  dirname,
   fsConstants,
   fstatSync,
   openFdSync,
+  readFdSync,
   resolve,
   SEPARATOR,
 } from "./_deps/node.ts";
@@ -51,7 +54,33 @@ async function realRoot(root: string): Promise<string> {
 
 function realRootSync(root: string): string {
   const key = resolve(root);
-  return realRoots.get(key) ?? cacheRoot(key, Deno.realPathSync(key));
+  return realRoots.get(key) ?? cacheRoot(key, realPathOfSync(key));
+}
+
+/**
+ * The real path of the absolute, normalized `path`: its parent's (cached:
+ * the specimen folders of one vault share it) and its own name when it is
+ * a directory and no link, one lstat instead of a readlink per component.
+ * A folder swapped for a link after the lstat is still caught: the opened
+ * file's real path must lie under this one.
+ */
+function realPathOfSync(path: string): string {
+  const parent = dirname(path);
+  if (parent !== path && realRoots.has(parent)) {
+    try {
+      if (Deno.lstatSync(path).isDirectory) {
+        const real = realRoots.get(parent)!;
+        return real.endsWith(SEPARATOR)
+          ? real + basename(path)
+          : real + SEPARATOR + basename(path);
+      }
+    } catch { /* realPathSync says what is wrong */ }
+  }
+  const real = Deno.realPathSync(path);
+  if (parent !== path && !realRoots.has(parent)) {
+    cacheRoot(parent, Deno.realPathSync(parent));
+  }
+  return real;
 }
 
 /** Whether `/proc/self/fd` names open files (Linux, with read permission). */
@@ -170,14 +199,14 @@ function checkOpened(
 
 /**
  * Opens `path` without waiting (never a FIFO's writer), checks the opened
- * file, and calls `use` with the path that names that same open file, then
- * closes the check's descriptor. The open and checks are non-blocking
+ * file, and calls `use` with the path that names that same open file (and
+ * its size and the descriptor itself), then closes the descriptor. The open and checks are non-blocking
  * system calls, so they run synchronously.
  */
 function withCheckedFd<T>(
   path: string,
   root: string,
-  use: (reopen: string, size: number) => T,
+  use: (reopen: string, size: number, fd: number) => T,
 ): T {
   let fd: number;
   try {
@@ -193,7 +222,7 @@ function withCheckedFd<T>(
         st.isFIFO() ? "a FIFO (named pipe)" : "not a regular file",
       );
     }
-    return use(checkOpened(path, fd, root, st), st.size);
+    return use(checkOpened(path, fd, root, st), st.size, fd);
   } finally {
     closeFdSync(fd);
   }
@@ -334,21 +363,27 @@ export function readVaultFileSync(
   options: ReadVaultFileOptions,
 ): Uint8Array {
   const max = options.maxBytes ?? Infinity;
-  using file = openVaultFileSync(path, options);
-  const { size } = file.statSync();
-  if (size > max) throw tooLarge(path, size, max);
-  let buf = new Uint8Array(Math.min(size + 1, max + 1));
-  let off = 0;
-  while (true) {
-    if (off === buf.length) {
-      if (off > max) throw tooLarge(path, off, max);
-      const next = new Uint8Array(Math.min(max + 1, Math.max(65536, off * 2)));
-      next.set(buf);
-      buf = next;
+  const root = realRootSync(options.root);
+  const info = Deno.statSync(path);
+  if (!info.isFile) throw notRegular(path, kindOf(info));
+  // Read through the descriptor checked (no second open of the file).
+  return withCheckedFd(path, root, (_, size, fd) => {
+    if (size > max) throw tooLarge(path, size, max);
+    let buf = new Uint8Array(Math.min(size + 1, max + 1));
+    let off = 0;
+    while (true) {
+      if (off === buf.length) {
+        if (off > max) throw tooLarge(path, off, max);
+        const next = new Uint8Array(
+          Math.min(max + 1, Math.max(65536, off * 2)),
+        );
+        next.set(buf);
+        buf = next;
+      }
+      const n = readFdSync(fd, buf, off, buf.length - off, null);
+      if (n === 0) break;
+      off += n;
     }
-    const n = file.readSync(buf.subarray(off));
-    if (n === null) break;
-    off += n;
-  }
-  return buf.subarray(0, off);
+    return buf.subarray(0, off);
+  });
 }

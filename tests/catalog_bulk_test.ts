@@ -202,6 +202,54 @@ Deno.test("a full index builds what the incremental one does, where the bulk gue
   }
 });
 
+Deno.test("a full index of many specimens with one bad among them builds what the incremental one does", async (t) => {
+  // Twelve specimens: one bad one is few enough that the bulk table is kept
+  // and its rows deleted from it (more, and the kept files load afresh).
+  const many = (bad: Partial<FixtureSpecimen> = {}, at = 5) =>
+    Array.from(
+      { length: 12 },
+      (_, i) => plain(`s${String(i).padStart(2, "0")}`, i === at ? bad : {}),
+    );
+  const cases: [
+    string,
+    FixtureSpecimen[],
+    { id: string; file: string; text: string }?,
+  ][] = [
+    ["a corrupt manifest", many(), {
+      id: "s05",
+      file: "manifest.msgpack",
+      text: "not msgpack",
+    }],
+    ["the second specimen's manifest corrupt", many({}, 1), {
+      id: "s01",
+      file: "manifest.msgpack",
+      text: "not msgpack",
+    }],
+    [
+      "the last specimen's created no timestamp",
+      many({
+        created: "not a date",
+      }, 11),
+    ],
+    ["two bad among twelve", many({ created: "never" }, 2), {
+      id: "s09",
+      file: "manifest.msgpack",
+      text: "not msgpack",
+    }],
+  ];
+  for (const [name, specimens, broken] of cases) {
+    await t.step(name, async () => {
+      const { full, step } = await bothWays(specimens, broken);
+      assertEquals(full, step);
+      assertEquals(full.catalog.length, name.startsWith("two") ? 10 : 11);
+      assert(
+        !full.tables.some((r) => String(r.table_name).startsWith("_bulk")),
+        "a bulk table was left in the catalog",
+      );
+    });
+  }
+});
+
 Deno.test("a full index keeps each file's rows in the file's order", async () => {
   await using v = await tempVault();
   const ids = ["b", "a", "d", "c"];

@@ -29,6 +29,7 @@ export {
   constants as fsConstants,
   fstatSync,
   openSync as openFdSync,
+  readSync as readFdSync,
 } from "node:fs";
 export {
   parentPort,

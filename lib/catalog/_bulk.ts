@@ -1,16 +1,18 @@
 /**
  * The bulk read of a new catalog (a full or first index): every specimen's
- * metric files of one name loaded by one INSERT, started as soon as the
- * scan has listed them, so that DuckDB reads the rows while the manifests
- * and footers are read (DuckDB runs the query on its own threads; the JS
- * thread is free meanwhile).
+ * metric files of one name loaded by one INSERT, started as soon as
+ * every `strata/` folder is listed (before the scan), so that DuckDB reads
+ * the rows while the vault is scanned and the manifests and footers are
+ * read (DuckDB runs the query on its own threads; the JS thread is free
+ * meanwhile).
  *
  * It is a guess made before any footer is read: that every file of a name
  * has the first one's schema and that every specimen is valid. The write
- * phase adopts the loaded table (a rename) only where the guess held
- * exactly (the same files in the same order, one Parquet schema, the same
- * column types), else it drops it and loads as before, file groups by
- * schema: the result never depends on the guess, only the time does.
+ * phase adopts the loaded table (a rename) only where the guess held (the
+ * files kept are among those loaded, in the same order, of one Parquet
+ * schema and the same column types; the rows of the few others are
+ * deleted), else it drops it and loads as before, file groups by schema:
+ * the result never depends on the guess, only the time does.
  *
  * @module
  */
@@ -23,9 +25,9 @@ import {
 import { join } from "../_deps.ts";
 import { READABLE_ARTIFACT_NAME_PATTERN } from "../specimen/artifact_name.ts";
 import { STRATA_DIR as STRATA } from "../vault.ts";
+import { yieldToEventLoop } from "./_scan.ts";
 import { unionType } from "./_column_types.ts";
 import type { MetricFile } from "./_records.ts";
-import type { FolderScan } from "./_scan.ts";
 import { appendRow, stage } from "./_stage.ts";
 
 /** One name's files, loaded into `table` (if `loaded`). */
@@ -33,6 +35,8 @@ export interface BulkTable {
   table: string;
   /** The files, absolute, in the order loaded. */
   files: string[];
+  /** Their specimens' ids, in the same order. */
+  ids: string[];
   /** The column definitions it was created with. */
   columns: string;
   loaded: boolean;
@@ -57,27 +61,63 @@ function bulkTableName(name: string): string {
   return `_bulk__${name}`;
 }
 
+/** One metric table name's files: their specimen ids and absolute paths. */
+export type BulkFiles = Map<string, { ids: string[]; files: string[] }>;
+
 /**
- * Loads every scanned Parquet file of each name (the largest group first)
- * into a `_bulk__<name>` table. A name whose first file cannot be described,
- * or whose load fails, is left unloaded (the write phase loads it).
+ * The regular `strata/<name>.parquet` files of every specimen folder (real
+ * folders, names not starting with a dot, as the scan takes them), by name,
+ * in folder order: one listing of each `strata/`, no stat, so that the bulk
+ * read can start before the scan. A folder that cannot be listed is left
+ * out (the scan reports it).
+ */
+export async function listBulkFiles(specimensDir: string): Promise<BulkFiles> {
+  const folders: string[] = [];
+  for (const entry of Deno.readDirSync(specimensDir)) {
+    if (entry.isDirectory && !entry.name.startsWith(".")) {
+      folders.push(entry.name);
+    }
+  }
+  folders.sort();
+  const byName: BulkFiles = new Map();
+  for (let i = 0; i < folders.length; i++) {
+    const strata = join(specimensDir, folders[i], STRATA);
+    let names: string[] = [];
+    try {
+      for (const entry of Deno.readDirSync(strata)) {
+        // A link could lead anywhere, a FIFO would block the read.
+        if (entry.isFile && entry.name.endsWith(".parquet")) {
+          names.push(entry.name);
+        }
+      }
+    } catch {
+      names = [];
+    }
+    for (const file of names.sort()) {
+      const name = file.slice(0, -".parquet".length);
+      if (name.startsWith(".") || !READABLE_ARTIFACT_NAME_PATTERN.test(name)) {
+        continue;
+      }
+      let group = byName.get(name);
+      if (!group) byName.set(name, group = { ids: [], files: [] });
+      group.ids.push(folders[i]);
+      group.files.push(join(strata, file));
+    }
+    if (i % 512 === 511) await yieldToEventLoop();
+  }
+  return byName;
+}
+
+/**
+ * Loads each name's files of `byName` (the largest group first) into a
+ * `_bulk__<name>` table. A name whose first file cannot be described, or
+ * whose load fails, is left unloaded (the write phase loads it).
  */
 export async function bulkLoad(
   c: DuckDBConnection,
-  scans: FolderScan[],
+  byName: BulkFiles,
+  stopped: () => boolean = () => false,
 ): Promise<Map<string, BulkTable>> {
-  const byName = new Map<string, { ids: string[]; files: string[] }>();
-  for (const scan of scans) {
-    if (!scan.manifest) continue;
-    for (const p of scan.parquet) {
-      const name = p.name.slice(0, -".parquet".length);
-      if (!READABLE_ARTIFACT_NAME_PATTERN.test(name)) continue;
-      let group = byName.get(name);
-      if (!group) byName.set(name, group = { ids: [], files: [] });
-      group.ids.push(scan.folder);
-      group.files.push(join(scan.dir, STRATA, p.name));
-    }
-  }
   const loads = new Map<string, BulkTable>();
   const names = [...byName.keys()].sort((a, b) =>
     byName.get(b)!.files.length - byName.get(a)!.files.length
@@ -86,6 +126,7 @@ export async function bulkLoad(
     const { ids, files } = byName.get(name)!;
     // A few files load as fast one schema group at a time.
     if (files.length < 2) continue;
+    if (stopped()) break;
     const load = await loadName(c, name, ids, files);
     if (load) loads.set(name, load);
   }
@@ -120,6 +161,7 @@ async function loadName(
   const load: BulkTable = {
     table,
     files,
+    ids,
     columns,
     loaded: false,
     adopted: false,
@@ -144,10 +186,17 @@ async function loadName(
 }
 
 /**
- * Renames `load`'s table to `table` if it holds exactly what loading `good`
- * (its files, columns `order` of `types`) into a new table would: the same
- * files in the same order, all of one Parquet schema, and the same column
- * types. Returns whether it did.
+ * The most loaded files an adoption may drop again (their rows deleted):
+ * beyond it, loading the kept files afresh is cheaper than the deletes.
+ */
+const MAX_DROPPED_SHARE = 0.1;
+
+/**
+ * Renames `load`'s table to `table` if, once the rows of the files not in
+ * `good` are deleted, it holds exactly what loading `good` (its files,
+ * columns `order` of `types`) into a new table would: `good` among the
+ * files loaded, in the same order, all of one Parquet schema, and the same
+ * column types. Returns whether it did.
  */
 export async function adoptBulk(
   c: DuckDBConnection,
@@ -158,14 +207,30 @@ export async function adoptBulk(
   types: Map<string, string[]>,
 ): Promise<boolean> {
   if (
-    !load?.loaded || good.length !== load.files.length ||
-    !good.every((f, i) =>
-      !f.logDir && !f.parts && f.signature === good[0].signature &&
-      f.abs === load.files[i]
+    !load?.loaded || good.length === 0 ||
+    good.length < load.files.length * (1 - MAX_DROPPED_SHARE) ||
+    !good.every((f) =>
+      !f.logDir && !f.parts && f.signature === good[0].signature
     ) ||
     unionColumnsSql(order, types) !== load.columns
   ) {
     return false;
+  }
+  // `good` must be a subsequence of the files loaded (one file per
+  // specimen and name: the rest go by their ids).
+  const dropped: string[] = [];
+  let at = 0;
+  for (let i = 0; i < load.files.length; i++) {
+    if (at < good.length && good[at].abs === load.files[i]) at++;
+    else dropped.push(load.ids[i]);
+  }
+  if (at < good.length) return false;
+  if (dropped.length) {
+    await c.run(
+      `DELETE FROM ${ident(load.table)} WHERE specimen_id IN (SELECT unnest(${
+        literalList(dropped)
+      }))`,
+    );
   }
   await c.run(`ALTER TABLE ${ident(load.table)} RENAME TO ${ident(table)}`);
   load.adopted = true;
@@ -185,22 +250,38 @@ export async function dropBulk(
 }
 
 /**
- * A new catalog opened early: `open` starts opening it (while the vault is
- * scanned), `load` starts the bulk read (while the manifests are read).
+ * A new catalog opened early: `open` starts opening it, `load` starts the
+ * bulk read (while the vault is scanned and the manifests are read).
  */
 export class EarlyCatalog implements AsyncDisposable {
   readonly db: Promise<Database>;
   #loads?: Promise<Map<string, BulkTable>>;
+  #stopped = false;
+  #settled = false;
 
   constructor(db: Promise<Database>) {
     this.db = db;
     db.catch(() => {}); // awaited by the write phase
   }
 
-  /** Starts the bulk read of `scans`' metric files. */
-  load(scans: FolderScan[]) {
-    this.#loads = this.db.then((db) => bulkLoad(db.connection, scans));
-    this.#loads.catch(() => {});
+  /** Lists the metric files of `specimensDir` and starts their bulk read. */
+  async load(specimensDir: string) {
+    const files = await listBulkFiles(specimensDir).catch(() => new Map());
+    this.#loads = this.db.then((db) =>
+      bulkLoad(db.connection, files, () => this.#stopped)
+    );
+    this.#loads.finally(() => this.#settled = true).catch(() => {});
+  }
+
+  /**
+   * Stops the bulk read (the index failed before it was needed) and waits
+   * until its connection is free.
+   */
+  async stop() {
+    if (!this.#loads || this.#settled) return;
+    this.#stopped = true;
+    (await this.db.catch(() => undefined))?.connection.interrupt();
+    await this.#loads.catch(() => {});
   }
 
   /** What the bulk read loaded, once it is done. */
@@ -209,7 +290,7 @@ export class EarlyCatalog implements AsyncDisposable {
   }
 
   async [Symbol.asyncDispose]() {
-    await this.#loads?.catch(() => {});
+    await this.stop();
     (await this.db.catch(() => undefined))?.close();
   }
 }

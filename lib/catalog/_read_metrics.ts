@@ -210,7 +210,7 @@ export function readMetricFile(
   try {
     const md = readParquetFooterSync(abs, { root: dir });
     file.rows = Number(md.num_rows);
-    file.signature = toJson(md.schema.map((e) => [
+    file.signature = signatureOf(md.schema.map((e) => [
       e.name,
       e.type,
       e.type_length,
@@ -227,6 +227,20 @@ export function readMetricFile(
     }); its rows are not in the catalog`;
   }
   return file;
+}
+
+/**
+ * A schema's fields as a string that two files share exactly when their
+ * schemas are the same (only compared, never stored): plain
+ * `JSON.stringify`, several times faster than {@linkcode toJson}'s replacer,
+ * which it needs only for a bigint.
+ */
+function signatureOf(fields: unknown[][]): string {
+  try {
+    return JSON.stringify(fields);
+  } catch {
+    return toJson(fields);
+  }
 }
 
 /** What is wrong with a file, in a few words (the footer reader's cause). */

@@ -7,6 +7,7 @@
  */
 import {
   type Database,
+  type DuckDBConnection,
   ident,
   MAIN_METRICS,
   openDatabase,
@@ -101,33 +102,45 @@ export async function writeCatalog(
   w: CatalogChanges,
 ): Promise<SpecimenRecord[]> {
   const db = await (w.early?.db ?? openCatalog(w.tmp));
+  // A bulk read may still be running on the main connection: the catalog's
+  // own tables are written on a second one meanwhile (its staging tables
+  // are its own: TEMP tables belong to one connection).
+  let side: DuckDBConnection | undefined;
+  let done = false;
+  const closeSide = () => {
+    side?.closeSync();
+    side = undefined;
+  };
   try {
+    if (w.early) side = await db.instance.connect();
     const c = db.connection;
-    const loads = await w.early?.loads() ?? new Map();
+    const s = side ?? c;
     if (!w.update) {
-      await c.run(SCHEMA_SQL);
-      await c.run(
+      await s.run(SCHEMA_SQL);
+      await s.run(
         `INSERT INTO vault_info VALUES ('schema_version', '${CATALOG_SCHEMA_VERSION}'), ('views', '${w.views}')`,
       );
     }
     w.step(0);
     if (w.toDelete.length) await deleteSpecimens(c, w.toDelete, w.views);
-    const valid = await stageCatalog(c, w.records, w.warn);
+    const valid = await stageCatalog(s, w.records, w.warn);
     if (w.kept + valid.length === 0) {
       throw noValidSpecimens(
         w.specimensDir,
         w.skipped + w.records.length - valid.length,
       );
     }
+    await writeTensors(s, valid);
+    await writeParams(s, valid);
     w.lap("catalog");
+    const loads = await w.early?.loads() ?? new Map();
+    w.lap("bulk");
     w.step(1);
-    await writeMetrics(c, valid, w.warn, loads);
+    await writeMetrics(c, valid, w.warn, loads, !w.update);
     await dropBulk(c, loads);
     w.lap("metrics");
     w.step(2);
-    await writeCatalogRows(c, valid);
-    await writeTensors(c, valid);
-    await writeParams(c, valid);
+    await writeCatalogRows(s, valid);
     w.lap("catalog");
     w.step(3);
     if (w.views) await writeViews(c, valid);
@@ -141,11 +154,19 @@ export async function writeCatalog(
         w.kept + valid.length
       }'), ('fingerprint_logs', 'true');`,
     );
+    closeSide();
     await c.run("CHECKPOINT");
     w.step(4);
+    w.lap("checkpoint");
+    done = true;
     return valid;
   } finally {
+    closeSide();
+    // Never close the database under a bulk read still running (a failure
+    // before the write phase waited for it): stop it first.
+    if (!done) await w.early?.stop();
     db.close();
+    w.lap("close");
   }
 }
 

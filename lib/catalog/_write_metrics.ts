@@ -37,14 +37,16 @@ import {
 /**
  * Loads every readable metric file: into its union table when its column
  * types agree with the other specimens', else into a table of its own.
+ * `fresh`: the catalog is new (no rows, no relations to ask about).
  */
 export async function writeMetrics(
   c: DuckDBConnection,
   records: SpecimenRecord[],
   warn: (message: string) => void,
   loads: Map<string, BulkTable> = new Map(),
+  fresh = false,
 ) {
-  await keepCaseTwinsApart(c, records);
+  await keepCaseTwinsApart(c, records, fresh);
   const files = records.flatMap((r) => r.metricFiles.filter((f) => !f.issue));
   // The exact DuckDB types, asked once per distinct Parquet schema.
   const bySignature = new Map<string, MetricFile[]>();
@@ -86,7 +88,7 @@ export async function writeMetrics(
   // and SQL names ignore case: "exp_A" is "exp_a".
   const relations = new Map<string, MetricFile>();
   const existingRelations = new Map(
-    (await c.runAndReadAll(
+    fresh ? [] : (await c.runAndReadAll(
       `SELECT lower(relation), path FROM metric_tables WHERE lower(relation) IN (SELECT unnest(${
         literalList(
           files.map((f) => relationName(f.id, f.name).toLowerCase()),
@@ -135,9 +137,10 @@ export async function writeMetrics(
 export async function keepCaseTwinsApart(
   c: DuckDBConnection,
   records: SpecimenRecord[],
+  fresh = false,
 ) {
   const seen = new Map(
-    (await c.runAndReadAll(
+    fresh ? [] : (await c.runAndReadAll(
       `SELECT lower(specimen_id), specimen_id FROM catalog WHERE lower(specimen_id) IN (SELECT unnest(${
         literalList(records.map((r) => r.id.toLowerCase()))
       }))`,

@@ -225,11 +225,12 @@ export async function indexVault(
       known?.previous(),
     );
     const previous = old.previous;
-    // A new catalog opens while the vault is scanned, and reads the metric
-    // files while the manifests are read.
+    // A new catalog opens, and reads the metric files, while the vault is
+    // scanned and the manifests are read.
     await using early = previous
       ? undefined
       : write.openEarly(tmp, () => old.settle(false));
+    await early?.load(paths.specimens);
     clock.lap("previous");
     const fingerprint = previous?.logs
       ? (f: string) => previous.fingerprints.get(f)?.fingerprint
@@ -251,7 +252,6 @@ export async function indexVault(
     }
     for (const message of held) warn(message);
     const plan = planChanges(found.scans, previous, warn);
-    early?.load(plan.toRead);
     const read = await readChanged(
       plan.toRead,
       found.folders,

@@ -69,10 +69,12 @@ export interface IndexReport {
   ms: number;
   /**
    * Where the time went, in milliseconds: `lock`, `scan` (stat every
-   * folder), `previous` (the old catalog's fingerprints), `read` (manifests,
+   * folder), `previous` (the old catalog's fingerprints; a new catalog's
+   * opening and the listing that starts its bulk read), `read` (manifests,
    * Parquet footers, Zarr metadata), `copy` (old catalog → temp), `catalog`
-   * (specimen rows), `metrics` (metric rows), `finish` (checkpoint, close,
-   * rename); `check` alone when `indexIfUnchanged` answered.
+   * (specimen rows, tensors, params), `bulk` (waiting for the bulk read),
+   * `metrics` (metric rows), `checkpoint`, `close`, `finish` (rename,
+   * sidecar); `check` alone when `indexIfUnchanged` answered.
    */
   timings: Record<string, number>;
 }

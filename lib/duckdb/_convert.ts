@@ -151,8 +151,22 @@ export function toDuckDBValue(value: unknown, where: string): DuckDBValue {
   );
 }
 
+/**
+ * Where plain `JSON.stringify` output may differ from {@linkcode toJson}'s:
+ * a lone surrogate (escaped there, replaced here), or bytes (`{"0":…}`, or
+ * `{}` when empty). Other text matching it only takes the slower path.
+ */
+const MAYBE_SPECIAL = /\\u[dD][89a-fA-F]|\{"0":|\{\}/;
+
 /** `JSON.stringify` that also takes bigints, dates and bytes (as base64). */
 export function toJson(value: unknown): string {
+  // Plain JSON.stringify first: several times faster than with the replacer
+  // (the index writes five per specimen), and the same text unless a value
+  // needs the replacer (a bigint throws; the rest MAYBE_SPECIAL finds).
+  try {
+    const text = JSON.stringify(value);
+    if (text !== undefined && !MAYBE_SPECIAL.test(text)) return text;
+  } catch { /* a bigint, or a cycle: the replacer's turn */ }
   return JSON.stringify(value, (_key, v) => {
     if (typeof v === "string") return v.isWellFormed() ? v : v.toWellFormed();
     if (typeof v === "bigint") {

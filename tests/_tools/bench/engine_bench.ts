@@ -25,7 +25,8 @@
  * `deno task bench engine` (sizes then from `ENGINE_BENCH_SPECIMENS`,
  * `ENGINE_BENCH_STEPS`, `ENGINE_BENCH_ROWS`, `ENGINE_BENCH_RUNS`; a smoke
  * run: `ENGINE_BENCH_SPECIMENS=300 ENGINE_BENCH_STEPS=100
- * ENGINE_BENCH_ROWS=100000 ENGINE_BENCH_RUNS=1`).
+ * ENGINE_BENCH_ROWS=100000 ENGINE_BENCH_RUNS=1`; `ENGINE_BENCH_ONLY=full` or
+ * `--full-only` for the full index's figures alone).
  *
  * @module
  */
@@ -140,6 +141,8 @@ export interface EngineBenchOptions {
   before?: string | null;
   /** The "before" code already exported into this folder (no git needed). */
   beforeDir?: string;
+  /** Only the full index's figures (time, peak RSS). @default false */
+  fullOnly?: boolean;
 }
 
 /**
@@ -260,6 +263,7 @@ export async function benchEngine(
       undefined,
     );
   }
+  if (options.fullOnly) return;
 
   // Nothing changed (warm-up runs leave each tree's own state in place).
   const unchanged = await perTree(
@@ -660,6 +664,7 @@ if (import.meta.main) {
         before: { type: "string" },
         "before-dir": { type: "string" },
         "no-before": { type: "boolean" },
+        "full-only": { type: "boolean" },
       },
     });
     const num = (v: string | undefined, env: string) => {
@@ -673,6 +678,8 @@ if (import.meta.main) {
       runs: num(values.runs, "ENGINE_BENCH_RUNS"),
       before: values["no-before"] ? null : values.before ?? BEFORE_REF,
       beforeDir: values["before-dir"],
+      fullOnly: values["full-only"] ||
+        Deno.env.get("ENGINE_BENCH_ONLY") === "full",
     });
   }
 }
