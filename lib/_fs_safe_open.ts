@@ -78,7 +78,11 @@ function realPathOfSync(path: string): string {
   }
   const real = Deno.realPathSync(path);
   if (parent !== path && !realRoots.has(parent)) {
-    cacheRoot(parent, Deno.realPathSync(parent));
+    // Only a shortcut for the next sibling: a parent this process may not
+    // read (--allow-read of the folder alone) is simply not cached.
+    try {
+      cacheRoot(parent, Deno.realPathSync(parent));
+    } catch { /* not cached */ }
   }
   return real;
 }

@@ -34,6 +34,7 @@ import {
   assertRejects,
   assertThrows,
   ROOT,
+  runDeno,
   tempDir,
   tempVault,
 } from "./utils.ts";
@@ -231,6 +232,37 @@ async function outsideParquet(dir: string): Promise<string> {
   });
   return join(spec, "strata", "metrics.parquet");
 }
+
+Deno.test("readVaultFile(Sync) and readMetricTable work with read access to the folder alone (its parents unreadable)", async () => {
+  await using v = await tempVault();
+  await writeSpecimen(v.path, { id: "a" });
+  const dir = join(v.specimens, "a");
+  const script = `
+    import { readVaultFile, readVaultFileSync } from "${
+    join(ROOT, "lib", "_fs.ts")
+  }";
+    import { readMetricTable } from "${
+    join(ROOT, "lib", "metrics_log", "table.ts")
+  }";
+    const dir = ${JSON.stringify(dir)};
+    for (let i = 0; i < 2; i++) {
+      const path = dir + "/manifest.msgpack";
+      const sync = readVaultFileSync(path, { root: dir });
+      const bytes = await readVaultFile(path, { root: dir });
+      const table = await readMetricTable(dir, "metrics");
+      console.log(bytes.length === sync.length, table.rows > 0);
+    }`;
+  const file = join(v.path, "probe.ts");
+  await Deno.writeTextFile(file, script);
+  // Read access to the specimen folder (and the script, and lib/) only.
+  const r = await runDeno([
+    "run",
+    `--allow-read=${dir},${file},${ROOT}`,
+    file,
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(r.stdout.trim().split("\n"), ["true true", "true true"]);
+});
 
 Deno.test("index finishes with a FIFO or a link leading out in any file it reads: each is an issue of its specimen, the rest is indexed, the lock is released", async () => {
   await using v = await tempVault();
