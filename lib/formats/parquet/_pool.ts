@@ -267,7 +267,7 @@ export async function readFastColumnsParallel(
   metadata: FileMetaData,
   leaves: Leaf[],
   kinds: Record<string, string> | undefined,
-  mode: WorkerMode = "auto",
+  mode: WorkerMode = "never",
 ): Promise<Map<string, ReadColumn>> {
   const out = new Map<string, ReadColumn>();
   const plans = planFastColumns(metadata, leaves, kinds);

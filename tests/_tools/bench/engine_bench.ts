@@ -9,8 +9,8 @@
  * - index with nothing changed, and with one specimen added, vs an empty
  *   `deno run`;
  * - `readMetricTable` (what `readMetrics` runs) of 1M×4 values vs DuckDB
- *   reading the same file into a table, and the same kept on one thread
- *   (no decode worker): our file, DuckDB's, and the
+ *   reading the same file into a table, and the same with the decode
+ *   worker allowed (it is off by default): our file, DuckDB's, and the
  *   polars and pyarrow files of `../shared/interop` (small: the figure there
  *   is per-file cost as much as throughput);
  * - a fresh `tasks/query.ts` of a cross-run aggregate vs an empty `deno run`.
@@ -414,13 +414,14 @@ export async function benchEngine(
       duckRef.value,
       duckRef,
     );
-    // The same read kept on one thread (no decode worker), this tree only.
+    // The same read with the decode worker allowed (off by default), this
+    // tree only.
     const main = JSON.parse(
-      (await deno(["run", "-A", SELF, "--read-main", path, String(runs + 2)]))
+      (await deno(["run", "-A", SELF, "--read-worker", path, String(runs + 2)]))
         .stdout,
     );
     report({
-      name: `readMetrics, one thread: ${label}`,
+      name: `readMetrics, decode worker allowed: ${label}`,
       value: main.values / (main.ms / 1000),
       unit: "values/s",
       higherIsBetter: true,
@@ -589,10 +590,10 @@ function firstFolder(vault: string): string {
 /**
  * Child: median ms of what `storage.readMetrics()` runs, `readMetricTable`
  * of a specimen folder holding `path` as `strata/metrics.parquet` (a copy),
- * and its values. `--read-main` keeps it on one thread (no decode worker):
+ * and its values. `--read-worker` allows the decode worker (off by default):
  * the first call after a worker start decodes there too, so warm-up is 2.
  */
-async function readChild(path: string, runs: number, main = false) {
+async function readChild(path: string, runs: number, worker = false) {
   const { readMetricTable } = await import(
     new URL("../../../lib/metrics_log/read.ts", import.meta.url).href
   );
@@ -600,7 +601,7 @@ async function readChild(path: string, runs: number, main = false) {
   try {
     await Deno.mkdir(join(dir, "strata"));
     await Deno.copyFile(path, join(dir, "strata", "metrics.parquet"));
-    const read = main
+    const read = worker
       ? (await import(
         new URL("../../../lib/formats/parquet/_decode.ts", import.meta.url)
           .href
@@ -609,7 +610,7 @@ async function readChild(path: string, runs: number, main = false) {
     let values = 0;
     const ms = await medianMs(async () => {
       const table = read
-        ? await read(join(dir, "strata", "metrics.parquet"), dir, "never")
+        ? await read(join(dir, "strata", "metrics.parquet"), dir, "auto")
         : await readMetricTable(dir, "metrics");
       values = table.rows * table.schema.length;
     }, { runs, warmup: 2 });
@@ -641,7 +642,7 @@ if (import.meta.main) {
   if (mode === "--glob-ctas") await globCtas(a, b);
   else if (mode === "--write-files") await writeFiles(a, Number(b));
   else if (mode === "--read") await readChild(a, Number(b));
-  else if (mode === "--read-main") await readChild(a, Number(b), true);
+  else if (mode === "--read-worker") await readChild(a, Number(b), true);
   else if (mode === "--duck-read") await duckRead(a, Number(b));
   else if (mode === "--query-server") {
     // Only the query rows, on an indexed vault `a`: --query-server VAULT [RUNS]
