@@ -333,22 +333,52 @@ async function readOpened(
   max: number,
 ): Promise<Uint8Array> {
   const { size } = await file.stat();
-  if (size > max) throw tooLarge(path, size, max);
-  // One byte more than the size: a read that fills it means the file grew.
-  let buf = new Uint8Array(Math.min(size + 1, max + 1));
-  let off = 0;
+  const out = new BoundedBuffer(path, size, max);
   while (true) {
-    if (off === buf.length) {
-      if (off > max) throw tooLarge(path, off, max);
-      const next = new Uint8Array(Math.min(max + 1, Math.max(65536, off * 2)));
-      next.set(buf);
-      buf = next;
-    }
-    const n = await file.read(buf.subarray(off));
-    if (n === null) break;
-    off += n;
+    const n = await file.read(out.space());
+    if (n === null) return out.bytes();
+    out.filled(n);
   }
-  return buf.subarray(0, off);
+}
+
+/**
+ * The bytes of a file of `size` (as stat said) being read, refusing more
+ * than `max`: it grows when the file does.
+ */
+class BoundedBuffer {
+  #buf: Uint8Array;
+  #off = 0;
+  constructor(
+    readonly path: string,
+    size: number,
+    readonly max: number,
+  ) {
+    if (size > max) throw tooLarge(path, size, max);
+    // One byte more than the size: a read that fills it means the file grew.
+    this.#buf = new Uint8Array(Math.min(size + 1, max + 1));
+  }
+
+  /** Where the next read goes (never empty). */
+  space(): Uint8Array {
+    if (this.#off === this.#buf.length) {
+      if (this.#off > this.max) throw tooLarge(this.path, this.#off, this.max);
+      const next = new Uint8Array(
+        Math.min(this.max + 1, Math.max(65536, this.#off * 2)),
+      );
+      next.set(this.#buf);
+      this.#buf = next;
+    }
+    return this.#buf.subarray(this.#off);
+  }
+
+  /** `n` bytes were read into {@linkcode space}. */
+  filled(n: number): void {
+    this.#off += n;
+  }
+
+  bytes(): Uint8Array {
+    return this.#buf.subarray(0, this.#off);
+  }
 }
 
 /**
@@ -372,22 +402,12 @@ export function readVaultFileSync(
   if (!info.isFile) throw notRegular(path, kindOf(info));
   // Read through the descriptor checked (no second open of the file).
   return withCheckedFd(path, root, (_, size, fd) => {
-    if (size > max) throw tooLarge(path, size, max);
-    let buf = new Uint8Array(Math.min(size + 1, max + 1));
-    let off = 0;
+    const out = new BoundedBuffer(path, size, max);
     while (true) {
-      if (off === buf.length) {
-        if (off > max) throw tooLarge(path, off, max);
-        const next = new Uint8Array(
-          Math.min(max + 1, Math.max(65536, off * 2)),
-        );
-        next.set(buf);
-        buf = next;
-      }
-      const n = readFdSync(fd, buf, off, buf.length - off, null);
-      if (n === 0) break;
-      off += n;
+      const space = out.space();
+      const n = readFdSync(fd, space, 0, space.length, null);
+      if (n === 0) return out.bytes();
+      out.filled(n);
     }
-    return buf.subarray(0, off);
   });
 }

@@ -65,16 +65,7 @@ export function runUserQuery(
       const result = await timeLimited(
         connection,
         o.timeoutSeconds,
-        async () => {
-          const prepared = await prepare();
-          try {
-            return await prepared.run();
-          } catch (e) {
-            throw queryError(e);
-          } finally {
-            prepared.destroySync();
-          }
-        },
+        async () => runPrepared(await prepare()),
       );
       return await sqlTextRows(connection, result);
     })();
@@ -172,6 +163,20 @@ export async function prepareQuery(
     return last;
   } finally {
     for (const s of statements) s.destroySync();
+  }
+}
+
+/** A statement {@linkcode prepareQuery} prepared. */
+export type PreparedQuery = Awaited<ReturnType<typeof prepareQuery>>;
+
+/** Runs `prepared` whole (DuckDB's errors made the vault's), then destroys it. */
+export async function runPrepared(prepared: PreparedQuery) {
+  try {
+    return await prepared.run();
+  } catch (e) {
+    throw queryError(e);
+  } finally {
+    prepared.destroySync();
   }
 }
 

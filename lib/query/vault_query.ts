@@ -20,7 +20,12 @@ import { InvalidInputError, NotFoundError } from "../errors.ts";
 import type { VaultPaths } from "../vault.ts";
 import { openCatalog } from "./_open.ts";
 import { readFunctionList } from "../duckdb/function_list.ts";
-import { prepareQuery, queryError, runUserQuery, timeLimited } from "./_run.ts";
+import {
+  prepareQuery,
+  runPrepared,
+  runUserQuery,
+  timeLimited,
+} from "./_run.ts";
 import {
   copyToMemory,
   type Materialized,
@@ -186,16 +191,9 @@ export class VaultQuery implements Disposable, AsyncDisposable {
     sql: string,
     params?: QueryParams,
   ): Promise<Materialized> {
-    const result = await this.#timeLimited(async () => {
-      const prepared = await this.#prepare(sql, params);
-      try {
-        return await prepared.run();
-      } catch (e) {
-        throw queryError(e);
-      } finally {
-        prepared.destroySync();
-      }
-    });
+    const result = await this.#timeLimited(async () =>
+      runPrepared(await this.#prepare(sql, params))
+    );
     return await copyToMemory(result);
   }
 
