@@ -1,11 +1,6 @@
 import { join } from "../lib/_deps.ts";
 import { openDatabase, plainRows } from "../lib/duckdb/duckdb.ts";
-import { indexVault } from "../lib/catalog/index_vault.ts";
-import {
-  copyPythonSpecimens,
-  PYTHON_IDS,
-  writeSpecimen,
-} from "./testdata/catalog_fixtures.ts";
+import { indexedQueryVault, PYTHON_IDS } from "./testdata/catalog_fixtures.ts";
 import {
   assert,
   assertEquals,
@@ -21,20 +16,6 @@ import {
 /** The permissions deno.json's `query` task grants: they must be enough. */
 const TASK_FLAGS = await taskFlags("query");
 
-async function indexedVault() {
-  const v = await tempVault();
-  await copyPythonSpecimens(v.path);
-  await writeSpecimen(v.path, {
-    id: "tagged",
-    domain: "interpretability",
-    method: "probe_training",
-    tags: ["gpt2", "a,b"],
-    description: 'says "hi",\nthen leaves',
-  });
-  await indexVault({ vault: v.path });
-  return v;
-}
-
 /** Runs the query task; TIMESTAMPTZ prints in UTC unless `env` says else. */
 function query(
   args: string[],
@@ -47,7 +28,7 @@ function query(
 }
 
 Deno.test("query task prints a readable table with a row count", async () => {
-  await using v = await indexedVault();
+  await using v = await indexedQueryVault();
   const r = await query([
     "--vault",
     v.path,
@@ -67,7 +48,7 @@ Deno.test("query task prints a readable table with a row count", async () => {
 });
 
 Deno.test("query task --format csv and json are machine-readable", async () => {
-  await using v = await indexedVault();
+  await using v = await indexedQueryVault();
   const sql =
     "SELECT specimen_id, tags, description, metrics_rows FROM catalog WHERE specimen_id = 'tagged'";
   const csv = await query(["--vault", v.path, "--format", "csv", sql]);
@@ -97,7 +78,7 @@ Deno.test("query task --format csv and json are machine-readable", async () => {
 });
 
 Deno.test("query task --format parquet writes --out FILE; without --out exits 2", async () => {
-  await using v = await indexedVault();
+  await using v = await indexedQueryVault();
   await using d = await tempDir();
   const out = join(d.path, "final.parquet");
   const r = await query([
@@ -129,7 +110,7 @@ Deno.test("query task --format parquet writes --out FILE; without --out exits 2"
 });
 
 Deno.test("query task shows a DuckDB error with a caret under the spot, exit 1", async () => {
-  await using v = await indexedVault();
+  await using v = await indexedQueryVault();
   const r = await query([
     "--vault",
     v.path,
@@ -148,7 +129,7 @@ Deno.test("query task shows a DuckDB error with a caret under the spot, exit 1",
 });
 
 Deno.test("query task refuses statements that write: exit 2, the vault unchanged", async (t) => {
-  await using v = await indexedVault();
+  await using v = await indexedQueryVault();
   const catalog = await Deno.readFile(join(v.path, "vault.duckdb"));
   const listing = () => [...Deno.readDirSync(v.path)].map((e) => e.name).sort();
   const names = listing();
@@ -178,7 +159,7 @@ Deno.test("query task without a catalog exits 4 and says to run deno task index"
 });
 
 Deno.test("query task works from any directory: inside the vault, via SPECIMEN_VAULT, and after the vault moved", async () => {
-  await using v = await indexedVault();
+  await using v = await indexedQueryVault();
   const sql = `SELECT count(*) AS n FROM exp_${PYTHON_IDS[1]} WHERE step > 40`;
   const inside = await query(["-f", "csv", sql], {
     cwd: join(v.specimens, PYTHON_IDS[0], "strata"),
@@ -204,7 +185,7 @@ Deno.test("query task works from any directory: inside the vault, via SPECIMEN_V
 });
 
 Deno.test("query task reads SQL from stdin with -", async () => {
-  await using v = await indexedVault();
+  await using v = await indexedQueryVault();
   const r = await runDeno(
     [
       "run",
@@ -237,7 +218,7 @@ Deno.test("query task rejects an unknown format and missing SQL with exit 2; --h
 });
 
 Deno.test("query task resolves --vault and --out against the folder deno task was started in", async () => {
-  await using v = await indexedVault();
+  await using v = await indexedQueryVault();
   await using elsewhere = await tempDir();
   // deno task runs every task in the folder of deno.json; INIT_CWD names
   // the user's own folder, and relative paths are the user's.
@@ -282,7 +263,7 @@ Deno.test("query task resolves --vault and --out against the folder deno task wa
 });
 
 Deno.test("query task: words like query( inside string literals are data, not calls", async () => {
-  await using v = await indexedVault();
+  await using v = await indexedQueryVault();
   const r = await query([
     "--vault",
     v.path,
@@ -379,7 +360,7 @@ const TYPE_CASES: [string, string, unknown][] = [
 ];
 
 Deno.test("query task prints every type at full precision: SQL text in table and csv, the documented JSON form in json", async (t) => {
-  await using v = await indexedVault();
+  await using v = await indexedQueryVault();
   const select = TYPE_CASES.map(([expr], i) => `${expr} AS c${i}`).join(", ");
   const sql = `SELECT ${select}, NULL AS n, '' AS e`;
   const csv = await query(["--vault", v.path, "-f", "csv", sql]);
@@ -415,7 +396,7 @@ Deno.test("query task prints every type at full precision: SQL text in table and
 });
 
 Deno.test("query task csv ends lines with LF, or CRLF with --crlf; tail -1 gives the bare number", async () => {
-  await using v = await indexedVault();
+  await using v = await indexedQueryVault();
   const sql = "SELECT count(*) AS n FROM catalog";
   const lf = await query(["--vault", v.path, "-f", "csv", sql]);
   assertEquals(lf.stdout, "n\n4\n");
@@ -438,7 +419,7 @@ Deno.test("query task csv ends lines with LF, or CRLF with --crlf; tail -1 gives
 });
 
 Deno.test("query task prints TIMESTAMPTZ with the session's offset", async () => {
-  await using v = await indexedVault();
+  await using v = await indexedQueryVault();
   const r = await query([
     "--vault",
     v.path,
@@ -451,7 +432,7 @@ Deno.test("query task prints TIMESTAMPTZ with the session's offset", async () =>
 });
 
 Deno.test("query task csv keeps columns of one name apart and an empty result's header", async () => {
-  await using v = await indexedVault();
+  await using v = await indexedQueryVault();
   const dup = await query([
     "--vault",
     v.path,

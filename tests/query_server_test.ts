@@ -6,7 +6,7 @@ import { join } from "../lib/_deps.ts";
 import { indexVault } from "../lib/catalog/index_vault.ts";
 import { processTimeZone, QUERY_ROUTE } from "../lib/query/query_server.ts";
 import {
-  copyPythonSpecimens,
+  indexedQueryVault,
   writeSpecimen,
 } from "./testdata/catalog_fixtures.ts";
 import {
@@ -16,27 +16,12 @@ import {
   ROOT,
   runDeno,
   taskFlags,
-  tempVault,
 } from "./utils.ts";
 
 const QUERY_FLAGS = await taskFlags("query");
 const SERVE_FLAGS = await taskFlags("serve");
 /** The client with no FFI: it cannot load DuckDB, so only a server answers. */
 const NO_FFI = ["--allow-read", "--allow-net=127.0.0.1", "--allow-env"];
-
-async function indexedVault() {
-  const v = await tempVault();
-  await copyPythonSpecimens(v.path);
-  await writeSpecimen(v.path, {
-    id: "tagged",
-    domain: "interpretability",
-    method: "probe_training",
-    tags: ["gpt2", "a,b"],
-    description: 'says "hi",\nthen leaves',
-  });
-  await indexVault({ vault: v.path });
-  return v;
-}
 
 function query(flags: string[], args: string[], stdin?: string) {
   return runDeno(
@@ -97,7 +82,7 @@ const QUERIES = [
 ];
 
 Deno.test("query task: a running serve answers, with no DuckDB in the client, the same bytes as a local run", async (t) => {
-  await using v = await indexedVault();
+  await using v = await indexedQueryVault();
   await using server = await serve(v.path);
   assertEquals(server.info.host, "127.0.0.1");
   assertEquals((await Deno.stat(serverFile(v.path))).mode! & 0o777, 0o600);
@@ -248,7 +233,7 @@ Deno.test("query task: a running serve answers, with no DuckDB in the client, th
 });
 
 Deno.test("query task via serve: refused and failing SQL give the local run's error and exit code", async (t) => {
-  await using v = await indexedVault();
+  await using v = await indexedQueryVault();
   await using _server = await serve(v.path);
   for (
     const [sql, code] of [
@@ -274,7 +259,7 @@ Deno.test("query task via serve: refused and failing SQL give the local run's er
 });
 
 Deno.test("query server wants its token, and the file goes when the server stops", async () => {
-  await using v = await indexedVault();
+  await using v = await indexedQueryVault();
   const server = await serve(v.path);
   const { port, token } = server.info;
   const url = `http://127.0.0.1:${port}${QUERY_ROUTE}`;
@@ -310,8 +295,8 @@ Deno.test("query server wants its token, and the file goes when the server stops
 });
 
 Deno.test("query task ignores a stale server file (dead pid, wrong token, another folder) and runs here", async (t) => {
-  await using v = await indexedVault();
-  await using other = await indexedVault();
+  await using v = await indexedQueryVault();
+  await using other = await indexedQueryVault();
   await writeSpecimen(other.path, {
     id: "only_in_other",
     domain: "interpretability",

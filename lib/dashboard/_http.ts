@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { concatBytes } from "../_bytes.ts";
 import { errorMessage } from "../errors.ts";
 import { toJson } from "../duckdb/duckdb.ts";
 import {
@@ -65,13 +66,7 @@ export async function limitedBody(
     }
     chunks.push(value);
   }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return concatBytes(chunks);
 }
 
 const SECURITY_HEADERS = {

@@ -7,8 +7,9 @@
  * ({@linkcode queryViaServer}) instead of loading DuckDB itself: the answer
  * comes from a warm catalog, in a process that never loads DuckDB.
  *
- * This module is the client's whole static import graph besides the task
- * file: Deno APIs only (no `node:` modules, no npm packages, not even
+ * This module (with `lib/_bytes.ts`) is the client's whole static import
+ * graph besides the task file: Deno APIs only (no `node:` modules, no npm
+ * packages, not even
  * `fetch`, whose first use costs a fresh process tens of milliseconds: one
  * HTTP/1.1 request is written on a TCP connection by hand).
  *
@@ -21,6 +22,7 @@
  *
  * @module
  */
+import { concatBytes } from "../_bytes.ts";
 
 /** The file's name: the catalog's, with this suffix. */
 export const QUERY_SERVER_SUFFIX = ".server";
@@ -368,24 +370,16 @@ async function writeFully(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
  */
 async function readToEnd(conn: Deno.Conn): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  let size = 0;
   let buf = new Uint8Array(64 * 1024);
   for (;;) {
     const n = await conn.read(buf);
     if (n === null) break;
     parts.push(buf.subarray(0, n));
-    size += n;
     if (n === buf.length) buf = new Uint8Array(buf.length * 2);
     else buf = buf.subarray(n);
     if (buf.length < 4096) buf = new Uint8Array(64 * 1024);
   }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** The answer in an HTTP/1.1 response, or undefined. */
@@ -440,7 +434,6 @@ function parseAnswer(response: Uint8Array): RemoteAnswer {
 function unchunk(data: Uint8Array): Uint8Array | undefined {
   const parts: Uint8Array[] = [];
   let at = 0;
-  let size = 0;
   for (;;) {
     let eol = at;
     while (
@@ -456,14 +449,7 @@ function unchunk(data: Uint8Array): Uint8Array | undefined {
     if (n === 0) break;
     if (at + n + 2 > data.length) return undefined;
     parts.push(data.subarray(at, at + n));
-    size += n;
     at += n + 2;
   }
-  const out = new Uint8Array(size);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }

@@ -8,7 +8,8 @@
 import { join } from "../../lib/_deps.ts";
 import { openDatabase, plainRows } from "../../lib/duckdb/duckdb.ts";
 import { type Manifest, writeManifest } from "../../lib/specimen/manifest.ts";
-import { INTEROP } from "../utils.ts";
+import { indexVault } from "../../lib/catalog/index_vault.ts";
+import { INTEROP, tempVault } from "../utils.ts";
 
 /** What a fixture specimen looks like; everything but `id` has a default. */
 export interface FixtureSpecimen {
@@ -113,6 +114,26 @@ export const PYTHON_IDS: string[] = [
 /** Copies the Python vault's specimens into `<vault>/specimens/`. */
 export async function copyPythonSpecimens(vault: string): Promise<void> {
   await copyTree(PYTHON_SPECIMENS, join(vault, "specimens"));
+}
+
+/**
+ * A temp vault, indexed, for the query tests: the Python vault's specimens
+ * and one with a text full of quotes, a newline and a comma in a tag.
+ */
+export async function indexedQueryVault(): Promise<
+  Awaited<ReturnType<typeof tempVault>>
+> {
+  const v = await tempVault();
+  await copyPythonSpecimens(v.path);
+  await writeSpecimen(v.path, {
+    id: "tagged",
+    domain: "interpretability",
+    method: "probe_training",
+    tags: ["gpt2", "a,b"],
+    description: 'says "hi",\nthen leaves',
+  });
+  await indexVault({ vault: v.path });
+  return v;
 }
 
 /** Counts rows of a Parquet file with DuckDB (independent of the catalog). */

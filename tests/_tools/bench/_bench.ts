@@ -102,6 +102,15 @@ export const hasTime = await Deno.stat("/usr/bin/time").then(
   () => false,
 );
 
+/** The permissions of deno.json's index and query tasks. */
+export const TASK_FLAGS: readonly string[] = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-ffi",
+  "--allow-env",
+  "--allow-sys",
+];
+
 /** Runs `deno <args>` as a subprocess; wall time and, if measurable, peak RSS. */
 export async function deno(args: string[], cwd = ROOT): Promise<Run> {
   const [cmd, full] = hasTime

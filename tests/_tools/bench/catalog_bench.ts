@@ -13,19 +13,11 @@
 import { join, parseArgs, resolve } from "../../../lib/_deps.ts";
 import { openDatabase } from "../../../lib/duckdb/duckdb.ts";
 import { indexVault } from "../../../lib/catalog/index_vault.ts";
-import { benchDir, deno, medianMs, report } from "./_bench.ts";
+import { benchDir, deno, medianMs, report, TASK_FLAGS } from "./_bench.ts";
 import { generateVault } from "./gen_vault.ts";
 
 const ROOT = resolve(import.meta.dirname!, "..", "..", "..");
 const SELF = join(ROOT, "tests", "_tools", "bench", "catalog_bench.ts");
-/** The permissions of deno.json's index and query tasks. */
-const TASK_FLAGS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-ffi",
-  "--allow-env",
-  "--allow-sys",
-];
 const GLOB = "specimens/*/strata/metrics.parquet";
 const CROSS_QUERY = "SELECT specimen_id, min(loss) FROM metrics GROUP BY 1";
 const ADDED_PREFIX = "bench_add_";

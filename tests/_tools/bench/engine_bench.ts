@@ -31,18 +31,18 @@
  * @module
  */
 import { join, parseArgs, resolve } from "../../../lib/_deps.ts";
-import { benchDir, deno, hasTime, medianMs, report } from "./_bench.ts";
+import {
+  benchDir,
+  deno,
+  hasTime,
+  medianMs,
+  report,
+  TASK_FLAGS,
+} from "./_bench.ts";
 
 const ROOT = resolve(import.meta.dirname!, "..", "..", "..");
 const SELF = import.meta.filename!;
 const CACHE = "/tmp/sv_bench_cache";
-const TASK_FLAGS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-ffi",
-  "--allow-env",
-  "--allow-sys",
-];
 const GLOB = "specimens/*/strata/metrics.parquet";
 const CROSS_QUERY =
   "SELECT specimen_id, min(loss), avg(accuracy) FROM metrics GROUP BY 1";

@@ -17,18 +17,10 @@
  */
 import { join, parseArgs, resolve } from "../../../lib/_deps.ts";
 import { serveDashboard } from "../../../lib/dashboard/server.ts";
-import { medianMs, report } from "./_bench.ts";
+import { deno as denoRun, medianMs, report, TASK_FLAGS } from "./_bench.ts";
 import { generateVault } from "./gen_vault.ts";
 
 const ROOT = resolve(import.meta.dirname!, "..", "..", "..");
-/** The permissions of deno.json's index and query tasks. */
-const TASK_FLAGS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-ffi",
-  "--allow-env",
-  "--allow-sys",
-];
 /** The query of the benchmark: one param filtered, the final loss joined. */
 export const PARAM_QUERY =
   `SELECT p.specimen_id, p.num AS lr, m.final_loss FROM params p
@@ -52,24 +44,7 @@ export interface ParamsBenchOptions {
 
 /** Runs `deno <args>` in a subprocess; its wall time in ms. */
 async function deno(args: string[]): Promise<number> {
-  const t0 = performance.now();
-  const out = await new Deno.Command(Deno.execPath(), {
-    args,
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const ms = performance.now() - t0;
-  if (out.code !== 0) {
-    throw new Error(
-      `deno ${args.join(" ")} exited ${out.code}:\n${
-        new TextDecoder().decode(out.stderr)
-      }`,
-    );
-  }
-  return ms;
+  return (await denoRun(args)).ms;
 }
 
 /** The generated vault for these parameters, made once and then reused. */
