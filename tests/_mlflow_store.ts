@@ -1,7 +1,7 @@
 /**
  * Test-only: an MLflow file store laid out by MLflow's documented FileStore
  * layout (MLflow could not be installed where the fixtures were made, so
- * ../shared/interop/trackers/ has none), from the runs its
+ * tests/testdata/interop/trackers/ has none), from the runs its
  * fixture_config.json describes.
  *
  * @module

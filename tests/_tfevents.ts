@@ -2,7 +2,7 @@
  * Test-only writer of TensorBoard event files: protobuf fields and TFRecord
  * framing, for generated inputs (many tags, a million events, a record that
  * does not decode). Fixtures written by the real tools live in
- * `../shared/interop/trackers/`; this is never used in their place.
+ * `tests/testdata/interop/trackers/`; this is never used in their place.
  *
  * @module
  */

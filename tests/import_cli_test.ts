@@ -1,7 +1,7 @@
 /**
  * `deno task import` as a real subprocess (the permission flags of
  * deno.json) on copies of the files the tools wrote themselves
- * (`../shared/interop/trackers/`): each kind becomes sealed specimens that
+ * (`tests/testdata/interop/trackers/`): each kind becomes sealed specimens that
  * verify, index and query next to a native specimen, with EXPECTED.json's
  * facts read back through SQL; and every bad input of issue 15 fails with
  * the file named, its exit code, and nothing created.

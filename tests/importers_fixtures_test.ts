@@ -1,6 +1,6 @@
 /**
  * The importers against files the tools wrote themselves
- * (`../shared/interop/trackers/`): every fact in its EXPECTED.json is
+ * (`tests/testdata/interop/trackers/`): every fact in its EXPECTED.json is
  * asserted, walked generically so that a fact added there is checked too.
  * MLflow has no fixture there (it could not be installed): its test builds a
  * file store by MLflow's documented layout instead.

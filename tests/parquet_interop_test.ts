@@ -1,6 +1,6 @@
 /**
  * decodeMetrics() on Parquet written by other tools: pyarrow's edge cases in
- * `../shared/interop/parquet_edge/` (every value in its EXPECTED.json), and
+ * `tests/testdata/interop/parquet_edge/` (every value in its EXPECTED.json), and
  * DuckDB files of every type and codec, checked value by value against
  * DuckDB's own reading of the same file.
  */

@@ -90,8 +90,8 @@ Deno.env.delete("INIT_CWD");
 
 /** The repository root. */
 export const ROOT: string = resolve(import.meta.dirname!, "..");
-/** The shared interop fixtures (read-only). */
-export const INTEROP: string = resolve(ROOT, "..", "shared", "interop");
+/** Files other tools wrote (read-only; copied from the team's interop set, see tests/testdata/interop/README.md). */
+export const INTEROP: string = resolve(ROOT, "tests", "testdata", "interop");
 
 /** A temp folder that removes itself: `await using dir = await tempDir()`. */
 export async function tempDir(prefix = "sv_test_"): Promise<

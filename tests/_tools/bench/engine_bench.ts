@@ -11,7 +11,7 @@
  * - `readMetricTable` (what `readMetrics` runs) of 1M×4 values vs DuckDB
  *   reading the same file into a table, and the same with the decode
  *   worker allowed (it is off by default): our file, DuckDB's, and the
- *   polars and pyarrow files of `../shared/interop` (small: the figure there
+ *   polars and pyarrow files of `tests/testdata/interop` (small: the figure there
  *   is per-file cost as much as throughput);
  * - a fresh `tasks/query.ts` of a cross-run aggregate vs an empty `deno run`.
  *
@@ -48,7 +48,7 @@ const CROSS_QUERY =
   "SELECT specimen_id, min(loss), avg(accuracy) FROM metrics GROUP BY 1";
 /** The shared interop fixtures (`SV_INTEROP` for a tree exported elsewhere). */
 const INTEROP = Deno.env.get("SV_INTEROP") ??
-  resolve(ROOT, "..", "shared", "interop");
+  resolve(ROOT, "tests", "testdata", "interop");
 
 /**
  * The code before issue 16's work (commit 3c5e3a4, tagged `perf-before`
