@@ -95,10 +95,43 @@ Deno.test("index task finds nothing changed without DuckDB, and repeats the reco
   assertMatch(strict.stderr, /error: --strict: 1 warning/);
 });
 
-/** Backdates `specimens/`, so that the next index trusts its mtime. */
+/**
+ * Backdates `specimens/` and everything in it, so that the next index trusts
+ * every mtime, however long the steps before took (no wall-clock race).
+ */
 async function settle(v: { specimens: string }) {
+  const walk = async (dir: string) => {
+    for await (const e of Deno.readDir(dir)) {
+      const path = join(dir, e.name);
+      if (e.isDirectory) await walk(path);
+      if (!e.isSymlink) await Deno.utime(path, past(60), past(60));
+    }
+  };
+  await walk(v.specimens);
   await Deno.utime(v.specimens, past(60), past(60));
 }
+
+Deno.test("a folder whose mtimes settle after an index is not read again (freshly written folders are read once)", async () => {
+  await using v = await tempVault();
+  await vaultWith(v, ["a", "b", "c"]);
+  // Too recent to trust at the first index, whatever the clock says: a
+  // future mtime is never "settled".
+  const future = new Date(Date.now() + 3_600_000);
+  for (const id of ["a", "b", "c"]) {
+    await Deno.utime(join(v.specimens, id, "strata"), future, future);
+  }
+  assertEquals((await indexVault({ vault: v.path })).read, 3);
+  // Settled now, and specimens/ changed (a new folder): every folder is
+  // looked at, but only the new one is read.
+  for (const id of ["a", "b", "c"]) {
+    await Deno.utime(join(v.specimens, id, "strata"), past(60), past(60));
+  }
+  await writeSpecimen(v.path, { id: "d" });
+  const r = await indexVault({ vault: v.path, rescan: true });
+  assertEquals([r.mode, r.read, r.indexed], ["incremental", 1, 4]);
+  const again = await indexVault({ vault: v.path, rescan: true });
+  assertEquals([again.read, again.indexed], [0, 4]);
+});
 
 Deno.test("index task: every kind of change is seen (the run without DuckDB fails, the whole path indexes it)", async (t) => {
   await using v = await tempVault();

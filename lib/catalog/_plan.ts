@@ -9,6 +9,7 @@ import { exists } from "../_fs.ts";
 import { SPECIMENS_DIR } from "../vault.ts";
 import { CATALOG_SCHEMA_VERSION } from "./schema.ts";
 import type { FolderScan } from "./_scan.ts";
+import { sameFiles } from "./_fingerprint.ts";
 
 export interface Previous {
   fingerprints: Map<string, { fingerprint: string; issues: string[] }>;
@@ -95,7 +96,7 @@ export function planChanges(
   const toRead: FolderScan[] = [];
   for (const scan of scans) {
     const old = previous?.fingerprints.get(scan.folder);
-    if (old && old.fingerprint === scan.fingerprint && scan.manifest) {
+    if (old && sameFiles(old.fingerprint, scan.fingerprint) && scan.manifest) {
       kept.add(scan.folder);
       for (const issue of old.issues) {
         warn(`${SPECIMENS_DIR}/${scan.folder}: ${issue}`);

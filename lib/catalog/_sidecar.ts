@@ -25,6 +25,7 @@ import { SPECIMENS_DIR } from "../vault.ts";
 import { CATALOG_SCHEMA_VERSION } from "./schema.ts";
 import type { Previous } from "./_plan.ts";
 import type { VaultScan } from "./_scan.ts";
+import { sameFiles } from "./_fingerprint.ts";
 
 /** The sidecar's name: the catalog's, with this suffix. */
 export const SIDECAR_SUFFIX = ".fingerprints";
@@ -362,7 +363,7 @@ export function unchangedWarnings(
     const scan = found.scans[i];
     if (
       scan.folder !== ids[i] || !scan.manifest ||
-      scan.fingerprint !== fingerprints[i]
+      !sameFiles(scan.fingerprint, fingerprints[i])
     ) {
       return undefined;
     }
