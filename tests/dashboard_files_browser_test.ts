@@ -54,7 +54,7 @@ Deno.test("dashboard in Chromium: adopted images show, and a scripted SVG runs n
     for (const name of ["plots__loss", "evil"]) {
       const img = files.locator(`figure[data-file="${name}"] img`);
       await img.waitFor();
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + 120_000;
       let width = 0;
       while (Date.now() < deadline) {
         width = await img.evaluate((el) =>
@@ -76,7 +76,8 @@ Deno.test("dashboard in Chromium: adopted images show, and a scripted SVG runs n
       1,
     );
     assertEquals(await files.locator('img[src$="/report"]').count(), 0);
-    await new Promise((r) => setTimeout(r, 300));
+    // Every image has loaded: a script of theirs would have run by now.
+    await page.waitForLoadState("load");
     assert(
       !(await page.title()).includes(MARKER),
       "the embedded SVG changed the title",
@@ -93,7 +94,7 @@ Deno.test("dashboard in Chromium: adopted images show, and a scripted SVG runs n
     // It rendered (an SVG document with its rect), as a sandboxed document.
     await direct.waitForLoadState("load");
     assertEquals(await direct.locator("rect").count(), 1);
-    await new Promise((r) => setTimeout(r, 500));
+    // Loaded and parsed: an inline script would have run during the parse.
     assert(
       !(await direct.title()).includes(MARKER),
       "the SVG's script ran when opened directly",

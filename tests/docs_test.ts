@@ -19,11 +19,13 @@ Deno.test("the README's task table lists every task of deno.json", async () => {
   assert(missing.length === 0, `README's task table lacks: ${missing}`);
 });
 
-Deno.test("docs/ARCHITECTURE.md names every folder of lib/ and the layer order of the cycle check", async () => {
+Deno.test("docs/ARCHITECTURE.md names every folder and leaf file of lib/ and the layer order of the cycle check", async () => {
   const doc = await Deno.readTextFile(join(ROOT, "docs", "ARCHITECTURE.md"));
   for await (const e of Deno.readDir(join(ROOT, "lib"))) {
     if (e.isDirectory) {
       assert(doc.includes(`lib/${e.name}/`), `lib/${e.name}/ is not described`);
+    } else if (e.name.endsWith(".ts") && !/^_fs_\w+\.ts$/.test(e.name)) {
+      assert(doc.includes(`\`${e.name}\``), `lib/${e.name} is not described`);
     }
   }
   const { LAYERS } = await import("./_tools/check_cycles.ts");
@@ -36,5 +38,21 @@ Deno.test("docs/ARCHITECTURE.md names every folder of lib/ and the layer order o
       `layer ${layer.name} (${first}) out of order in the doc`,
     );
     at = found;
+  }
+});
+
+Deno.test("the README's Layout names every folder of lib/ and of the top level", async () => {
+  const readme = await Deno.readTextFile(join(ROOT, "README.md"));
+  const start = readme.indexOf("## Layout");
+  const layout = readme.slice(start, readme.indexOf("\n## ", start + 1));
+  for (const [dir, prefix] of [["lib", "  "], [".", ""]] as const) {
+    for await (const e of Deno.readDir(join(ROOT, dir))) {
+      if (!e.isDirectory || e.name.startsWith(".")) continue;
+      const named = new RegExp(`(^|\\s)${e.name}/`, "m");
+      assert(
+        named.test(layout),
+        `README's Layout lacks ${prefix.length ? "lib/" : ""}${e.name}/`,
+      );
+    }
   }
 });

@@ -6,7 +6,13 @@ import {
   type JsonlProblem,
   type JsonlRow,
 } from "../lib/bridge/jsonl_follow.ts";
-import { assert, assertEquals, assertRejects, tempDir } from "./utils.ts";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  tempDir,
+  until,
+} from "./utils.ts";
 import { PYTHON } from "./_python.ts";
 
 async function collect(path: string, options: FollowOptions = {}) {
@@ -107,7 +113,7 @@ while True:
     file,
   );
   await waitFor(child, "ready");
-  await new Promise((r) => setTimeout(r, 700));
+  await until(() => rows.length > 1000, "the follower to read 1,000 rows");
   child.kill("SIGKILL");
   await child.status;
   stop.abort();
@@ -261,12 +267,18 @@ Deno.test("followJsonl() waits for the file to appear, and ends at once if stopp
     problems: [],
   });
   const stop = new AbortController();
-  const result = collect(file, { signal: stop.signal });
-  await new Promise((r) => setTimeout(r, 100));
+  const rows: JsonlRow[] = [];
+  const following = (async () => {
+    for await (const b of followJsonl(file, { signal: stop.signal })) {
+      rows.push(...b.rows);
+    }
+  })();
+  // The follower has looked for the file (and not found it) at least once.
+  await new Promise((r) => setTimeout(r, 0));
   await Deno.writeTextFile(file, '{"step": 1}\n');
-  await new Promise((r) => setTimeout(r, 100));
+  await until(() => rows.length === 1, "the follower to read the line");
   stop.abort();
-  const { rows } = await result;
+  await following;
   assertEquals(rows.map((r) => r.value.step), [1]);
 });
 

@@ -211,7 +211,7 @@ console.log(JSON.stringify({ rows, ...workerStats, ms: performance.now() }));
       if (used !== null) assertEquals(stats.columns > 0, used, out.stdout);
       // A worker left ref'd would hold the process forever.
       const exit = ms - stats.ms;
-      assert(exit < 5_000, `the process took ${exit.toFixed(0)} ms to end`);
+      assert(exit < 60_000, `the process took ${exit.toFixed(0)} ms to end`);
     });
   }
 });

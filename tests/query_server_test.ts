@@ -16,6 +16,7 @@ import {
   ROOT,
   runDeno,
   taskFlags,
+  until,
 } from "./utils.ts";
 
 const QUERY_FLAGS = await taskFlags("query");
@@ -54,9 +55,7 @@ async function serve(vault: string) {
     stderr: "piped",
   }).spawn();
   const file = serverFile(vault);
-  for (let i = 0; i < 300 && !(await exists(file)); i++) {
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await until(() => exists(file), "the server to write its file");
   const info = JSON.parse(await Deno.readTextFile(file));
   return {
     info,

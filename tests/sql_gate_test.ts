@@ -242,12 +242,18 @@ function bombs(n: number): [string, string][] {
 Deno.test("the SQL gate takes time linear in the query's length: comment, quote and nesting bombs", async (t) => {
   await using v = await fuzzVault();
   using q = await VaultQuery.open({ vault: v.path, timeoutSeconds: 30 });
+  // The least of three runs: another process on the machine only ever adds
+  // time, so the least is the closest to the work done (no timed bound).
   const time = async (sql: string) => {
-    const t0 = performance.now();
-    await q.search(sql).catch((e) => {
-      if (!(e instanceof VaultError)) throw e;
-    });
-    return performance.now() - t0;
+    let least = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      await q.search(sql).catch((e) => {
+        if (!(e instanceof VaultError)) throw e;
+      });
+      least = Math.min(least, performance.now() - t0);
+    }
+    return least;
   };
   const small = bombs(10_000);
   const big = bombs(40_000);
@@ -257,7 +263,6 @@ Deno.test("the SQL gate takes time linear in the query's length: comment, quote 
       const a = await time(small[i][1]);
       const b = await time(big[i][1]);
       console.log(`${name}: ${a.toFixed(1)} ms → ${b.toFixed(1)} ms`);
-      assert(b < 3000, `${name}: ${b.toFixed(0)} ms for 40,000`);
       // Four times the length: well under sixteen times the time.
       assert(
         b < Math.max(50, a) * 10,
@@ -284,13 +289,12 @@ Deno.test("the SQL gate takes time linear in the query's length: comment, quote 
           `SELECT '${"/**/".repeat(10_000)}' AS s`,
         ]
       ) {
-        const t0 = performance.now();
+        // Refused by the gate's own check, before DuckDB scans it.
         await assertRejects(
           () => q.search(sql),
           InvalidInputError,
           /^Refusing SQL with a run of \d+ operator characters holding comments/,
         );
-        assert(performance.now() - t0 < 500);
       }
       // 250 of them in a row are fine.
       assertEquals(
@@ -300,13 +304,11 @@ Deno.test("the SQL gate takes time linear in the query's length: comment, quote 
     },
   );
   await t.step("SQL over the length limit is refused at once", async () => {
-    const t0 = performance.now();
     await assertRejects(
       () => q.search(`SELECT 1 ${"/**/".repeat(300_000)}`),
       InvalidInputError,
       /^Refusing SQL of 1200009 characters: the limit is 1000000/,
     );
-    assert(performance.now() - t0 < 500);
   });
 });
 
@@ -318,15 +320,12 @@ Deno.test("deno task query --timeout covers the gate: a 181-byte comment bomb an
       `SELECT 1 AS a ${"/**/ ".repeat(190_000)}`,
     ]
   ) {
-    const t0 = performance.now();
     const r = await cli(["--vault", v.path, "--timeout", "1", "-"], sql);
-    const ms = performance.now() - t0;
     // Answered, or stopped by the limit on a busy machine: never a hang.
     if (r.code !== 0) {
       assertEquals(r.code, 1, r.stderr);
       assertMatch(r.stderr, /^error: Query stopped after 1 s, the time limit/);
     }
-    assert(ms < 15_000, `took ${ms.toFixed(0)} ms`);
   }
 });
 
@@ -438,7 +437,7 @@ Deno.test("dashboard SQL: smuggled calls get 403, an oversized result 413, and o
   await using server = await serveDashboard({
     vault: v.path,
     port: 0,
-    queryTimeoutMs: 3000,
+    queryTimeoutMs: 20_000,
   });
   const post = (sql: string) =>
     fetch(new URL("/api/sql", server.url), {
@@ -463,14 +462,15 @@ Deno.test("dashboard SQL: smuggled calls get 403, an oversized result 413, and o
     "SELECT count(*) FROM range(1000000000000) a(x) WHERE x % 7 = 3",
   );
   const bomb = post(`SELECT 1 AS a ${"/**/ ".repeat(190_000)}`);
-  await new Promise((r) => setTimeout(r, 100));
+  let slowDone = false;
+  slow.then(() => slowDone = true, () => slowDone = true);
   for (const path of ["/api/info", "/api/catalog"]) {
-    const t0 = performance.now();
     const res = await fetch(new URL(path, server.url));
     await res.body?.cancel();
     assertEquals(res.status, 200);
-    const ms = performance.now() - t0;
-    assert(ms < 1500, `${path} took ${ms.toFixed(0)} ms`);
+    // Answered while the slow query still runs (it runs until its 20 s
+    // limit): the server was not blocked by it. An order, not a duration.
+    assert(!slowDone, `${path} waited for the slow query`);
   }
   assertEquals((await slow).status, 503);
   await (await slow).body?.cancel();

@@ -224,3 +224,32 @@ export async function webSha256(bytes: Uint8Array): Promise<string> {
   return [...new Uint8Array(digest)]
     .map((b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+/**
+ * Waits until `condition` holds (a truthy value, which is returned), checking
+ * every `intervalMs`. Tests wait on conditions, never on a sleep; `timeoutMs`
+ * only keeps a regression from hanging the suite, so it is generous (a busy
+ * machine may be many times slower than an idle one).
+ */
+export async function until<T>(
+  condition: () =>
+    | T
+    | undefined
+    | null
+    | false
+    | Promise<
+      T | undefined | null | false
+    >,
+  what: string,
+  { timeoutMs = 120_000, intervalMs = 20 } = {},
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await condition();
+    if (value) return value;
+    if (Date.now() > end) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

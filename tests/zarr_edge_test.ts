@@ -718,9 +718,9 @@ Deno.test("readZarr() refuses a FIFO as a chunk, shard or zarr.json without wait
         args: [join(inside, key)],
       }).output();
       assert(made.success);
-      const started = performance.now();
+      // Opening a FIFO to read would block forever: an answer at all proves it
+      // was not opened.
       await assertRejects(() => readZarr(inside), UnsafeFileError, /FIFO/);
-      assert(performance.now() - started < 5000);
     });
   }
 });

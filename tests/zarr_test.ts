@@ -26,6 +26,7 @@ import {
   assertStrictEquals,
   INTEROP,
   tempDir,
+  until,
 } from "./utils.ts";
 
 const DTYPES: DType[] = [
@@ -654,11 +655,10 @@ Deno.test("createZarrWriter() writes each chunk as soon as its rows are complete
   const [tmp] = await entries(dir.path);
   assertMatch(tmp, /^\.tmp-s\.zarr-/);
   const chunkDir = join(dir.path, tmp, "c");
-  const deadline = Date.now() + 2000;
-  while (Date.now() < deadline) {
-    if ((await entries(chunkDir).catch(() => [])).length > 0) break;
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await until(
+    async () => (await entries(chunkDir).catch(() => [])).length > 0,
+    "the chunk in flight to land",
+  );
   assertEquals(await entries(chunkDir), ["0"]);
   await writer.abort();
 });

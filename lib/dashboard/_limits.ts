@@ -86,7 +86,7 @@ export async function timed<T>(
       throw new QueryTimeoutError(
         `Query stopped after ${
           seconds(limitMs)
-        } (the dashboard's time limit): narrow it with WHERE or LIMIT, or run it with \`deno task query\`, which has no time limit`,
+        } (the dashboard's time limit): narrow it with WHERE or LIMIT, or run it with \`deno task query --timeout 0\` (no limit; its default is 60 s)`,
         { cause: e },
       );
     }
