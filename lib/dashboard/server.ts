@@ -35,6 +35,8 @@ import { LiveCatalog } from "./_db.ts";
 import { errorResponse, headOnly, withHeaders } from "./_http.ts";
 import { routeRequest } from "./_routes.ts";
 import { OutputCache } from "./_output_cache.ts";
+import { NotesSearch } from "./_notes_search.ts";
+import { AutoIndexer } from "./_auto_index.ts";
 import { InvalidInputError, NotFoundError } from "../errors.ts";
 import { findVault, type VaultPaths, vaultPaths } from "../vault.ts";
 import {
@@ -68,6 +70,15 @@ export interface DashboardOptions {
   csvMaxRows?: number;
   /** DuckDB's memory limit for the dashboard's queries. @default "2GB" */
   memoryLimit?: string;
+  /**
+   * Keep the catalog up to date: check the change journal every
+   * `autoIndexMs` and index what changed (needs `--allow-write` on the
+   * vault). The page says when it last updated.
+   * @default false
+   */
+  autoIndex?: boolean;
+  /** Milliseconds between two checks of `autoIndex`. @default 1000 */
+  autoIndexMs?: number;
 }
 
 /**
@@ -95,6 +106,8 @@ export interface Dashboard extends AsyncDisposable {
    * carrying `token`, about the folder `vault`.
    */
   enableQueryServer(token: string, vault: VaultIdentity): void;
+  /** The automatic index (`autoIndex`), or null when off. */
+  readonly autoIndex: AutoIndexer | null;
   /** Interrupts running queries and closes the catalog. */
   close(): void;
 }
@@ -149,14 +162,27 @@ export async function createDashboard(
       maxRows: positive("sqlMaxRows", options.sqlMaxRows, 10_000),
     },
     csvMaxRows: positive("csvMaxRows", options.csvMaxRows, 100_000),
+    notes: new NotesSearch(paths.root),
   };
+  const autoIndex = options.autoIndex
+    ? new AutoIndexer(
+      paths.root,
+      positive("autoIndexMs", options.autoIndexMs, 1000),
+    )
+    : null;
+  if (autoIndex) ctx.autoIndex = autoIndex.state;
   let allowed: Set<string> | null = null;
 
   const route = (req: Request) => routeRequest(ctx, req, allowed);
 
-  const close = () => catalog.close();
+  const close = () => {
+    autoIndex?.stop();
+    catalog.close();
+  };
+  autoIndex?.start();
   return {
     paths,
+    autoIndex,
     handler: async (req) => {
       let res: Response;
       try {
@@ -174,7 +200,10 @@ export async function createDashboard(
       ctx.queryServer = { token, vault, cache: new OutputCache() };
     },
     close,
-    [Symbol.asyncDispose]: () => Promise.resolve(close()),
+    [Symbol.asyncDispose]: async () => {
+      await autoIndex?.stop();
+      close();
+    },
   };
 }
 
@@ -335,6 +364,7 @@ export async function serveDashboard(
     if (stopped) return await server.finished;
     stopped = true;
     await announced?.remove();
+    await dashboard.autoIndex?.stop();
     dashboard.close();
     await server.shutdown();
   };
