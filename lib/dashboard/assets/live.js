@@ -33,9 +33,7 @@ function statusText(i) {
   }
   const n = i.catalog.specimens;
   const when = i.auto_index
-    ? `catalog updated ${clock(i.catalog.built_at)}${
-      i.auto_index.indexing ? " · updating…" : ""
-    }`
+    ? `catalog updated ${clock(i.catalog.built_at)}`
     : `catalog built ${fmtDate(i.catalog.built_at)}`;
   return `${nf.format(n)} specimen${n === 1 ? "" : "s"} · ${when} · ${i.vault}`;
 }

@@ -144,10 +144,12 @@ function colorOf(data) {
   if (!data.color) return () => null;
   const cs = data.points.map((p) => p.c).filter((c) => c !== null);
   if (data.color_kind === "number") {
-    const lo = Math.min(...cs), hi = Math.max(...cs);
+    // Log when the values span 100× or more (hidden 32…4096, lr 1e-4…1e-1).
+    const t = suitsLog(cs) ? Math.log10 : (v) => v;
+    const lo = Math.min(...cs.map(t)), hi = Math.max(...cs.map(t));
     const f = (c) =>
-      c === null ? "#98a2b3" : ramp(hi > lo ? (c - lo) / (hi - lo) : 0.5);
-    f.range = [lo, hi];
+      c === null ? "#98a2b3" : ramp(hi > lo ? (t(c) - lo) / (hi - lo) : 0.5);
+    f.range = [Math.min(...cs), Math.max(...cs)];
     return f;
   }
   const cats = [...new Set(cs.map(String))].sort();
