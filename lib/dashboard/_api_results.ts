@@ -150,7 +150,10 @@ export async function notesFilter(
     .filter(Boolean).slice(0, 10);
   if (!terms.length) return null;
   const found = await notes.search(terms);
-  where.push("list_contains($note_ids::VARCHAR[], specimen_id)");
-  params.note_ids = [...found.keys()];
+  if (found.size === 0) where.push("FALSE");
+  else {
+    where.push("list_contains($note_ids::VARCHAR[], specimen_id)");
+    params.note_ids = [...found.keys()];
+  }
   return found;
 }

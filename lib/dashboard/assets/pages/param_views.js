@@ -40,12 +40,17 @@ export async function loadMetrics(params, param) {
     .tables;
 }
 
-/** Keys that take two values or more in scope, most common first. */
+/**
+ * Keys that take two values or more in scope: most common first, or for an
+ * x axis (`numericOnly`), the numeric ones taking the most values first (a
+ * swept lr before a seed that takes two).
+ */
 export function varyingKeys(keys, numericOnly = false) {
   return keys.filter((k) => k.distinct > 1 && (!numericOnly || k.numeric > 1))
     .sort((a, b) =>
-      (numericOnly ? b.numeric - a.numeric : b.specimens - a.specimens) ||
-      a.key.localeCompare(b.key)
+      (numericOnly
+        ? b.distinct - a.distinct || b.numeric - a.numeric
+        : b.specimens - a.specimens) || a.key.localeCompare(b.key)
     );
 }
 
