@@ -19,6 +19,12 @@ import { errorMessage } from "../errors.ts";
 export const DEFAULT_AUTO_INDEX_MS = 1000;
 /** The longest wait after a failed index before the next try. */
 const MAX_BACKOFF_MS = 60_000;
+/**
+ * After an index that took `t` ms, the next starts no sooner than
+ * `IDLE_FACTOR × t` later: while a run logs a part every second into a
+ * large vault, the server spends at most a fifth of a core indexing.
+ */
+const IDLE_FACTOR = 4;
 
 /** What `GET /api/info` says of the automatic index. */
 export interface AutoIndexState {
@@ -43,6 +49,7 @@ export class AutoIndexer {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
   #failures = 0;
+  #lastMs = 0;
   #running: Promise<void> | undefined;
   readonly state: AutoIndexState;
 
@@ -81,10 +88,11 @@ export class AutoIndexer {
     if (this.#stopped) return;
     this.#timer = setTimeout(async () => {
       await this.check();
-      const backoff = this.#failures
+      const next = this.#failures
         ? Math.min(MAX_BACKOFF_MS, this.#interval * 2 ** this.#failures)
-        : this.#interval;
-      this.#schedule(backoff);
+        : Math.max(this.#interval, IDLE_FACTOR * this.#lastMs);
+      this.#lastMs = 0;
+      this.#schedule(next);
     }, ms);
   }
 
@@ -98,6 +106,7 @@ export class AutoIndexer {
     }
     if (current || this.#stopped) return;
     this.state.indexing = true;
+    const started = performance.now();
     try {
       const report = await indexVault({ vault: this.#vault });
       if (report.mode !== "unchanged") {
@@ -111,6 +120,7 @@ export class AutoIndexer {
       this.state.error = errorMessage(e);
     } finally {
       this.state.indexing = false;
+      this.#lastMs = performance.now() - started;
     }
   }
 }

@@ -6,8 +6,9 @@
  * | route | what |
  * | --- | --- |
  * | `GET /api/info` | the vault, the catalog's state, the limits |
- * | `GET /api/catalog?q&domain&method&model&status&tag&since&until&sort&order&limit&offset` | a page of specimens, the count matching, facets |
- * | `GET /api/specimens/:id` | catalog row, metric tables, tensors, field notes as safe HTML |
+ * | `GET /api/catalog?q&notes&domain&method&model&status&tag&since&until&result&sort&order&limit&offset` | a page of specimens (with result columns), the count matching, facets |
+ * | `GET /api/specimens/:id` | catalog row, metric tables, tensors, field notes as safe HTML, the last run's outcome |
+ * | `GET /api/specimens/:id/histograms` | imported histograms as quantiles per step |
  * | `GET /api/specimens/:id/tensors/:name?sel=0:100,0:512` | a 2-D slice for a heatmap |
  * | `GET /api/specimens/:id/files/:name` | a kept file (`strata/files/`), sandboxed by CSP; images inline, others as attachments |
  * | `GET /api/columns?ids&table` | numeric metric columns across specimens |
@@ -115,7 +116,8 @@ export interface Dashboard extends AsyncDisposable {
 /**
  * Creates the dashboard app for a vault. The catalog need not exist yet:
  * the pages say to run `deno task index`, and pick it up when it appears.
- * A new catalog (after `deno task index`) is seen on the next request.
+ * A new catalog (after `deno task index`, or the `autoIndex` option's own
+ * index) is seen on the next request.
  *
  * Needs `--allow-read` (the vault), `--allow-ffi`, `--allow-env`,
  * `--allow-sys` (DuckDB).
