@@ -140,7 +140,7 @@ function paramsTable(s) {
   );
 }
 
-/** The run card: outcome, params, versions. */
+/** The run card: outcome, params and versions, then the stderr tails. */
 export function runCard(s, outcome) {
   return h(
     "div",
@@ -148,7 +148,6 @@ export function runCard(s, outcome) {
     h("h2", {}, "Run"),
     statusLine(s, outcome),
     errorLines(outcome.run),
-    stderrTails(outcome),
     h(
       "div",
       { class: "run-columns" },
@@ -181,5 +180,6 @@ export function runCard(s, outcome) {
         ),
       ),
     ),
+    stderrTails(outcome),
   );
 }
