@@ -6,8 +6,8 @@
  * filters a result and searches field notes; and `serve` follows the vault
  * by itself (a new specimen appears, a running log's curve grows).
  *
- * Set UPDATE_SCREENSHOTS=1 to write docs/screenshots/specimen.png and
- * catalog.png.
+ * Set UPDATE_SCREENSHOTS=1 to write the README's docs/screenshots/specimen.png
+ * (a failed run's page); the catalog's screenshot goes to a temp folder.
  *
  * @module
  */
@@ -388,8 +388,8 @@ Deno.test("dashboard in Chromium: the researcher's first hour (issue 27, items 6
           `${server.url}#/?result=val_loss&sort=result:final&order=asc`,
         );
         await page.locator('th[data-result="final"]').waitFor();
-        await page.screenshot({ path: join(shots, "catalog.png") });
-        const size = (await Deno.stat(join(shots, "catalog.png"))).size;
+        await page.screenshot({ path: join(scratch.path, "catalog.png") });
+        const size = (await Deno.stat(join(scratch.path, "catalog.png"))).size;
         assert(size > 10_000, `screenshot is ${size} bytes`);
       },
     );
