@@ -10,7 +10,7 @@
  * @module
  */
 import { InvalidInputError } from "../errors.ts";
-import { metricSql, type Stat } from "./_api_params.ts";
+import { metricSql, type Stat } from "./_metric_stat.ts";
 import type { ApiContext } from "./_context.ts";
 import type { NotesSearch } from "./_notes_search.ts";
 

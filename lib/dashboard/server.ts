@@ -107,8 +107,6 @@ export interface Dashboard extends AsyncDisposable {
    * carrying `token`, about the folder `vault`.
    */
   enableQueryServer(token: string, vault: VaultIdentity): void;
-  /** The automatic index (`autoIndex`), or null when off. */
-  readonly autoIndex: AutoIndexer | null;
   /** Interrupts running queries and closes the catalog. */
   close(): void;
 }
@@ -184,7 +182,6 @@ export async function createDashboard(
   autoIndex?.start();
   return {
     paths,
-    autoIndex,
     handler: async (req) => {
       let res: Response;
       try {
@@ -366,8 +363,8 @@ export async function serveDashboard(
     if (stopped) return await server.finished;
     stopped = true;
     await announced?.remove();
-    await dashboard.autoIndex?.stop();
-    dashboard.close();
+    // Waits for a running automatic index, then closes the catalog.
+    await dashboard[Symbol.asyncDispose]();
     await server.shutdown();
   };
   return {
