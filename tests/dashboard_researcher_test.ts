@@ -25,6 +25,7 @@ import {
   assertEquals,
   assertMatch,
   INTEROP,
+  runTask,
   tempDir,
   tempVault,
 } from "./utils.ts";
@@ -345,4 +346,39 @@ Deno.test("a failing automatic index is reported in /api/info and tried again la
   );
   assertEquals(info.catalog.present, false);
   assertMatch(info.auto_index.error, /specimen/);
+});
+
+Deno.test("a run still going reports its time so far", async () => {
+  await using v = await tempVault();
+  const started = new Date(Date.now() - 90_000).toISOString();
+  await writeSpecimen(v.path, {
+    id: "going",
+    extra: {
+      runs: [{
+        id: "r1",
+        via: "deno task run",
+        status: "running",
+        started,
+        ended: null,
+        duration_ms: null,
+        exit_code: null,
+        signal: null,
+        error: null,
+        stderr: null,
+      }],
+    },
+  });
+  await indexVault({ vault: v.path });
+  await using d = await createDashboard({ vault: v.path });
+  const [, body] = await get(d, "/api/specimens/going");
+  assertEquals(body.outcome.run.status, "running");
+  assert(body.outcome.running_ms >= 90_000, String(body.outcome.running_ms));
+  assertEquals(body.outcome.stderr, []);
+});
+
+Deno.test("deno task serve --help documents the automatic index and --no-auto-index", async () => {
+  const r = await runTask("serve", ["--help"]);
+  assertEquals(r.code, 0);
+  assertMatch(r.stdout, /--no-auto-index/);
+  assertMatch(r.stdout, /vault\.duckdb\.changes/);
 });

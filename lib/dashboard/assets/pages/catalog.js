@@ -77,9 +77,12 @@ export async function catalogPage(params) {
     search.setSelectionRange(search.value.length, search.value.length);
   }
   // A new catalog (the server re-indexed): the rows again, unless typing.
-  onCatalogChange(() =>
-    document.activeElement?.tagName === "INPUT" ? null : catalogPage(params)
-  );
+  onCatalogChange(async () => {
+    if (document.activeElement?.tagName === "INPUT") return;
+    const y = scrollY;
+    await catalogPage(params);
+    scrollTo(0, y);
+  });
 }
 
 function searchInput(params, update) {

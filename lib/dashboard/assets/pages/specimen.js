@@ -254,6 +254,10 @@ export async function specimenPage(id) {
       return;
     }
     if (tables(next) !== tables(d)) return await specimenPage(id);
+    // Another specimen changed: nothing to redraw here.
+    const seen = (x) => JSON.stringify([x.metric_tables, x.outcome.run]);
+    if (seen(next) === seen(d)) return;
+    d = next;
     const fresh = runCard(next.specimen, next.outcome);
     run.replaceWith(fresh);
     run = fresh;
