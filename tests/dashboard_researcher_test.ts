@@ -325,6 +325,18 @@ Deno.test("createDashboard({ autoIndex }) brings the catalog up to date after a 
   const [, info] = await get(d, "/api/info");
   assertEquals(info.auto_index.error, null);
   assert(Date.parse(info.auto_index.updated_at) > 0);
+  // A bad specimen is skipped and named; the rest stays current.
+  await Deno.mkdir(join(v.specimens, "bad_one"));
+  await Deno.writeTextFile(
+    join(v.specimens, "bad_one", "manifest.msgpack"),
+    "x",
+  );
+  const warned = await until(
+    async () => (await get(d, "/api/info"))[1].auto_index.warnings,
+    (w: string[]) => w.some((m) => m.includes("bad_one")),
+    "a warning naming bad_one",
+  );
+  assertEquals(warned.length >= 1, true);
 });
 
 Deno.test("a failing automatic index is reported in /api/info and tried again later", async () => {

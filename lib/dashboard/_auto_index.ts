@@ -21,10 +21,13 @@ export const DEFAULT_AUTO_INDEX_MS = 1000;
 const MAX_BACKOFF_MS = 60_000;
 /**
  * After an index that took `t` ms, the next starts no sooner than
- * `IDLE_FACTOR × t` later: while a run logs a part every second into a
- * large vault, the server spends at most a fifth of a core indexing.
+ * `IDLE_FACTOR × t` later (at most {@linkcode MAX_IDLE_MS}): while a run
+ * logs a part every second into a large vault, the server spends at most a
+ * fifth of a core indexing. The first index is not counted: it loads
+ * DuckDB.
  */
 const IDLE_FACTOR = 4;
+const MAX_IDLE_MS = 10_000;
 
 /** What `GET /api/info` says of the automatic index. */
 export interface AutoIndexState {
@@ -40,6 +43,8 @@ export interface AutoIndexState {
   indexing: boolean;
   /** Why the last index failed (it is tried again later), else null. */
   error: string | null;
+  /** The last index's warnings (specimens skipped and why), at most 20. */
+  warnings: string[];
 }
 
 /** A loop keeping one vault's catalog current; stop it with `stop()`. */
@@ -50,6 +55,7 @@ export class AutoIndexer {
   #stopped = false;
   #failures = 0;
   #lastMs = 0;
+  #indexed = 0;
   #running: Promise<void> | undefined;
   readonly state: AutoIndexState;
 
@@ -63,6 +69,7 @@ export class AutoIndexer {
       updated_read: 0,
       indexing: false,
       error: null,
+      warnings: [],
     };
   }
 
@@ -90,7 +97,10 @@ export class AutoIndexer {
       await this.check();
       const next = this.#failures
         ? Math.min(MAX_BACKOFF_MS, this.#interval * 2 ** this.#failures)
-        : Math.max(this.#interval, IDLE_FACTOR * this.#lastMs);
+        : Math.max(
+          this.#interval,
+          Math.min(MAX_IDLE_MS, IDLE_FACTOR * this.#lastMs),
+        );
       this.#lastMs = 0;
       this.#schedule(next);
     }, ms);
@@ -114,13 +124,14 @@ export class AutoIndexer {
         this.state.updated_read = report.read;
       }
       this.state.error = null;
+      this.state.warnings = report.warnings.slice(0, 20);
       this.#failures = 0;
     } catch (e) {
       this.#failures++;
       this.state.error = errorMessage(e);
     } finally {
       this.state.indexing = false;
-      this.#lastMs = performance.now() - started;
+      if (this.#indexed++) this.#lastMs = performance.now() - started;
     }
   }
 }

@@ -44,12 +44,16 @@ export async function refreshStatus(el) {
   try {
     const i = await api("/api/info");
     el.textContent = statusText(i);
+    const warnings = i.auto_index?.warnings ?? [];
     el.title = i.auto_index?.error
       ? `The last automatic index failed: ${i.auto_index.error}`
+      : warnings.length
+      ? `The last index skipped or warned about:\n${warnings.join("\n")}`
       : i.auto_index
       ? "The server re-indexes the vault when the change journal says something changed"
       : "Run deno task index to update the catalog";
     el.classList.toggle("warn", Boolean(i.auto_index?.error));
+    el.dataset.warnings = String(warnings.length);
     const built = i.catalog.present ? i.catalog.built_at : null;
     if (known !== null && built !== known && handler) {
       known = built;
