@@ -3,8 +3,9 @@
  * dashboard. The catalog does not hold the notes (a person edits them at any
  * time, after sealing too, without the change journal hearing of it), so
  * they are read from the folders: one `stat` per specimen per search, and
- * the text read again only when its size or mtime changed (kept lowercased,
- * at most 256 KiB per file, in memory).
+ * the text read again only when its size or mtime changed (at most 256 KiB
+ * per file searched; texts kept in memory up to {@linkcode CACHE_BYTES} in
+ * all, the rest read again on each search).
  *
  * @module
  */
@@ -15,6 +16,8 @@ import { SPECIMENS_DIR } from "../vault.ts";
 const NOTES_FILE = "field_notes.md";
 /** Bytes of one notes file searched at most. */
 export const MAX_SEARCHED_BYTES = 256 * 1024;
+/** Memory the cached notes may take at most (about; UTF-16, twice). */
+export const CACHE_BYTES = 64 << 20;
 const STATS_IN_FLIGHT = 64;
 const EXCERPT = 60;
 
@@ -28,6 +31,7 @@ interface Cached {
 export class NotesSearch {
   readonly #root: string;
   #cache = new Map<string, Cached>();
+  #bytes = 0;
 
   constructor(root: string) {
     this.#root = root;
@@ -50,7 +54,7 @@ export class NotesSearch {
     }
     const seen = new Set(ids);
     for (const id of this.#cache.keys()) {
-      if (!seen.has(id)) this.#cache.delete(id);
+      if (!seen.has(id)) this.#drop(id);
     }
     const out = new Map<string, string>();
     for (let i = 0; i < ids.length; i += STATS_IN_FLIGHT) {
@@ -68,20 +72,21 @@ export class NotesSearch {
 
   async #read(folder: string, id: string): Promise<Cached | null> {
     const path = join(folder, NOTES_FILE);
-    let key: string;
+    let key: string, length: number;
     try {
       const s = await Deno.stat(path);
       if (!s.isFile) return null;
       key = `${s.ino}:${s.mtime?.getTime()}:${s.size}`;
+      length = Math.min(s.size, MAX_SEARCHED_BYTES);
     } catch {
-      this.#cache.delete(id);
+      this.#drop(id);
       return null;
     }
     const hit = this.#cache.get(id);
     if (hit?.key === key) return hit;
     try {
       using file = await openVaultFile(path, { root: folder });
-      const buf = new Uint8Array(MAX_SEARCHED_BYTES);
+      const buf = new Uint8Array(length);
       let off = 0;
       while (off < buf.length) {
         const n = await file.read(buf.subarray(off));
@@ -90,13 +95,26 @@ export class NotesSearch {
       }
       const text = new TextDecoder().decode(buf.subarray(0, off));
       const entry = { key, text, lower: text.toLowerCase() };
-      this.#cache.set(id, entry);
+      this.#drop(id);
+      if (this.#bytes + size(entry) <= CACHE_BYTES) {
+        this.#cache.set(id, entry);
+        this.#bytes += size(entry);
+      }
       return entry;
     } catch {
       return null; // a link leading out, a FIFO: not searched
     }
   }
+
+  #drop(id: string): void {
+    const old = this.#cache.get(id);
+    if (!old) return;
+    this.#cache.delete(id);
+    this.#bytes -= size(old);
+  }
 }
+
+const size = (c: Cached) => 4 * c.text.length;
 
 /** A line's worth of text around the first match of `term`. */
 function excerpt(notes: Cached, term: string): string {
