@@ -16,7 +16,7 @@ Works offline: everything it needs is served from this process.
 
 Usage:
   deno task serve [--port 8765] [--host 127.0.0.1] [--vault DIR]
-                  [--timeout SECONDS]
+                  [--timeout SECONDS] [--no-auto-index]
 
 Options:
   --port N          Port to listen on (default 8765; 0 picks a free one)
@@ -29,10 +29,16 @@ Options:
                     folder at or above the working directory with a
                     specimens/ folder)
   --timeout SECONDS Time limit of each query (default 10)
+  --no-auto-index   Do not keep the catalog up to date (by default the
+                    server checks the change journal vault.duckdb.changes
+                    every second and indexes what changed, as deno task
+                    index would; pages say when the catalog last updated)
   -h, --help        Show this help
 
-The catalog is vault.duckdb (build it with deno task index); after an index
-the next page load shows the new catalog, no restart needed. Every query is
+The catalog is vault.duckdb: the server builds it if there is none and
+brings it up to date after every run, import or edit made through the
+library; after changes made by hand inside a specimen folder, run deno task
+index --rescan. A specimen that is running shows its curves growing. Every query is
 read-only, cannot open files, and stops at the time limit and a row limit.
 
 On a loopback address the server also answers \`deno task query\` for this
@@ -50,6 +56,7 @@ export async function main(args: string[]): Promise<number> {
     host: { type: "string", default: "127.0.0.1" },
     vault: { type: "string" },
     timeout: { type: "string", default: "10" },
+    "no-auto-index": { type: "boolean", default: false },
   });
   if (help) {
     console.log(HELP);
@@ -86,6 +93,7 @@ export async function main(args: string[]): Promise<number> {
     port,
     queryTimeoutMs: Math.round(timeout * 1000),
     queryServer: true,
+    autoIndex: !values["no-auto-index"],
   });
   console.log(`Specimen Vault dashboard for ${paths.root}`);
   console.log(`Open ${server.url}  (Ctrl+C to stop)`);

@@ -177,15 +177,15 @@ Deno.test("GET /api/params/parallel gives one row per specimen with a value per 
   }
 });
 
-Deno.test("GET /api/params/keys lists every param key with how many specimens have it and how many as a number", async () => {
+Deno.test("GET /api/params/keys lists every param key with how many specimens have it, how many as a number, and how many distinct values", async () => {
   await using v = await paramsVault();
   await using server = await serveVault(v.path);
   const { status, body } = await get(server.url, "/api/params/keys");
   assertEquals(status, 200);
   assertEquals(body.keys, [
-    { key: "batch", specimens: 3, numeric: 3 },
-    { key: "lr", specimens: 4, numeric: 3 },
-    { key: "optimizer.name", specimens: 3, numeric: 0 },
+    { key: "batch", specimens: 3, numeric: 3, distinct: 2 },
+    { key: "lr", specimens: 4, numeric: 3, distinct: 4 },
+    { key: "optimizer.name", specimens: 3, numeric: 0, distinct: 2 },
   ]);
 });
 

@@ -5,6 +5,7 @@
  * @module
  */
 import { MAX_BUCKETS, MAX_SERIES } from "./_curves.ts";
+import { notesFilter, resultColumns } from "./_api_results.ts";
 import { InvalidInputError, NotFoundError } from "../errors.ts";
 import {
   type ApiContext,
@@ -198,6 +199,7 @@ export async function info(ctx: ApiContext): Promise<unknown> {
       max_series: MAX_SERIES,
       max_points_per_series: 2 * MAX_BUCKETS,
     },
+    auto_index: ctx.autoIndex ?? null,
   };
   try {
     const gen = await ctx.catalog.current();
@@ -247,10 +249,11 @@ function facets(ctx: ApiContext): Promise<unknown> {
 /**
  * `GET /api/catalog`: one page of specimens matching the filters (q, domain,
  * method, model, status, tag, since, until, `param.KEY`, `param_min.KEY`,
- * `param_max.KEY`), sorted (also by
- * `param:KEY`); the count that matches; the facets (values and counts) of
- * the whole catalog. `params=KEY,...` adds param columns (see
- * `paramColumns`).
+ * `param_max.KEY`, `notes`, `result_min`, `result_max`), sorted (also by
+ * `param:KEY` and `result:STAT`); the count that matches; the facets
+ * (values and counts) of the whole catalog. `params=KEY,...` adds param
+ * columns (see `paramColumns`), `result=COLUMN` result columns (see
+ * `resultColumns`).
  */
 export async function catalogPage(
   ctx: ApiContext,
@@ -290,13 +293,19 @@ export async function catalogPage(
   });
   const sort = url.searchParams.get("sort") || "created";
   const pc = paramColumns(url, sort, where, params);
-  if (!CATALOG_SORTS.has(sort) && !sort.startsWith("param:")) {
+  if (
+    !CATALOG_SORTS.has(sort) && !sort.startsWith("param:") &&
+    !sort.startsWith("result:")
+  ) {
     throw new InvalidInputError(
       `Invalid sort ${JSON.stringify(sort)}: sort by one of ${
         [...CATALOG_SORTS].join(", ")
-      }, or param:KEY`,
+      }, param:KEY, or result:final|min|max`,
     );
   }
+  const rc = await resultColumns(ctx, url, sort, where, params);
+  const excerpts = await notesFilter(ctx.notes, url, where, params);
+  const from = rc.from(pc.from);
   const order = url.searchParams.get("order") || "desc";
   if (order !== "asc" && order !== "desc") {
     throw new InvalidInputError(
@@ -311,15 +320,15 @@ export async function catalogPage(
       `SELECT specimen_id, created, domain, method, model,
          tags[1:${MAX_TAGS}] AS tags, len(tags) AS tag_count, status, description,
          metrics_rows, len(issues) AS issues
-         ${pc.select}
-       FROM ${pc.from} ${filter}
-       ORDER BY ${pc.order(order)} NULLS LAST, specimen_id
+         ${pc.select}${rc.select}
+       FROM ${from} ${filter}
+       ORDER BY ${(rc.order ?? pc.order)(order)} NULLS LAST, specimen_id
        LIMIT ${limit} OFFSET ${offset}`,
       params,
       { ...ctx.limits, maxRows: limit },
     ),
     ctx.catalog.query(
-      `SELECT count(*)::DOUBLE AS n FROM ${pc.from} ${filter}`,
+      `SELECT count(*)::DOUBLE AS n FROM ${from} ${filter}`,
       params,
       { ...ctx.limits, maxRows: 1 },
     ),
@@ -336,8 +345,13 @@ export async function catalogPage(
     limit,
     sort,
     order,
-    rows: page.rows.map(pc.shape),
+    rows: page.rows.map((row) => {
+      const out = rc.shape(pc.shape(row));
+      if (excerpts) out.notes_excerpt = excerpts.get(String(row.specimen_id));
+      return out;
+    }),
     param_columns: pc.keys,
+    result: rc.column === null ? null : { column: rc.column, table: rc.table },
     facets: f,
   };
 }

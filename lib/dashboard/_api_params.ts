@@ -7,12 +7,12 @@
  *
  * @module
  */
-import { ident, metricsTableName } from "../duckdb/duckdb.ts";
-import { InvalidInputError, NotFoundError } from "../errors.ts";
+import { InvalidInputError } from "../errors.ts";
 import { validateReadableSpecimenId } from "../specimen/id.ts";
 import { diffParams, type Params } from "../specimen/params.ts";
 import { type ApiContext, intParam, listParam } from "./_context.ts";
 import { numericMetricColumns } from "./_api.ts";
+import { metricSql, type Stat, STATS } from "./_metric_stat.ts";
 
 /** Specimens in one `GET /api/params` table at most. */
 export const MAX_PARAMS_IDS = 100;
@@ -24,10 +24,6 @@ export const MAX_PARALLEL_KEYS = 32;
 export const MAX_SCATTER = 100_000;
 
 const PARAM_KEY = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
-const STATS = ["final", "min", "max"] as const;
-type Stat = typeof STATS[number];
-const NUMERIC =
-  /^(U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)|FLOAT|DOUBLE|DECIMAL.*)$/;
 
 function paramKey(raw: string | null, name: string): string {
   if (raw === null || raw === "") {
@@ -55,94 +51,107 @@ function statParam(url: URL): Stat {
   return raw as Stat;
 }
 
-/**
- * The union table of metric table `name` and the SQL of `stat` of `column`
- * per specimen (`final`: the value at the highest step).
- */
-async function metricSql(
-  ctx: ApiContext,
-  name: string,
-  column: string,
-  stat: Stat,
-): Promise<{ table: string; y: string }> {
-  const table = metricsTableName(name);
-  const r = await ctx.catalog.query(
-    "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = $t",
-    { t: table },
-    { ...ctx.limits, maxRows: 100_000 },
-  );
-  const types = new Map(
-    r.rows.map((row) => [String(row.column_name), String(row.data_type)]),
-  );
-  if (types.size <= 1 && name !== "metrics") {
-    throw new NotFoundError(
-      `No metric table ${
-        JSON.stringify(name)
-      } in the catalog: see SELECT DISTINCT name FROM metric_tables`,
-    );
-  }
-  const type = types.get(column);
-  if (type === undefined || column === "specimen_id") {
-    throw new InvalidInputError(
-      `No metric column ${JSON.stringify(column)} in ${
-        JSON.stringify(name)
-      }: its columns are ${
-        [...types.keys()].filter((c) => c !== "specimen_id").join(", ") ||
-        "none yet"
-      }`,
-    );
-  }
-  if (!NUMERIC.test(type)) {
-    throw new InvalidInputError(
-      `Metric column ${JSON.stringify(column)} is ${type}, not a number`,
-    );
-  }
-  const col = ident(column);
-  if (stat === "final" && !types.has("step")) {
-    throw new InvalidInputError(
-      `${
-        JSON.stringify(name)
-      } has no "step" column, so stat=final has no meaning: use min or max`,
-    );
-  }
-  const y = stat === "final"
-    ? `arg_max(${col}, step) FILTER (WHERE ${col} IS NOT NULL)`
-    : `${stat}(${col})`;
-  return { table: ident(table), y: `(${y})::DOUBLE` };
+/** The specimens a view covers: `tag=a,b` (all of them) and `prefix=`. */
+interface Scope {
+  tags: string[];
+  prefix: string;
+}
+
+function scopeOf(url: URL): Scope {
+  return {
+    tags: listParam(url, "tag"),
+    prefix: url.searchParams.get("prefix")?.trim() ?? "",
+  };
 }
 
 /**
- * `GET /api/params/keys`: every param key in the catalog with how many
- * specimens have it and how many of those values are numbers (for a column
- * picker, and the axes a scatter can take).
+ * A SQL test of `col` (a specimen id) for the scope, its values put into
+ * `params` as `$scope_tags`/`$scope_prefix`; `TRUE` for the whole vault.
  */
-export async function paramKeys(ctx: ApiContext): Promise<unknown> {
-  return await ctx.catalog.memo("param_keys", async () => {
-    const r = await ctx.catalog.query(
-      `SELECT key, count(*)::DOUBLE AS specimens, count(num)::DOUBLE AS numeric
-       FROM params GROUP BY key ORDER BY key`,
-      undefined,
-      { ...ctx.limits, maxRows: 100_000 },
-    );
-    return {
-      keys: r.rows.map((row) => ({
-        key: String(row.key),
-        specimens: Number(row.specimens),
-        numeric: Number(row.numeric),
-      })),
-    };
-  });
+function scopeSql(
+  scope: Scope,
+  params: Record<string, unknown>,
+  col = "specimen_id",
+): string {
+  const where: string[] = [];
+  if (scope.tags.length) {
+    params.scope_tags = scope.tags;
+    where.push("list_has_all(tags, $scope_tags::VARCHAR[])");
+  }
+  if (scope.prefix) {
+    params.scope_prefix = scope.prefix;
+    where.push("starts_with(specimen_id, $scope_prefix)");
+  }
+  return where.length
+    ? `${col} IN (SELECT specimen_id FROM catalog WHERE ${where.join(" AND ")})`
+    : "TRUE";
 }
 
 /**
- * `GET /api/params/metrics`: the numeric metric columns of every metric
- * table in the vault, with how many specimens have each (the y a scatter or
- * a parallel-coordinates view can take).
+ * `GET /api/params/keys?tag=&prefix=`: every param key of the specimens in
+ * scope (default: the vault) with how many specimens have it, how many of
+ * those values are numbers, and how many distinct values it takes (a key
+ * that never varies is no axis worth drawing).
  */
-export async function paramMetrics(ctx: ApiContext): Promise<unknown> {
+export async function paramKeys(ctx: ApiContext, url?: URL): Promise<unknown> {
+  const scope = url ? scopeOf(url) : { tags: [], prefix: "" };
   return await ctx.catalog.memo(
-    "param_metrics",
-    async () => ({ tables: await numericMetricColumns(ctx, null) }),
+    `param_keys:${JSON.stringify(scope)}`,
+    async () => {
+      const params: Record<string, unknown> = {};
+      const r = await ctx.catalog.query(
+        `SELECT key, count(*)::DOUBLE AS specimens, count(num)::DOUBLE AS numeric,
+         count(DISTINCT value)::DOUBLE AS distinct_values
+       FROM params WHERE ${scopeSql(scope, params)} GROUP BY key ORDER BY key`,
+        params,
+        { ...ctx.limits, maxRows: 100_000 },
+      );
+      return {
+        keys: r.rows.map((row) => ({
+          key: String(row.key),
+          specimens: Number(row.specimens),
+          numeric: Number(row.numeric),
+          distinct: Number(row.distinct_values),
+        })),
+      };
+    },
+  );
+}
+
+/**
+ * `GET /api/params/metrics?tag=&prefix=&param=`: the numeric metric columns
+ * of every metric table, with how many specimens have each: of the
+ * specimens in scope (having `param` with a number, when given), else of
+ * the vault (the y a scatter or a parallel-coordinates view can take).
+ */
+export async function paramMetrics(
+  ctx: ApiContext,
+  url?: URL,
+): Promise<unknown> {
+  const scope = url ? scopeOf(url) : { tags: [], prefix: "" };
+  const param = url?.searchParams.get("param") || null;
+  if (param !== null) paramKey(param, "param");
+  return await ctx.catalog.memo(
+    `param_metrics:${JSON.stringify([scope, param])}`,
+    async () => {
+      if (!scope.tags.length && !scope.prefix && param === null) {
+        return { tables: await numericMetricColumns(ctx, null) };
+      }
+      const params: Record<string, unknown> = {};
+      const having = param === null
+        ? ""
+        : (params.key = param,
+          " AND specimen_id IN (SELECT specimen_id FROM params WHERE key = $key AND num IS NOT NULL)");
+      const r = await ctx.catalog.query(
+        `SELECT specimen_id FROM catalog WHERE ${
+          scopeSql(scope, params)
+        }${having}`,
+        params,
+        { ...ctx.limits, maxRows: 1_000_000 },
+      );
+      const ids = r.rows.map((row) => String(row.specimen_id));
+      return { tables: ids.length ? await numericMetricColumns(ctx, ids) : {} };
+    },
   );
 }
 
@@ -193,10 +202,12 @@ export async function paramsTable(
 }
 
 /**
- * `GET /api/params/scatter?param=lr&metric=loss&stat=final|min|max&table=`:
- * one point `{ id, x, y }` per specimen whose `param` is a number and that
- * has the metric; `non_numeric` counts the specimens whose `param` is not a
- * number.
+ * `GET /api/params/scatter?param=lr&metric=loss&stat=final|min|max&table=&color=&tag=&prefix=`:
+ * one point `{ id, x, y }` per specimen in scope whose `param` is a number
+ * and that has the metric, with `c`, its value of param `color` (a number,
+ * text, or null where absent) when asked; `color_kind` says `number` (every
+ * value a number) or `category`; `non_numeric` counts the specimens whose
+ * `param` is not a number.
  */
 export async function paramsScatter(
   ctx: ApiContext,
@@ -206,37 +217,62 @@ export async function paramsScatter(
   const metric = url.searchParams.get("metric") || "loss";
   const stat = statParam(url);
   const table = url.searchParams.get("table") || "metrics";
+  const color = url.searchParams.get("color") || null;
+  if (color !== null) paramKey(color, "color");
   const m = await metricSql(ctx, table, metric, stat);
+  const scope = scopeOf(url);
+  const params: Record<string, unknown> = { key: param };
+  const inScope = scopeSql(scope, params);
+  if (color !== null) params.color = color;
   const [points, other] = await Promise.all([
     ctx.catalog.query(
-      `WITH p AS (SELECT specimen_id, num FROM params WHERE key = $key AND num IS NOT NULL),
+      `WITH p AS (SELECT specimen_id, num FROM params WHERE key = $key AND num IS NOT NULL AND ${inScope}),
        m AS (SELECT specimen_id, ${m.y} AS y FROM ${m.table}
              WHERE specimen_id IN (SELECT specimen_id FROM p) GROUP BY specimen_id)
        SELECT p.specimen_id AS id, p.num AS x, m.y AS y
-       FROM p JOIN m USING (specimen_id) WHERE m.y IS NOT NULL ORDER BY id`,
-      { key: param },
+         ${color === null ? "" : ", pc.value AS cv, pc.num AS cn"}
+       FROM p JOIN m USING (specimen_id)
+       ${
+        color === null
+          ? ""
+          : "LEFT JOIN params pc ON pc.specimen_id = p.specimen_id AND pc.key = $color"
+      }
+       WHERE m.y IS NOT NULL ORDER BY id`,
+      params,
       { ...ctx.limits, maxRows: MAX_SCATTER },
     ),
     ctx.catalog.query(
-      "SELECT count(*)::DOUBLE AS n FROM params WHERE key = $key AND num IS NULL",
-      { key: param },
+      `SELECT count(*)::DOUBLE AS n FROM params WHERE key = $key AND num IS NULL AND ${inScope}`,
+      Object.fromEntries(
+        Object.entries(params).filter(([k]) => k !== "color"),
+      ),
       { ...ctx.limits, maxRows: 1 },
     ),
   ]);
+  const numericColor = points.rows.every((p) => p.cv == null || p.cn != null);
   return {
     param,
     metric,
     stat,
     table,
-    points: points.rows,
+    color,
+    color_kind: color === null ? null : numericColor ? "number" : "category",
+    points: points.rows.map((p) =>
+      color === null ? p : {
+        id: p.id,
+        x: p.x,
+        y: p.y,
+        c: p.cv == null ? null : numericColor ? Number(p.cn) : String(p.cv),
+      }
+    ),
     non_numeric: Number(other.rows[0].n),
   };
 }
 
 /**
- * `GET /api/params/parallel?keys=lr,batch&metric=loss&stat=&table=&limit=`:
+ * `GET /api/params/parallel?keys=lr,batch&metric=loss&stat=&table=&limit=&tag=&prefix=`:
  * for a parallel-coordinates view, the newest `limit` (≤ 1,000) specimens
- * having any of `keys`, each `{ id, values: [one per key], y }`; a value is
+ * in scope having any of `keys`, each `{ id, values: [one per key], y }`; a value is
  * the number for a numeric leaf, else its text (`null` where absent). `axes`
  * says per key whether every value is a number. Without `metric`, no `y`.
  */
@@ -266,6 +302,7 @@ export async function paramsParallel(
   const table = url.searchParams.get("table") || "metrics";
   const m = metric === null ? null : await metricSql(ctx, table, metric, stat);
   const params: Record<string, unknown> = { keys };
+  const inScope = scopeSql(scopeOf(url), params, "c.specimen_id");
   const cols = keys.map((k, i) => {
     params[`k${i}`] = k;
     return `any_value(p.value) FILTER (WHERE p.key = $k${i}) AS v${i},
@@ -274,7 +311,8 @@ export async function paramsParallel(
   const r = await ctx.catalog.query(
     `WITH chosen AS (
        SELECT c.specimen_id, c.created FROM catalog c
-       WHERE c.specimen_id IN (SELECT specimen_id FROM params WHERE list_contains($keys::VARCHAR[], key))),
+       WHERE c.specimen_id IN (SELECT specimen_id FROM params WHERE list_contains($keys::VARCHAR[], key))
+         AND ${inScope}),
      top AS (SELECT specimen_id, created FROM chosen ORDER BY created DESC, specimen_id LIMIT ${limit})
      ${
       m

@@ -14,6 +14,7 @@ import { validateArtifactName } from "../specimen/artifact_name.ts";
 import { STRATA_DIR } from "../vault.ts";
 import { type ApiContext, MAX_TAGS } from "./_context.ts";
 import { keptFiles } from "./_api_files.ts";
+import { runOutcome } from "./_api_run.ts";
 
 const NOTES_FILE = "field_notes.md";
 const MAX_NOTES_BYTES = 1 << 20;
@@ -112,8 +113,8 @@ async function specimenRow(
 
 /**
  * `GET /api/specimens/:id`: the catalog row (manifest, provenance, ...),
- * its metric tables, tensors and kept files, and its field notes as safe
- * HTML.
+ * its metric tables, tensors and kept files, its field notes as safe
+ * HTML, and its last run's outcome (see `runOutcome`).
  */
 export async function specimen(ctx: ApiContext, id: string): Promise<unknown> {
   validateReadableSpecimenId(id);
@@ -130,7 +131,14 @@ export async function specimen(ctx: ApiContext, id: string): Promise<unknown> {
       { ...ctx.limits, maxRows: 1000 },
     ),
   ]);
-  const { html: notes, issue: notesIssue } = await readNotes(ctx, id);
+  const [{ html: notes, issue: notesIssue }, outcome] = await Promise.all([
+    readNotes(ctx, id),
+    runOutcome(
+      join(ctx.catalog.paths.root, "specimens", id),
+      row.manifest,
+      row.provenance,
+    ),
+  ]);
   return {
     specimen: row,
     metric_tables: tables.rows,
@@ -138,6 +146,7 @@ export async function specimen(ctx: ApiContext, id: string): Promise<unknown> {
     files: keptFiles(row.artifacts, id),
     notes_html: notes,
     notes_issue: notesIssue,
+    outcome,
   };
 }
 

@@ -13,6 +13,7 @@ import apiJs from "./assets/api.js" with { type: "text" };
 import domJs from "./assets/dom.js" with { type: "text" };
 import formatJs from "./assets/format.js" with { type: "text" };
 import navJs from "./assets/nav.js" with { type: "text" };
+import liveJs from "./assets/live.js" with { type: "text" };
 import plotJs from "./assets/plot.js" with { type: "text" };
 import svgJs from "./assets/svg.js" with { type: "text" };
 import pagesCatalogJs from "./assets/pages/catalog.js" with { type: "text" };
@@ -31,6 +32,15 @@ import pagesParallelJs from "./assets/pages/parallel.js" with { type: "text" };
 import pagesSpecimenJs from "./assets/pages/specimen.js" with { type: "text" };
 import pagesSqlJs from "./assets/pages/sql.js" with { type: "text" };
 import pagesTensorJs from "./assets/pages/tensor.js" with { type: "text" };
+import pagesSpecimenRunJs from "./assets/pages/specimen_run.js" with {
+  type: "text",
+};
+import pagesDistributionsJs from "./assets/pages/distributions.js" with {
+  type: "text",
+};
+import pagesCatalogResultsJs from "./assets/pages/catalog_results.js" with {
+  type: "text",
+};
 import appCss from "./assets/app.css" with { type: "text" };
 import iconSvg from "./assets/icon.svg" with { type: "text" };
 
@@ -52,6 +62,7 @@ export const SCRIPT_MODULES: ReadonlyMap<string, string> = new Map([
   ["/assets/dom.js", domJs],
   ["/assets/format.js", formatJs],
   ["/assets/nav.js", navJs],
+  ["/assets/live.js", liveJs],
   ["/assets/plot.js", plotJs],
   ["/assets/svg.js", svgJs],
   ["/assets/pages/catalog.js", pagesCatalogJs],
@@ -64,6 +75,9 @@ export const SCRIPT_MODULES: ReadonlyMap<string, string> = new Map([
   ["/assets/pages/specimen.js", pagesSpecimenJs],
   ["/assets/pages/sql.js", pagesSqlJs],
   ["/assets/pages/tensor.js", pagesTensorJs],
+  ["/assets/pages/specimen_run.js", pagesSpecimenRunJs],
+  ["/assets/pages/distributions.js", pagesDistributionsJs],
+  ["/assets/pages/catalog_results.js", pagesCatalogResultsJs],
 ]);
 
 /** Every static file by its exact URL path. */

@@ -6,6 +6,8 @@
 import type { LiveCatalog, QueryLimits } from "./_db.ts";
 import type { VaultIdentity } from "../query/query_server.ts";
 import type { OutputCache } from "./_output_cache.ts";
+import type { NotesSearch } from "./_notes_search.ts";
+import type { AutoIndexState } from "./_auto_index.ts";
 import { InvalidInputError } from "../errors.ts";
 
 /** The token and the folder of a dashboard that answers `deno task query`. */
@@ -25,6 +27,10 @@ export interface ApiContext {
   sqlLimits: QueryLimits;
   /** Rows in a CSV download at most. */
   csvMaxRows: number;
+  /** The field notes' search (`GET /api/catalog?notes=`). */
+  notes: NotesSearch;
+  /** The automatic index's state, when it is on. */
+  autoIndex?: AutoIndexState;
   /**
    * The token and folder of `POST /api/cli/query` (`deno task query`'s
    * server); unset: that route does not exist.

@@ -24,6 +24,7 @@ import {
 } from "./_api_params.ts";
 import { ASSETS, INDEX_HTML } from "./_assets.ts";
 import { specimenFile } from "./_api_files.ts";
+import { histograms } from "./_api_histograms.ts";
 import { cliQuery } from "./_api_query.ts";
 import { QUERY_ROUTE } from "../query/query_server.ts";
 import {
@@ -153,10 +154,10 @@ async function apiGet(
     case "params":
       if (seg.length === 1) return json(await paramsTable(ctx, url));
       if (seg.length === 2 && seg[1] === "keys") {
-        return json(await paramKeys(ctx));
+        return json(await paramKeys(ctx, url));
       }
       if (seg.length === 2 && seg[1] === "metrics") {
-        return json(await paramMetrics(ctx));
+        return json(await paramMetrics(ctx, url));
       }
       if (seg.length === 2 && seg[1] === "scatter") {
         return json(await paramsScatter(ctx, url));
@@ -167,6 +168,9 @@ async function apiGet(
       break;
     case "specimens":
       if (seg.length === 2) return json(await specimen(ctx, seg[1]));
+      if (seg.length === 3 && seg[2] === "histograms") {
+        return json(await histograms(ctx, seg[1]));
+      }
       if (seg.length === 4 && seg[2] === "tensors") {
         return json(await tensor(ctx, seg[1], seg[3], url), 200, true);
       }

@@ -6,8 +6,9 @@
  * | route | what |
  * | --- | --- |
  * | `GET /api/info` | the vault, the catalog's state, the limits |
- * | `GET /api/catalog?q&domain&method&model&status&tag&since&until&sort&order&limit&offset` | a page of specimens, the count matching, facets |
- * | `GET /api/specimens/:id` | catalog row, metric tables, tensors, field notes as safe HTML |
+ * | `GET /api/catalog?q&notes&domain&method&model&status&tag&since&until&result&sort&order&limit&offset` | a page of specimens (with result columns), the count matching, facets |
+ * | `GET /api/specimens/:id` | catalog row, metric tables, tensors, field notes as safe HTML, the last run's outcome |
+ * | `GET /api/specimens/:id/histograms` | imported histograms as quantiles per step |
  * | `GET /api/specimens/:id/tensors/:name?sel=0:100,0:512` | a 2-D slice for a heatmap |
  * | `GET /api/specimens/:id/files/:name` | a kept file (`strata/files/`), sandboxed by CSP; images inline, others as attachments |
  * | `GET /api/columns?ids&table` | numeric metric columns across specimens |
@@ -35,6 +36,8 @@ import { LiveCatalog } from "./_db.ts";
 import { errorResponse, headOnly, withHeaders } from "./_http.ts";
 import { routeRequest } from "./_routes.ts";
 import { OutputCache } from "./_output_cache.ts";
+import { NotesSearch } from "./_notes_search.ts";
+import { AutoIndexer } from "./_auto_index.ts";
 import { InvalidInputError, NotFoundError } from "../errors.ts";
 import { findVault, type VaultPaths, vaultPaths } from "../vault.ts";
 import {
@@ -68,6 +71,15 @@ export interface DashboardOptions {
   csvMaxRows?: number;
   /** DuckDB's memory limit for the dashboard's queries. @default "2GB" */
   memoryLimit?: string;
+  /**
+   * Keep the catalog up to date: check the change journal every
+   * `autoIndexMs` and index what changed (needs `--allow-write` on the
+   * vault). The page says when it last updated.
+   * @default false
+   */
+  autoIndex?: boolean;
+  /** Milliseconds between two checks of `autoIndex`. @default 1000 */
+  autoIndexMs?: number;
 }
 
 /**
@@ -102,7 +114,8 @@ export interface Dashboard extends AsyncDisposable {
 /**
  * Creates the dashboard app for a vault. The catalog need not exist yet:
  * the pages say to run `deno task index`, and pick it up when it appears.
- * A new catalog (after `deno task index`) is seen on the next request.
+ * A new catalog (after `deno task index`, or the `autoIndex` option's own
+ * index) is seen on the next request.
  *
  * Needs `--allow-read` (the vault), `--allow-ffi`, `--allow-env`,
  * `--allow-sys` (DuckDB).
@@ -149,12 +162,24 @@ export async function createDashboard(
       maxRows: positive("sqlMaxRows", options.sqlMaxRows, 10_000),
     },
     csvMaxRows: positive("csvMaxRows", options.csvMaxRows, 100_000),
+    notes: new NotesSearch(paths.root),
   };
+  const autoIndex = options.autoIndex
+    ? new AutoIndexer(
+      paths.root,
+      positive("autoIndexMs", options.autoIndexMs, 1000),
+    )
+    : null;
+  if (autoIndex) ctx.autoIndex = autoIndex.state;
   let allowed: Set<string> | null = null;
 
   const route = (req: Request) => routeRequest(ctx, req, allowed);
 
-  const close = () => catalog.close();
+  const close = () => {
+    autoIndex?.stop();
+    catalog.close();
+  };
+  autoIndex?.start();
   return {
     paths,
     handler: async (req) => {
@@ -174,7 +199,10 @@ export async function createDashboard(
       ctx.queryServer = { token, vault, cache: new OutputCache() };
     },
     close,
-    [Symbol.asyncDispose]: () => Promise.resolve(close()),
+    [Symbol.asyncDispose]: async () => {
+      await autoIndex?.stop();
+      close();
+    },
   };
 }
 
@@ -335,7 +363,8 @@ export async function serveDashboard(
     if (stopped) return await server.finished;
     stopped = true;
     await announced?.remove();
-    dashboard.close();
+    // Waits for a running automatic index, then closes the catalog.
+    await dashboard[Symbol.asyncDispose]();
     await server.shutdown();
   };
   return {

@@ -3,8 +3,7 @@
 // as text (never as HTML), except field notes, which the server renders and
 // sanitizes. This module is the router; each page is a module of its own
 // under pages/, served as it is (native ES modules, no build step).
-import { api } from "./api.js";
-import { fmtDate, nf } from "./format.js";
+import { clearCatalogChange, refreshStatus } from "./live.js";
 import { parseHash, route, setRouter } from "./nav.js";
 import { catalogPage } from "./pages/catalog.js";
 import { specimenPage } from "./pages/specimen.js";
@@ -15,20 +14,6 @@ import { parallelPage } from "./pages/parallel.js";
 
 const SECTIONS = ["compare", "scatter", "parallel", "sql"];
 
-async function refreshStatus() {
-  const el = document.getElementById("status");
-  try {
-    const i = await api("/api/info");
-    el.textContent = i.catalog.present
-      ? `${nf.format(i.catalog.specimens)} specimen${
-        i.catalog.specimens === 1 ? "" : "s"
-      } · catalog built ${fmtDate(i.catalog.built_at)} · ${i.vault}`
-      : `no catalog yet · ${i.vault}`;
-  } catch {
-    el.textContent = "server unreachable";
-  }
-}
-
 async function showPage() {
   const { path, params } = parseHash();
   const section = path.startsWith("/s/")
@@ -37,7 +22,8 @@ async function showPage() {
   for (const a of document.querySelectorAll("[data-nav]")) {
     a.classList.toggle("active", a.dataset.nav === section);
   }
-  refreshStatus();
+  clearCatalogChange();
+  refreshStatus(document.getElementById("status"));
   if (path.startsWith("/s/")) {
     const id = decodeURIComponent(path.slice(3));
     document.title = `${id} · Specimen Vault`;

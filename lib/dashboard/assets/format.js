@@ -10,6 +10,16 @@ export function fmtNum(v) {
     ? v.toExponential(4)
     : v.toPrecision(6).replace(/\.?0+$/, "");
 }
+const compact = new Intl.NumberFormat("en-US", {
+  notation: "compact",
+  maximumSignificantDigits: 4,
+});
+/** An axis tick: large numbers compact (4.2M), the rest as fmtNum. */
+export function fmtTick(v) {
+  return typeof v === "number" && Math.abs(v) >= 1e5
+    ? compact.format(v)
+    : fmtNum(v);
+}
 export function fmtDate(v) {
   if (!v) return "";
   const d = new Date(v);

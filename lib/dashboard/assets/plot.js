@@ -2,7 +2,7 @@
 // server-side downsampling.
 /* global uPlot */
 import { debounce, errorBox, h } from "./dom.js";
-import { fmtNum, nf } from "./format.js";
+import { fmtNum, fmtTick, nf } from "./format.js";
 
 export const PALETTE = [
   "#1f77b4",
@@ -144,7 +144,7 @@ export class ChartGroup {
           value: (_u, v) => (v === null ? "" : fmtNum(v)),
         })),
       ],
-      axes: [{}, { size: 64, values: (_u, ticks) => ticks.map(fmtNum) }],
+      axes: [{}, { size: 64, values: (_u, ticks) => ticks.map(fmtTick) }],
       legend: { live: true },
       cursor: {
         drag: { x: true, y: false, setScale: false },

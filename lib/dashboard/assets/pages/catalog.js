@@ -10,6 +10,14 @@ import {
   paramHeadCells,
   paramPicker,
 } from "./catalog_params.js";
+import {
+  notesExcerpt,
+  notesInput,
+  resultCells,
+  resultHeadCells,
+  resultPicker,
+} from "./catalog_results.js";
+import { onCatalogChange } from "../live.js";
 
 const PAGE_SIZE = 100;
 // Updates the "Compare selected (N)" button of the page drawn last.
@@ -29,11 +37,12 @@ const SORTABLE = [
 export async function catalogPage(params) {
   const q = new URLSearchParams(params);
   q.set("limit", String(PAGE_SIZE));
-  let data, keys;
+  let data, keys, tables;
   try {
-    [data, keys] = await Promise.all([
+    [data, keys, tables] = await Promise.all([
       api(`/api/catalog?${q}`),
       api("/api/params/keys").then((r) => r.keys, () => []),
+      api("/api/params/metrics").then((r) => r.tables, () => ({})),
     ]);
   } catch (e) {
     main.replaceChildren(h("h1", {}, "Catalog"), noCatalogOr(e));
@@ -58,6 +67,7 @@ export async function catalogPage(params) {
       filterBar(data, params, update, search),
       selectionToolbar(data, params),
       paramPicker(keys, params, update),
+      resultPicker(tables, params, update),
       catalogTable(data, params, update),
       pager(data, update),
     ),
@@ -66,6 +76,13 @@ export async function catalogPage(params) {
     search.focus();
     search.setSelectionRange(search.value.length, search.value.length);
   }
+  // A new catalog (the server re-indexed): the rows again, unless typing.
+  onCatalogChange(async () => {
+    if (document.activeElement?.tagName === "INPUT") return;
+    const y = scrollY;
+    await catalogPage(params);
+    scrollTo(0, y);
+  });
 }
 
 function searchInput(params, update) {
@@ -115,6 +132,7 @@ function filterBar(data, params, update, search) {
     "div",
     { class: "filters" },
     search,
+    notesInput(params, update),
     FACETS.map((key) => facetSelect(data, params, update, key)),
     dateInput(params, update, "since", "from"),
     dateInput(params, update, "until", "to"),
@@ -186,6 +204,7 @@ function headRow(data, params, update) {
       )
     ),
     paramHeadCells(params, data, update),
+    resultHeadCells(data, update),
   );
 }
 
@@ -203,7 +222,7 @@ function pickBox(id) {
   });
 }
 
-function catalogRow(r, params, update) {
+function catalogRow(r, params, update, data) {
   const tag = (t) =>
     h("span", { class: "tag", onclick: () => update({ tag: t }) }, t);
   return h(
@@ -219,6 +238,7 @@ function catalogRow(r, params, update) {
         r.specimen_id,
       ),
       r.description ? h("div", { class: "muted" }, r.description) : null,
+      notesExcerpt(r),
     ),
     h("td", {}, fmtDate(r.created)),
     h("td", {}, r.domain),
@@ -239,6 +259,7 @@ function catalogRow(r, params, update) {
     ),
     h("td", { class: "num" }, fmtNum(r.metrics_rows)),
     paramCells(r, params),
+    resultCells(r, data),
   );
 }
 
@@ -252,7 +273,7 @@ function catalogTable(data, params, update) {
       headRow(data, params, update),
       paramFilterRow(params, SORTABLE.length + 1, update),
     ),
-    h("tbody", {}, data.rows.map((r) => catalogRow(r, params, update))),
+    h("tbody", {}, data.rows.map((r) => catalogRow(r, params, update, data))),
   );
 }
 

@@ -14,7 +14,10 @@ import {
   loadChoices,
   metricControls,
   metricLabel,
+  scopeControls,
+  scopeQuery,
   updater,
+  varyingKeys,
 } from "./param_views.js";
 
 const H = 420, M = { t: 30, b: 56, side: 70 }, GAP = 150;
@@ -25,20 +28,25 @@ export async function parallelPage(params) {
   main.replaceChildren(h("h1", {}, "Parallel coordinates"));
   let choices;
   try {
-    choices = await loadChoices();
+    choices = await loadChoices(params);
   } catch (e) {
     main.append(noCatalogOr(e));
     return;
   }
+  const update = updater("/parallel", params);
+  main.append(h(
+    "div",
+    { class: "toolbar" },
+    scopeControls(choices.tags, params, update),
+  ));
   if (!choices.keys.length) {
     main.append(h(
       "p",
-      { class: "muted" },
-      "No params in the vault: record them (deno task create --param lr=3e-4) and index.",
+      { class: "muted", "data-testid": "parallel-count" },
+      "No params among these specimens: record them (deno task create --param lr=3e-4), or widen the tag and prefix.",
     ));
     return;
   }
-  const update = updater("/parallel", params);
   const keys = chosenKeys(choices.keys, params);
   const metric = chosenMetric(choices.tables, params, true);
   const card = h("div", { class: "card" });
@@ -51,16 +59,23 @@ export async function parallelPage(params) {
     ),
     keyChecks(choices.keys, keys, update),
   );
-  if (keys.length) await drawParallel(card, keys, metric);
+  if (keys.length) await drawParallel(card, keys, metric, params);
 }
 
-/** The keys in the URL, else the most common ones. */
+/**
+ * The keys in the URL, else those that vary among the specimens in scope
+ * (most common first; a key every specimen shares, or one only a few have,
+ * draws nothing worth seeing), else the most common ones.
+ */
 function chosenKeys(all, params) {
   const known = new Set(all.map((k) => k.key));
   const raw = params.get("keys");
   if (raw !== null) return raw.split(",").filter((k) => known.has(k));
-  return [...all].sort((a, b) => b.specimens - a.specimens)
-    .slice(0, DEFAULT_AXES).map((k) => k.key).sort();
+  const varying = varyingKeys(all);
+  const pool = varying.length
+    ? varying
+    : [...all].sort((a, b) => b.specimens - a.specimens);
+  return pool.slice(0, DEFAULT_AXES).map((k) => k.key).sort();
 }
 
 function keyChecks(all, keys, update) {
@@ -91,8 +106,8 @@ function keyChecks(all, keys, update) {
   );
 }
 
-async function drawParallel(card, keys, metric) {
-  const q = new URLSearchParams({ keys: keys.join(",") });
+async function drawParallel(card, keys, metric, params) {
+  const q = scopeQuery(params, { keys: keys.join(",") });
   if (metric) { for (const [k, v] of Object.entries(metric)) q.set(k, v); }
   let data;
   try {

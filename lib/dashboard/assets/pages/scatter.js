@@ -1,19 +1,38 @@
 // The scatter page: a final/min/max metric against a numeric param, one
 // point per specimen (an SVG circle with data-specimen, linking to its
-// page; hover names it).
+// page; hover names it), optionally coloured by a second param (a legend
+// says how). It opens on something to see: a param that varies among the
+// specimens in scope (tag, id prefix) and the metric most of those have.
 import { errorBox, h, main } from "../dom.js";
 import { api } from "../api.js";
 import { fmtNum, nf } from "../format.js";
 import { noCatalogOr } from "../nav.js";
-import { scale, suitsLog, svg } from "../svg.js";
+import { ramp, scale, suitsLog, svg } from "../svg.js";
 import {
   chosenMetric,
   keySelect,
   loadChoices,
+  loadMetrics,
   metricControls,
   metricLabel,
+  scopeControls,
+  scopeQuery,
   updater,
+  varyingKeys,
 } from "./param_views.js";
+
+const PALETTE = [
+  "#1f77b4",
+  "#ff7f0e",
+  "#2ca02c",
+  "#d62728",
+  "#9467bd",
+  "#8c564b",
+  "#e377c2",
+  "#7f7f7f",
+  "#bcbd22",
+  "#17becf",
+];
 
 const W = 760, H = 420, M = { l: 70, r: 20, t: 16, b: 46 };
 
@@ -28,20 +47,34 @@ export async function scatterPage(params) {
   }
   const update = updater("/scatter", params);
   const numeric = choices.keys.filter((k) => k.numeric > 0);
-  const metric = chosenMetric(choices.tables, params);
-  if (!numeric.length || !metric) {
+  const scope = h(
+    "div",
+    { class: "toolbar" },
+    scopeControls(choices.tags, params, update),
+  );
+  main.append(scope);
+  const varying = varyingKeys(choices.keys, true);
+  const param = numeric.some((k) => k.key === params.get("param"))
+    ? params.get("param")
+    : (varying[0] ?? numeric[0])?.key;
+  const tables = param
+    ? await loadMetrics(params, param).catch(() => ({}))
+    : {};
+  const metric = param ? chosenMetric(tables, params) : null;
+  if (!param || !metric) {
     main.append(h(
       "p",
-      { class: "muted" },
-      numeric.length
-        ? "No metric table in the vault to plot."
-        : "No numeric param in the vault: record params (deno task create --param lr=3e-4) and index.",
+      { class: "muted", "data-testid": "scatter-count" },
+      !param
+        ? "No numeric param among these specimens: record params (deno task create --param lr=3e-4), or widen the tag and prefix."
+        : `No metric among the specimens with a numeric ${param}.`,
     ));
     return;
   }
-  const param = numeric.some((k) => k.key === params.get("param"))
-    ? params.get("param")
-    : numeric[0].key;
+  const others = varyingKeys(choices.keys).filter((k) => k.key !== param);
+  const color = others.some((k) => k.key === params.get("color"))
+    ? params.get("color")
+    : null;
   const card = h("div", { class: "card" });
   main.append(card);
   card.append(h(
@@ -52,15 +85,32 @@ export async function scatterPage(params) {
       "scatter-param",
       numeric,
       param,
-      (v) => update({ param: v }),
+      (v) => update({ param: v, metric: null, table: null }),
     ),
-    metricControls(choices.tables, metric, update),
+    metricControls(tables, metric, update),
+    h(
+      "label",
+      {},
+      "colour by ",
+      h(
+        "select",
+        {
+          "aria-label": "colour by",
+          "data-testid": "scatter-color",
+          onchange: (e) => update({ color: e.target.value }),
+        },
+        h("option", { value: "" }, "(none)"),
+        others.map((k) =>
+          h("option", { value: k.key, selected: k.key === color }, k.key)
+        ),
+      ),
+    ),
   ));
-  await drawScatter(card, params, param, metric);
+  await drawScatter(card, params, param, metric, color);
 }
 
-async function drawScatter(card, params, param, metric) {
-  const q = new URLSearchParams({ param, ...metric });
+async function drawScatter(card, params, param, metric, color) {
+  const q = scopeQuery(params, { param, ...metric, color });
   let data;
   try {
     data = await api(`/api/params/scatter?${q}`);
@@ -84,7 +134,52 @@ async function drawScatter(card, params, param, metric) {
     data.points.length
       ? scatterSvg(data, param, metric, log, hover)
       : h("p", { class: "muted" }, "Nothing to draw."),
+    data.color && data.points.length ? legend(data) : null,
     hover,
+  );
+}
+
+/** How points are coloured: by a number (blue to red) or a category. */
+function colorOf(data) {
+  if (!data.color) return () => null;
+  const cs = data.points.map((p) => p.c).filter((c) => c !== null);
+  if (data.color_kind === "number") {
+    // Log when the values span 100× or more (hidden 32…4096, lr 1e-4…1e-1).
+    const t = suitsLog(cs) ? Math.log10 : (v) => v;
+    const lo = Math.min(...cs.map(t)), hi = Math.max(...cs.map(t));
+    const f = (c) =>
+      c === null ? "#98a2b3" : ramp(hi > lo ? (t(c) - lo) / (hi - lo) : 0.5);
+    f.range = [Math.min(...cs), Math.max(...cs)];
+    return f;
+  }
+  const cats = [...new Set(cs.map(String))].sort();
+  const f = (c) =>
+    c === null ? "#98a2b3" : PALETTE[cats.indexOf(String(c)) % PALETTE.length];
+  f.cats = cats;
+  return f;
+}
+
+function legend(data) {
+  const f = colorOf(data);
+  const items = f.cats
+    ? f.cats.slice(0, 20).map((c) => [f(c), c])
+    : [[f(f.range[0]), `${fmtNum(f.range[0])} (low)`], [
+      f(f.range[1]),
+      `${fmtNum(f.range[1])} (high)`,
+    ]];
+  if (data.points.some((p) => p.c === null)) items.push(["#98a2b3", "n/a"]);
+  return h(
+    "div",
+    { class: "legend", "data-testid": "scatter-legend" },
+    h("span", { class: "muted" }, `${data.color}: `),
+    items.map(([colour, text]) =>
+      h(
+        "span",
+        { class: "legend-item" },
+        h("span", { class: "swatch", style: `background:${colour}` }),
+        String(text),
+      )
+    ),
   );
 }
 
@@ -150,10 +245,11 @@ function axes(x, y, param, metric, log) {
 function scatterSvg(data, param, metric, log, hover) {
   const x = scale(data.points.map((p) => p.x), M.l, W - M.r, log);
   const y = scale(data.points.map((p) => p.y), H - M.b, M.t);
+  const colour = colorOf(data);
   const dots = data.points.map((p) => {
     const what = `${p.id}: ${param} = ${p.x}, ${metricLabel(metric)} = ${
       fmtNum(p.y)
-    }`;
+    }${data.color ? `, ${data.color} = ${p.c ?? "n/a"}` : ""}`;
     return svg(
       "a",
       { href: `#/s/${encodeURIComponent(p.id)}` },
@@ -163,7 +259,9 @@ function scatterSvg(data, param, metric, log, hover) {
           cx: x(p.x),
           cy: y(p.y),
           r: 5,
+          style: data.color ? `fill:${colour(p.c)}` : undefined,
           "data-specimen": p.id,
+          "data-color": data.color ? String(p.c) : undefined,
           onmouseenter: () => hover.textContent = what,
         },
         svg("title", {}, what),

@@ -1,10 +1,34 @@
-// The specimen page: manifest, curves, tensors, field notes.
+// The specimen page: the run's outcome and params first, then its curves
+// (results before the run's system metrics), distributions, tensors, field
+// notes, manifest. It follows the catalog: when the server re-indexes (a
+// running specimen's log parts land), the run card and curves refresh.
 import { h, main, tagList } from "../dom.js";
 import { api, curveUrl } from "../api.js";
 import { cellText, fmtBytes, fmtDate, nf } from "../format.js";
 import { noCatalogOr, picked, savePicked, setHash } from "../nav.js";
 import { ChartGroup, chartToolbar } from "../plot.js";
 import { tensorCard } from "./tensor.js";
+import { runCard } from "./specimen_run.js";
+import { distributionsCard } from "./distributions.js";
+import { onCatalogChange } from "../live.js";
+
+// Columns that are clocks or running totals, not curves worth drawing by
+// default (each can still be ticked on).
+const NOT_CURVES =
+  /^(time|timestamp|wall_time|seconds|elapsed(_s|_seconds)?|epoch_time|mem_total_bytes)$|(^|_)(total|cumulative)(_|$)|_seconds_total$/;
+
+/** The run's own tables (system metrics) last; the rest in catalog order. */
+function orderTables(tables) {
+  return [...tables].sort((a, b) =>
+    Number(a.name === "system") - Number(b.name === "system")
+  );
+}
+
+/** An imported histograms table (drawn as distributions, not curves). */
+function isHistograms(t) {
+  return t.name === "histograms" &&
+    (t.columns ?? []).some((c) => c.name === "tensor");
+}
 
 export async function specimenPage(id) {
   main.replaceChildren(h("p", { class: "muted" }, "Loading…"));
@@ -60,10 +84,17 @@ export async function specimenPage(id) {
       }, "Add to compare"),
     ),
   );
-  main.replaceChildren(header);
+  let run = runCard(s, d.outcome);
+  main.replaceChildren(header, run);
+  const groups = [];
 
   // Metrics: one chart per column, a shared zoom.
-  for (const t of d.metric_tables) {
+  for (const t of orderTables(d.metric_tables)) {
+    if (isHistograms(t)) {
+      main.append(distributionsCard(s.specimen_id));
+      continue;
+    }
+    if (t.name === "texts") continue;
     const numeric = (t.columns ?? []).filter((c) =>
       c.name !== "step" && /INT|FLOAT|DOUBLE|DECIMAL/.test(c.type)
     ).map((c) => c.name);
@@ -73,8 +104,14 @@ export async function specimenPage(id) {
       h(
         "h2",
         {},
-        `Metrics: ${t.name} `,
-        h("span", { class: "muted" }, `${nf.format(t.rows)} rows`),
+        t.name === "system"
+          ? "System metrics of the run "
+          : `Metrics: ${t.name} `,
+        h(
+          "span",
+          { class: "muted", "data-testid": "table-rows" },
+          `${nf.format(t.rows)} rows`,
+        ),
       ),
     );
     main.append(card);
@@ -89,7 +126,9 @@ export async function specimenPage(id) {
       );
       continue;
     }
-    const shown = new Set(numeric.slice(0, 8));
+    const shown = new Set(
+      numeric.filter((c) => !NOT_CURVES.test(c)).slice(0, 8),
+    );
     const chartsEl = h("div", { class: "charts" });
     const group = new ChartGroup(chartsEl, async (range, width) => {
       const cols = numeric.filter((c) => shown.has(c));
@@ -134,6 +173,7 @@ export async function specimenPage(id) {
     );
     card.append(chartToolbar(group, [toggles]), chartsEl);
     group.reload(null);
+    groups.push({ table: t.name, card, group });
   }
 
   if (d.tensors.length) main.append(tensorCard(s.specimen_id, d.tensors));
@@ -202,6 +242,32 @@ export async function specimenPage(id) {
       ),
     ),
   );
+
+  // A new catalog: the run card again, the curves grown (in the zoom kept),
+  // the row counts; a new metric table redraws the page.
+  const tables = (x) => x.metric_tables.map((t) => t.name).sort().join(",");
+  onCatalogChange(async () => {
+    let next;
+    try {
+      next = await api(`/api/specimens/${encodeURIComponent(id)}`);
+    } catch {
+      return;
+    }
+    if (tables(next) !== tables(d)) return await specimenPage(id);
+    // Another specimen changed: nothing to redraw here.
+    const seen = (x) => JSON.stringify([x.metric_tables, x.outcome.run]);
+    if (seen(next) === seen(d)) return;
+    d = next;
+    const fresh = runCard(next.specimen, next.outcome);
+    run.replaceWith(fresh);
+    run = fresh;
+    for (const g of groups) {
+      const t = next.metric_tables.find((x) => x.name === g.table);
+      const rows = g.card.querySelector('[data-testid="table-rows"]');
+      if (t && rows) rows.textContent = `${nf.format(t.rows)} rows`;
+      g.group.reload();
+    }
+  });
 }
 
 // Kept files (strata/files/): images embedded with <img> (an SVG's scripts
