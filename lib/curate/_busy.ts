@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { join } from "../_deps.ts";
+import { join, killProcess } from "../_deps.ts";
 import { SpecimenBusyError } from "../errors.ts";
 import { LOG_LOCK_FILE, PARTS_SUFFIX } from "../metrics_log/parts.ts";
 import { isLocked } from "../metrics_log/parts.ts";
@@ -73,11 +73,16 @@ export async function assertIdle(
   const m = await readManifest(dir).catch(() => undefined);
   const last = m?.runs?.at(-1);
   if (m?.status === STATUS_RUNNING && last?.status === "running") {
-    if (processMayLive(last.pid, last.hostname ?? null)) {
+    const alive = processAlive(last.pid, last.hostname ?? null);
+    if (alive !== false) {
       throw new SpecimenBusyError(
         `Cannot ${what} specimen "${id}": it is being run right now (run ${last.id}, pid ${last.pid} on ${
           last.hostname ?? "an unknown host"
-        }): wait for the run to end, or stop it first. Nothing was changed`,
+        }): wait for the run to end, or stop it first${
+          alive === undefined
+            ? " (whether that process still runs cannot be told here: it needs --allow-run and --allow-sys=hostname, as deno task discard has)"
+            : ""
+        }. Nothing was changed`,
       );
     }
   }
@@ -96,19 +101,18 @@ export async function assertIdle(
 }
 
 /**
- * Whether process `pid` of `host` may still be running: on this host and
- * Linux, told by `/proc`; anything else may be.
+ * Whether process `pid` of `host` is running (signal 0 only checks that it
+ * exists): undefined when that cannot be told (another host, or no
+ * `--allow-run`/`--allow-sys=hostname`).
  */
-function processMayLive(pid: number, host: string | null): boolean {
-  let here: string | null = null;
+function processAlive(pid: number, host: string | null): boolean | undefined {
   try {
-    here = Deno.hostname();
-  } catch { /* no --allow-sys=hostname: cannot tell */ }
-  if (host === null || host !== here || Deno.build.os !== "linux") return true;
-  try {
-    Deno.statSync(`/proc/${pid}`);
+    if (host === null || host !== Deno.hostname()) return undefined;
+    killProcess(pid, 0);
     return true;
   } catch (e) {
-    return !(e instanceof Deno.errors.NotFound);
+    if ((e as { code?: string }).code === "ESRCH") return false;
+    if ((e as { code?: string }).code === "EPERM") return true;
+    return undefined;
   }
 }

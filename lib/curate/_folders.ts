@@ -16,6 +16,42 @@ export const TRASH_DIR = "trash";
 /** The suffix of a discard record, `trash/<id>.discard.json`. */
 export const RECORD_SUFFIX = ".discard.json";
 
+/** The trash's lock file: shared by discards and restores, exclusive for `empty`. */
+export const TRASH_LOCK_FILE = ".lock";
+
+/**
+ * Makes the trash folder if needed (refusing one that is a link or not a
+ * folder) and locks `trash/.lock`: shared by a discard or a restore while it
+ * moves a folder and its record, exclusive by `empty`, which then knows that
+ * every temp entry and every record without a folder is a leftover of a
+ * killed process. Released when the handle is disposed (or the process dies).
+ */
+export async function lockTrash(
+  trash: string,
+  exclusive: boolean,
+): Promise<Deno.FsFile> {
+  const kind = await kindOf(trash);
+  if (kind !== null && kind !== "dir") {
+    throw new InvalidInputError(
+      `${trash} is ${
+        kind === "link" ? "a symbolic link" : "not a folder"
+      }: the trash must be a real folder inside the vault, so that emptying it cannot delete anything outside; move it away`,
+    );
+  }
+  await Deno.mkdir(trash, { recursive: true });
+  const file = await Deno.open(join(trash, TRASH_LOCK_FILE), {
+    create: true,
+    write: true,
+  });
+  try {
+    await file.lock(exclusive);
+  } catch (e) {
+    file.close();
+    throw e;
+  }
+  return file;
+}
+
 /** The paths of one id in the vault at `root`. */
 export function idPaths(root: string, id: string): {
   dir: string;

@@ -86,19 +86,3 @@ export async function readRecord(
     return null;
   }
 }
-
-/** Whether the process that wrote `record` has certainly ended. */
-export function writerGone(record: DiscardRecord): boolean {
-  if (record.by.pid === Deno.pid) return false;
-  let here: string | null = null;
-  try {
-    here = Deno.hostname();
-  } catch { /* cannot tell */ }
-  if (record.by.host !== here || Deno.build.os !== "linux") return false;
-  try {
-    Deno.statSync(`/proc/${record.by.pid}`);
-    return false;
-  } catch (e) {
-    return e instanceof Deno.errors.NotFound;
-  }
-}

@@ -16,7 +16,13 @@ import { NotFoundError } from "../errors.ts";
 import { validateReadableSpecimenId } from "../specimen/id.ts";
 import { SPECIMENS_DIR, vaultPaths } from "../vault.ts";
 import { assertIdle, lockSpecimen } from "./_busy.ts";
-import { idPaths, kindOf, specimenFolder, TRASH_DIR } from "./_folders.ts";
+import {
+  idPaths,
+  kindOf,
+  lockTrash,
+  specimenFolder,
+  TRASH_DIR,
+} from "./_folders.ts";
 import { pauseAt } from "./_hook.ts";
 import { newRecord, readRecord, writeRecord } from "./_record.ts";
 
@@ -91,14 +97,6 @@ async function discardOne(
   at: Date,
 ): Promise<void> {
   const p = idPaths(root, id);
-  const trashKind = await kindOf(p.trash);
-  if (trashKind !== null && trashKind !== "dir") {
-    throw new InvalidInputError(
-      `${root}/${TRASH_DIR} is ${
-        trashKind === "link" ? "a symbolic link" : "not a folder"
-      }: the trash must be a real folder inside the vault (move it away); nothing was discarded`,
-    );
-  }
   await alreadyDiscarded(p.trashed, p.trash, id, "discard");
   const dir = await specimenFolder(root, id);
   let lock: Deno.FsFile;
@@ -113,7 +111,7 @@ async function discardOne(
   }
   using _ = lock;
   await assertIdle(dir, id, "discard");
-  await Deno.mkdir(p.trash, { recursive: true });
+  using _trash = await lockTrash(p.trash, false);
   await writeRecord(p.record, newRecord(id, at, reason));
   await pauseAt("discard:before-rename");
   try {
@@ -222,6 +220,7 @@ async function restoreOne(root: string, id: string): Promise<void> {
     throw e;
   }
   using _ = lock;
+  using _trash = await lockTrash(p.trash, false);
   await pauseAt("restore:before-rename");
   try {
     // A rename onto an empty folder would replace it: checked just above.

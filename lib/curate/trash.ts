@@ -8,13 +8,13 @@
  * @module
  */
 import { join } from "../_deps.ts";
-import { removeStaleTemps, tempPathFor } from "../_fs.ts";
+import { isTempName, tempPathFor } from "../_fs.ts";
 import { InvalidInputError, NotFoundError } from "../errors.ts";
 import { isReadableSpecimenId } from "../specimen/id.ts";
 import { vaultPaths } from "../vault.ts";
-import { kindOf, RECORD_SUFFIX, TRASH_DIR } from "./_folders.ts";
+import { kindOf, lockTrash, RECORD_SUFFIX, TRASH_DIR } from "./_folders.ts";
 import { pauseAt } from "./_hook.ts";
-import { readRecord, writerGone } from "./_record.ts";
+import { readRecord } from "./_record.ts";
 
 /** One discarded specimen. */
 export interface TrashEntry {
@@ -183,7 +183,8 @@ export async function emptyTrash(
     if (options.ids?.length) throw notInTrash(options.ids[0]);
     return report;
   }
-  report.finished = (await removeStaleTemps(trash)).length;
+  using _ = await lockTrash(trash, true);
+  await finishInterrupted(trash, report);
   const entries = await listTrash({ vault: root });
   const byId = new Map(entries.map((e) => [e.id, e]));
   for (const id of options.ids ?? []) {
@@ -222,16 +223,36 @@ function notInTrash(id: string): NotFoundError {
   );
 }
 
-/** Removes records whose folder is gone and whose writer has ended. */
+/**
+ * Finishes what killed processes left, holding the trash lock exclusively
+ * (so no discard, restore or empty is under way): a folder being deleted
+ * (a `.tmp-` folder: deleted, its bytes counted) and a record's temp file.
+ */
+async function finishInterrupted(
+  trash: string,
+  report: EmptyTrashReport,
+): Promise<void> {
+  for await (const e of Deno.readDir(trash)) {
+    if (!isTempName(e.name)) continue;
+    const path = join(trash, e.name);
+    if (e.isDirectory) {
+      report.bytes += await removeTree(path);
+      report.finished++;
+    } else await Deno.remove(path);
+  }
+}
+
+/**
+ * Removes records whose folder is gone: left by a discard killed before its
+ * rename, or a restore killed after it (no discard or restore is under way
+ * while the trash lock is held exclusively).
+ */
 async function removeOrphanRecords(trash: string): Promise<void> {
   for await (const e of Deno.readDir(trash)) {
     if (!e.isFile || !e.name.endsWith(RECORD_SUFFIX)) continue;
     const id = e.name.slice(0, -RECORD_SUFFIX.length);
     if (await kindOf(join(trash, id)) !== null) continue;
-    const record = await readRecord(trash, id);
-    if (record === null || writerGone(record)) {
-      await Deno.remove(join(trash, e.name)).catch(() => {});
-    }
+    await Deno.remove(join(trash, e.name)).catch(() => {});
   }
 }
 
