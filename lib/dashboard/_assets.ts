@@ -15,6 +15,7 @@ import formatJs from "./assets/format.js" with { type: "text" };
 import navJs from "./assets/nav.js" with { type: "text" };
 import plotJs from "./assets/plot.js" with { type: "text" };
 import svgJs from "./assets/svg.js" with { type: "text" };
+import curateJs from "./assets/curate.js" with { type: "text" };
 import pagesCatalogJs from "./assets/pages/catalog.js" with { type: "text" };
 import pagesCatalogParamsJs from "./assets/pages/catalog_params.js" with {
   type: "text",
@@ -54,6 +55,7 @@ export const SCRIPT_MODULES: ReadonlyMap<string, string> = new Map([
   ["/assets/nav.js", navJs],
   ["/assets/plot.js", plotJs],
   ["/assets/svg.js", svgJs],
+  ["/assets/curate.js", curateJs],
   ["/assets/pages/catalog.js", pagesCatalogJs],
   ["/assets/pages/catalog_params.js", pagesCatalogParamsJs],
   ["/assets/pages/compare.js", pagesCompareJs],

@@ -25,6 +25,7 @@ import {
 import { ASSETS, INDEX_HTML } from "./_assets.ts";
 import { specimenFile } from "./_api_files.ts";
 import { cliQuery } from "./_api_query.ts";
+import { curateRoute } from "./_api_labels.ts";
 import { QUERY_ROUTE } from "../query/query_server.ts";
 import {
   decodeSegment,
@@ -56,6 +57,7 @@ export async function routeRequest(
     );
   }
   const path = url.pathname;
+  if (path.startsWith("/api/curate/")) return await curateRoute(ctx, req, url);
   if (req.method === "POST" && path === "/api/sql") {
     return await sqlPost(ctx, req, url);
   }
