@@ -32,6 +32,7 @@ Options:
                        one condition only, run through the read-only SQL gate
                        of deno task query
   --dry-run            print what would be discarded, move nothing
+  --format table|json  output for people (default) or programs
   --vault DIR          the vault (default: $SPECIMEN_VAULT, else the nearest
                        folder at or above the working directory)
   -h, --help           show this help
@@ -52,11 +53,18 @@ export async function main(args: string[]): Promise<number> {
     reason: { type: "string" },
     where: { type: "string" },
     "dry-run": { type: "boolean" },
+    format: { type: "string", default: "table" },
     vault: { type: "string" },
   }, { allowPositionals: true });
   if (help) {
     console.log(HELP);
     return 0;
+  }
+  const format = values.format as string;
+  if (format !== "table" && format !== "json") {
+    throw new InvalidInputError(
+      `Unknown --format ${JSON.stringify(format)}: use table or json`,
+    );
   }
   const where = values.where as string | undefined;
   if (where !== undefined && positionals.length) {
@@ -76,12 +84,16 @@ export async function main(args: string[]): Promise<number> {
       vault: vault.root,
       predicate: where,
     });
+  if (values["dry-run"] && format === "json") {
+    console.log(JSON.stringify({ dry_run: true, ids }, null, 2));
+    return 0;
+  }
   if (values["dry-run"]) {
     for (const id of ids) console.log(`would discard  ${id}`);
     console.log(`dry run: ${ids.length} specimen(s), nothing was moved`);
     return 0;
   }
-  if (ids.length === 0) {
+  if (ids.length === 0 && format === "table") {
     console.log("No specimen matches: nothing was discarded.");
     return 0;
   }
@@ -91,6 +103,21 @@ export async function main(args: string[]): Promise<number> {
     reason: (values.reason as string | undefined) ?? null,
   });
   const done = outcomes.filter((o) => !o.error);
+  if (format === "json") {
+    console.log(JSON.stringify(
+      {
+        discarded: done.map((o) => o.id),
+        refused: outcomes.filter((o) => o.error).map((o) => ({
+          id: o.id,
+          error: o.error!.message,
+          exit_code: o.error!.exitCode,
+        })),
+      },
+      null,
+      2,
+    ));
+    return outcomes.find((o) => o.error)?.error!.exitCode ?? 0;
+  }
   for (const o of done) console.log(`discarded  ${o.id}`);
   if (done.length) {
     console.log(

@@ -258,6 +258,26 @@ Deno.test("discard and restore refuse bad ids with documented exit codes", async
       assertMatch(r.stderr, /Invalid duration "30 days"/);
     },
   );
+  await t.step(
+    "--format json lists what was discarded and what was refused",
+    async () => {
+      await sealed(vault.path, "d");
+      const r = await task(
+        "discard",
+        ["d", "nope", "--format", "json"],
+        vault.path,
+      );
+      assertEquals(r.code, 4, r.stderr);
+      const out = JSON.parse(r.stdout);
+      assertEquals(out.discarded, ["d"]);
+      assertEquals(
+        out.refused.map((
+          x: { id: string; exit_code: number },
+        ) => [x.id, x.exit_code]),
+        [["nope", 4]],
+      );
+    },
+  );
   await t.step("tag of a discarded specimen: 4, naming restore", async () => {
     const r = await task("tag", ["c", "+x"], vault.path);
     assertEquals(r.code, 4);
