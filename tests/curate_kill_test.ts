@@ -236,3 +236,71 @@ Deno.test("two discards of one specimen: one wins, the other is told with its ex
     assertEquals((await task("trash", ["restore", "s"], vault.path)).code, 0);
   }
 });
+
+/** SIGKILL, unless the process already ended (a late landing). */
+function killIfRunning(child: Deno.ChildProcess): void {
+  try {
+    child.kill("SIGKILL");
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e;
+  }
+}
+
+/** A small seeded generator (mulberry32): the same delays on every run. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+Deno.test("SIGKILL at seeded random moments of a discard of several specimens, then of an empty: the invariant holds for each", async () => {
+  const random = rng(26);
+  const ids = ["k1", "k2", "k3", "k4"];
+  for (let trial = 0; trial < 4; trial++) {
+    await using vault = await tempVault();
+    for (const id of ids) await sealed(vault.path, id);
+    // The delay only varies where the kill lands; any landing must be safe.
+    const spawn = async (args: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          ...(await taskFlags(args[0])),
+          join(ROOT, "tasks", `${args[0]}.ts`),
+          ...args.slice(1),
+          "--vault",
+          vault.path,
+        ],
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+    const d = await spawn(["discard", ...ids]);
+    await new Promise((r) => setTimeout(r, Math.floor(random() * 400)));
+    killIfRunning(d);
+    await d.status;
+    const states: string[] = [];
+    for (const id of ids) states.push(await where(vault.path, id));
+    assert(states.every((s) => s === "place" || s === "trash"), `${states}`);
+    // Everything left in place can be discarded now; then a killed empty.
+    const left = ids.filter((_, i) => states[i] === "place");
+    if (left.length) {
+      assertEquals((await task("discard", left, vault.path)).code, 0);
+    }
+    const e = await spawn(["trash", "empty"]);
+    await new Promise((r) => setTimeout(r, Math.floor(random() * 300)));
+    killIfRunning(e);
+    await e.status;
+    for (const id of ids) {
+      const s = await where(vault.path, id);
+      assert(s === "trash" || s === "gone", `${id}: ${s}`);
+    }
+    const again = await task("trash", ["empty"], vault.path);
+    assertEquals(again.code, 0, again.stderr);
+    assertEquals(
+      [...Deno.readDirSync(join(vault.path, "trash"))].map((x) => x.name),
+      [".lock"],
+    );
+  }
+});
