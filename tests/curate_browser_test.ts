@@ -131,6 +131,14 @@ Deno.test("dashboard in Chromium: labels and star on the specimen page, bulk lab
       "the labels file",
     );
     assertEquals(await labelsOf(v.path, "sweep_a"), ["junk"]);
+    // Each row shows its labels and star beside its id.
+    await page.locator('tr[data-id="sweep_a"] [data-label="junk"]').waitFor();
+    await waitFor(
+      async () =>
+        (await page.locator(`tr[data-id="${EXAMPLE_ID}"]`).innerText())
+          .includes("★"),
+      "the star in the catalog",
+    );
     await waitFor(
       async () =>
         (await page.getByTestId("label-filter").innerText()).includes(

@@ -4,7 +4,8 @@
  * - `GET /api/curate/specimens/:id`: the specimen's labels (with when each
  *   was set) and star, read from its `labels.json` (fresh, not the catalog);
  * - `GET /api/curate/labels`: every label in the catalog with its count, and
- *   how many specimens are starred (for the catalog's filter);
+ *   how many specimens are starred (for the catalog's filter); with
+ *   `ids=a,b`, the catalog's labels and star of those specimens;
  * - `POST /api/curate/labels` `{ids, add?, remove?, star?}`: change labels;
  * - `POST /api/curate/discard` `{ids, reason?, confirm: true}`: discard
  *   (the page asks first; without `confirm` nothing is moved).
@@ -26,7 +27,7 @@ import {
 } from "../errors.ts";
 import { validateReadableSpecimenId } from "../specimen/id.ts";
 import { join } from "../_deps.ts";
-import type { ApiContext } from "./_context.ts";
+import { type ApiContext, listParam } from "./_context.ts";
 import { json, limitedBody, notFound, tooLarge } from "./_http.ts";
 
 /** The most specimens one request may change. */
@@ -40,7 +41,12 @@ export async function curateRoute(
 ): Promise<Response> {
   const path = url.pathname;
   if (req.method === "GET" || req.method === "HEAD") {
-    if (path === "/api/curate/labels") return json(await labelFacets(ctx));
+    if (path === "/api/curate/labels") {
+      const ids = listParam(url, "ids");
+      return json(
+        ids.length ? await labelsOfIds(ctx, ids) : await labelFacets(ctx),
+      );
+    }
     const m = /^\/api\/curate\/specimens\/([^/]+)$/.exec(path);
     if (m) return json(await specimenLabels(ctx, decodeURIComponent(m[1])));
     return notFound(path);
@@ -196,6 +202,30 @@ async function specimenLabels(ctx: ApiContext, id: string): Promise<unknown> {
       .map(([name, set_at]) => ({ name, set_at })),
     starred: file.starred?.value ?? false,
   };
+}
+
+/** The catalog's labels and star of specimens `ids`, by id. */
+async function labelsOfIds(ctx: ApiContext, ids: string[]): Promise<unknown> {
+  if (ids.length > MAX_CURATE_IDS) {
+    throw new InvalidInputError(
+      `Too many specimens: ${ids.length}; the limit is ${MAX_CURATE_IDS}`,
+    );
+  }
+  for (const id of ids) validateReadableSpecimenId(id);
+  const r = await ctx.catalog.query(
+    `SELECT specimen_id, labels, starred FROM catalog
+     WHERE specimen_id IN (SELECT unnest($ids::VARCHAR[]))`,
+    { ids },
+    { ...ctx.limits, maxRows: MAX_CURATE_IDS },
+  );
+  const out: Record<string, { labels: string[]; starred: boolean }> = {};
+  for (const row of r.rows) {
+    out[String(row.specimen_id)] = {
+      labels: (row.labels as string[] | null) ?? [],
+      starred: row.starred === true,
+    };
+  }
+  return { specimens: out };
 }
 
 async function labelFacets(ctx: ApiContext): Promise<unknown> {

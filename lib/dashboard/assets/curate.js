@@ -181,6 +181,37 @@ export async function curateSpecimen(id) {
   }
 }
 
+/**
+ * Adds each listed specimen's labels and star (from the catalog) beside its
+ * id link in the catalog table.
+ */
+async function showRowLabels(card) {
+  const rows = [...card.querySelectorAll("tr[data-id]")];
+  if (!rows.length) return;
+  const ids = rows.map((r) => r.dataset.id);
+  let got;
+  try {
+    got = await api(
+      `/api/curate/labels?ids=${encodeURIComponent(ids.join(","))}`,
+    );
+  } catch {
+    return; // labels are an extra: the table stands without them
+  }
+  for (const row of rows) {
+    const s = got.specimens[row.dataset.id];
+    const link = row.querySelector('a[href^="#/s/"]');
+    if (!s || !link || (!s.labels.length && !s.starred)) continue;
+    link.after(
+      h(
+        "span",
+        { class: "curate-row", "data-testid": "row-labels" },
+        s.starred ? h("span", { title: "starred" }, " ★") : null,
+        s.labels.map((l) => h("span", { class: "tag", "data-label": l }, l)),
+      ),
+    );
+  }
+}
+
 /** The curating bar of the catalog page: filters and bulk actions. */
 export async function curateCatalog() {
   const card = main.querySelector(".card");
@@ -283,6 +314,7 @@ export async function curateCatalog() {
     }),
   );
   filters.after(bar, status);
+  await showRowLabels(card);
   // The catalog's own pick boxes change the selection: follow them.
   card.addEventListener("change", (e) => {
     if (e.target?.getAttribute?.("aria-label")?.startsWith("pick ")) refresh();
