@@ -243,6 +243,11 @@ Deno.test("discard and restore refuse bad ids with documented exit codes", async
       assertEquals(r.code, 3);
       assertMatch(r.stderr, /exists again/);
       assert(await exists(join(vault.path, "trash", "b", "manifest.msgpack")));
+      // Discarding the new one while the old one holds trash/b: 3, named.
+      const d = await task("discard", ["b"], vault.path);
+      assertEquals(d.code, 3);
+      assertMatch(d.stderr, /earlier discarded specimen of the same id/);
+      assert(await exists(join(vault.specimens, "b", "manifest.msgpack")));
     },
   );
   await t.step(

@@ -97,7 +97,13 @@ async function discardOne(
   at: Date,
 ): Promise<void> {
   const p = idPaths(root, id);
-  await alreadyDiscarded(p.trashed, p.trash, id, "discard");
+  if (await kindOf(p.dir) === null) {
+    await alreadyDiscarded(p.trashed, p.trash, id, "discard");
+  } else if (await kindOf(p.trashed) !== null) {
+    throw new SpecimenExistsError(
+      `Cannot discard specimen "${id}": ${TRASH_DIR}/${id}/ holds an earlier discarded specimen of the same id. Delete that one for good first (\`deno task trash empty ${id}\`); nothing was changed`,
+    );
+  }
   const dir = await specimenFolder(root, id);
   let lock: Deno.FsFile;
   try {
