@@ -25,7 +25,8 @@ Arguments:
   ID...                   specimens to change
   +LABEL                  add LABEL (a letter or digit, then up to 63 of
                           letters, digits, _ . : -)
-  -LABEL                  remove LABEL
+  -LABEL                  remove LABEL (-h is help: remove a label "h"
+                          with --remove h)
 
 Options:
   --add LABEL             add LABEL (repeatable; same as +LABEL)

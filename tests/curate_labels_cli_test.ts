@@ -244,3 +244,22 @@ Deno.test("each new task answers --help with its usage and exit codes", async ()
     assertMatch(r.stdout, /Exit codes:/);
   }
 });
+
+Deno.test("a hand-broken labels.json: tag refuses it naming the fix (exit 2), the index reports it as an issue and keeps the specimen", async () => {
+  await using vault = await tempVault();
+  const dir = await sealed(vault.path, "run_a");
+  await Deno.writeTextFile(join(dir, "labels.json"), "{not json");
+  const r = await task("tag", ["run_a", "+x"], vault.path);
+  assertEquals(r.code, 2, r.stderr);
+  assertMatch(r.stderr, /labels\.json is not JSON .*remove it/);
+  assertEquals(await Deno.readTextFile(join(dir, "labels.json")), "{not json");
+  assertEquals((await task("index", [], vault.path)).code, 0);
+  const rows = await catalogRows(
+    vault.path,
+    "SELECT labels, starred, issues FROM catalog",
+  );
+  assertEquals(rows.length, 1);
+  assertEquals(rows[0].labels, []);
+  assertMatch(String(rows[0].issues), /labels\.json is not JSON/);
+  assertEquals((await verifySpecimen(dir)).state, "ok");
+});
