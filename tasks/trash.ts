@@ -4,7 +4,7 @@
  * @module
  */
 import { parseTaskArgs, runMain, taskVault } from "../lib/cli/cli.ts";
-import { formatBytes } from "../lib/cli/progress.ts";
+import { formatBytes, ProgressLine } from "../lib/cli/progress.ts";
 import { InvalidInputError, NotFoundError } from "../lib/errors.ts";
 import { restoreSpecimens } from "../lib/curate/discard.ts";
 import { emptyTrash, listTrash, parseDuration } from "../lib/curate/trash.ts";
@@ -154,11 +154,21 @@ async function empty(
     );
     return 0;
   }
-  const r = await emptyTrash({
-    vault: root,
-    olderThanMs: older,
-    ids: ids.length ? ids : undefined,
-  });
+  const progress = new ProgressLine();
+  let r;
+  try {
+    r = await emptyTrash({
+      vault: root,
+      olderThanMs: older,
+      ids: ids.length ? ids : undefined,
+      onProgress: (p) =>
+        progress.update(() =>
+          `trash empty: ${p.done} specimen(s), ${formatBytes(p.bytes)} freed`
+        ),
+    });
+  } finally {
+    progress.clear();
+  }
   if (format === "json") {
     console.log(JSON.stringify(r, null, 2));
     return 0;

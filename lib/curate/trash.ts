@@ -140,6 +140,8 @@ export interface EmptyTrashOptions {
   ids?: string[];
   /** The clock. @default () => new Date() */
   now?: () => Date;
+  /** Called after each specimen deleted (for progress). */
+  onProgress?: (p: { done: number; total: number; bytes: number }) => void;
 }
 
 /** What {@linkcode emptyTrash} did. */
@@ -193,8 +195,8 @@ export async function emptyTrash(
   const wanted = options.ids ? new Set(options.ids) : null;
   const now = (options.now ?? (() => new Date()))().getTime();
   const older = options.olderThanMs ?? 0;
-  for (const e of entries) {
-    if (wanted && !wanted.has(e.id)) continue;
+  const chosen = entries.filter((e) => !wanted || wanted.has(e.id));
+  for (const e of chosen) {
     if (now - Date.parse(e.discarded_at) < older) {
       report.kept++;
       continue;
@@ -212,6 +214,11 @@ export async function emptyTrash(
     const bytes = await removeTree(doomed);
     report.deleted.push({ id: e.id, bytes });
     report.bytes += bytes;
+    options.onProgress?.({
+      done: report.deleted.length,
+      total: chosen.length - report.kept,
+      bytes: report.bytes,
+    });
   }
   await removeOrphanRecords(trash);
   return report;
