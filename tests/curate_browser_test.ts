@@ -259,6 +259,11 @@ Deno.test("the curating API refuses another origin, a form post and a discard wi
   });
   assertEquals(bad.status, 400);
   await bad.body?.cancel();
+  const missing = await fetch(
+    new URL("/api/curate/specimens/nope", server.url),
+  );
+  assertEquals(missing.status, 404);
+  await missing.body?.cancel();
   const ok = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json" },

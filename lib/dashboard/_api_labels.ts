@@ -21,6 +21,7 @@ import { changeLabels, readLabelsFile } from "../curate/labels.ts";
 import { discardSpecimens } from "../curate/discard.ts";
 import {
   InvalidInputError,
+  NotFoundError,
   SpecimenBusyError,
   SpecimenExistsError,
   type VaultError,
@@ -195,6 +196,9 @@ async function postDiscard(
 async function specimenLabels(ctx: ApiContext, id: string): Promise<unknown> {
   validateReadableSpecimenId(id);
   const dir = join(ctx.catalog.paths.specimens, id);
+  if (!(await Deno.lstat(dir).then((s) => s.isDirectory, () => false))) {
+    throw new NotFoundError(`No specimen "${id}" in this vault`);
+  }
   const file = await readLabelsFile(dir);
   return {
     id,
