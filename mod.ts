@@ -250,3 +250,28 @@ export {
   VaultQuery,
   type VaultQueryOptions,
 } from "./lib/query/vault_query.ts";
+export {
+  changeLabels,
+  type ChangeLabelsOptions,
+  type CurateOutcome,
+  type DiscardOptions,
+  discardSpecimens,
+  emptyTrash,
+  type EmptyTrashOptions,
+  type EmptyTrashReport,
+  idsWhere,
+  type LabelChange,
+  type LabelResult,
+  listTrash,
+  readLabelsFile,
+  type RestoreOptions,
+  restoreSpecimens,
+  TRASH_DIR,
+  type TrashEntry,
+} from "./lib/curate/mod.ts";
+export {
+  LABELS_FILE,
+  type LabelsFile,
+  parseLabels,
+} from "./lib/specimen/labels.ts";
+export { SpecimenBusyError } from "./lib/errors.ts";

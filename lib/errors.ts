@@ -262,6 +262,25 @@ export class ChildProcessError extends VaultError {
 }
 
 /**
+ * The specimen is busy: a run or a metrics logger is writing it, or another
+ * process is changing it (a discard, a restore) right now. Nothing was
+ * changed; try again once it is done. Tasks exit with code 8.
+ *
+ * @example
+ * ```ts
+ * import { SpecimenBusyError } from "./errors.ts";
+ * console.assert(new SpecimenBusyError("x").exitCode === 8);
+ * ```
+ */
+export class SpecimenBusyError extends VaultError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "SpecimenBusyError";
+    this.exitCode = 8;
+  }
+}
+
+/**
  * The message of `e` for an error text: an `Error`'s `message` (with
  * `stack`, its stack trace when it has one), anything else as a string.
  *

@@ -15,6 +15,12 @@ import {
   MAX_MANIFEST_BYTES,
 } from "../specimen/manifest.ts";
 import { PARTS_SUFFIX } from "../metrics_log/parts.ts";
+import {
+  labelNames,
+  LABELS_FILE,
+  MAX_LABELS_BYTES,
+  parseLabels,
+} from "../specimen/labels.ts";
 import { SPECIMENS_DIR, STRATA_DIR as STRATA } from "../vault.ts";
 import type { MetricFile, SpecimenRecord } from "./_records.ts";
 import { readLogs, readMetricFile, type StoppedLog } from "./_read_metrics.ts";
@@ -68,10 +74,13 @@ export function readSpecimen(
     manifest,
     createdIso: Number.isNaN(ms) ? null : new Date(ms).toISOString(),
     fingerprint: scan.fingerprint,
+    labels: [],
+    starred: false,
     issues: [...scan.notes],
     metricFiles: [],
     tensors: [],
   };
+  readLabelsInto(record, scan.dir);
   for (const p of scan.parquet) {
     const file = readMetricFile(scan.folder, scan.dir, p);
     if (file.issue) record.issues.push(file.issue);
@@ -110,6 +119,39 @@ export function readSpecimen(
     }
   }
   return record;
+}
+
+/**
+ * Reads the specimen's labels file, if any, into `record`; one that cannot
+ * be read is an issue of the specimen (its labels are then empty).
+ */
+function readLabelsInto(record: SpecimenRecord, dir: string): void {
+  let bytes: Uint8Array;
+  try {
+    bytes = readVaultFileSync(join(dir, LABELS_FILE), {
+      root: dir,
+      maxBytes: MAX_LABELS_BYTES,
+    });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    record.issues.push(
+      `${LABELS_FILE} cannot be read (${
+        (e as Error).message
+      }); its labels are left out`,
+    );
+    return;
+  }
+  try {
+    const file = parseLabels(bytes, LABELS_FILE);
+    record.labels = labelNames(file);
+    record.starred = file.starred?.value ?? false;
+  } catch (e) {
+    record.issues.push(
+      `${
+        (e as Error).message
+      }; its labels are left out (fix or remove the file)`,
+    );
+  }
 }
 
 /**

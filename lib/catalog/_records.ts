@@ -54,6 +54,10 @@ export interface SpecimenRecord {
   manifest: Manifest;
   createdIso: string | null;
   fingerprint: string;
+  /** Labels set after the run (labels.json, outside the seal), sorted. */
+  labels: string[];
+  /** Whether the specimen is starred (labels.json). */
+  starred: boolean;
   issues: string[];
   metricFiles: MetricFile[];
   tensors: TensorRow[];

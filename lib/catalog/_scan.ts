@@ -7,6 +7,7 @@
  */
 import { join, setImmediate } from "../_deps.ts";
 import { MANIFEST_FILE } from "../specimen/manifest.ts";
+import { LABELS_FILE } from "../specimen/labels.ts";
 import {
   isLocked,
   LOG_LOCK_FILE,
@@ -221,6 +222,8 @@ function statEntries(
     manifest ? `m:${manifest.size}:${manifest.mtime}` : "m:-",
     settled,
   ];
+  const labels = labelsStat(dir);
+  if (labels) parts.push(labels);
   for (const p of parquet) parts.push(`p:${p.name}:${p.size}:${p.mtime}`);
   for (const z of zarr) {
     parts.push(`z:${z.name}/${z.meta}:${z.stat.size}:${z.stat.mtime}`);
@@ -237,6 +240,21 @@ function statEntries(
     notes: [],
     fingerprint: parts.join("|"),
   };
+}
+
+/**
+ * The fingerprint part of a specimen's labels file (`g:` with its inode,
+ * size and mtime: each change is an atomic rename, so a new inode), or
+ * undefined when there is none.
+ */
+function labelsStat(dir: string): string | undefined {
+  try {
+    const s = Deno.statSync(join(dir, LABELS_FILE));
+    return `g:${s.ino ?? 0}:${s.size}:${s.mtime?.getTime() ?? 0}`;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
 }
 
 /**

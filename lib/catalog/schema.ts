@@ -26,6 +26,8 @@ CREATE TABLE catalog (
   method VARCHAR,
   model VARCHAR,
   tags VARCHAR[],
+  labels VARCHAR[],
+  starred BOOLEAN,
   status VARCHAR,
   path VARCHAR,
   description VARCHAR,

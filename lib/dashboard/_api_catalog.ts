@@ -273,6 +273,13 @@ export async function catalogPage(
     where.push("list_has_all(tags, $tags::VARCHAR[])");
     params.tags = tags;
   }
+  // Curating filters (lib/curate): labels set after the run, the star.
+  const labels = listParam(url, "label");
+  if (labels.length) {
+    where.push("list_has_all(labels, $labels::VARCHAR[])");
+    params.labels = labels;
+  }
+  if (url.searchParams.get("starred") === "1") where.push("starred");
   const since = dateParam(url, "since", false);
   const until = dateParam(url, "until", true);
   if (since) {

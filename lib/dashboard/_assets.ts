@@ -16,6 +16,7 @@ import navJs from "./assets/nav.js" with { type: "text" };
 import liveJs from "./assets/live.js" with { type: "text" };
 import plotJs from "./assets/plot.js" with { type: "text" };
 import svgJs from "./assets/svg.js" with { type: "text" };
+import curateJs from "./assets/curate.js" with { type: "text" };
 import pagesCatalogJs from "./assets/pages/catalog.js" with { type: "text" };
 import pagesCatalogParamsJs from "./assets/pages/catalog_params.js" with {
   type: "text",
@@ -65,6 +66,7 @@ export const SCRIPT_MODULES: ReadonlyMap<string, string> = new Map([
   ["/assets/live.js", liveJs],
   ["/assets/plot.js", plotJs],
   ["/assets/svg.js", svgJs],
+  ["/assets/curate.js", curateJs],
   ["/assets/pages/catalog.js", pagesCatalogJs],
   ["/assets/pages/catalog_params.js", pagesCatalogParamsJs],
   ["/assets/pages/compare.js", pagesCompareJs],

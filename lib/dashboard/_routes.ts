@@ -26,6 +26,7 @@ import { ASSETS, INDEX_HTML } from "./_assets.ts";
 import { specimenFile } from "./_api_files.ts";
 import { histograms } from "./_api_histograms.ts";
 import { cliQuery } from "./_api_query.ts";
+import { curateRoute } from "./_api_labels.ts";
 import { QUERY_ROUTE } from "../query/query_server.ts";
 import {
   decodeSegment,
@@ -57,6 +58,7 @@ export async function routeRequest(
     );
   }
   const path = url.pathname;
+  if (path.startsWith("/api/curate/")) return await curateRoute(ctx, req, url);
   if (req.method === "POST" && path === "/api/sql") {
     return await sqlPost(ctx, req, url);
   }

@@ -14,4 +14,4 @@
  * console.assert(Number.isInteger(SCHEMA_VERSION));
  * ```
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;

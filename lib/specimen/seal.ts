@@ -6,7 +6,8 @@
  * `deno task verify` recomputes the hashes to prove nothing changed.
  *
  * Only `manifest.msgpack` (which holds the seal), `field_notes.md` (your
- * notes stay editable) and the `.lock` file are left out.
+ * notes stay editable), `labels.json` (labels set after the run) and the
+ * `.lock` file are left out.
  *
  * @module
  */
@@ -19,6 +20,7 @@ import {
   VaultError,
 } from "../errors.ts";
 import { MANIFEST_FILE } from "./manifest.ts";
+import { LABELS_FILE } from "./labels.ts";
 import type {
   Manifest,
   Seal,
@@ -41,6 +43,7 @@ export const STATUS_FAILED = "failed";
 export const UNSEALED_FILES: readonly string[] = [
   MANIFEST_FILE,
   "field_notes.md",
+  LABELS_FILE,
   LOCK_FILE,
 ];
 

@@ -38,6 +38,7 @@ export const LAYERS: readonly { name: string; paths: readonly string[] }[] = [
   { name: "run", paths: ["lib/run/"] },
   { name: "catalog", paths: ["lib/catalog/"] },
   { name: "query", paths: ["lib/query/"] },
+  { name: "curate", paths: ["lib/curate/"] },
   { name: "dashboard", paths: ["lib/dashboard/"] },
   { name: "import", paths: ["lib/import/"] },
 ];

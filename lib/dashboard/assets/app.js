@@ -11,6 +11,7 @@ import { comparePage } from "./pages/compare.js";
 import { sqlPage } from "./pages/sql.js";
 import { scatterPage } from "./pages/scatter.js";
 import { parallelPage } from "./pages/parallel.js";
+import { curateCatalog, curateSpecimen } from "./curate.js";
 
 const SECTIONS = ["compare", "scatter", "parallel", "sql"];
 
@@ -27,14 +28,16 @@ async function showPage() {
   if (path.startsWith("/s/")) {
     const id = decodeURIComponent(path.slice(3));
     document.title = `${id} · Specimen Vault`;
-    return await specimenPage(id);
+    await specimenPage(id);
+    return await curateSpecimen(id);
   }
   document.title = "Specimen Vault";
   if (section === "compare") return await comparePage(params);
   if (section === "scatter") return await scatterPage(params);
   if (section === "parallel") return await parallelPage(params);
   if (section === "sql") return sqlPage();
-  return await catalogPage(params);
+  await catalogPage(params);
+  return await curateCatalog();
 }
 
 setRouter(showPage);
