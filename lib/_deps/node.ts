@@ -30,6 +30,7 @@ export {
   fstatSync,
   openSync as openFdSync,
   readSync as readFdSync,
+  statfsSync,
 } from "node:fs";
 export {
   parentPort,
@@ -39,6 +40,7 @@ export {
 export {
   brotliDecompressSync,
   constants as zlibConstants,
+  crc32 as zlibCrc32,
   gunzipSync,
   inflateSync,
   zstdCompress,

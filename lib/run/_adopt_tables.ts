@@ -10,7 +10,6 @@
  * @module
  */
 import { NodeReadable, parseCsvStream } from "../_deps.ts";
-import { openVaultFile, placeFile, tempPathFor, writeAll } from "../_fs.ts";
 import { CorruptFileError, InvalidInputError } from "../errors.ts";
 import { csvCell } from "../importers/table.ts";
 import { followJsonl } from "../bridge/jsonl_follow.ts";
@@ -18,6 +17,13 @@ import { readParquetFooter } from "../formats/parquet/footer.ts";
 import { readableColumns } from "../formats/parquet/parquet.ts";
 import type { LogRow, LogValue } from "../metrics_log/logger.ts";
 import type { ArtifactRecord } from "../specimen/manifest_types.ts";
+
+/**
+ * Opens the output file again, checked to be the same file (see
+ * `_adopt_open.ts`); each pass reads through its own handle, which the
+ * pass closes.
+ */
+export type Reopen = () => Promise<Deno.FsFile>;
 
 /** Where a table's rows go: a metrics logger. */
 export interface RowSink {
@@ -87,11 +93,11 @@ function asKind(v: unknown, kind: Kind | undefined): LogValue {
 
 // ---- CSV ----
 
-async function* csvRecords(path: string, root: string, file: string) {
+async function* csvRecords(open: Reopen, file: string) {
   // The stream owns the file: it closes it at its end, or when cancelled
   // (destroying `src` below). Closing the file under a read in flight (a
   // consumer that stops early) rejected that read with nobody to catch it.
-  const f = await openVaultFile(path, { root });
+  const f = await open();
   const src = NodeReadable.from(f.readable);
   const parser = src.pipe(
     parseCsvStream({ bom: true, skip_empty_lines: true }),
@@ -116,14 +122,13 @@ async function* csvRecords(path: string, root: string, file: string) {
 
 /** First pass over a CSV file: its header, column kinds and rows. */
 export async function planCsv(
-  path: string,
-  root: string,
+  open: Reopen,
   file: string,
 ): Promise<TablePlan> {
   const kinds = new Map<string, Kind>();
   let header: string[] | undefined;
   let rows = 0;
-  for await (const rec of csvRecords(path, root, file)) {
+  for await (const rec of csvRecords(open, file)) {
     if (!header) {
       header = rec;
       const seen = new Map<string, string>();
@@ -148,14 +153,13 @@ export async function planCsv(
 
 /** Second pass: logs every row of the CSV file into `sink`. */
 export async function logCsv(
-  path: string,
-  root: string,
+  open: Reopen,
   file: string,
   plan: TablePlan,
   sink: RowSink,
 ): Promise<void> {
   let header: string[] | undefined;
-  for await (const rec of csvRecords(path, root, file)) {
+  for await (const rec of csvRecords(open, file)) {
     if (!header) {
       header = rec;
       continue;
@@ -173,10 +177,14 @@ export async function logCsv(
 
 // ---- JSON Lines ----
 
-async function* jsonlObjects(path: string, file: string) {
+async function* jsonlObjects(open: Reopen, file: string) {
   // The file is complete (its writer exited): read it once to its end.
+  const handle = await open();
   for await (
-    const batch of followJsonl(path, { maxBadLines: Number.MAX_SAFE_INTEGER })
+    const batch of followJsonl(file, {
+      maxBadLines: Number.MAX_SAFE_INTEGER,
+      file: handle,
+    })
   ) {
     const p = batch.problems[0];
     if (p) {
@@ -190,13 +198,13 @@ async function* jsonlObjects(path: string, file: string) {
 
 /** First pass over a JSON Lines file: column kinds and rows. */
 export async function planJsonl(
-  path: string,
+  open: Reopen,
   file: string,
 ): Promise<TablePlan> {
   const kinds = new Map<string, Kind>();
   const seen = new Map<string, string>();
   let rows = 0;
-  for await (const obj of jsonlObjects(path, file)) {
+  for await (const obj of jsonlObjects(open, file)) {
     let any = false;
     for (const [k, v] of Object.entries(obj)) {
       if (seen.get(k.toLowerCase()) !== k) checkKey(seen, k, file);
@@ -210,12 +218,12 @@ export async function planJsonl(
 
 /** Second pass: logs every object of the JSON Lines file into `sink`. */
 export async function logJsonl(
-  path: string,
+  open: Reopen,
   file: string,
   plan: TablePlan,
   sink: RowSink,
 ): Promise<void> {
-  for await (const obj of jsonlObjects(path, file)) {
+  for await (const obj of jsonlObjects(open, file)) {
     const row: Record<string, LogValue> = {};
     let any = false;
     for (const [k, v] of Object.entries(obj)) {
@@ -230,55 +238,23 @@ export async function logJsonl(
 // ---- Parquet ----
 
 /**
- * Checks that the Parquet file at `path` is one the vault reads, and
- * copies it to `dest` (write-once). Returns its record's fields.
+ * Checks that the Parquet file at `path` (inside `root`, no link followed)
+ * is one the vault reads; returns its record's fields but `bytes` (the
+ * caller copies it through its open handle).
  */
-export async function copyParquet(
+export async function checkParquet(
   path: string,
   root: string,
   file: string,
-  dest: string,
 ): Promise<Partial<ArtifactRecord>> {
-  const metadata = await readParquetFooter(path, { root, what: "output" });
+  const metadata = await readParquetFooter(path, {
+    root,
+    what: "output",
+    noFollow: true,
+  });
   const columns = readableColumns(metadata, file).map((c) => ({
     name: c.name,
     type: c.type,
   }));
-  const bytes = await copyFile(path, root, dest);
-  return { columns, rows: Number(metadata.num_rows), bytes };
-}
-
-/**
- * Copies the regular file `path` (inside `root`) to `dest`, refusing to
- * replace anything there; `onChunk` sees every byte copied. Streams 1 MiB
- * at a time. Returns the size.
- */
-export async function copyFile(
-  path: string,
-  root: string,
-  dest: string,
-  onChunk?: (chunk: Uint8Array) => void,
-): Promise<number> {
-  using src = await openVaultFile(path, { root });
-  const tmp = tempPathFor(dest);
-  let bytes = 0;
-  try {
-    {
-      using out = await Deno.open(tmp, { write: true, createNew: true });
-      const buf = new Uint8Array(1 << 20);
-      for (;;) {
-        const n = await src.read(buf);
-        if (n === null) break;
-        const chunk = buf.subarray(0, n);
-        onChunk?.(chunk);
-        await writeAll(out, chunk);
-        bytes += n;
-      }
-    }
-    await placeFile(tmp, dest, true);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-  return bytes;
+  return { columns, rows: Number(metadata.num_rows) };
 }

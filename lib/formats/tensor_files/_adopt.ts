@@ -22,7 +22,7 @@
 import { zarr } from "../../_deps/zarrita.ts";
 import { FileSystemStore } from "../../_deps/zarrita_storage.ts";
 import { dirname, join, resolve } from "../../_deps.ts";
-import { placeDir, tempPathFor } from "../../_fs.ts";
+import { atomicWriteFile, placeDir, tempPathFor } from "../../_fs.ts";
 import {
   CorruptFileError,
   ImmutableArtifactError,
@@ -37,6 +37,7 @@ import {
   type TensorInfo,
   zarrInfo,
 } from "../zarr/zarr.ts";
+import { quote } from "./_quote.ts";
 
 /** Element types a source file may hold: the vault's, plus three it widens. */
 export type SourceDType = DType | "bool" | "float16" | "bfloat16";
@@ -59,6 +60,24 @@ export interface AdoptOptions {
    * @default 16 MiB
    */
   pieceBytes?: number;
+  /**
+   * Zarr attributes written into the array's `zarr.json` (e.g. the tensor's
+   * name in its source file).
+   * @default {}
+   */
+  attributes?: Record<string, unknown>;
+}
+
+/**
+ * Where a tensor's bytes are read from: an open file (`Deno.FsFile`), or a
+ * stream that only seeks forward (a deflated `.npz` member). Reads go in
+ * increasing positions.
+ */
+export interface ByteSource {
+  /** Moves to `offset` (only `Deno.SeekMode.Start` is used). */
+  seek(offset: number, whence: Deno.SeekMode): Promise<number>;
+  /** Reads into `p`; null at the end. */
+  read(p: Uint8Array): Promise<number | null>;
 }
 
 /** What an adoption wrote, and what it read. */
@@ -139,7 +158,7 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * `zarrPath`. The caller has checked that the file holds all its bytes.
  */
 export async function adoptRaw(
-  file: Deno.FsFile,
+  file: ByteSource,
   src: RawTensor,
   zarrPath: string,
   options: AdoptOptions = {},
@@ -177,8 +196,28 @@ export async function adoptRaw(
   const simple = src.shape.length > 0 && src.shape.every((n) => n > 0) &&
     (src.order === "C" || src.shape.filter((n) => n > 1).length <= 1) &&
     rowBytes <= piece;
-  if (simple) await viaWriter(file, src, zarrPath, options, piece, rowBytes);
-  else await direct(file, src, zarrPath, options);
+  // Built beside its place, given its attributes, then renamed into place.
+  const tmp = tempPathFor(resolve(zarrPath));
+  try {
+    if (simple) await viaWriter(file, src, tmp, options, piece, rowBytes);
+    else await direct(file, src, tmp, options);
+    if (options.attributes) await setAttributes(tmp, options.attributes);
+    try {
+      await placeDir(tmp, zarrPath);
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) {
+        throw new ImmutableArtifactError(
+          `Cannot adopt ${
+            label(src)
+          }: "${zarrPath}" already exists, and specimens are immutable: adopt it under another name`,
+        );
+      }
+      throw e;
+    }
+  } catch (e) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw e;
+  }
   return {
     info: await zarrInfo(zarrPath),
     source_dtype: src.dtype,
@@ -186,14 +225,28 @@ export async function adoptRaw(
   };
 }
 
+/** Writes `attributes` into the `zarr.json` of the array at `dir`. */
+async function setAttributes(
+  dir: string,
+  attributes: Record<string, unknown>,
+): Promise<void> {
+  const path = join(dir, "zarr.json");
+  const doc = JSON.parse(await Deno.readTextFile(path));
+  doc.attributes = { ...doc.attributes, ...attributes };
+  await atomicWriteFile(
+    path,
+    new TextEncoder().encode(JSON.stringify(doc, null, 2)),
+  );
+}
+
 function label(src: RawTensor): string {
   return src.tensor === undefined
     ? `"${src.path}"`
-    : `"${src.path}" tensor "${src.tensor}"`;
+    : `"${src.path}" tensor ${quote(src.tensor)}`;
 }
 
 async function readExactly(
-  file: Deno.FsFile,
+  file: ByteSource,
   src: RawTensor,
   position: number,
   buf: Uint8Array,
@@ -242,7 +295,7 @@ function swapBytes(bytes: Uint8Array, size: number): void {
 
 /** C order, whole rows per piece, read one piece ahead of the writer. */
 async function viaWriter(
-  file: Deno.FsFile,
+  file: ByteSource,
   src: RawTensor,
   zarrPath: string,
   options: AdoptOptions,
@@ -314,7 +367,7 @@ function runLayout(shape: number[], size: number, order: "C" | "F") {
 }
 
 async function direct(
-  file: Deno.FsFile,
+  file: ByteSource,
   src: RawTensor,
   zarrPath: string,
   options: AdoptOptions,
@@ -411,7 +464,7 @@ interface DirectPlan {
 
 /** Reads the file run by run and writes each as one chunk, a few at a time. */
 async function writeChunks(
-  file: Deno.FsFile,
+  file: ByteSource,
   src: RawTensor,
   tmp: string,
   plan: DirectPlan,

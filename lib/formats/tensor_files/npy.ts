@@ -18,15 +18,18 @@
  * @module
  */
 import { CorruptFileError, InvalidInputError } from "../../errors.ts";
+import { MAX_TENSOR_DIMS } from "../zarr/types.ts";
 import {
   type AdoptedTensor,
   type AdoptOptions,
   adoptRaw,
+  type ByteSource,
   itemSize,
   type SourceDType,
 } from "./_adopt.ts";
+import { quote } from "./_quote.ts";
 
-export type { AdoptedTensor, AdoptOptions, SourceDType };
+export type { AdoptedTensor, AdoptOptions, ByteSource, SourceDType };
 
 /**
  * The header of a `.npy` file.
@@ -147,16 +150,14 @@ export function parseNpyHeader(
   try {
     dict = parsePyLiteral(text.trimEnd());
   } catch (e) {
-    throw bad(
-      `its header ${JSON.stringify(text.trim())} ${(e as Error).message}`,
-    );
+    throw bad(`its header ${quote(text.trim())} ${(e as Error).message}`);
   }
   const fields = headerFields(dict, name, bad);
   const shape = fields.shape;
   const elements = shape.reduce((a, b) => a * b, 1);
   const dataBytes = elements * itemSize(fields.dtype);
   if (!Number.isSafeInteger(dataBytes)) {
-    throw bad(`shape ${JSON.stringify(shape)} is too large`);
+    throw bad(`shape ${quote(shape)} is too large`);
   }
   return {
     version: `${major}.0` as NpyHeader["version"],
@@ -182,7 +183,9 @@ function headerFields(
   const keys = Object.keys(d).sort().join(",");
   if (keys !== "descr,fortran_order,shape") {
     throw bad(
-      `its header has keys [${keys}], expected descr, fortran_order and shape`,
+      `its header has keys ${
+        quote(Object.keys(d).sort())
+      }, expected descr, fortran_order and shape`,
     );
   }
   if (typeof d.fortran_order !== "boolean") {
@@ -193,15 +196,18 @@ function headerFields(
     !d.shape.every((n) => Number.isSafeInteger(n) && (n as number) >= 0)
   ) {
     throw bad(
-      `shape ${
-        JSON.stringify(d.shape)
-      } is not a tuple of non-negative integers`,
+      `shape ${quote(d.shape)} is not a tuple of non-negative integers`,
+    );
+  }
+  if (d.shape.length > MAX_TENSOR_DIMS) {
+    throw new InvalidInputError(
+      `Cannot adopt "${name}": its shape has ${d.shape.length} dimensions, more than the ${MAX_TENSOR_DIMS} the vault (and numpy) allow: reshape it first`,
     );
   }
   if (typeof d.descr !== "string") {
     throw new InvalidInputError(
       `Cannot adopt "${name}": structured dtype ${
-        JSON.stringify(d.descr)
+        quote(d.descr)
       } is not supported: save each field as its own array`,
     );
   }
@@ -209,7 +215,13 @@ function headerFields(
   const dtype = m ? KINDS[m[2]] : undefined;
   if (!m || !dtype) {
     throw new InvalidInputError(
-      `Cannot adopt "${name}": dtype "${d.descr}" is not supported (bool, int8..int64, uint8..uint64, float16, float32, float64): convert it first, e.g. arr.astype(numpy.float32)`,
+      `Cannot adopt "${name}": dtype ${
+        quote(d.descr)
+      } is not supported (bool, int8..int64, uint8..uint64, float16, float32, float64)${
+        /^[<>|=]?O/.test(d.descr)
+          ? ": it is an object array (pickled Python objects, never read here); save numbers, e.g. numpy.asarray(x, dtype=numpy.float32)"
+          : ": convert it first, e.g. arr.astype(numpy.float32)"
+      }`,
     );
   }
   return {
@@ -221,6 +233,9 @@ function headerFields(
   };
 }
 
+/** How deep a `.npy` header's literal may nest (numpy writes 2). */
+const MAX_LITERAL_DEPTH = 8;
+
 /** A tiny parser for the Python literals of a `.npy` header. */
 function parsePyLiteral(text: string): unknown {
   let i = 0;
@@ -230,18 +245,24 @@ function parsePyLiteral(text: string): unknown {
   const fail = (what: string): never => {
     throw new Error(`is not a Python literal (${what} at character ${i})`);
   };
+  let depth = 0;
   const value = (): unknown => {
     ws();
     const c = text[i];
     if (c === "{" || c === "(" || c === "[") {
       const close = c === "{" ? "}" : c === "(" ? ")" : "]";
+      // numpy writes a dict holding a tuple: depth 2.
+      if (++depth > MAX_LITERAL_DEPTH) {
+        fail(`nesting deeper than ${MAX_LITERAL_DEPTH}`);
+      }
       i++;
       const items: unknown[] = [];
-      const map: Record<string, unknown> = {};
+      const map: Record<string, unknown> = Object.create(null);
       for (;;) {
         ws();
         if (text[i] === close) {
           i++;
+          depth--;
           return c === "{" ? map : items;
         }
         const v = value();
@@ -305,12 +326,112 @@ export interface NpyFile extends AsyncDisposable {
 }
 
 /**
+ * Reads a `.npy` header from the start of `src`, exactly: afterwards the
+ * source stands at the first data byte (a stream that only seeks forward
+ * works too).
+ *
+ * @param src The bytes (an open file, a zip member).
+ * @param name The file's name, for errors.
+ * @returns The header.
+ * @throws {CorruptFileError} If the header is bad or cut short.
+ * @throws {InvalidInputError} If the element type is not supported.
+ * @example
+ * ```ts
+ * import { readNpyHeader } from "./npy.ts";
+ * const dict = "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }";
+ * const text = dict.padEnd(117, " ") + "\n";
+ * const file = await Deno.makeTempFile();
+ * await Deno.writeFile(file, new Uint8Array([0x93, ...new TextEncoder().encode("NUMPY"), 1, 0, text.length, 0, ...new TextEncoder().encode(text), 1, 0, 0, 0, 2, 0, 0, 0]));
+ * using f = await Deno.open(file);
+ * console.assert((await readNpyHeader(f, file)).dataOffset === 128);
+ * await Deno.remove(file);
+ * ```
+ */
+export async function readNpyHeader(
+  src: ByteSource,
+  name: string,
+): Promise<NpyHeader> {
+  await src.seek(0, Deno.SeekMode.Start);
+  const truncated = (filled: number) =>
+    new CorruptFileError(
+      `Cannot read "${name}" as a .npy file: it ends inside its header (${filled} bytes): the file is truncated; write it again`,
+    );
+  // Magic, version and the header length (2 or 4 bytes) first.
+  let buf = new Uint8Array(12);
+  let filled = await readUpTo(src, buf.subarray(0, 10));
+  if (parseNpyHeader(buf.subarray(0, filled), name) === null && filled < 10) {
+    throw truncated(filled);
+  }
+  const major = buf[6];
+  if (major !== 1) {
+    filled += await readUpTo(src, buf.subarray(10, 12));
+    if (filled < 12) throw truncated(filled);
+  }
+  const view = new DataView(buf.buffer);
+  const headerLen = major === 1
+    ? view.getUint16(8, true)
+    : view.getUint32(8, true);
+  if (headerLen <= MAX_NPY_HEADER_BYTES) {
+    const all = new Uint8Array(filled + headerLen);
+    all.set(buf.subarray(0, filled));
+    buf = all;
+    filled += await readUpTo(src, buf.subarray(filled));
+  }
+  const header = parseNpyHeader(buf.subarray(0, filled), name);
+  if (!header) throw truncated(filled);
+  return header;
+}
+
+async function readUpTo(src: ByteSource, buf: Uint8Array): Promise<number> {
+  let got = 0;
+  while (got < buf.byteLength) {
+    const n = await src.read(buf.subarray(got));
+    if (n === null) break;
+    got += n;
+  }
+  return got;
+}
+
+/**
+ * The header of the `.npy` bytes in `src` (of `size` bytes), checked
+ * against that size.
+ */
+async function checkedHeader(
+  src: ByteSource,
+  size: number,
+  name: string,
+): Promise<NpyHeader> {
+  const header = await readNpyHeader(src, name);
+  const expected = header.dataOffset + header.dataBytes;
+  if (size !== expected) {
+    throw new CorruptFileError(
+      `Cannot read "${name}" as a .npy file: it has ${size} bytes but its header (shape ${
+        quote(header.shape)
+      }, dtype ${quote(header.descr)}) needs ${expected}: the file is ${
+        size < expected ? "truncated" : "followed by extra bytes"
+      }; write it again`,
+    );
+  }
+  return header;
+}
+
+/** Options of {@linkcode openNpy}. */
+export interface OpenNpyOptions {
+  /**
+   * Read through this open file instead of opening `path` (e.g. one opened
+   * with the vault's safe open); it is not closed.
+   */
+  file?: Deno.FsFile;
+}
+
+/**
  * Opens a `.npy` file and reads its header. The file must hold exactly the
  * data the header announces.
  *
  * Needs `--allow-read`.
  *
  * @param path The `.npy` file.
+ * @param options `file`: read through this open file.
  * @returns The open file; close it.
  * @throws {CorruptFileError} If the header is bad, or the data is shorter or
  *   longer than the header announces (the message names the file).
@@ -322,42 +443,18 @@ export interface NpyFile extends AsyncDisposable {
  * console.log(npy.header.dtype, npy.header.shape, npy.header.fortranOrder);
  * ```
  */
-export async function openNpy(path: string): Promise<NpyFile> {
-  const file = await Deno.open(path, { read: true });
+export async function openNpy(
+  path: string,
+  options: OpenNpyOptions = {},
+): Promise<NpyFile> {
+  const file = options.file ?? await Deno.open(path, { read: true });
+  const owned = options.file === undefined;
   try {
-    let buf = new Uint8Array(4096);
-    let filled = 0;
-    let header: NpyHeader | null = null;
-    for (;;) {
-      const n = await file.read(buf.subarray(filled));
-      if (n !== null) filled += n;
-      header = parseNpyHeader(buf.subarray(0, filled), path);
-      if (header) break;
-      if (n === null) {
-        throw new CorruptFileError(
-          `Cannot read "${path}" as a .npy file: it ends inside its header (${filled} bytes): the file is truncated; write it again`,
-        );
-      }
-      if (filled === buf.byteLength) {
-        const bigger = new Uint8Array(buf.byteLength * 4);
-        bigger.set(buf);
-        buf = bigger;
-      }
-    }
     const { size } = await file.stat();
-    const expected = header.dataOffset + header.dataBytes;
-    if (size !== expected) {
-      throw new CorruptFileError(
-        `Cannot read "${path}" as a .npy file: it has ${size} bytes but its header (shape ${
-          JSON.stringify(header.shape)
-        }, dtype "${header.descr}") needs ${expected}: the file is ${
-          size < expected ? "truncated" : "followed by extra bytes"
-        }; write it again`,
-      );
-    }
-    return new OpenNpy(path, header, file);
+    const header = await checkedHeader(file, size, path);
+    return new OpenNpy(path, header, file, owned);
   } catch (e) {
-    file.close();
+    if (owned) file.close();
     throw e;
   }
 }
@@ -365,12 +462,15 @@ export async function openNpy(path: string): Promise<NpyFile> {
 class OpenNpy implements NpyFile {
   #file: Deno.FsFile;
   #closed = false;
+  #owned: boolean;
   constructor(
     readonly path: string,
     readonly header: NpyHeader,
     file: Deno.FsFile,
+    owned: boolean,
   ) {
     this.#file = file;
+    this.#owned = owned;
   }
 
   get file(): Deno.FsFile {
@@ -405,7 +505,7 @@ class OpenNpy implements NpyFile {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#file.close();
+    if (this.#owned) this.#file.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -456,14 +556,50 @@ class OpenNpy implements NpyFile {
 export async function adoptNpy(
   npyPath: string,
   zarrPath: string,
+  options: AdoptOptions & OpenNpyOptions = {},
+): Promise<AdoptedTensor & { header: NpyHeader }> {
+  await using npy = await openNpy(npyPath, options) as OpenNpy;
+  return await adoptBody(npy.file, npy.header, npyPath, zarrPath, options);
+}
+
+/**
+ * Adopts the `.npy` bytes of `src` (`size` bytes: a member of a `.npz`)
+ * into a new Zarr v3 array at `zarrPath`, as {@linkcode adoptNpy} does.
+ * `src` may seek forward only.
+ *
+ * @param src The bytes.
+ * @param size How many bytes `src` holds.
+ * @param name Its name, for errors (e.g. `run.npz` member `w.npy`).
+ * @param zarrPath The array folder to create.
+ * @param options Compression, level, read size and attributes.
+ * @returns The Zarr array's info, the source's dtype, order and header.
+ * @example
+ * ```ts ignore
+ * const a = await adoptNpySource(member, member.size, "run.npz/w.npy", "w.zarr");
+ * ```
+ */
+export async function adoptNpySource(
+  src: ByteSource,
+  size: number,
+  name: string,
+  zarrPath: string,
   options: AdoptOptions = {},
 ): Promise<AdoptedTensor & { header: NpyHeader }> {
-  await using npy = await openNpy(npyPath) as OpenNpy;
-  const h = npy.header;
+  const header = await checkedHeader(src, size, name);
+  return await adoptBody(src, header, name, zarrPath, options);
+}
+
+async function adoptBody(
+  src: ByteSource,
+  h: NpyHeader,
+  name: string,
+  zarrPath: string,
+  options: AdoptOptions,
+): Promise<AdoptedTensor & { header: NpyHeader }> {
   const adopted = await adoptRaw(
-    npy.file,
+    src,
     {
-      path: npyPath,
+      path: name,
       offset: h.dataOffset,
       dtype: h.dtype,
       shape: h.shape,
