@@ -1,0 +1,391 @@
+/**
+ * Checkpoints and array files left in SPECIMEN_OUTPUTS: a `.safetensors` or
+ * `.npz` comes back as the file that was saved (byte for byte, its SHA-256
+ * recorded) and its tensors as Zarr arrays under their own names; the
+ * README's numpy-only recipe loads the kept file. Files written by real
+ * tools: transformers' `model.safetensors` (tests/testdata/interop), numpy's
+ * `savez`/`savez_compressed`.
+ */
+import { join } from "../lib/_deps.ts";
+import { adoptOutputs, AdoptOutputsError } from "../lib/run/adopt_outputs.ts";
+import { readManifest } from "../lib/specimen/manifest.ts";
+import { SpecimenStorage } from "../lib/run/storage.ts";
+import { sealSpecimen } from "../lib/specimen/seal.ts";
+import { verifySpecimen } from "../lib/specimen/verify.ts";
+import {
+  assert,
+  assertEquals,
+  newStorage,
+  tempDir,
+  tempVault,
+  webSha256,
+} from "./utils.ts";
+import { hasNumpy, NO_NUMPY, runPython } from "./_python.ts";
+
+const numpy = await hasNumpy();
+if (!numpy) console.warn(`adopt_checkpoints_test: ${NO_NUMPY}`);
+
+const ROOT = join(import.meta.dirname!, "..");
+const HF_MODEL = join(
+  import.meta.dirname!,
+  "testdata/interop/trackers2/hf/tiny-gpt2-nan/model.safetensors",
+);
+
+/** The README's recipe, run on the file named by argv[1]. */
+async function readmeRecipe(): Promise<string> {
+  const readme = await Deno.readTextFile(join(ROOT, "README.md"));
+  const at = readme.indexOf("### Getting a checkpoint back");
+  assert(at >= 0, "README has the checkpoint section");
+  const m = /```python\n([\s\S]*?)```/.exec(readme.slice(at));
+  assert(m, "the section has a Python block");
+  const example = '"specimens/my_run/strata/files/model.safetensors"';
+  assert(m[1].includes(example), "the recipe names the predictable path");
+  return "import sys\n" + m[1].replace(example, "sys.argv[1]");
+}
+
+/**
+ * Loads the kept file with the README recipe and prints, per tensor, its
+ * dtype, shape and values as hex (raw little-endian bytes): compared with
+ * what the writer saved.
+ */
+const PRINT = `
+print(json.dumps({k: [str(v.dtype), list(v.shape), v.astype(v.dtype.newbyteorder('<')).tobytes().hex()] for k, v in state.items()}))
+`;
+
+/**
+ * A .safetensors written by numpy (the format is an 8-byte length, a JSON
+ * header and raw bytes), with dtypes, a 0-d, an empty tensor and metadata
+ * whose keys are hostile; prints the same summary of what it wrote.
+ */
+const WRITE_SAFETENSORS = `
+import json, struct, sys, numpy as np
+rng = np.random.default_rng(3)
+tensors = {
+  '0.weight': rng.standard_normal((5, 4)).astype('<f4'),
+  '0.bias': np.arange(5, dtype='<f8') / 3,
+  'emb.half': rng.standard_normal((3, 2)).astype('<f2'),
+  'steps': np.array(2**62 + 7, dtype='<i8'),
+  'mask': np.array([True, False, True]),
+  'ids': np.arange(6, dtype='u1').reshape(2, 3),
+  'empty': np.zeros((0, 3), dtype='<i4'),
+}
+kinds = {'float32': 'F32', 'float64': 'F64', 'float16': 'F16', 'int64': 'I64', 'bool': 'BOOL', 'uint8': 'U8', 'int32': 'I32'}
+header, data = {'__metadata__': {'format': 'pt', '__proto__': 'x', 'note': 'é ✓'}}, b''
+for name, arr in tensors.items():
+    raw = arr.tobytes()
+    header[name] = {'dtype': kinds[str(arr.dtype)], 'shape': list(arr.shape), 'data_offsets': [len(data), len(data) + len(raw)]}
+    data += raw
+text = json.dumps(header).encode(); text += b' ' * (-len(text) % 8)
+open(sys.argv[1], 'wb').write(struct.pack('<Q', len(text)) + text + data)
+print(json.dumps({k: [str(v.dtype), list(v.shape), v.tobytes().hex()] for k, v in tensors.items()}))
+`;
+
+Deno.test({
+  name:
+    "a .safetensors left in SPECIMEN_OUTPUTS comes back byte for byte and loads with the README recipe",
+  ignore: !numpy,
+  async fn(t) {
+    await using vault = await tempVault();
+    await using tmp = await tempDir();
+    const out = join(tmp.path, "out");
+    await Deno.mkdir(join(out, "ckpt"), { recursive: true });
+    await Deno.copyFile(HF_MODEL, join(out, "model.safetensors"));
+    const written = JSON.parse(
+      await runPython(WRITE_SAFETENSORS, join(out, "ckpt/last.safetensors")),
+    );
+    const storage = await newStorage(vault.path);
+    const report = await adoptOutputs(storage, out);
+    const a = storage.artifacts;
+    const recipe = await readmeRecipe();
+
+    await t.step("the transformers checkpoint is kept as saved", async () => {
+      assertEquals(a.model.format, "file");
+      assertEquals(a.model.path, "strata/files/model.safetensors");
+      const saved = await Deno.readFile(HF_MODEL);
+      const kept = await Deno.readFile(join(storage.dir, a.model.path));
+      assertEquals(kept, saved);
+      assertEquals(a.model.sha256, await webSha256(saved));
+      assertEquals(a.model.bytes, saved.length);
+      assertEquals(a.model.safetensors_metadata, [["format", "pt"]]);
+    });
+
+    await t.step(
+      "the README recipe loads it: every tensor under its own name",
+      async () => {
+        const got = JSON.parse(
+          await runPython(
+            recipe + PRINT,
+            join(storage.dir, "strata/files/model.safetensors"),
+          ),
+        );
+        assertEquals(Object.keys(got).length, 16);
+        assertEquals(got["transformer.wte.weight"].slice(0, 2), [
+          "float32",
+          [50, 16],
+        ]);
+        // The arrays hold the same values as the kept file.
+        const arrays = a.model.arrays as { name: string; artifact: string }[];
+        assertEquals(arrays.length, 16);
+        for (const { name, artifact } of arrays) {
+          const { data } = await storage.readTensor(artifact);
+          const hex = Array.from(
+            new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+          ).map((b) => b.toString(16).padStart(2, "0")).join("");
+          assertEquals(hex, got[name][2], name);
+          assertEquals(a[artifact].source_tensor, name);
+        }
+      },
+    );
+
+    await t.step(
+      "a numpy-written file with seven dtypes, 0-d, empty and hostile metadata keys",
+      async () => {
+        const kept = a.ckpt__last;
+        assertEquals(kept.path, "strata/files/ckpt__last.safetensors");
+        const got = JSON.parse(
+          await runPython(recipe + PRINT, join(storage.dir, kept.path)),
+        );
+        assertEquals(got, written);
+        assertEquals(
+          kept.sha256,
+          await webSha256(
+            await Deno.readFile(join(out, "ckpt/last.safetensors")),
+          ),
+        );
+        assertEquals(kept.safetensors_metadata, [
+          ["format", "pt"],
+          ["__proto__", "x"],
+          ["note", "é ✓"],
+        ]);
+        assertEquals(a.ckpt__last__0_weight.source_tensor, "0.weight");
+        assertEquals(
+          report.renamed["ckpt/last.safetensors#0.weight"],
+          "ckpt__last__0_weight",
+        );
+        const attrs = JSON.parse(
+          await Deno.readTextFile(
+            join(storage.strata, "ckpt__last__steps.zarr/zarr.json"),
+          ),
+        ).attributes;
+        assertEquals(attrs.source_tensor, "steps");
+        assertEquals(attrs.source_file, "ckpt/last.safetensors");
+        assertEquals(attrs.source_artifact, "ckpt__last");
+        assertEquals(Object.keys(attrs.source_metadata), [
+          "format",
+          "__proto__",
+          "note",
+        ]);
+        const steps = await storage.readTensor("ckpt__last__steps");
+        assertEquals(steps.shape, []);
+        assertEquals(steps.data[0], 2n ** 62n + 7n);
+        assertEquals((await storage.readTensor("ckpt__last__empty")).shape, [
+          0,
+          3,
+        ]);
+      },
+    );
+
+    await t.step(
+      "the manifest still reads (hostile keys stored as pairs), seals and verifies",
+      async () => {
+        const m = await readManifest(storage.dir);
+        assertEquals(m.artifacts.ckpt__last.format, "file");
+        await sealSpecimen(storage.dir);
+        assertEquals((await verifySpecimen(storage.dir)).state, "ok");
+        const sealed = await SpecimenStorage.open(storage.dir);
+        assert(
+          Object.keys(sealed.manifest.seal!.files).includes(
+            "strata/files/model.safetensors",
+          ),
+        );
+      },
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "a .safetensors over splitMaxBytes is kept as the file alone, and says so",
+  ignore: !numpy,
+  async fn() {
+    await using vault = await tempVault();
+    await using tmp = await tempDir();
+    await Deno.copyFile(HF_MODEL, join(tmp.path, "big.safetensors"));
+    await runPython(WRITE_SAFETENSORS, join(tmp.path, "small.safetensors"));
+    const storage = await newStorage(vault.path);
+    const report = await adoptOutputs(storage, tmp.path, {
+      splitMaxBytes: 10_000, // the HF file has 18,928 bytes; small has fewer
+    });
+    const a = storage.artifacts;
+    assertEquals(report.refused, []);
+    assertEquals(a.big.format, "file");
+    assert(String(a.big.unsplit).includes("10000"), String(a.big.unsplit));
+    assertEquals(a.big.arrays, []);
+    assertEquals(a.big.safetensors_metadata, [["format", "pt"]]);
+    assertEquals(
+      Object.keys(a).filter((n) => n.startsWith("big__")),
+      [],
+    );
+    assertEquals(a.small__0_weight.format, "zarr");
+    // 0 never splits.
+    const other = await newStorage(vault.path, "s2");
+    await adoptOutputs(other, tmp.path, { splitMaxBytes: 0 });
+    assertEquals(Object.keys(other.artifacts).sort(), ["big", "small"]);
+  },
+});
+
+/**
+ * .npz files written by numpy: savez (stored) and savez_compressed
+ * (deflate), with a 0-d, bool, big-endian, Fortran-order, float16 and an
+ * empty member; prints each member's dtype, shape and C-order
+ * little-endian bytes.
+ */
+const WRITE_NPZ = `
+import json, os, sys, numpy as np
+out = sys.argv[1]
+rng = np.random.default_rng(11)
+arrays = {
+  'w': rng.standard_normal((40, 30)).astype('<f4'),
+  'scalar': np.float64(2.5),
+  'flags': np.array([[True, False], [False, True]]),
+  'big_endian': np.arange(12, dtype='>i4').reshape(3, 4),
+  'fortran': np.asfortranarray(np.arange(24, dtype='<i2').reshape(2, 3, 4)),
+  'half': rng.standard_normal(7).astype('<f2'),
+  'empty': np.zeros((0, 5), dtype='<f8'),
+}
+np.savez(os.path.join(out, 'stored.npz'), **arrays)
+np.savez_compressed(os.path.join(out, 'deflated.npz'), rng.standard_normal((300, 200)), **arrays)
+def summary(a):
+    a = np.array(a, order='C')
+    return [str(a.dtype.newbyteorder('=')), list(a.shape), a.astype(a.dtype.newbyteorder('<')).tobytes().hex()]
+print(json.dumps({k: summary(v) for k, v in np.load(os.path.join(out, 'deflated.npz')).items()}))
+`;
+
+Deno.test({
+  name:
+    ".npz files from numpy.savez and savez_compressed become one array per member and are kept as saved",
+  ignore: !numpy,
+  async fn(t) {
+    await using vault = await tempVault();
+    await using tmp = await tempDir();
+    const expected = JSON.parse(await runPython(WRITE_NPZ, tmp.path));
+    const storage = await newStorage(vault.path);
+    const report = await adoptOutputs(storage, tmp.path);
+    const a = storage.artifacts;
+    assertEquals(report.refused, []);
+
+    for (const file of ["stored", "deflated"]) {
+      await t.step(
+        `${file}.npz: every member equals numpy.load's`,
+        async () => {
+          const members = Object.keys(expected).filter((k) =>
+            file === "deflated" || k !== "arr_0"
+          );
+          for (const member of members) {
+            const name = `${file}__${member}`;
+            const [dtype, shape, hex] = expected[member];
+            const { data } = await storage.readTensor(name);
+            assertEquals(a[name].shape, shape, name);
+            const want = dtype === "bool" ? "bool" : dtype;
+            assertEquals(a[name].dtype, want, name);
+            const got = Array.from(
+              new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+            ).map((b) => b.toString(16).padStart(2, "0")).join("");
+            assertEquals(got, hex, name);
+            assertEquals(a[name].source_tensor, member);
+            assertEquals(a[name].source_artifact, file);
+          }
+          const kept = a[file];
+          assertEquals(kept.path, `strata/files/${file}.npz`);
+          const saved = await Deno.readFile(join(tmp.path, `${file}.npz`));
+          assertEquals(
+            await Deno.readFile(join(storage.dir, kept.path)),
+            saved,
+          );
+          assertEquals(kept.sha256, await webSha256(saved));
+          assertEquals(
+            (kept.arrays as { name: string }[]).map((x) => x.name).sort(),
+            members.sort(),
+          );
+        },
+      );
+    }
+
+    await t.step("the kept .npz loads with numpy.load", async () => {
+      const out = await runPython(
+        "import sys, numpy as np; d = np.load(sys.argv[1]); print(sorted(d.keys()), float(d['scalar']))",
+        join(storage.dir, "strata/files/deflated.npz"),
+      );
+      assert(out.includes("'arr_0'") && out.includes("2.5"), out);
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "a bad .npz is refused whole, naming the member: an object array, a bad CRC, not a zip",
+  ignore: !numpy,
+  async fn(t) {
+    await using vault = await tempVault();
+    await using tmp = await tempDir();
+    await runPython(
+      `
+import os, sys, zipfile, numpy as np
+out = sys.argv[1]
+np.savez(os.path.join(out, 'objects.npz'), ok=np.arange(3), labels=np.array(['a', 1, None], dtype=object))
+np.savez(os.path.join(out, 'crc.npz'), x=np.arange(1000, dtype='<i8'))
+b = bytearray(open(os.path.join(out, 'crc.npz'), 'rb').read())
+i = b.index(np.arange(1000, dtype='<i8')[500:501].tobytes())
+b[i] ^= 0xff
+open(os.path.join(out, 'crc.npz'), 'wb').write(bytes(b))
+open(os.path.join(out, 'notzip.npz'), 'wb').write(b'PK not really a zip file' * 3)
+np.savez(os.path.join(out, 'complex.npz'), c=np.array([1 + 2j]))
+with zipfile.ZipFile(os.path.join(out, 'extra.npz'), 'w') as z:
+    z.writestr('readme.txt', 'hello')
+    with z.open('v.npy', 'w') as f:
+        np.lib.format.write_array(f, np.arange(4, dtype='<i4'))
+`,
+      tmp.path,
+    );
+    const storage = await newStorage(vault.path);
+    let error: AdoptOutputsError | undefined;
+    try {
+      await adoptOutputs(storage, tmp.path);
+    } catch (e) {
+      error = e as AdoptOutputsError;
+    }
+    assert(error instanceof AdoptOutputsError);
+    const why = Object.fromEntries(
+      error.report.refused.map((r) => [r.file, r.reason]),
+    );
+    const a = storage.artifacts;
+
+    await t.step(
+      "an object array: refused unread, nothing of the file adopted",
+      () => {
+        assert(/labels\.npy/.test(why["objects.npz"]), why["objects.npz"]);
+        assert(/object array/.test(why["objects.npz"]), why["objects.npz"]);
+        assertEquals(
+          Object.keys(a).filter((n) => n.startsWith("objects")),
+          [],
+        );
+      },
+    );
+    await t.step("a flipped byte: the CRC-32 check refuses it", () => {
+      assert(/CRC-32/.test(why["crc.npz"]), why["crc.npz"]);
+      assertEquals(Object.keys(a).filter((n) => n.startsWith("crc")), []);
+    });
+    await t.step("not a zip, and a complex dtype", () => {
+      assert(/not a readable zip/.test(why["notzip.npz"]), why["notzip.npz"]);
+      assert(/"<c16"/.test(why["complex.npz"]), why["complex.npz"]);
+    });
+    await t.step(
+      "a member that is not .npy is listed, the rest adopted",
+      () => {
+        assertEquals(a.extra.members_not_arrays, ["readme.txt"]);
+        assertEquals(a.extra__v.shape, [4]);
+      },
+    );
+    assertEquals(error.report.refused.length, 4);
+  },
+});
