@@ -48,6 +48,7 @@ export {
   zstdDecompressSync,
 } from "node:zlib";
 export { Readable as NodeReadable } from "node:stream";
+export { Buffer as NodeBuffer } from "node:buffer";
 
 /** Converts a `file:` URL to a path; a path is returned as it is. */
 export function fromFileUrl(url: string | URL): string {

@@ -7,5 +7,4 @@
  *
  * @module
  */
-// deno-lint-ignore no-import-prefix -- a deps module: npm packages by full specifiers
 export { unzipRaw, type ZipEntry } from "npm:unzipit@2.0.0";

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { createHash, join, mime, statfsSync } from "../_deps.ts";
+import { createHash, join, mime, NodeBuffer, statfsSync } from "../_deps.ts";
 import { openVaultFile, placeFile, tempPathFor, writeAll } from "../_fs.ts";
 import { formatBytes, ProgressLine } from "../cli/progress.ts";
 import { InvalidInputError, UnsafeFileError } from "../errors.ts";
@@ -30,6 +30,8 @@ export const DEFAULT_SPLIT_MAX_BYTES = 4 * 2 ** 30;
 const DISK_MARGIN = 256 * 2 ** 20;
 /** Files at least this large report progress while copied. */
 const PROGRESS_FROM = 64 * 2 ** 20;
+/** Files at least this large are named in a log (stderr not a terminal). */
+const LOG_FROM = 2 ** 30;
 
 /** An output file open for adoption, and its size. */
 export interface Opened extends Disposable {
@@ -162,10 +164,14 @@ export async function copyOpened(
         if (n === null) break;
         const chunk = buf.subarray(0, n);
         onChunk?.(chunk);
-        await writeAll(out, chunk);
+        // A run of zeros is skipped, not written: a sparse file's copy stays
+        // sparse (a 10 GB `truncate -s` file takes no disk) and reads the same.
+        if (allZero(chunk)) await out.seek(n, Deno.SeekMode.Current);
+        else await writeAll(out, chunk);
         bytes += n;
         report?.(bytes);
       }
+      await out.truncate(bytes);
     }
     await placeFile(tmp, dest, true);
   } catch (e) {
@@ -175,6 +181,13 @@ export async function copyOpened(
     report?.(-1);
   }
   return bytes;
+}
+
+const ZEROS = new Uint8Array(1 << 20);
+
+/** Whether every byte of `chunk` (at most 1 MiB) is 0: a native compare. */
+function allZero(chunk: Uint8Array): boolean {
+  return NodeBuffer.compare(chunk, ZEROS.subarray(0, chunk.byteLength)) === 0;
 }
 
 /** A progress reporter for a large file (-1: done), or undefined. */
@@ -195,6 +208,12 @@ function progress(
     };
   }
   const line = new ProgressLine();
+  if (!Deno.stderr.isTerminal() && total >= LOG_FROM) {
+    // No progress line in a log: one line saying what takes the time.
+    console.error(
+      `adopting ${file} (${formatBytes(total)}): copying and hashing it`,
+    );
+  }
   const start = performance.now();
   return (done) => {
     if (done < 0) return line.clear();

@@ -32,10 +32,61 @@ export interface RowSink {
 
 type Kind = "number" | "string" | "boolean";
 
-/** What the first pass learnt: each column's kind, and the row count. */
+/**
+ * What the first pass learnt: each column's kind, and the row count. A
+ * number column whose every value is a whole number is INT64 (the native
+ * logger's rule); one holding a whole number beyond 2^53 is logged as
+ * bigints, exactly. A column mixing such a number with fractions cannot be
+ * exact: it is DOUBLE and named in `rounded`.
+ */
 export interface TablePlan {
   kinds: Map<string, Kind>;
   rows: number;
+  /** Number columns holding a value that is not a whole number. */
+  fractions: Set<string>;
+  /** Number columns holding a whole number beyond 2^53. */
+  wide: Set<string>;
+  /** Columns whose values are rounded (DOUBLE): recorded as `rounded_columns`. */
+  rounded: Set<string>;
+}
+
+function newPlan(): TablePlan {
+  return {
+    kinds: new Map(),
+    rows: 0,
+    fractions: new Set(),
+    wide: new Set(),
+    rounded: new Set(),
+  };
+}
+
+/** Settles `rounded`: wide columns that also hold fractions. */
+function settle(plan: TablePlan): TablePlan {
+  for (const c of plan.wide) {
+    if (plan.fractions.has(c) && plan.kinds.get(c) === "number") {
+      plan.rounded.add(c);
+    }
+  }
+  return plan;
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * A CSV cell: as the CSV importer reads it (`csvCell`), but a whole number
+ * beyond 2^53 that fits 64 bits as a bigint, exact.
+ */
+function cellValue(text: string): number | bigint | string | null {
+  const v = csvCell(text);
+  if (typeof v === "number" && !Number.isSafeInteger(v)) {
+    const t = text.trim();
+    if (/^[+-]?\d+$/.test(t)) {
+      const b = BigInt(t);
+      if (b >= INT64_MIN && b <= INT64_MAX) return b;
+    }
+  }
+  return v;
 }
 
 /**
@@ -65,22 +116,34 @@ function checkKey(seen: Map<string, string>, key: string, file: string): void {
 
 function kindOf(v: unknown): Kind | null {
   if (v === null || v === undefined) return null;
-  if (typeof v === "number") return "number";
+  if (typeof v === "number" || typeof v === "bigint") return "number";
   if (typeof v === "boolean") return "boolean";
   return "string";
 }
 
-function merge(kinds: Map<string, Kind>, key: string, v: unknown): void {
+function merge(plan: TablePlan, key: string, v: unknown): void {
   const k = kindOf(v);
   if (k === null) return;
+  const { kinds } = plan;
   const prev = kinds.get(key);
   if (prev === undefined) kinds.set(key, k);
   else if (prev !== k) kinds.set(key, "string");
+  if (typeof v === "bigint") plan.wide.add(key);
+  else if (typeof v === "number") {
+    if (!Number.isInteger(v)) plan.fractions.add(key);
+    // A JSON number already rounded by the reader: say so.
+    else if (!Number.isSafeInteger(v)) plan.rounded.add(key);
+  }
 }
 
 /** A value as its column's kind: a mixed column holds text. */
-function asKind(v: unknown, kind: Kind | undefined): LogValue {
+function asKind(plan: TablePlan, key: string, v: unknown): LogValue {
+  const kind = plan.kinds.get(key);
   if (v === null || v === undefined || kind === undefined) return null;
+  if (kind === "number" && plan.wide.has(key)) {
+    // Exact bigints, unless the column also holds fractions (rounded).
+    return plan.fractions.has(key) ? Number(v) : BigInt(v as number | bigint);
+  }
   if (kind === "string") {
     return typeof v === "string"
       ? v
@@ -125,9 +188,8 @@ export async function planCsv(
   open: Reopen,
   file: string,
 ): Promise<TablePlan> {
-  const kinds = new Map<string, Kind>();
+  const plan = newPlan();
   let header: string[] | undefined;
-  let rows = 0;
   for await (const rec of csvRecords(open, file)) {
     if (!header) {
       header = rec;
@@ -137,18 +199,18 @@ export async function planCsv(
     }
     let any = false;
     rec.forEach((text, c) => {
-      const v = csvCell(text);
+      const v = cellValue(text);
       if (v !== null) any = true;
-      merge(kinds, header![c], v);
+      merge(plan, header![c], v);
     });
-    if (any) rows++;
+    if (any) plan.rows++;
   }
   if (!header) {
     throw new CorruptFileError(
       `Cannot adopt "${file}" as a table: it is empty (no header line)`,
     );
   }
-  return { kinds, rows };
+  return settle(plan);
 }
 
 /** Second pass: logs every row of the CSV file into `sink`. */
@@ -167,7 +229,7 @@ export async function logCsv(
     const row: Record<string, LogValue> = {};
     let any = false;
     rec.forEach((text, c) => {
-      const v = asKind(csvCell(text), plan.kinds.get(header![c]));
+      const v = asKind(plan, header![c], cellValue(text));
       if (v !== null) any = true;
       row[header![c]] = v;
     });
@@ -201,19 +263,18 @@ export async function planJsonl(
   open: Reopen,
   file: string,
 ): Promise<TablePlan> {
-  const kinds = new Map<string, Kind>();
+  const plan = newPlan();
   const seen = new Map<string, string>();
-  let rows = 0;
   for await (const obj of jsonlObjects(open, file)) {
     let any = false;
     for (const [k, v] of Object.entries(obj)) {
       if (seen.get(k.toLowerCase()) !== k) checkKey(seen, k, file);
       if (v !== null) any = true;
-      merge(kinds, k, v);
+      merge(plan, k, v);
     }
-    if (any) rows++;
+    if (any) plan.rows++;
   }
-  return { kinds, rows };
+  return settle(plan);
 }
 
 /** Second pass: logs every object of the JSON Lines file into `sink`. */
@@ -227,7 +288,7 @@ export async function logJsonl(
     const row: Record<string, LogValue> = {};
     let any = false;
     for (const [k, v] of Object.entries(obj)) {
-      const value = asKind(v, plan.kinds.get(k));
+      const value = asKind(plan, k, v);
       if (value !== null) any = true;
       row[k] = value;
     }

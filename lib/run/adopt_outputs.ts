@@ -279,42 +279,62 @@ async function walk(
   entries.sort((a, b) => a.name < b.name ? -1 : 1);
   for (const e of entries) {
     const path = rel ? `${rel}/${e.name}` : e.name;
-    const abs = join(root, path);
-    if (e.isSymlink) {
-      const to = await Deno.readLink(abs).catch(() => "?");
+    try {
+      await walkEntry(root, path, e, found, report);
+    } catch (err) {
+      // Removed or renamed since the listing (a process still writing).
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
       report.refused.push({
         file: path,
         reason:
-          `it is a symbolic link (to ${to}); links are never followed: write the file itself into SPECIMEN_OUTPUTS`,
-      });
-    } else if (e.isDirectory) {
-      await walk(root, path, found, report);
-    } else if (e.isFile) {
-      const { natural, ext } = naturalName(path);
-      const f: Found = {
-        rel: path,
-        abs,
-        kind: KINDS[ext] ?? "file",
-        natural,
-        ext,
-      };
-      await identify(f);
-      found.push(f);
-    } else {
-      const info = await Deno.lstat(abs);
-      const kind = info.isFifo
-        ? "a FIFO (named pipe)"
-        : info.isSocket
-        ? "a socket"
-        : info.isCharDevice || info.isBlockDevice
-        ? "a device"
-        : "not a regular file";
-      report.refused.push({
-        file: path,
-        reason:
-          `it is ${kind}, not a regular file; it is not read (reading could wait forever): write a regular file instead`,
+          `it was removed or renamed while being adopted (does a process the run started still write to SPECIMEN_OUTPUTS?): let every process finish before the run ends`,
       });
     }
+  }
+}
+
+async function walkEntry(
+  root: string,
+  path: string,
+  e: Deno.DirEntry,
+  found: Found[],
+  report: AdoptReport,
+): Promise<void> {
+  const abs = join(root, path);
+  if (e.isSymlink) {
+    const to = await Deno.readLink(abs).catch(() => "?");
+    report.refused.push({
+      file: path,
+      reason:
+        `it is a symbolic link (to ${to}); links are never followed: write the file itself into SPECIMEN_OUTPUTS`,
+    });
+  } else if (e.isDirectory) {
+    await walk(root, path, found, report);
+  } else if (e.isFile) {
+    const { natural, ext } = naturalName(path);
+    const f: Found = {
+      rel: path,
+      abs,
+      kind: KINDS[ext] ?? "file",
+      natural,
+      ext,
+    };
+    await identify(f);
+    found.push(f);
+  } else {
+    const info = await Deno.lstat(abs);
+    const kind = info.isFifo
+      ? "a FIFO (named pipe)"
+      : info.isSocket
+      ? "a socket"
+      : info.isCharDevice || info.isBlockDevice
+      ? "a device"
+      : "not a regular file";
+    report.refused.push({
+      file: path,
+      reason:
+        `it is ${kind}, not a regular file; it is not read (reading could wait forever): write a regular file instead`,
+    });
   }
 }
 
@@ -387,6 +407,10 @@ async function adoptTable(
       throw new NotFoundError(`"${f.rel}" gave no rows to log`);
     }
     const { path: _p, format: _f, ...fields } = captured;
-    return { ...fields, source: f.rel };
+    return {
+      ...fields,
+      source: f.rel,
+      ...(plan.rounded.size ? { rounded_columns: [...plan.rounded] } : {}),
+    };
   });
 }
