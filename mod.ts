@@ -250,3 +250,8 @@ export {
   VaultQuery,
   type VaultQueryOptions,
 } from "./lib/query/vault_query.ts";
+export {
+  type AdoptProgress,
+  DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_SPLIT_MAX_BYTES,
+} from "./lib/run/adopt_outputs.ts";

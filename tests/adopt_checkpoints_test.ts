@@ -16,11 +16,12 @@ import {
   assert,
   assertEquals,
   newStorage,
+  runTask,
   tempDir,
   tempVault,
   webSha256,
 } from "./utils.ts";
-import { hasNumpy, NO_NUMPY, runPython } from "./_python.ts";
+import { hasNumpy, NO_NUMPY, PYTHON, runPython } from "./_python.ts";
 
 const numpy = await hasNumpy();
 if (!numpy) console.warn(`adopt_checkpoints_test: ${NO_NUMPY}`);
@@ -387,5 +388,69 @@ with zipfile.ZipFile(os.path.join(out, 'extra.npz'), 'w') as z:
       },
     );
     assertEquals(error.report.refused.length, 4);
+  },
+});
+
+/** A training script: metrics, a checkpoint, an .npz and a .pt it saves. */
+const TRAIN = `
+import json, os, struct, numpy as np
+out = os.environ["SPECIMEN_OUTPUTS"]
+rng = np.random.default_rng(5)
+state = {"0.weight": rng.standard_normal((8, 4)).astype("<f4"), "0.bias": np.zeros(8, dtype="<f4")}
+with open(os.environ["SPECIMEN_METRICS"], "a") as m:
+    for step in range(3):
+        m.write(json.dumps({"step": step, "loss": 1 / (step + 1)}) + "\\n")
+header, data = {"__metadata__": {"format": "pt"}}, b""
+for name, arr in state.items():
+    raw = arr.tobytes()
+    header[name] = {"dtype": "F32", "shape": list(arr.shape), "data_offsets": [len(data), len(data) + len(raw)]}
+    data += raw
+text = json.dumps(header).encode()
+open(os.path.join(out, "model.safetensors"), "wb").write(struct.pack("<Q", len(text)) + text + data)
+np.savez_compressed(os.path.join(out, "activations.npz"), h=rng.standard_normal((16, 8)))
+open(os.path.join(out, "optimizer.pt"), "wb").write(b"\\x80\\x04opaque pickle")
+print(json.dumps({k: [str(v.dtype), list(v.shape), v.tobytes().hex()] for k, v in state.items()}))
+`;
+
+Deno.test({
+  name:
+    "a checkpoint a training script saves through storage.exec is found with the README's query and loads with its recipe",
+  ignore: !numpy,
+  async fn() {
+    await using vault = await tempVault();
+    const storage = await newStorage(vault.path, "my_run");
+    const r = await storage.exec([PYTHON, "-c", TRAIN], { echo: false });
+    assertEquals(r.code, 0);
+    const state = JSON.parse(
+      await Deno.readTextFile(join(storage.dir, r.stdout)),
+    );
+    const a = storage.artifacts;
+    assertEquals(a.optimizer.path, "strata/files/optimizer.pt");
+    assertEquals(a.optimizer.media_type, "application/octet-stream");
+    assertEquals(a.activations__h.shape, [16, 8]);
+    await sealSpecimen(storage.dir);
+    const index = await runTask("index", ["--vault", vault.path]);
+    assertEquals(index.code, 0, index.stderr);
+    const readme = await Deno.readTextFile(join(ROOT, "README.md"));
+    const sql = /deno task query "(SELECT artifacts[^"]*)"/.exec(readme)?.[1];
+    assert(sql, "the README names the query");
+    const q = await runTask("query", [
+      "--vault",
+      vault.path,
+      "--local",
+      "--format",
+      "csv",
+      sql,
+    ]);
+    assertEquals(q.code, 0, q.stderr);
+    const path = q.stdout.trim().split("\n").at(-1)!;
+    assertEquals(path, "strata/files/model.safetensors");
+    const got = JSON.parse(
+      await runPython(
+        (await readmeRecipe()) + PRINT,
+        join(vault.specimens, "my_run", path),
+      ),
+    );
+    assertEquals(got, state);
   },
 });

@@ -60,7 +60,10 @@ export {
   type AdoptOutputsOptions,
   type AdoptReport,
   type AdoptTarget,
+  type AdoptProgress,
   type ArtifactPlacement,
+  DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_SPLIT_MAX_BYTES,
   FILES_DIR,
   mediaType,
 } from "./adopt_outputs.ts";
