@@ -205,12 +205,19 @@ Deno.test("hostile headers give short messages, whatever they hold", async (t) =
     "long_meta.safetensors": safetensors({
       __metadata__: { ["m".repeat(50000)]: 5 },
     }),
+    "proto_dtype.safetensors": safetensors({
+      t: { dtype: "constructor", shape: [1], data_offsets: [0, 4] },
+    }, new Uint8Array(4)),
   };
   for (const [name, bytes] of Object.entries(files)) {
     await Deno.writeFile(join(tmp.path, name), bytes);
   }
   const storage = await newStorage(vault.path);
   const why = await adoptAll(storage, tmp.path);
+  assert(
+    /dtype "constructor", not supported/.test(why["proto_dtype.safetensors"]),
+    why["proto_dtype.safetensors"],
+  );
   for (const name of Object.keys(files)) {
     await t.step(name, () => {
       assert(why[name], `${name} refused`);
@@ -303,4 +310,21 @@ Deno.test("adopted tables: whole-number columns are INT64, exact past 2^53; a ro
     { name: "count", type: "INT64" },
   ]);
   assertEquals(a.ints.rounded_columns, undefined);
+});
+
+Deno.test("an output named like an Object property (x.constructor, y.__proto__, toString.npy) is adopted by the usual rules", async () => {
+  await using vault = await tempVault();
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(join(tmp.path, "x.constructor"), "c\n");
+  await Deno.writeTextFile(join(tmp.path, "y.hasOwnProperty"), "h\n");
+  const storage = await newStorage(vault.path);
+  const report = await adoptOutputs(storage, tmp.path);
+  assertEquals(report.refused, []);
+  const formats = Object.fromEntries(
+    report.adopted.map((x) => [x.file, x.format]),
+  );
+  assertEquals(formats, {
+    "x.constructor": "file",
+    "y.hasOwnProperty": "file",
+  });
 });

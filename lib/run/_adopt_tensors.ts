@@ -28,6 +28,7 @@ import type { AdoptedTensor } from "../formats/tensor_files/mod.ts";
 import { type Ctx, type Found, place } from "./_adopt_context.ts";
 import {
   DEFAULT_SPLIT_MAX_BYTES,
+  ensureDisk,
   keepOpened,
   type Opened,
   openOutput,
@@ -43,6 +44,7 @@ export async function adoptNpyOutput(
   name: string,
   opened: Opened,
 ): Promise<void> {
+  ensureDisk(ctx, opened.size); // about its size, compressed
   await place(ctx, f.rel, name, { format: "zarr" }, async (path) => {
     const a = await adoptNpy(f.rel, path, {
       ...ctx.options.tensors,
@@ -100,6 +102,8 @@ export async function adoptContainer(
   opened: Opened,
 ): Promise<void> {
   const fileName = ctx.names.get(f.rel)!;
+  // The kept copy, and about as much again for its arrays when split.
+  ensureDisk(ctx, opened.size * (f.tensors ? 2 : 1));
   const strata = join(ctx.target.dir, STRATA_DIR);
   await Deno.mkdir(strata, { recursive: true });
   const tmp = tempPathFor(join(strata, "adopt"));

@@ -4,7 +4,9 @@
  *
  * - `.npy` (format 1.0–3.0, C or Fortran order) → a Zarr v3 array
  *   `strata/<name>.zarr` (zstd, streamed with bounded memory);
- * - `.safetensors` → one Zarr v3 array per tensor, `<file>__<tensor>`;
+ * - `.safetensors`, `.npz` → kept as saved, `strata/files/<name>.<ext>`
+ *   (SHA-256 in the record), and (up to `splitMaxBytes`) one Zarr v3 array
+ *   per tensor, `<file>__<tensor>`, naming its tensor (`source_tensor`);
  * - `.csv`, `.jsonl` (and `.ndjson`) → a metric table
  *   `strata/<name>.parquet`, streamed twice (check, then log through a
  *   `MetricsLogger`); a column holding numbers and text is text;
@@ -19,9 +21,13 @@
  * for the exact rule); every record has `source` (the path in the outputs
  * folder) and the report lists the renamed ones.
  *
+ * Each file is opened once (no link followed, no FIFO waited on, the file
+ * the walk saw) and read only through that handle (`_adopt_open.ts`).
  * Refused, never followed or read: symbolic links (wherever they lead),
- * FIFOs, sockets and devices; refused after reading: a bad `.npy` header, a
- * truncated `.safetensors`, a malformed table. Adoption goes on with the
+ * FIFOs, sockets and devices, a file swapped or removed meanwhile, a file
+ * over `maxFileBytes` or larger than the free disk; refused after reading: a
+ * bad `.npy` header, a truncated `.safetensors`, a bad `.npz` member, a
+ * malformed table. Adoption goes on with the
  * other files, then throws {@linkcode AdoptOutputsError} listing every
  * refused file, so the run fails and is not sealed (unless
  * `failOnRefused: false`). The source files are left where they are.
@@ -46,6 +52,7 @@ import {
   type TablePlan,
 } from "./_adopt_tables.ts";
 import {
+  type AdoptOutputsOptions,
   type AdoptReport,
   type AdoptTarget,
   type Ctx,
@@ -54,7 +61,6 @@ import {
   place,
   refuse,
 } from "./_adopt_context.ts";
-import type { AdoptOutputsOptions } from "./_adopt_context.ts";
 import {
   copyOpened,
   identify,
@@ -315,7 +321,7 @@ async function walkEntry(
     const f: Found = {
       rel: path,
       abs,
-      kind: KINDS[ext] ?? "file",
+      kind: Object.hasOwn(KINDS, ext) ? KINDS[ext] : "file",
       natural,
       ext,
     };

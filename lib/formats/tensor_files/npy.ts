@@ -212,7 +212,7 @@ function headerFields(
     );
   }
   const m = /^([<>|=])([a-zA-Z]\d+)$/.exec(d.descr);
-  const dtype = m ? KINDS[m[2]] : undefined;
+  const dtype = m && Object.hasOwn(KINDS, m[2]) ? KINDS[m[2]] : undefined;
   if (!m || !dtype) {
     throw new InvalidInputError(
       `Cannot adopt "${name}": dtype ${

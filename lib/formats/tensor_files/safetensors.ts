@@ -204,7 +204,9 @@ function entryOf(
     throw bad(`${where} is not an object`);
   }
   if (typeof t.dtype !== "string") throw bad(`${where} has no dtype`);
-  const sourceDType = DTYPES[t.dtype];
+  const sourceDType = Object.hasOwn(DTYPES, t.dtype)
+    ? DTYPES[t.dtype]
+    : undefined;
   if (!sourceDType) {
     throw new InvalidInputError(
       `Cannot adopt "${path}": ${where} has dtype ${
