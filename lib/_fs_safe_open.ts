@@ -260,7 +260,8 @@ function withCheckedFd<T>(
  * itself does not wait (`O_NONBLOCK`), and the opened file is checked again
  * (its type, and its real path from `/proc/self/fd` on Linux), so a name
  * swapped between the check and the open is caught too. A symbolic link is
- * followed only when it leads to a file inside the root.
+ * followed only when it leads to a file inside the root, and never with
+ * `noFollow` (`O_NOFOLLOW`: the file named, or a refusal).
  *
  * Needs `--allow-read` (on Linux including `/proc/self/fd`; without it, the
  * real path of the name is checked instead).

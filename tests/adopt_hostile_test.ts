@@ -11,9 +11,12 @@ import {
   type AdoptProgress,
 } from "../lib/run/adopt_outputs.ts";
 import { MAX_TENSOR_DIMS } from "../lib/formats/zarr/zarr.ts";
+import { openVaultFile } from "../lib/_fs.ts";
+import { UnsafeFileError } from "../lib/errors.ts";
 import {
   assert,
   assertEquals,
+  assertRejects,
   newStorage,
   runTask,
   tempDir,
@@ -327,4 +330,24 @@ Deno.test("an output named like an Object property (x.constructor, y.__proto__, 
     "x.constructor": "file",
     "y.hasOwnProperty": "file",
   });
+});
+
+Deno.test("openVaultFile() with noFollow refuses a link even to a file inside the root, and a FIFO at once", async () => {
+  await using tmp = await tempDir();
+  const root = tmp.path;
+  await Deno.writeTextFile(join(root, "a.txt"), "a");
+  await Deno.symlink("a.txt", join(root, "link.txt"));
+  const fifo = join(root, "pipe");
+  const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  assert(made.success);
+  // Followed without noFollow (it stays inside):
+  using followed = await openVaultFile(join(root, "link.txt"), { root });
+  assertEquals((await followed.stat()).size, 1);
+  for (const name of ["link.txt", "pipe"]) {
+    await assertRejects(
+      () => openVaultFile(join(root, name), { root, noFollow: true }),
+      UnsafeFileError,
+      name === "pipe" ? /FIFO/ : /symbolic link/,
+    );
+  }
 });
