@@ -454,3 +454,51 @@ Deno.test({
     assertEquals(got, state);
   },
 });
+
+Deno.test({
+  name:
+    "a .npz whose members span many reads (deflated and stored) is adopted exactly, every time",
+  ignore: !numpy,
+  async fn() {
+    await using vault = await tempVault();
+    await using tmp = await tempDir();
+    // Random values barely compress: each member is about 4 MB in the zip,
+    // read 1 MiB at a time while the next member's reads follow.
+    const sums = JSON.parse(
+      await runPython(
+        `
+import json, os, sys, numpy as np
+rng = np.random.default_rng(2)
+arrays = {k: rng.standard_normal(500_000) for k in ('a', 'b', 'c')}
+np.savez_compressed(os.path.join(sys.argv[1], 'acts.npz'), **arrays)
+np.savez(os.path.join(sys.argv[1], 'raw.npz'), **arrays)
+print(json.dumps({k: v.tobytes().hex()[:64] + v[-4:].tobytes().hex() for k, v in arrays.items()}))
+`,
+        tmp.path,
+      ),
+    );
+    for (let round = 0; round < 4; round++) {
+      const storage = await newStorage(vault.path, `npz_${round}`);
+      const report = await adoptOutputs(storage, tmp.path);
+      assertEquals(report.refused, [], `round ${round}`);
+      for (
+        const name of ["acts__a", "acts__b", "acts__c", "raw__a", "raw__c"]
+      ) {
+        const k = name.at(-1)!;
+        const { data } = await storage.readTensor(name);
+        const bytes = new Uint8Array(
+          data.buffer,
+          data.byteOffset,
+          data.byteLength,
+        );
+        const hex = (b: Uint8Array) =>
+          Array.from(b).map((x) => x.toString(16).padStart(2, "0")).join("");
+        assertEquals(
+          hex(bytes.subarray(0, 32)) + hex(bytes.subarray(bytes.length - 32)),
+          sums[k],
+          `${name} in round ${round}`,
+        );
+      }
+    }
+  },
+});

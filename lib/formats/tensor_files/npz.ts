@@ -197,15 +197,43 @@ class MemberSource implements ByteSource {
   #pos = 0;
   #crc = 0;
   #label: string;
+  /**
+   * The file read in flight, if any. Reads are a seek then a read on the
+   * one shared handle, and the inflater pulls ahead: `close()` waits for
+   * this, so that no read of a closed member interleaves with the next
+   * reader's (that gave "corrupt deflate stream" now and then).
+   */
+  #inflight: Promise<unknown> = Promise.resolve();
+  #closed = false;
 
   constructor(file: Deno.FsFile, readonly member: NpzMember, label: string) {
     this.#label = label;
-    const raw = ReadableStream.from(chunks(file, member)) as ReadableStream<
-      BufferSource
-    >;
+    let at = 0;
+    const raw = new ReadableStream<Uint8Array>({
+      pull: (controller) => {
+        if (this.#closed || at >= member.compressedSize) {
+          controller.close();
+          return;
+        }
+        const buf = new Uint8Array(
+          Math.min(1 << 20, member.compressedSize - at),
+        );
+        const read = readAt(file, member.dataStart + at, buf).then(() => {
+          at += buf.byteLength;
+          controller.enqueue(buf);
+        });
+        this.#inflight = read.catch(() => {});
+        return read;
+      },
+    }, { highWaterMark: 0 });
     const stream: ReadableStream<Uint8Array> = member.method === 8
-      ? raw.pipeThrough(new DecompressionStream("deflate-raw"))
-      : raw as ReadableStream<Uint8Array>;
+      ? raw.pipeThrough(
+        new DecompressionStream("deflate-raw") as unknown as TransformStream<
+          Uint8Array,
+          Uint8Array
+        >,
+      )
+      : raw;
     this.#reader = stream.getReader();
   }
 
@@ -273,20 +301,9 @@ class MemberSource implements ByteSource {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     await this.#reader.cancel().catch(() => {});
-  }
-}
-
-/** The member's bytes as stored in the zip, 1 MiB at a time. */
-async function* chunks(
-  file: Deno.FsFile,
-  m: NpzMember,
-): AsyncGenerator<Uint8Array> {
-  for (let at = 0; at < m.compressedSize;) {
-    const buf = new Uint8Array(Math.min(1 << 20, m.compressedSize - at));
-    await readAt(file, m.dataStart + at, buf);
-    at += buf.byteLength;
-    yield buf;
+    await this.#inflight;
   }
 }
 
