@@ -275,3 +275,8 @@ export {
   parseLabels,
 } from "./lib/specimen/labels.ts";
 export { SpecimenBusyError } from "./lib/errors.ts";
+export {
+  type AdoptProgress,
+  DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_SPLIT_MAX_BYTES,
+} from "./lib/run/adopt_outputs.ts";

@@ -23,6 +23,12 @@ import { errorMessage, UnsafeFileError } from "./errors.ts";
 export interface VaultFileOptions {
   /** Folder the file's real path must stay inside (e.g. the vault or specimen dir). */
   root: string;
+  /**
+   * Refuse a symbolic link as the last component even when it leads inside
+   * the root (`O_NOFOLLOW`): the file opened is the one named, or nothing.
+   * @default false
+   */
+  noFollow?: boolean;
 }
 
 /** Options for {@linkcode readVaultFile}. */
@@ -134,6 +140,14 @@ function outsideRoot(
   );
 }
 
+function linkRefused(path: string): UnsafeFileError {
+  return new UnsafeFileError(
+    `Cannot read ${path}: it is a symbolic link (to ${
+      linkTargetSync(path) ?? "?"
+    }), and links are not followed here; put the file itself there`,
+  );
+}
+
 function linkTargetSync(path: string): string | undefined {
   try {
     return Deno.lstatSync(path).isSymlink ? Deno.readLinkSync(path) : undefined;
@@ -211,11 +225,18 @@ function withCheckedFd<T>(
   path: string,
   root: string,
   use: (reopen: string, size: number, fd: number) => T,
+  noFollow = false,
 ): T {
   let fd: number;
   try {
-    fd = openFdSync(path, OPEN_FLAGS);
+    fd = openFdSync(
+      path,
+      OPEN_FLAGS | (noFollow ? fsConstants.O_NOFOLLOW ?? 0 : 0),
+    );
   } catch (e) {
+    if (noFollow && (e as { code?: unknown })?.code === "ELOOP") {
+      throw linkRefused(path);
+    }
     throw asDenoError(e);
   }
   try {
@@ -239,7 +260,8 @@ function withCheckedFd<T>(
  * itself does not wait (`O_NONBLOCK`), and the opened file is checked again
  * (its type, and its real path from `/proc/self/fd` on Linux), so a name
  * swapped between the check and the open is caught too. A symbolic link is
- * followed only when it leads to a file inside the root.
+ * followed only when it leads to a file inside the root, and never with
+ * `noFollow` (`O_NOFOLLOW`: the file named, or a refusal).
  *
  * Needs `--allow-read` (on Linux including `/proc/self/fd`; without it, the
  * real path of the name is checked instead).
@@ -263,12 +285,16 @@ export async function openVaultFile(
   options: VaultFileOptions,
 ): Promise<Deno.FsFile> {
   const root = await realRoot(options.root);
-  const info = await Deno.stat(path);
+  const info = options.noFollow
+    ? await Deno.lstat(path)
+    : await Deno.stat(path);
+  if (info.isSymlink) throw linkRefused(path);
   if (!info.isFile) throw notRegular(path, kindOf(info));
   return withCheckedFd(
     path,
     root,
     (reopen) => Deno.openSync(reopen, { read: true }),
+    options.noFollow,
   );
 }
 

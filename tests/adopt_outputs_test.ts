@@ -180,6 +180,36 @@ Deno.test({
     );
 
     await t.step(
+      "the safetensors file itself is kept as saved, mapped to its arrays",
+      async () => {
+        // model.ckpt took "model": the kept .safetensors gets its extension.
+        const kept = a.model_safetensors;
+        assertEquals(kept.format, "file");
+        assertEquals(kept.path, "strata/files/model_safetensors.safetensors");
+        const saved = await Deno.readFile(join(out, "model.safetensors"));
+        assertEquals(await Deno.readFile(join(storage.dir, kept.path)), saved);
+        assertEquals(kept.sha256, await webSha256(saved));
+        assertEquals(kept.safetensors_metadata, [["format", "pt"]]);
+        assertEquals(
+          new Set(kept.arrays as unknown[]),
+          new Set([
+            { name: "bias", artifact: "model__bias" },
+            { name: "layer.0.weight", artifact: "model__layer_0_weight" },
+          ]),
+        );
+        assertEquals(a.model__bias.source_artifact, "model_safetensors");
+        const zarrJson = JSON.parse(
+          await Deno.readTextFile(
+            join(storage.strata, "model__layer_0_weight.zarr/zarr.json"),
+          ),
+        );
+        assertEquals(zarrJson.attributes.source_tensor, "layer.0.weight");
+        assertEquals(zarrJson.attributes.source_metadata, { format: "pt" });
+        assertEquals(zarrJson.attributes.source_file, "model.safetensors");
+      },
+    );
+
+    await t.step(
       "csv and jsonl become tables; a mixed column is text",
       async () => {
         const ev = await storage.readMetrics("eval");
@@ -263,7 +293,7 @@ Deno.test({
 
     await t.step("the report lists every artifact; nothing was refused", () => {
       assertEquals(report.refused, []);
-      assertEquals(report.artifacts.length, 19);
+      assertEquals(report.artifacts.length, 20);
       assertEquals(
         new Set(report.artifacts),
         new Set(Object.keys(a)),

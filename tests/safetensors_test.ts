@@ -64,7 +64,7 @@ Deno.test({
       await Deno.readTextFile(join(dir.path, "shapes.json")),
     ) as Record<string, number[]>;
     const header = await readSafetensorsHeader(file);
-    assertEquals(header.metadata, { format: "pt", source: "test" });
+    assertEquals({ ...header.metadata }, { format: "pt", source: "test" });
     assertEquals(
       header.tensors.map((t) => t.name).sort(),
       Object.keys(shapes).sort(),

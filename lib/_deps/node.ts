@@ -30,6 +30,7 @@ export {
   fstatSync,
   openSync as openFdSync,
   readSync as readFdSync,
+  statfsSync,
 } from "node:fs";
 export {
   parentPort,
@@ -39,6 +40,7 @@ export {
 export {
   brotliDecompressSync,
   constants as zlibConstants,
+  crc32 as zlibCrc32,
   gunzipSync,
   inflateSync,
   zstdCompress,
@@ -46,6 +48,7 @@ export {
   zstdDecompressSync,
 } from "node:zlib";
 export { Readable as NodeReadable } from "node:stream";
+export { Buffer as NodeBuffer } from "node:buffer";
 
 /** Converts a `file:` URL to a path; a path is returned as it is. */
 export function fromFileUrl(url: string | URL): string {

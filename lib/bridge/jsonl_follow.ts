@@ -76,6 +76,11 @@ export interface FollowOptions {
    * @default 1 MiB
    */
   chunkBytes?: number;
+  /**
+   * Read this open file (from where it stands) instead of opening `path`,
+   * which then only names it in messages; the generator closes it.
+   */
+  file?: Deno.FsFile;
 }
 
 /** Default longest line: 16 MiB. */
@@ -121,7 +126,7 @@ export async function* followJsonl(
     maxBadLines = MAX_BAD_LINES,
     chunkBytes = 1024 * 1024,
   } = options;
-  const file = await openWhenExists(path, signal, pollMs);
+  const file = options.file ?? await openWhenExists(path, signal, pollMs);
   if (!file) return;
   try {
     const parser = new LineParser(path, maxLineBytes, maxBadLines);

@@ -6,6 +6,7 @@
 import { join } from "../_deps.ts";
 import { readVaultFileSync } from "../_fs.ts";
 import { SPECIMENS_DIR, STRATA_DIR as STRATA } from "../vault.ts";
+import { MAX_TENSOR_DIMS } from "../formats/zarr/types.ts";
 import type { TensorRow } from "./_records.ts";
 import type { ZarrEntry } from "./_scan.ts";
 
@@ -38,8 +39,8 @@ function duBytes(path: string): number {
 
 /** The largest Zarr metadata file read (zarr.json, .zarray): 1 MiB. */
 const MAX_ZARR_META_BYTES = 1024 * 1024;
-/** The most dimensions a tensor may have in the catalog. */
-const MAX_DIMS = 64;
+/** The most dimensions a tensor may have in the catalog: adoption's rule too. */
+const MAX_DIMS = MAX_TENSOR_DIMS;
 
 /**
  * Why `v` cannot be a `BIGINT[]` of dimensions, or undefined when it can (or

@@ -10,7 +10,6 @@
  * @module
  */
 import { NodeReadable, parseCsvStream } from "../_deps.ts";
-import { openVaultFile, placeFile, tempPathFor, writeAll } from "../_fs.ts";
 import { CorruptFileError, InvalidInputError } from "../errors.ts";
 import { csvCell } from "../importers/table.ts";
 import { followJsonl } from "../bridge/jsonl_follow.ts";
@@ -19,6 +18,13 @@ import { readableColumns } from "../formats/parquet/parquet.ts";
 import type { LogRow, LogValue } from "../metrics_log/logger.ts";
 import type { ArtifactRecord } from "../specimen/manifest_types.ts";
 
+/**
+ * Opens the output file again, checked to be the same file (see
+ * `_adopt_open.ts`); each pass reads through its own handle, which the
+ * pass closes.
+ */
+export type Reopen = () => Promise<Deno.FsFile>;
+
 /** Where a table's rows go: a metrics logger. */
 export interface RowSink {
   log(row: LogRow): void;
@@ -26,10 +32,61 @@ export interface RowSink {
 
 type Kind = "number" | "string" | "boolean";
 
-/** What the first pass learnt: each column's kind, and the row count. */
+/**
+ * What the first pass learnt: each column's kind, and the row count. A
+ * number column whose every value is a whole number is INT64 (the native
+ * logger's rule); one holding a whole number beyond 2^53 is logged as
+ * bigints, exactly. A column mixing such a number with fractions cannot be
+ * exact: it is DOUBLE and named in `rounded`.
+ */
 export interface TablePlan {
   kinds: Map<string, Kind>;
   rows: number;
+  /** Number columns holding a value that is not a whole number. */
+  fractions: Set<string>;
+  /** Number columns holding a whole number beyond 2^53. */
+  wide: Set<string>;
+  /** Columns whose values are rounded (DOUBLE): recorded as `rounded_columns`. */
+  rounded: Set<string>;
+}
+
+function newPlan(): TablePlan {
+  return {
+    kinds: new Map(),
+    rows: 0,
+    fractions: new Set(),
+    wide: new Set(),
+    rounded: new Set(),
+  };
+}
+
+/** Settles `rounded`: wide columns that also hold fractions. */
+function settle(plan: TablePlan): TablePlan {
+  for (const c of plan.wide) {
+    if (plan.fractions.has(c) && plan.kinds.get(c) === "number") {
+      plan.rounded.add(c);
+    }
+  }
+  return plan;
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * A CSV cell: as the CSV importer reads it (`csvCell`), but a whole number
+ * beyond 2^53 that fits 64 bits as a bigint, exact.
+ */
+function cellValue(text: string): number | bigint | string | null {
+  const v = csvCell(text);
+  if (typeof v === "number" && !Number.isSafeInteger(v)) {
+    const t = text.trim();
+    if (/^[+-]?\d+$/.test(t)) {
+      const b = BigInt(t);
+      if (b >= INT64_MIN && b <= INT64_MAX) return b;
+    }
+  }
+  return v;
 }
 
 /**
@@ -59,22 +116,34 @@ function checkKey(seen: Map<string, string>, key: string, file: string): void {
 
 function kindOf(v: unknown): Kind | null {
   if (v === null || v === undefined) return null;
-  if (typeof v === "number") return "number";
+  if (typeof v === "number" || typeof v === "bigint") return "number";
   if (typeof v === "boolean") return "boolean";
   return "string";
 }
 
-function merge(kinds: Map<string, Kind>, key: string, v: unknown): void {
+function merge(plan: TablePlan, key: string, v: unknown): void {
   const k = kindOf(v);
   if (k === null) return;
+  const { kinds } = plan;
   const prev = kinds.get(key);
   if (prev === undefined) kinds.set(key, k);
   else if (prev !== k) kinds.set(key, "string");
+  if (typeof v === "bigint") plan.wide.add(key);
+  else if (typeof v === "number") {
+    if (!Number.isInteger(v)) plan.fractions.add(key);
+    // A JSON number already rounded by the reader: say so.
+    else if (!Number.isSafeInteger(v)) plan.rounded.add(key);
+  }
 }
 
 /** A value as its column's kind: a mixed column holds text. */
-function asKind(v: unknown, kind: Kind | undefined): LogValue {
+function asKind(plan: TablePlan, key: string, v: unknown): LogValue {
+  const kind = plan.kinds.get(key);
   if (v === null || v === undefined || kind === undefined) return null;
+  if (kind === "number" && plan.wide.has(key)) {
+    // Exact bigints, unless the column also holds fractions (rounded).
+    return plan.fractions.has(key) ? Number(v) : BigInt(v as number | bigint);
+  }
   if (kind === "string") {
     return typeof v === "string"
       ? v
@@ -87,11 +156,11 @@ function asKind(v: unknown, kind: Kind | undefined): LogValue {
 
 // ---- CSV ----
 
-async function* csvRecords(path: string, root: string, file: string) {
+async function* csvRecords(open: Reopen, file: string) {
   // The stream owns the file: it closes it at its end, or when cancelled
   // (destroying `src` below). Closing the file under a read in flight (a
   // consumer that stops early) rejected that read with nobody to catch it.
-  const f = await openVaultFile(path, { root });
+  const f = await open();
   const src = NodeReadable.from(f.readable);
   const parser = src.pipe(
     parseCsvStream({ bom: true, skip_empty_lines: true }),
@@ -116,14 +185,12 @@ async function* csvRecords(path: string, root: string, file: string) {
 
 /** First pass over a CSV file: its header, column kinds and rows. */
 export async function planCsv(
-  path: string,
-  root: string,
+  open: Reopen,
   file: string,
 ): Promise<TablePlan> {
-  const kinds = new Map<string, Kind>();
+  const plan = newPlan();
   let header: string[] | undefined;
-  let rows = 0;
-  for await (const rec of csvRecords(path, root, file)) {
+  for await (const rec of csvRecords(open, file)) {
     if (!header) {
       header = rec;
       const seen = new Map<string, string>();
@@ -132,30 +199,29 @@ export async function planCsv(
     }
     let any = false;
     rec.forEach((text, c) => {
-      const v = csvCell(text);
+      const v = cellValue(text);
       if (v !== null) any = true;
-      merge(kinds, header![c], v);
+      merge(plan, header![c], v);
     });
-    if (any) rows++;
+    if (any) plan.rows++;
   }
   if (!header) {
     throw new CorruptFileError(
       `Cannot adopt "${file}" as a table: it is empty (no header line)`,
     );
   }
-  return { kinds, rows };
+  return settle(plan);
 }
 
 /** Second pass: logs every row of the CSV file into `sink`. */
 export async function logCsv(
-  path: string,
-  root: string,
+  open: Reopen,
   file: string,
   plan: TablePlan,
   sink: RowSink,
 ): Promise<void> {
   let header: string[] | undefined;
-  for await (const rec of csvRecords(path, root, file)) {
+  for await (const rec of csvRecords(open, file)) {
     if (!header) {
       header = rec;
       continue;
@@ -163,7 +229,7 @@ export async function logCsv(
     const row: Record<string, LogValue> = {};
     let any = false;
     rec.forEach((text, c) => {
-      const v = asKind(csvCell(text), plan.kinds.get(header![c]));
+      const v = asKind(plan, header![c], cellValue(text));
       if (v !== null) any = true;
       row[header![c]] = v;
     });
@@ -173,10 +239,14 @@ export async function logCsv(
 
 // ---- JSON Lines ----
 
-async function* jsonlObjects(path: string, file: string) {
+async function* jsonlObjects(open: Reopen, file: string) {
   // The file is complete (its writer exited): read it once to its end.
+  const handle = await open();
   for await (
-    const batch of followJsonl(path, { maxBadLines: Number.MAX_SAFE_INTEGER })
+    const batch of followJsonl(file, {
+      maxBadLines: Number.MAX_SAFE_INTEGER,
+      file: handle,
+    })
   ) {
     const p = batch.problems[0];
     if (p) {
@@ -190,36 +260,35 @@ async function* jsonlObjects(path: string, file: string) {
 
 /** First pass over a JSON Lines file: column kinds and rows. */
 export async function planJsonl(
-  path: string,
+  open: Reopen,
   file: string,
 ): Promise<TablePlan> {
-  const kinds = new Map<string, Kind>();
+  const plan = newPlan();
   const seen = new Map<string, string>();
-  let rows = 0;
-  for await (const obj of jsonlObjects(path, file)) {
+  for await (const obj of jsonlObjects(open, file)) {
     let any = false;
     for (const [k, v] of Object.entries(obj)) {
       if (seen.get(k.toLowerCase()) !== k) checkKey(seen, k, file);
       if (v !== null) any = true;
-      merge(kinds, k, v);
+      merge(plan, k, v);
     }
-    if (any) rows++;
+    if (any) plan.rows++;
   }
-  return { kinds, rows };
+  return settle(plan);
 }
 
 /** Second pass: logs every object of the JSON Lines file into `sink`. */
 export async function logJsonl(
-  path: string,
+  open: Reopen,
   file: string,
   plan: TablePlan,
   sink: RowSink,
 ): Promise<void> {
-  for await (const obj of jsonlObjects(path, file)) {
+  for await (const obj of jsonlObjects(open, file)) {
     const row: Record<string, LogValue> = {};
     let any = false;
     for (const [k, v] of Object.entries(obj)) {
-      const value = asKind(v, plan.kinds.get(k));
+      const value = asKind(plan, k, v);
       if (value !== null) any = true;
       row[k] = value;
     }
@@ -230,55 +299,23 @@ export async function logJsonl(
 // ---- Parquet ----
 
 /**
- * Checks that the Parquet file at `path` is one the vault reads, and
- * copies it to `dest` (write-once). Returns its record's fields.
+ * Checks that the Parquet file at `path` (inside `root`, no link followed)
+ * is one the vault reads; returns its record's fields but `bytes` (the
+ * caller copies it through its open handle).
  */
-export async function copyParquet(
+export async function checkParquet(
   path: string,
   root: string,
   file: string,
-  dest: string,
 ): Promise<Partial<ArtifactRecord>> {
-  const metadata = await readParquetFooter(path, { root, what: "output" });
+  const metadata = await readParquetFooter(path, {
+    root,
+    what: "output",
+    noFollow: true,
+  });
   const columns = readableColumns(metadata, file).map((c) => ({
     name: c.name,
     type: c.type,
   }));
-  const bytes = await copyFile(path, root, dest);
-  return { columns, rows: Number(metadata.num_rows), bytes };
-}
-
-/**
- * Copies the regular file `path` (inside `root`) to `dest`, refusing to
- * replace anything there; `onChunk` sees every byte copied. Streams 1 MiB
- * at a time. Returns the size.
- */
-export async function copyFile(
-  path: string,
-  root: string,
-  dest: string,
-  onChunk?: (chunk: Uint8Array) => void,
-): Promise<number> {
-  using src = await openVaultFile(path, { root });
-  const tmp = tempPathFor(dest);
-  let bytes = 0;
-  try {
-    {
-      using out = await Deno.open(tmp, { write: true, createNew: true });
-      const buf = new Uint8Array(1 << 20);
-      for (;;) {
-        const n = await src.read(buf);
-        if (n === null) break;
-        const chunk = buf.subarray(0, n);
-        onChunk?.(chunk);
-        await writeAll(out, chunk);
-        bytes += n;
-      }
-    }
-    await placeFile(tmp, dest, true);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-  return bytes;
+  return { columns, rows: Number(metadata.num_rows) };
 }

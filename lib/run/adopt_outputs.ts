@@ -4,7 +4,9 @@
  *
  * - `.npy` (format 1.0–3.0, C or Fortran order) → a Zarr v3 array
  *   `strata/<name>.zarr` (zstd, streamed with bounded memory);
- * - `.safetensors` → one Zarr v3 array per tensor, `<file>__<tensor>`;
+ * - `.safetensors`, `.npz` → kept as saved, `strata/files/<name>.<ext>`
+ *   (SHA-256 in the record), and (up to `splitMaxBytes`) one Zarr v3 array
+ *   per tensor, `<file>__<tensor>`, naming its tensor (`source_tensor`);
  * - `.csv`, `.jsonl` (and `.ndjson`) → a metric table
  *   `strata/<name>.parquet`, streamed twice (check, then log through a
  *   `MetricsLogger`); a column holding numbers and text is text;
@@ -19,110 +21,72 @@
  * for the exact rule); every record has `source` (the path in the outputs
  * folder) and the report lists the renamed ones.
  *
+ * Each file is opened once (no link followed, no FIFO waited on, the file
+ * the walk saw) and read only through that handle (`_adopt_open.ts`).
  * Refused, never followed or read: symbolic links (wherever they lead),
- * FIFOs, sockets and devices; refused after reading: a bad `.npy` header, a
- * truncated `.safetensors`, a malformed table. Adoption goes on with the
+ * FIFOs, sockets and devices, a file swapped or removed meanwhile, a file
+ * over `maxFileBytes` or larger than the free disk; refused after reading: a
+ * bad `.npy` header, a truncated `.safetensors`, a bad `.npz` member, a
+ * malformed table. Adoption goes on with the
  * other files, then throws {@linkcode AdoptOutputsError} listing every
  * refused file, so the run fails and is not sealed (unless
  * `failOnRefused: false`). The source files are left where they are.
  *
  * @module
  */
-import { createHash, join, mime, resolve } from "../_deps.ts";
-import { openVaultFile, placeDir, tempPathFor } from "../_fs.ts";
-import { errorMessage, InvalidInputError, NotFoundError } from "../errors.ts";
+import { join, resolve } from "../_deps.ts";
+import { InvalidInputError, NotFoundError } from "../errors.ts";
 import { STRATA_DIR } from "../vault.ts";
 import type { ArtifactRecord } from "../specimen/manifest_types.ts";
-import {
-  adoptNpy,
-  adoptSafetensors,
-  readSafetensorsHeader,
-} from "../formats/tensor_files/mod.ts";
-import type { AdoptedTensor } from "../formats/tensor_files/mod.ts";
 import { MetricsLogger } from "../metrics_log/logger.ts";
 import { PARTS_SUFFIX } from "../metrics_log/table.ts";
-import { assignNames, cleanExt, naturalName } from "./_adopt_names.ts";
+import { assignNames, naturalName } from "./_adopt_names.ts";
 import type { NameRequest } from "./_adopt_names.ts";
 import {
-  copyFile,
-  copyParquet,
+  checkParquet,
   logCsv,
   logJsonl,
   planCsv,
   planJsonl,
+  type Reopen,
   type TablePlan,
 } from "./_adopt_tables.ts";
+import {
+  type AdoptOutputsOptions,
+  type AdoptReport,
+  type AdoptTarget,
+  type Ctx,
+  type Found,
+  type Kind,
+  place,
+  refuse,
+} from "./_adopt_context.ts";
+import {
+  copyOpened,
+  identify,
+  keepOpened,
+  type Opened,
+  openOutput,
+} from "./_adopt_open.ts";
+import {
+  adoptContainer,
+  adoptNpyOutput,
+  planContainer,
+} from "./_adopt_tensors.ts";
 
-/** The folder under `strata/` that holds kept files. */
-export const FILES_DIR = "files";
-
-/**
- * Where {@linkcode AdoptTarget.placeArtifact} puts an artifact:
- * `strata/<name>.zarr`, `strata/<name>.parquet`, or (format `"file"`)
- * `strata/files/<file>`.
- */
-export type ArtifactPlacement =
-  | { format: "zarr" }
-  | { format: "parquet" }
-  | { format: "file"; file: string };
-
-/**
- * What adoption needs from a specimen's storage (`SpecimenStorage`
- * implements it; this module never imports storage).
- */
-export interface AdoptTarget {
-  /** Absolute path of the specimen folder. */
-  readonly dir: string;
-  /** The specimen id. */
-  readonly id: string;
-  /** The artifacts recorded so far, by name. */
-  readonly artifacts: Record<string, ArtifactRecord>;
-  /**
-   * Claims artifact `name` (valid, free, specimen writable), lets `write`
-   * create it at the absolute path `placement` gives, and records it with
-   * the fields `write` returns.
-   */
-  placeArtifact(
-    name: string,
-    placement: ArtifactPlacement,
-    write: (path: string) => Promise<Partial<ArtifactRecord>>,
-  ): Promise<ArtifactRecord>;
-}
-
-/** What {@linkcode adoptOutputs} did. */
-export interface AdoptReport {
-  /** Artifact names created, in order. */
-  artifacts: string[];
-  /**
-   * Output files whose artifact name is not their natural name (an invalid
-   * or taken name): file → artifact name; a tensor of a `.safetensors` as
-   * `file#tensor`.
-   */
-  renamed: Record<string, string>;
-  /** Files refused (a symlink, a FIFO, a bad header …) and why. */
-  refused: { file: string; reason: string }[];
-  /** Every artifact created: the file (`file#tensor` for a tensor of a `.safetensors`), its name and format. */
-  adopted: { file: string; artifact: string; format: string }[];
-}
-
-/** Options of {@linkcode adoptOutputs}. */
-export interface AdoptOutputsOptions {
-  /**
-   * Throw {@linkcode AdoptOutputsError} (after adopting every other file)
-   * when a file was refused.
-   * @default true
-   */
-  failOnRefused?: boolean;
-  /**
-   * Adopted tensors: the compressor (`"zstd"` or `"none"`, default zstd),
-   * the zstd level (default 1) and the bytes read at a time (default 16 MiB).
-   */
-  tensors?: {
-    compression?: "zstd" | "none";
-    level?: number;
-    pieceBytes?: number;
-  };
-}
+export {
+  type AdoptOutputsOptions,
+  type AdoptProgress,
+  type AdoptReport,
+  type AdoptTarget,
+  type ArtifactPlacement,
+  FILES_DIR,
+} from "./_adopt_context.ts";
+export {
+  DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_SPLIT_MAX_BYTES,
+  mediaType,
+} from "./_adopt_open.ts";
 
 /**
  * Some output files were refused: `report` says what was adopted and
@@ -156,26 +120,15 @@ export class AdoptOutputsError extends InvalidInputError {
   }
 }
 
-type Kind = "npy" | "safetensors" | "csv" | "jsonl" | "parquet" | "file";
-
 const KINDS: Record<string, Kind> = {
   npy: "npy",
+  npz: "npz",
   safetensors: "safetensors",
   csv: "csv",
   jsonl: "jsonl",
   ndjson: "jsonl",
   parquet: "parquet",
 };
-
-interface Found {
-  rel: string;
-  abs: string;
-  kind: Kind;
-  natural: string;
-  ext: string;
-  /** `.safetensors`: tensor names in data order. */
-  tensors?: string[];
-}
 
 /**
  * Adopts every file under `outputsDir` into the specimen `target` (see the
@@ -231,26 +184,24 @@ export async function adoptOutputs(
   await walk(root, "", found, report);
   found.sort((a, b) => a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0);
 
-  // A .safetensors names its artifacts by its tensors: read its header now.
+  const ctx: Ctx = { target, root, report, options, names: new Map() };
+  // A .safetensors or .npz names its arrays by its tensors: read them now.
   const adoptable: Found[] = [];
   for (const f of found) {
-    if (f.kind !== "safetensors") adoptable.push(f);
-    else {
-      try {
-        const header = await readSafetensorsHeader(f.abs);
-        f.tensors = header.tensors.map((t) => t.name);
-        adoptable.push(f);
-      } catch (e) {
-        refuse(report, f.rel, e);
+    try {
+      if (f.kind === "safetensors" || f.kind === "npz") {
+        await planContainer(ctx, f);
       }
+      adoptable.push(f);
+    } catch (e) {
+      refuse(report, f.rel, e);
     }
   }
-  const names = nameAll(target, adoptable, report);
+  ctx.names = nameAll(target, adoptable, report);
 
-  const ctx: Ctx = { target, root, report, options };
   for (const f of adoptable) {
     try {
-      await adoptOne(ctx, f, names);
+      await adoptOne(ctx, f);
     } catch (e) {
       refuse(report, f.rel, e);
     }
@@ -272,16 +223,13 @@ function nameAll(
 ): Map<string, string> {
   const requests: NameRequest[] = [];
   for (const f of adoptable) {
-    if (f.tensors) {
-      for (const t of f.tensors) {
-        requests.push({
-          key: `${f.rel}#${t}`,
-          natural: `${f.natural}__${t}`,
-          ext: "",
-        });
-      }
-    } else {
-      requests.push({ key: f.rel, natural: f.natural, ext: f.ext });
+    requests.push({ key: f.rel, natural: f.natural, ext: f.ext });
+    for (const t of f.tensors ?? []) {
+      requests.push({
+        key: `${f.rel}#${t}`,
+        natural: `${f.natural}__${t}`,
+        ext: "",
+      });
     }
   }
   const strata = join(target.dir, STRATA_DIR);
@@ -295,17 +243,6 @@ function nameAll(
     }
   }
   return names;
-}
-
-interface Ctx {
-  target: AdoptTarget;
-  root: string;
-  report: AdoptReport;
-  options: AdoptOutputsOptions;
-}
-
-function refuse(report: AdoptReport, file: string, e: unknown): void {
-  report.refused.push({ file, reason: errorMessage(e) });
 }
 
 function existsSync(dir: string, name: string): boolean {
@@ -348,141 +285,114 @@ async function walk(
   entries.sort((a, b) => a.name < b.name ? -1 : 1);
   for (const e of entries) {
     const path = rel ? `${rel}/${e.name}` : e.name;
-    const abs = join(root, path);
-    if (e.isSymlink) {
-      const to = await Deno.readLink(abs).catch(() => "?");
+    try {
+      await walkEntry(root, path, e, found, report);
+    } catch (err) {
+      // Removed or renamed since the listing (a process still writing).
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
       report.refused.push({
         file: path,
         reason:
-          `it is a symbolic link (to ${to}); links are never followed: write the file itself into SPECIMEN_OUTPUTS`,
-      });
-    } else if (e.isDirectory) {
-      await walk(root, path, found, report);
-    } else if (e.isFile) {
-      const { natural, ext } = naturalName(path);
-      found.push({ rel: path, abs, kind: KINDS[ext] ?? "file", natural, ext });
-    } else {
-      const info = await Deno.lstat(abs);
-      const kind = info.isFifo
-        ? "a FIFO (named pipe)"
-        : info.isSocket
-        ? "a socket"
-        : info.isCharDevice || info.isBlockDevice
-        ? "a device"
-        : "not a regular file";
-      report.refused.push({
-        file: path,
-        reason:
-          `it is ${kind}, not a regular file; it is not read (reading could wait forever): write a regular file instead`,
+          `it was removed or renamed while being adopted (does a process the run started still write to SPECIMEN_OUTPUTS?): let every process finish before the run ends`,
       });
     }
   }
 }
 
-async function adoptOne(
-  ctx: Ctx,
-  f: Found,
-  names: Map<string, string>,
+async function walkEntry(
+  root: string,
+  path: string,
+  e: Deno.DirEntry,
+  found: Found[],
+  report: AdoptReport,
 ): Promise<void> {
-  const name = names.get(f.rel)!;
-  // Still a regular file inside the folder (not swapped for a link or a
-  // FIFO since the walk): the readers below open it by path.
-  (await openVaultFile(f.abs, { root: ctx.root })).close();
+  const abs = join(root, path);
+  if (e.isSymlink) {
+    const to = await Deno.readLink(abs).catch(() => "?");
+    report.refused.push({
+      file: path,
+      reason:
+        `it is a symbolic link (to ${to}); links are never followed: write the file itself into SPECIMEN_OUTPUTS`,
+    });
+  } else if (e.isDirectory) {
+    await walk(root, path, found, report);
+  } else if (e.isFile) {
+    const { natural, ext } = naturalName(path);
+    const f: Found = {
+      rel: path,
+      abs,
+      kind: Object.hasOwn(KINDS, ext) ? KINDS[ext] : "file",
+      natural,
+      ext,
+    };
+    await identify(f);
+    found.push(f);
+  } else {
+    const info = await Deno.lstat(abs);
+    const kind = info.isFifo
+      ? "a FIFO (named pipe)"
+      : info.isSocket
+      ? "a socket"
+      : info.isCharDevice || info.isBlockDevice
+      ? "a device"
+      : "not a regular file";
+    report.refused.push({
+      file: path,
+      reason:
+        `it is ${kind}, not a regular file; it is not read (reading could wait forever): write a regular file instead`,
+    });
+  }
+}
+
+async function adoptOne(ctx: Ctx, f: Found): Promise<void> {
+  const name = ctx.names.get(f.rel)!;
+  // Opened once, checked; every byte adopted is read through this handle
+  // (the tables' second pass through a handle checked to be the same file).
+  using opened = await openOutput(ctx, f);
   switch (f.kind) {
     case "npy":
-      return await place(ctx, f.rel, name, { format: "zarr" }, async (path) => {
-        const a = await adoptNpy(f.abs, path, ctx.options.tensors);
-        return tensorFields(a, f.rel);
-      });
+      return await adoptNpyOutput(ctx, f, name, opened);
     case "safetensors":
-      return await adoptTensors(ctx, f, names);
-    case "parquet":
-      return await place(
-        ctx,
-        f.rel,
-        name,
-        { format: "parquet" },
-        async (path) => ({
-          ...await copyParquet(f.abs, ctx.root, f.rel, path),
-          source: f.rel,
-        }),
-      );
+    case "npz":
+      return await adoptContainer(ctx, f, opened);
+    case "parquet": {
+      const fields = await checkParquet(f.abs, ctx.root, f.rel);
+      await place(ctx, f.rel, name, { format: "parquet" }, async (path) => ({
+        ...fields,
+        bytes: await copyOpened(ctx, f, opened, path),
+        source: f.rel,
+      }));
+      return;
+    }
     case "csv":
     case "jsonl":
-      return await adoptTable(ctx, f, name);
+      return await adoptTable(ctx, f, name, opened);
     case "file":
-      return await keepFile(ctx, f, name);
+      await keepOpened(ctx, f, name, opened);
+      return;
   }
 }
 
-async function place(
-  ctx: Ctx,
-  file: string,
-  name: string,
-  placement: ArtifactPlacement,
-  write: (path: string) => Promise<Partial<ArtifactRecord>>,
-): Promise<void> {
-  const record = await ctx.target.placeArtifact(name, placement, write);
-  ctx.report.artifacts.push(name);
-  ctx.report.adopted.push({ file, artifact: name, format: record.format });
-}
-
-function tensorFields(a: AdoptedTensor, source: string) {
-  const { shape, dtype, chunks, codecs, bytes } = a.info;
-  return {
-    shape,
-    dtype,
-    chunks,
-    codecs,
-    bytes,
-    source_dtype: a.source_dtype,
-    source_order: a.source_order,
-    source,
-  };
-}
-
-/** Every tensor of a `.safetensors` into a temp folder, then placed one by one. */
-async function adoptTensors(
+/**
+ * A `.csv`/`.jsonl` logged as a table; one with no rows is kept as a file.
+ * The first pass reads through `opened`; the second through a handle
+ * checked to be the same file.
+ */
+async function adoptTable(
   ctx: Ctx,
   f: Found,
-  names: Map<string, string>,
+  name: string,
+  opened: Opened,
 ): Promise<void> {
-  const strata = join(ctx.target.dir, STRATA_DIR);
-  await Deno.mkdir(strata, { recursive: true });
-  const tmp = tempPathFor(join(strata, "adopt"));
-  await Deno.mkdir(tmp);
-  try {
-    const index = new Map(f.tensors!.map((t, i) => [t, i]));
-    const { tensors } = await adoptSafetensors(
-      f.abs,
-      (t) => join(tmp, `t${index.get(t)}.zarr`),
-      ctx.options.tensors,
-    );
-    for (const t of tensors) {
-      const key = `${f.rel}#${t.name}`;
-      const from = join(tmp, `t${index.get(t.name)}.zarr`);
-      await place(
-        ctx,
-        key,
-        names.get(key)!,
-        { format: "zarr" },
-        async (path) => {
-          await placeDir(from, path);
-          return { ...tensorFields(t, f.rel), source_tensor: t.name };
-        },
-      );
-    }
-  } finally {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  }
-}
-
-/** A `.csv`/`.jsonl` logged as a table; one with no rows is kept as a file. */
-async function adoptTable(ctx: Ctx, f: Found, name: string): Promise<void> {
+  // Each pass closes what it is given: its own handle, checked.
+  const open: Reopen = async () => (await openOutput(ctx, f)).file;
   const plan: TablePlan = f.kind === "csv"
-    ? await planCsv(f.abs, ctx.root, f.rel)
-    : await planJsonl(f.abs, f.rel);
-  if (plan.rows === 0) return await keepFile(ctx, f, name, "no rows");
+    ? await planCsv(open, f.rel)
+    : await planJsonl(open, f.rel);
+  if (plan.rows === 0) {
+    await keepOpened(ctx, f, name, opened, { note: "no rows" });
+    return;
+  }
   await place(ctx, f.rel, name, { format: "parquet" }, async (path) => {
     let captured: ArtifactRecord | undefined;
     const log = await MetricsLogger.open({
@@ -491,8 +401,8 @@ async function adoptTable(ctx: Ctx, f: Found, name: string): Promise<void> {
       record: (r) => Promise.resolve(captured = r),
     });
     try {
-      if (f.kind === "csv") await logCsv(f.abs, ctx.root, f.rel, plan, log);
-      else await logJsonl(f.abs, f.rel, plan, log);
+      if (f.kind === "csv") await logCsv(open, f.rel, plan, log);
+      else await logJsonl(open, f.rel, plan, log);
     } catch (e) {
       await log.close().catch(() => {});
       await Deno.remove(path).catch(() => {});
@@ -503,43 +413,10 @@ async function adoptTable(ctx: Ctx, f: Found, name: string): Promise<void> {
       throw new NotFoundError(`"${f.rel}" gave no rows to log`);
     }
     const { path: _p, format: _f, ...fields } = captured;
-    return { ...fields, source: f.rel };
-  });
-}
-
-/** Copies a file as it is to `strata/files/`, hashing it on the way. */
-async function keepFile(
-  ctx: Ctx,
-  f: Found,
-  name: string,
-  note?: string,
-): Promise<void> {
-  const ext = cleanExt(f.ext);
-  const file = ext ? `${name}.${ext}` : name;
-  await place(ctx, f.rel, name, { format: "file", file }, async (path) => {
-    const hash = createHash("sha256");
-    const bytes = await copyFile(f.abs, ctx.root, path, (c) => hash.update(c));
     return {
-      bytes,
-      sha256: hash.digest("hex"),
-      media_type: mediaType(f.rel),
+      ...fields,
       source: f.rel,
-      ...(note ? { note } : {}),
+      ...(plan.rounded.size ? { rounded_columns: [...plan.rounded] } : {}),
     };
   });
-}
-
-/**
- * The media type of a file name, from its extension (the `mime` package's
- * table); `application/octet-stream` when unknown.
- *
- * @example
- * ```ts
- * import { mediaType } from "./adopt_outputs.ts";
- * console.assert(mediaType("plots/loss.PNG") === "image/png");
- * console.assert(mediaType("model.ckpt") === "application/octet-stream");
- * ```
- */
-export function mediaType(name: string): string {
-  return mime.getType(name.toLowerCase()) ?? "application/octet-stream";
 }

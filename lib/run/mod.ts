@@ -58,9 +58,12 @@ export {
   adoptOutputs,
   AdoptOutputsError,
   type AdoptOutputsOptions,
+  type AdoptProgress,
   type AdoptReport,
   type AdoptTarget,
   type ArtifactPlacement,
+  DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_SPLIT_MAX_BYTES,
   FILES_DIR,
   mediaType,
 } from "./adopt_outputs.ts";

@@ -1,5 +1,5 @@
 /**
- * Adopting tensor files written elsewhere (.npy, .safetensors) as Zarr
+ * Adopting tensor files written elsewhere (.npy, .npz, .safetensors) as Zarr
  * arrays, and reading their headers.
  *
  * @example
@@ -12,12 +12,22 @@
  */
 export {
   adoptNpy,
+  adoptNpySource,
   MAX_NPY_HEADER_BYTES,
   type NpyFile,
   type NpyHeader,
   openNpy,
+  type OpenNpyOptions,
   parseNpyHeader,
+  readNpyHeader,
 } from "./npy.ts";
+export {
+  type AdoptedMember,
+  adoptNpz,
+  MAX_NPZ_MEMBERS,
+  type NpzMember,
+  readNpzMembers,
+} from "./npz.ts";
 export {
   adoptSafetensors,
   MAX_SAFETENSORS_HEADER_BYTES,
@@ -25,4 +35,9 @@ export {
   type SafetensorsEntry,
   type SafetensorsHeader,
 } from "./safetensors.ts";
-export type { AdoptedTensor, AdoptOptions, SourceDType } from "./npy.ts";
+export type {
+  AdoptedTensor,
+  AdoptOptions,
+  ByteSource,
+  SourceDType,
+} from "./npy.ts";

@@ -1,13 +1,7 @@
 /**
- * NumPy `.npy` files (format versions 1.0, 2.0 and 3.0): read the header,
- * stream the data in bounded pieces, and adopt the array into a Zarr v3
- * array with bounded memory.
- *
- * The format: the magic `\x93NUMPY`, a major and minor version byte, the
- * header length (2 bytes little-endian in 1.0, 4 bytes in 2.0 and 3.0), then
- * a Python dict literal `{'descr': '<f4', 'fortran_order': False, 'shape':
- * (3, 4), }` (ASCII; UTF-8 in 3.0) padded so the data starts on a multiple of
- * 64 bytes, then the raw elements.
+ * NumPy `.npy` files (format versions 1.0, 2.0 and 3.0): open one, stream
+ * its data in bounded pieces, and adopt the array into a Zarr v3 array with
+ * bounded memory. The header is `npy_header.ts`'s (re-exported here).
  *
  * Supported element types: `bool`, `int8`…`int64`, `uint8`…`uint64`,
  * `float16`, `float32`, `float64`, either byte order. Structured, complex,
@@ -17,265 +11,25 @@
  *
  * @module
  */
-import { CorruptFileError, InvalidInputError } from "../../errors.ts";
+import { CorruptFileError } from "../../errors.ts";
 import {
   type AdoptedTensor,
   type AdoptOptions,
   adoptRaw,
+  type ByteSource,
   itemSize,
   type SourceDType,
 } from "./_adopt.ts";
+import { quote } from "./_quote.ts";
+import { type NpyHeader, readNpyHeader } from "./npy_header.ts";
 
-export type { AdoptedTensor, AdoptOptions, SourceDType };
-
-/**
- * The header of a `.npy` file.
- *
- * @example
- * ```ts
- * import type { NpyHeader } from "./npy.ts";
- * const h: NpyHeader = {
- *   version: "1.0", descr: "<f4", dtype: "float32", littleEndian: true,
- *   shape: [3, 4], fortranOrder: false, dataOffset: 128, dataBytes: 48,
- * };
- * ```
- */
-export interface NpyHeader {
-  /** Format version, `"1.0"`, `"2.0"` or `"3.0"`. */
-  version: "1.0" | "2.0" | "3.0";
-  /** NumPy's type string, e.g. `"<f4"`, `">i8"`, `"|b1"`. */
-  descr: string;
-  /** The element type. */
-  dtype: SourceDType;
-  /** Whether multi-byte elements are little-endian. */
-  littleEndian: boolean;
-  /** The array's dimensions (`[]` for a 0-d array). */
-  shape: number[];
-  /** Whether the data is in Fortran (column-major) order. */
-  fortranOrder: boolean;
-  /** The byte where the data starts. */
-  dataOffset: number;
-  /** The data's length in bytes. */
-  dataBytes: number;
-}
-
-const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
-/** Headers longer than this are refused (numpy writes a few hundred bytes). */
-export const MAX_NPY_HEADER_BYTES = 1024 * 1024;
-
-const KINDS: Record<string, SourceDType> = {
-  b1: "bool",
-  i1: "int8",
-  i2: "int16",
-  i4: "int32",
-  i8: "int64",
-  u1: "uint8",
-  u2: "uint16",
-  u4: "uint32",
-  u8: "uint64",
-  f2: "float16",
-  f4: "float32",
-  f8: "float64",
-};
-
-/**
- * Parses a `.npy` header from the first bytes of a file.
- *
- * @param bytes The file's first bytes (at least the whole header).
- * @param name The file's name, for errors.
- * @returns The header, or `null` if `bytes` is too short to hold it.
- * @throws {CorruptFileError} If the bytes are not a valid `.npy` header.
- * @throws {InvalidInputError} If the element type is not supported.
- * @example
- * ```ts
- * import { parseNpyHeader } from "./npy.ts";
- * const dict = "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }";
- * const text = dict.padEnd(117, " ") + "\n";
- * const head = new Uint8Array([0x93, ...new TextEncoder().encode("NUMPY"), 1, 0, text.length, 0]);
- * const bytes = new Uint8Array([...head, ...new TextEncoder().encode(text)]);
- * const h = parseNpyHeader(bytes, "a.npy")!;
- * console.assert(h.dtype === "int32" && h.shape[0] === 2 && h.dataOffset === 128);
- * ```
- */
-export function parseNpyHeader(
-  bytes: Uint8Array,
-  name: string,
-): NpyHeader | null {
-  const bad = (why: string) =>
-    new CorruptFileError(
-      `Cannot read "${name}" as a .npy file: ${why}: write it with numpy.save`,
-    );
-  if (bytes.byteLength < 10) {
-    if (MAGIC.some((b, i) => i < bytes.byteLength && bytes[i] !== b)) {
-      throw bad("it does not start with the magic \\x93NUMPY");
-    }
-    return null;
-  }
-  if (MAGIC.some((b, i) => bytes[i] !== b)) {
-    throw bad("it does not start with the magic \\x93NUMPY");
-  }
-  const major = bytes[6], minor = bytes[7];
-  if (![1, 2, 3].includes(major) || minor !== 0) {
-    throw bad(
-      `format version ${major}.${minor} is not one of 1.0, 2.0, 3.0`,
-    );
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const lenBytes = major === 1 ? 2 : 4;
-  if (bytes.byteLength < 8 + lenBytes) return null;
-  const headerLen = major === 1
-    ? view.getUint16(8, true)
-    : view.getUint32(8, true);
-  if (headerLen > MAX_NPY_HEADER_BYTES) {
-    throw bad(
-      `its header claims ${headerLen} bytes, over the ${MAX_NPY_HEADER_BYTES}-byte limit`,
-    );
-  }
-  const start = 8 + lenBytes;
-  if (bytes.byteLength < start + headerLen) return null;
-  let text: string;
-  try {
-    text = new TextDecoder(major === 3 ? "utf-8" : "latin1", { fatal: true })
-      .decode(bytes.subarray(start, start + headerLen));
-  } catch {
-    throw bad("its header is not valid UTF-8");
-  }
-  if (major !== 3 && [...text].some((c) => c.charCodeAt(0) > 0x7f)) {
-    throw bad(`its header is not ASCII (version ${major}.0)`);
-  }
-  let dict: unknown;
-  try {
-    dict = parsePyLiteral(text.trimEnd());
-  } catch (e) {
-    throw bad(
-      `its header ${JSON.stringify(text.trim())} ${(e as Error).message}`,
-    );
-  }
-  const fields = headerFields(dict, name, bad);
-  const shape = fields.shape;
-  const elements = shape.reduce((a, b) => a * b, 1);
-  const dataBytes = elements * itemSize(fields.dtype);
-  if (!Number.isSafeInteger(dataBytes)) {
-    throw bad(`shape ${JSON.stringify(shape)} is too large`);
-  }
-  return {
-    version: `${major}.0` as NpyHeader["version"],
-    ...fields,
-    dataOffset: start + headerLen,
-    dataBytes,
-  };
-}
-
-/** Checks the header dict: its keys, shape, order and a supported dtype. */
-function headerFields(
-  dict: unknown,
-  name: string,
-  bad: (why: string) => Error,
-): Pick<
-  NpyHeader,
-  "descr" | "dtype" | "littleEndian" | "shape" | "fortranOrder"
-> {
-  if (typeof dict !== "object" || dict === null || Array.isArray(dict)) {
-    throw bad("its header is not a dict");
-  }
-  const d = dict as Record<string, unknown>;
-  const keys = Object.keys(d).sort().join(",");
-  if (keys !== "descr,fortran_order,shape") {
-    throw bad(
-      `its header has keys [${keys}], expected descr, fortran_order and shape`,
-    );
-  }
-  if (typeof d.fortran_order !== "boolean") {
-    throw bad("fortran_order is not True or False");
-  }
-  if (
-    !Array.isArray(d.shape) ||
-    !d.shape.every((n) => Number.isSafeInteger(n) && (n as number) >= 0)
-  ) {
-    throw bad(
-      `shape ${
-        JSON.stringify(d.shape)
-      } is not a tuple of non-negative integers`,
-    );
-  }
-  if (typeof d.descr !== "string") {
-    throw new InvalidInputError(
-      `Cannot adopt "${name}": structured dtype ${
-        JSON.stringify(d.descr)
-      } is not supported: save each field as its own array`,
-    );
-  }
-  const m = /^([<>|=])([a-zA-Z]\d+)$/.exec(d.descr);
-  const dtype = m ? KINDS[m[2]] : undefined;
-  if (!m || !dtype) {
-    throw new InvalidInputError(
-      `Cannot adopt "${name}": dtype "${d.descr}" is not supported (bool, int8..int64, uint8..uint64, float16, float32, float64): convert it first, e.g. arr.astype(numpy.float32)`,
-    );
-  }
-  return {
-    descr: d.descr,
-    dtype,
-    littleEndian: m[1] !== ">",
-    shape: d.shape as number[],
-    fortranOrder: d.fortran_order,
-  };
-}
-
-/** A tiny parser for the Python literals of a `.npy` header. */
-function parsePyLiteral(text: string): unknown {
-  let i = 0;
-  const ws = () => {
-    while (i < text.length && /\s/.test(text[i])) i++;
-  };
-  const fail = (what: string): never => {
-    throw new Error(`is not a Python literal (${what} at character ${i})`);
-  };
-  const value = (): unknown => {
-    ws();
-    const c = text[i];
-    if (c === "{" || c === "(" || c === "[") {
-      const close = c === "{" ? "}" : c === "(" ? ")" : "]";
-      i++;
-      const items: unknown[] = [];
-      const map: Record<string, unknown> = {};
-      for (;;) {
-        ws();
-        if (text[i] === close) {
-          i++;
-          return c === "{" ? map : items;
-        }
-        const v = value();
-        if (c === "{") {
-          ws();
-          if (text[i++] !== ":") fail("expected ':'");
-          if (typeof v !== "string") fail("a key that is not a string");
-          map[v as string] = value();
-        } else items.push(v);
-        ws();
-        if (text[i] === ",") i++;
-        else if (text[i] !== close) fail(`expected ',' or '${close}'`);
-      }
-    }
-    if (c === "'" || c === '"') {
-      const end = text.indexOf(c, i + 1);
-      if (end < 0) fail("an unterminated string");
-      const s = text.slice(i + 1, end);
-      i = end + 1;
-      return s;
-    }
-    const m = /^(True|False|None|-?\d+)/.exec(text.slice(i));
-    if (!m) return fail("an unexpected token");
-    i += m[0].length;
-    if (m[0] === "True") return true;
-    if (m[0] === "False") return false;
-    if (m[0] === "None") return null;
-    return Number(m[0]);
-  };
-  const v = value();
-  ws();
-  if (i !== text.length) fail("trailing text");
-  return v;
-}
+export type { AdoptedTensor, AdoptOptions, ByteSource, SourceDType };
+export {
+  MAX_NPY_HEADER_BYTES,
+  type NpyHeader,
+  parseNpyHeader,
+  readNpyHeader,
+} from "./npy_header.ts";
 
 /**
  * An open `.npy` file: its header, and its data in pieces. Close it (or use
@@ -305,12 +59,45 @@ export interface NpyFile extends AsyncDisposable {
 }
 
 /**
+ * The header of the `.npy` bytes in `src` (of `size` bytes), checked
+ * against that size.
+ */
+async function checkedHeader(
+  src: ByteSource,
+  size: number,
+  name: string,
+): Promise<NpyHeader> {
+  const header = await readNpyHeader(src, name);
+  const expected = header.dataOffset + header.dataBytes;
+  if (size !== expected) {
+    throw new CorruptFileError(
+      `Cannot read "${name}" as a .npy file: it has ${size} bytes but its header (shape ${
+        quote(header.shape)
+      }, dtype ${quote(header.descr)}) needs ${expected}: the file is ${
+        size < expected ? "truncated" : "followed by extra bytes"
+      }; write it again`,
+    );
+  }
+  return header;
+}
+
+/** Options of {@linkcode openNpy}. */
+export interface OpenNpyOptions {
+  /**
+   * Read through this open file instead of opening `path` (e.g. one opened
+   * with the vault's safe open); it is not closed.
+   */
+  file?: Deno.FsFile;
+}
+
+/**
  * Opens a `.npy` file and reads its header. The file must hold exactly the
  * data the header announces.
  *
  * Needs `--allow-read`.
  *
  * @param path The `.npy` file.
+ * @param options `file`: read through this open file.
  * @returns The open file; close it.
  * @throws {CorruptFileError} If the header is bad, or the data is shorter or
  *   longer than the header announces (the message names the file).
@@ -322,42 +109,18 @@ export interface NpyFile extends AsyncDisposable {
  * console.log(npy.header.dtype, npy.header.shape, npy.header.fortranOrder);
  * ```
  */
-export async function openNpy(path: string): Promise<NpyFile> {
-  const file = await Deno.open(path, { read: true });
+export async function openNpy(
+  path: string,
+  options: OpenNpyOptions = {},
+): Promise<NpyFile> {
+  const file = options.file ?? await Deno.open(path, { read: true });
+  const owned = options.file === undefined;
   try {
-    let buf = new Uint8Array(4096);
-    let filled = 0;
-    let header: NpyHeader | null = null;
-    for (;;) {
-      const n = await file.read(buf.subarray(filled));
-      if (n !== null) filled += n;
-      header = parseNpyHeader(buf.subarray(0, filled), path);
-      if (header) break;
-      if (n === null) {
-        throw new CorruptFileError(
-          `Cannot read "${path}" as a .npy file: it ends inside its header (${filled} bytes): the file is truncated; write it again`,
-        );
-      }
-      if (filled === buf.byteLength) {
-        const bigger = new Uint8Array(buf.byteLength * 4);
-        bigger.set(buf);
-        buf = bigger;
-      }
-    }
     const { size } = await file.stat();
-    const expected = header.dataOffset + header.dataBytes;
-    if (size !== expected) {
-      throw new CorruptFileError(
-        `Cannot read "${path}" as a .npy file: it has ${size} bytes but its header (shape ${
-          JSON.stringify(header.shape)
-        }, dtype "${header.descr}") needs ${expected}: the file is ${
-          size < expected ? "truncated" : "followed by extra bytes"
-        }; write it again`,
-      );
-    }
-    return new OpenNpy(path, header, file);
+    const header = await checkedHeader(file, size, path);
+    return new OpenNpy(path, header, file, owned);
   } catch (e) {
-    file.close();
+    if (owned) file.close();
     throw e;
   }
 }
@@ -365,12 +128,15 @@ export async function openNpy(path: string): Promise<NpyFile> {
 class OpenNpy implements NpyFile {
   #file: Deno.FsFile;
   #closed = false;
+  #owned: boolean;
   constructor(
     readonly path: string,
     readonly header: NpyHeader,
     file: Deno.FsFile,
+    owned: boolean,
   ) {
     this.#file = file;
+    this.#owned = owned;
   }
 
   get file(): Deno.FsFile {
@@ -405,7 +171,7 @@ class OpenNpy implements NpyFile {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#file.close();
+    if (this.#owned) this.#file.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -456,14 +222,50 @@ class OpenNpy implements NpyFile {
 export async function adoptNpy(
   npyPath: string,
   zarrPath: string,
+  options: AdoptOptions & OpenNpyOptions = {},
+): Promise<AdoptedTensor & { header: NpyHeader }> {
+  await using npy = await openNpy(npyPath, options) as OpenNpy;
+  return await adoptBody(npy.file, npy.header, npyPath, zarrPath, options);
+}
+
+/**
+ * Adopts the `.npy` bytes of `src` (`size` bytes: a member of a `.npz`)
+ * into a new Zarr v3 array at `zarrPath`, as {@linkcode adoptNpy} does.
+ * `src` may seek forward only.
+ *
+ * @param src The bytes.
+ * @param size How many bytes `src` holds.
+ * @param name Its name, for errors (e.g. `run.npz` member `w.npy`).
+ * @param zarrPath The array folder to create.
+ * @param options Compression, level, read size and attributes.
+ * @returns The Zarr array's info, the source's dtype, order and header.
+ * @example
+ * ```ts ignore
+ * const a = await adoptNpySource(member, member.size, "run.npz/w.npy", "w.zarr");
+ * ```
+ */
+export async function adoptNpySource(
+  src: ByteSource,
+  size: number,
+  name: string,
+  zarrPath: string,
   options: AdoptOptions = {},
 ): Promise<AdoptedTensor & { header: NpyHeader }> {
-  await using npy = await openNpy(npyPath) as OpenNpy;
-  const h = npy.header;
+  const header = await checkedHeader(src, size, name);
+  return await adoptBody(src, header, name, zarrPath, options);
+}
+
+async function adoptBody(
+  src: ByteSource,
+  h: NpyHeader,
+  name: string,
+  zarrPath: string,
+  options: AdoptOptions,
+): Promise<AdoptedTensor & { header: NpyHeader }> {
   const adopted = await adoptRaw(
-    npy.file,
+    src,
     {
-      path: npyPath,
+      path: name,
       offset: h.dataOffset,
       dtype: h.dtype,
       shape: h.shape,

@@ -18,6 +18,7 @@
  * @module
  */
 import { CorruptFileError, InvalidInputError } from "../../errors.ts";
+import { MAX_TENSOR_DIMS } from "../zarr/types.ts";
 import {
   type AdoptedTensor,
   type AdoptOptions,
@@ -25,6 +26,7 @@ import {
   itemSize,
   type SourceDType,
 } from "./_adopt.ts";
+import { quote } from "./_quote.ts";
 
 export type { AdoptedTensor, AdoptOptions, SourceDType };
 
@@ -67,7 +69,10 @@ export interface SafetensorsEntry {
 export interface SafetensorsHeader {
   /** The tensors, in the order of their data. */
   tensors: SafetensorsEntry[];
-  /** `__metadata__`: free-form strings. */
+  /**
+   * `__metadata__`: free-form strings, in the file's order (an object with
+   * no prototype: any key, `__proto__` too, is kept as written).
+   */
   metadata: Record<string, string>;
   /** The file offset where the data starts (8 + header length). */
   dataOffset: number;
@@ -118,7 +123,9 @@ const DTYPES: Record<string, SourceDType> = {
  */
 export async function readSafetensorsHeader(
   path: string,
+  options: { file?: Deno.FsFile } = {},
 ): Promise<SafetensorsHeader> {
+  if (options.file) return await readHeader(options.file, path);
   using file = await Deno.open(path, { read: true });
   return await readHeader(file, path);
 }
@@ -161,7 +168,7 @@ async function readHeader(
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
     throw bad("its header is not a JSON object");
   }
-  const metadata: Record<string, string> = {};
+  const metadata: Record<string, string> = Object.create(null);
   const tensors: SafetensorsEntry[] = [];
   for (const [name, raw] of Object.entries(doc as Record<string, unknown>)) {
     if (name === "__metadata__") {
@@ -170,7 +177,7 @@ async function readHeader(
       }
       for (const [k, v] of Object.entries(raw)) {
         if (typeof v !== "string") {
-          throw bad(`__metadata__ "${k}" is not a string`);
+          throw bad(`__metadata__ ${quote(k)} is not a string`);
         }
         metadata[k] = v;
       }
@@ -192,15 +199,19 @@ function entryOf(
   bad: (why: string) => Error,
 ): SafetensorsEntry {
   const t = raw as Record<string, unknown>;
-  const where = `tensor "${name}"`;
+  const where = `tensor ${quote(name)}`;
   if (typeof t !== "object" || t === null) {
     throw bad(`${where} is not an object`);
   }
   if (typeof t.dtype !== "string") throw bad(`${where} has no dtype`);
-  const sourceDType = DTYPES[t.dtype];
+  const sourceDType = Object.hasOwn(DTYPES, t.dtype)
+    ? DTYPES[t.dtype]
+    : undefined;
   if (!sourceDType) {
     throw new InvalidInputError(
-      `Cannot adopt "${path}": ${where} has dtype "${t.dtype}", not supported (${
+      `Cannot adopt "${path}": ${where} has dtype ${
+        quote(t.dtype)
+      }, not supported (${
         Object.keys(DTYPES).join(", ")
       }): convert it before saving, e.g. tensor.float()`,
     );
@@ -211,9 +222,12 @@ function entryOf(
     !shape.every((d) => Number.isSafeInteger(d) && d >= 0)
   ) {
     throw bad(
-      `${where} has shape ${
-        JSON.stringify(shape)
-      }, not a list of non-negative integers`,
+      `${where} has shape ${quote(shape)}, not a list of non-negative integers`,
+    );
+  }
+  if (shape.length > MAX_TENSOR_DIMS) {
+    throw new InvalidInputError(
+      `Cannot adopt "${path}": ${where} has ${shape.length} dimensions, more than the ${MAX_TENSOR_DIMS} the vault allows: reshape it before saving`,
     );
   }
   const offsets = t.data_offsets;
@@ -222,19 +236,17 @@ function entryOf(
     !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
     offsets[0] > offsets[1]
   ) {
-    throw bad(
-      `${where} has data_offsets ${JSON.stringify(offsets)}, not [begin, end]`,
-    );
+    throw bad(`${where} has data_offsets ${quote(offsets)}, not [begin, end]`);
   }
   const bytes = shape.reduce((a: number, b: number) => a * b, 1) *
     itemSize(sourceDType);
   if (offsets[1] - offsets[0] !== bytes) {
     throw bad(
       `${where} (dtype ${t.dtype}, shape ${
-        JSON.stringify(shape)
-      }) needs ${bytes} bytes but data_offsets ${
-        JSON.stringify(offsets)
-      } span ${offsets[1] - offsets[0]}`,
+        quote(shape)
+      }) needs ${bytes} bytes but data_offsets ${quote(offsets)} span ${
+        offsets[1] - offsets[0]
+      }`,
     );
   }
   return {
@@ -258,7 +270,9 @@ function checkLayout(
   for (const t of tensors) {
     if (t.begin !== at) {
       throw bad(
-        `tensor "${t.name}" starts at byte ${t.begin} of the data, expected ${at}: tensors overlap or leave a gap`,
+        `tensor ${
+          quote(t.name)
+        } starts at byte ${t.begin} of the data, expected ${at}: tensors overlap or leave a gap`,
       );
     }
     at = t.end;
@@ -270,7 +284,7 @@ function checkLayout(
         ? `its tensors need ${at} bytes of data but the file holds ${
           size - dataOffset
         }${
-          last ? ` (tensor "${last.name}" ends past the end)` : ""
+          last ? ` (tensor ${quote(last.name)} ends past the end)` : ""
         }: the file is truncated`
         : `${size - dataOffset - at} bytes follow the last tensor`,
     );
@@ -302,9 +316,12 @@ async function readAll(
  * @param path The `.safetensors` file.
  * @param target The array folder for a tensor name, e.g.
  *   `(name) => \`${strata}/${name}.zarr\``; its parent must exist.
- * @param options Compression, level and read size.
+ * @param options Compression, level, read size, attributes, and `file` (read
+ *   through this open file, not closed, instead of opening `path`).
  * @returns One result per tensor, in data order, with its name, and the
- *   file's `__metadata__`.
+ *   file's `__metadata__`. Each array's Zarr attributes hold
+ *   `source_tensor` (its name in the file), `source_dtype` and, when the
+ *   file has any, `source_metadata` (its `__metadata__`).
  * @throws {CorruptFileError} If the header is bad or the file truncated.
  * @throws {InvalidInputError} If a dtype is not supported.
  * @throws {ImmutableArtifactError} If a target exists.
@@ -327,14 +344,18 @@ async function readAll(
 export async function adoptSafetensors(
   path: string,
   target: (tensorName: string) => string,
-  options: AdoptOptions = {},
+  options: AdoptOptions & { file?: Deno.FsFile } = {},
 ): Promise<{
   tensors: (AdoptedTensor & { name: string })[];
   metadata: Record<string, string>;
 }> {
-  using file = await Deno.open(path, { read: true });
+  using owned = options.file
+    ? undefined
+    : await Deno.open(path, { read: true });
+  const file = options.file ?? owned!;
   const header = await readHeader(file, path);
   const tensors: (AdoptedTensor & { name: string })[] = [];
+  const hasMetadata = Object.keys(header.metadata).length > 0;
   for (const t of header.tensors) {
     const adopted = await adoptRaw(
       file,
@@ -348,7 +369,15 @@ export async function adoptSafetensors(
         littleEndian: true,
       },
       target(t.name),
-      options,
+      {
+        ...options,
+        attributes: {
+          ...options.attributes,
+          source_tensor: t.name,
+          source_dtype: t.dtype,
+          ...(hasMetadata ? { source_metadata: header.metadata } : {}),
+        },
+      },
     );
     tensors.push({ name: t.name, ...adopted });
   }

@@ -5,6 +5,18 @@
  */
 
 /**
+ * The most dimensions a tensor may have: numpy's own limit (`NPY_MAXDIMS`),
+ * applied where a tensor comes in (adoption) and where the catalog reads one.
+ *
+ * @example
+ * ```ts
+ * import { MAX_TENSOR_DIMS } from "./types.ts";
+ * console.assert(MAX_TENSOR_DIMS === 64);
+ * ```
+ */
+export const MAX_TENSOR_DIMS = 64;
+
+/**
  * The element types a tensor can have (Zarr v3 `data_type` names).
  *
  * @example

@@ -25,6 +25,7 @@ export type {
   ZarrWriter,
 } from "./types.ts";
 export { MAX_CHUNK_BYTES, MAX_SELECTION_BYTES } from "./_read.ts";
+export { MAX_TENSOR_DIMS } from "./types.ts";
 export { registerCodecs } from "./zstd.ts";
 export { createZarrWriter, writeZarr } from "./write.ts";
 export { zarrInfo } from "./info.ts";

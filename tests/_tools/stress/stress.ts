@@ -30,6 +30,7 @@ import { verifySpecimen, verifyVault } from "../../../lib/specimen/verify.ts";
 import { metricColumns, tensorValue } from "../../_fault_child.ts";
 import { generateVault } from "../bench/gen_vault.ts";
 import { assert, assertEquals, assertRejects, ROOT } from "../../utils.ts";
+import { adoptRaceScenario } from "./adopt_race.ts";
 
 /** The script the fault scenarios run and kill. */
 export const CHILD: string = join(ROOT, "tests", "_fault_child.ts");
@@ -1463,6 +1464,7 @@ export const CONCURRENCY_SCENARIOS: ConcurrencyScenario[] = [
   loggerRace,
   protocolsWhileIndexing,
   queriesDuringReindex,
+  adoptRaceScenario,
 ];
 
 /** Runs `scenario` once in a fresh vault (kept when `keep` and it fails). */
