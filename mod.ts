@@ -250,3 +250,4 @@ export {
   VaultQuery,
   type VaultQueryOptions,
 } from "./lib/query/vault_query.ts";
+export { SpecimenBusyError } from "./lib/errors.ts";

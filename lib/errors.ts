@@ -282,3 +282,23 @@ export function errorMessage(
   if (!(e instanceof Error)) return String(e);
   return options.stack ? e.stack ?? e.message : e.message;
 }
+
+/**
+ * The specimen is being run right now by a live process (its run record is
+ * `running`): it cannot take another run until that one ends. Tasks exit
+ * with code 3, as for a specimen that cannot take a run because it is
+ * sealed or holds results.
+ *
+ * @example
+ * ```ts
+ * import { SpecimenBusyError } from "./errors.ts";
+ * console.assert(new SpecimenBusyError("x").exitCode === 3);
+ * ```
+ */
+export class SpecimenBusyError extends VaultError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "SpecimenBusyError";
+    this.exitCode = 3;
+  }
+}

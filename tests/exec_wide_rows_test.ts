@@ -6,14 +6,17 @@
  * See docs/RELIABILITY.md, "Wide rows and many tables".
  */
 import { join } from "../lib/_deps.ts";
-import { MAX_COLUMNS } from "../lib/metrics_log/_columns.ts";
+import { MAX_COLUMNS } from "../lib/metrics_log/options.ts";
 import { MAX_TABLES } from "../lib/run/exec.ts";
 import { readManifest } from "../lib/specimen/manifest.ts";
+import { InvalidInputError } from "../lib/errors.ts";
 import { PYTHON } from "./_python.ts";
 import {
   assert,
   assertEquals,
   assertMatch,
+  assertRejects,
+  assertThrows,
   newStorage,
   ROOT,
   tempVault,
@@ -114,4 +117,28 @@ with open(os.environ["SPECIMEN_METRICS"], "a") as f:
   );
   const m = await readManifest(storage.dir);
   assertEquals(Object.keys(m.artifacts).length, MAX_TABLES);
+});
+
+Deno.test("writeMetrics and logger.log refuse a table past MAX_COLUMNS naming the count and the limit, and accept one at it", async () => {
+  await using vault = await tempVault();
+  const storage = await newStorage(vault.path);
+  const wide = (n: number) =>
+    Object.fromEntries(Array.from({ length: n }, (_, i) => [`c${i}`, [i]]));
+  await assertRejects(
+    () => storage.writeMetrics(wide(MAX_COLUMNS + 1), { name: "too_wide" }),
+    InvalidInputError,
+    `${MAX_COLUMNS + 1} columns, over the limit of ${MAX_COLUMNS}`,
+  );
+  const log = await storage.logger("logged");
+  log.log({ step: 0 });
+  const row = Object.fromEntries(
+    Array.from({ length: MAX_COLUMNS }, (_, i) => [`c${i}`, i]),
+  );
+  assertThrows(() => log.log(row), InvalidInputError, `at most ${MAX_COLUMNS}`);
+  delete row.c0;
+  log.log(row); // step and 9,999 more: exactly the limit
+  const record = await log.close();
+  assertEquals([record?.columns?.length, record?.rows], [MAX_COLUMNS, 2]);
+  const m = await readManifest(storage.dir);
+  assertEquals(Object.keys(m.artifacts), ["logged"]);
 });

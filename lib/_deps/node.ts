@@ -30,6 +30,7 @@ export {
   fstatSync,
   openSync as openFdSync,
   readSync as readFdSync,
+  statfsSync,
 } from "node:fs";
 export {
   parentPort,

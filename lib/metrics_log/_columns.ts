@@ -6,7 +6,7 @@
  * @module
  */
 import { InvalidInputError } from "../errors.ts";
-import type { LogRow, LogValue } from "./options.ts";
+import { type LogRow, type LogValue, MAX_COLUMNS } from "./options.ts";
 import { show } from "../cli/show.ts";
 import { FAILED, type WireColumn, WRITTEN } from "./_worker.ts";
 
@@ -17,13 +17,6 @@ import { FAILED, type WireColumn, WRITTEN } from "./_worker.ts";
 export const SLOTS = 5;
 /** How long an exit (or `close()`) waits for parts being written. */
 export const EXIT_WAIT_MS = 30_000;
-/**
- * The most columns one table holds. Each column costs memory and a worker
- * encoding pass per part, and the catalog a column per metric: a row of
- * 200,000 keys (2.4 MB of JSON) once took a run to 23.9 GB. 10,000 is far
- * above any real table of metrics (per-item values belong in a tensor).
- */
-export const MAX_COLUMNS = 10_000;
 /**
  * Rows a new slot holds; it doubles as rows arrive, up to the rows per
  * part. A column costs memory for the rows it was given, not a part's
