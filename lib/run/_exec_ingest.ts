@@ -63,9 +63,9 @@ const WARNINGS_SHOWN = 20;
  * The most tables one exec's `_table`s may open. Each table is a
  * `MetricsLogger` with its own writer thread (about 17 MB resident): 100
  * tables took a run to 1.7 GB, so a child writing a new `_table` per line
- * would run the machine out of memory.
+ * would run the machine out of memory; 16 cost about 300 MB at most.
  */
-export const MAX_TABLES = 32;
+export const MAX_TABLES = 16;
 
 /** Rows routed to one logger per table; problems counted and reported. */
 export class Ingest {
