@@ -77,7 +77,7 @@ export function validateArtifactName(
       `Invalid artifact name ${
         JSON.stringify(name)
       }: it is a name every JavaScript object already has (${RESERVED_ARTIFACT_NAMES.length} are reserved: __proto__, constructor, prototype, toString, …), so as a key of the manifest it would not be kept as given; choose another, e.g. "${
-        name.replace(/^_+|_+$/g, "")
+        name.replace(/^_+|_+$/g, "").toLowerCase()
       }_table"`,
     );
   }
