@@ -151,9 +151,14 @@ while True:
   assertEquals((await storage.readMetrics()).step.length, rows);
 });
 
-Deno.test("run task: a protocol killed with SIGKILL or SIGTERM during a hung exec leaves no .tmp-exec folder; the run fails", async (t) => {
-  for (const sig of ["SIGKILL", "SIGTERM"] as const) {
-    await t.step(sig, async () => {
+Deno.test("run task: a protocol killed with SIGKILL or SIGTERM during a hung exec, or deno task run killed with SIGKILL, leaves no .tmp-exec folder; the run fails", async (t) => {
+  const cases = [
+    ["SIGKILL", "protocol"],
+    ["SIGTERM", "protocol"],
+    ["SIGKILL", "task"],
+  ] as const;
+  for (const [sig, target] of cases) {
+    await t.step(`${sig} to the ${target}`, async () => {
       await using vault = await repoVault();
       const { dir } = await createSpecimen({
         vault: vault.path,
@@ -193,14 +198,23 @@ await runProtocol(import.meta, async (storage) => {
       const scratch = await Array.fromAsync(Deno.readDir(dir), (e) => e.name)
         .then((n) => n.filter((x) => x.startsWith(".tmp-exec-")));
       assertEquals(scratch.length, 1);
-      Deno.kill(protocol, sig);
+      Deno.kill(target === "protocol" ? protocol : child.pid, sig);
       const out = await child.output();
       const stderr = new TextDecoder().decode(out.stderr);
       assert(out.code !== 0, stderr);
+      // Killed outright, deno task run records nothing: the protocol sees
+      // its parent gone, stops the child, records and cleans up, then ends.
+      for (let i = 0; alive(protocol); i++) {
+        if (i > 600) throw new Error(`the protocol ${protocol} never ended`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
       const left = await Array.fromAsync(Deno.readDir(dir), (e) => e.name);
       assertEquals(left.filter((x) => x.startsWith(".tmp-")), [], stderr);
       const m = await readManifest(dir);
-      assertEquals(m.runs![0].status, "failed");
+      assertEquals(
+        m.runs![0].status,
+        target === "task" ? "interrupted" : "failed",
+      );
     });
   }
 });
