@@ -251,3 +251,4 @@ export {
   type VaultQueryOptions,
 } from "./lib/query/vault_query.ts";
 export { SpecimenBusyError } from "./lib/errors.ts";
+export type { ExecLeftBehind } from "./lib/run/exec.ts";

@@ -57,7 +57,6 @@ import {
 } from "./adopt_outputs.ts";
 import {
   forwardSignals,
-  type GroupLeftovers,
   settleGroup,
   spawnGroup,
   tee,
@@ -129,7 +128,15 @@ export interface ExecResult {
    * rows up to their end are kept), and whether they had to be stopped;
    * null when it left none.
    */
-  leftBehind: GroupLeftovers | null;
+  leftBehind: ExecLeftBehind | null;
+}
+
+/** Processes an exec's child left in its process group (`ExecResult.leftBehind`). */
+export interface ExecLeftBehind {
+  /** Their pids, as seen after the child exited. */
+  pids: number[];
+  /** Whether they were stopped after `groupGraceMs` (else they ended on their own). */
+  stopped: boolean;
 }
 
 /** What the exec machinery needs from a specimen's storage. */
@@ -406,7 +413,7 @@ async function execIn(
     : () => {};
   const stopFollowing = new AbortController();
   let durationMs = 0;
-  let leftBehind: GroupLeftovers | null = null;
+  let leftBehind: ExecLeftBehind | null = null;
   // The child's end is not the end of its rows: processes it left in its
   // group are followed until they end (or are stopped) before anything
   // is closed and sealed.
@@ -575,7 +582,7 @@ async function removeScratch(scratch: string): Promise<void> {
 /** Says on stderr what the child left running, and what became of it. */
 function warnLeftBehind(
   command: string[],
-  left: GroupLeftovers,
+  left: ExecLeftBehind,
   o: Checked,
   rows: Record<string, number>,
 ): void {
