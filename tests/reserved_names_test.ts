@@ -177,6 +177,17 @@ Deno.test("a manifest already holding __proto__ opens, verifies, indexes and rep
     Object.keys((await readManifest(dir)).artifacts).sort(),
     ["__proto__", "constructor", "later", "train"],
   );
+  // An interrupted log in it: repair must read the manifest, compact the
+  // log and record it, keeping the old entries.
+  const child = await runDeno([
+    "run",
+    "-A",
+    join(ROOT, "tests", "testdata", "logger_child.ts"),
+    dir,
+    "end",
+    JSON.stringify({ rows: 120, flushRows: 50, name: "eval" }),
+  ]);
+  assertEquals(child.code, 0, child.stderr);
   for (const name of ["verify", "repair", "index"]) {
     const r = await runDeno([
       "run",
@@ -194,6 +205,15 @@ Deno.test("a manifest already holding __proto__ opens, verifies, indexes and rep
       `${name} exit ${r.code}: ${r.stderr}`,
     );
   }
+  const repaired = await readManifest(dir);
+  assertEquals(Object.keys(repaired.artifacts).sort(), [
+    "__proto__",
+    "constructor",
+    "eval",
+    "later",
+    "train",
+  ]);
+  assertEquals(repaired.artifacts.eval.rows, 120);
   const q = await runDeno([
     "run",
     ...await taskFlags("query"),
