@@ -239,6 +239,8 @@ export async function settleGroup(
   options: { graceMs: number; killGraceMs: number; pollMs?: number },
 ): Promise<GroupLeftovers | null> {
   if (!child.grouped) return null;
+  // The usual case, nothing left: one kill(-pgid, 0), no /proc scan.
+  if (probeGroup(child.pid).length === 0) return null;
   const poll = options.pollMs ?? 50;
   const members = () => groupMembers(child.pid) ?? probeGroup(child.pid);
   const first = members();
