@@ -280,3 +280,4 @@ export {
   DEFAULT_MAX_FILE_BYTES,
   DEFAULT_SPLIT_MAX_BYTES,
 } from "./lib/run/adopt_outputs.ts";
+export type { ExecLeftBehind } from "./lib/run/exec.ts";

@@ -10,6 +10,7 @@ export * from "./_deps/node.ts";
 
 export {
   decode as decodeMsgpack,
+  Decoder as MsgpackDecoder,
   encode as encodeMsgpack,
 } from "npm:@msgpack/msgpack@3.1.3";
 

@@ -262,9 +262,9 @@ export class ChildProcessError extends VaultError {
 }
 
 /**
- * The specimen is busy: a run or a metrics logger is writing it, or another
- * process is changing it (a discard, a restore) right now. Nothing was
- * changed; try again once it is done. Tasks exit with code 8.
+ * The specimen is busy: it is being run right now, a metrics logger is
+ * writing it, or another process is changing it (a discard, a restore).
+ * Nothing was changed; try again once it is done. Tasks exit with code 8.
  *
  * @example
  * ```ts

@@ -4,6 +4,7 @@
  * @module
  */
 import { parseTaskArgs, runMain, taskVault, userPath } from "../lib/cli/cli.ts";
+import { ProgressLine } from "../lib/cli/progress.ts";
 import {
   createSpecimen,
   createSweep,
@@ -26,7 +27,7 @@ field_notes.md and an empty strata/.
 Usage:
   deno task create --id ID --domain DOMAIN --method METHOD [options]
   deno task create --id ID --from PARENT_ID [options]
-  deno task create --from PARENT_ID --sweep K=V1,V2 [--sweep K=...] --prefix P [--yes]
+  deno task create --from PARENT_ID --sweep K=V1,V2 [--sweep K=...] --prefix P [--max N]
 
 Required:
   --id ID              lowercase letters, digits, underscores; at most 128
@@ -51,7 +52,10 @@ Options:
                        of every --sweep (repeatable), all created or none;
                        ids are PREFIX + a suffix such as _lr_3e_4_batch_64
   --prefix P           the start of every sweep id
-  --yes                allow a sweep of more than 1,000 combinations
+  --max N              allow a sweep of up to N combinations (default 1,000;
+                       at most 1,000,000); the free disk space is checked
+                       first (the first specimen's size × N)
+  --yes                allow up to 10,000 combinations (more need --max)
   --vault DIR          the vault (default: $SPECIMEN_VAULT, else the nearest
                        folder at or above the working directory with specimens/)
   -h, --help           show this help
@@ -64,8 +68,10 @@ ${
   }
 
 Exit codes: 0 created; 2 invalid input (a bad --param, --params file or
---sweep, a sweep id that exists, more than 1,000 combinations without --yes); 3 the id exists; 4 no vault found
-(or no specimen PARENT_ID); 1 other failure.
+--sweep, a sweep id that exists, more combinations than --max allows, a bad
+--max); 3 the id exists; 4 no vault found (or no specimen PARENT_ID); 1 other
+failure (e.g. not enough free disk space for the sweep: nothing is created).
+A sweep shows its progress on stderr.
 
 Then: edit specimens/<id>/protocol.ts and run it with
   deno task run <id>`;
@@ -86,6 +92,7 @@ export async function main(args: string[]): Promise<number> {
     sweep: { type: "string", multiple: true },
     prefix: { type: "string" },
     yes: { type: "boolean" },
+    max: { type: "string" },
   });
   if (help) {
     console.log(HELP);
@@ -100,9 +107,12 @@ export async function main(args: string[]): Promise<number> {
   if (sweep !== undefined) {
     return await runSweep(values, sweep, params);
   }
-  if (values.prefix !== undefined || values.yes !== undefined) {
+  if (
+    values.prefix !== undefined || values.yes !== undefined ||
+    values.max !== undefined
+  ) {
     throw new InvalidInputError(
-      "--prefix and --yes go with --sweep: usage: deno task create --from PARENT_ID --sweep K=V1,V2 --prefix P",
+      "--prefix, --max and --yes go with --sweep: usage: deno task create --from PARENT_ID --sweep K=V1,V2 --prefix P",
     );
   }
   const required = from === undefined ? ["id", "domain", "method"] : ["id"];
@@ -215,16 +225,21 @@ async function runSweep(
     }
   }
   const vault = await taskVault(values.vault as string | undefined);
+  const max = values.max === undefined ? undefined : parseMax(values.max);
+  const progress = sweepProgress();
   const made = await createSweep({
     vault: vault.root,
     from,
     sweep,
     prefix,
     yes: values.yes === true,
+    max,
+    onProgress: progress.update,
     params,
     tags: values.tags as string | undefined,
     description: values.description as string | undefined,
   });
+  progress.done();
   console.error(
     `Created ${made.length} specimen${
       made.length === 1 ? "" : "s"
@@ -233,6 +248,44 @@ async function runSweep(
   for (const c of made) console.log(c.id);
   console.error(`Run them: deno task run ${made.map((c) => c.id).join(" ")}`);
   return 0;
+}
+
+/** `--max N` as a number (checked for range by createSweep). */
+function parseMax(text: unknown): number {
+  const n = typeof text === "string" && /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw new InvalidInputError(
+      `Invalid --max ${
+        JSON.stringify(text)
+      }: give the most combinations to create as a whole number, e.g. --max 5000`,
+    );
+  }
+  return n;
+}
+
+/**
+ * Progress of a sweep on stderr: a redrawn line on a terminal; otherwise a
+ * line at every tenth of a sweep of 100 or more (a log shows it moving).
+ */
+function sweepProgress(): {
+  update: (done: number, total: number) => void;
+  done: () => void;
+} {
+  const line = new ProgressLine();
+  const terminal = Deno.stderr.isTerminal();
+  let shown = 0;
+  return {
+    update(done, total) {
+      const text = () => `Building the sweep: ${done} of ${total} specimens`;
+      if (terminal) {
+        line.update(text);
+      } else if (total >= 100 && done * 10 >= (shown + 1) * total) {
+        shown = Math.floor((done * 10) / total);
+        console.error(text());
+      }
+    },
+    done: () => line.clear(),
+  };
 }
 
 if (import.meta.main) await runMain(main);

@@ -79,7 +79,8 @@ with -A from the current folder.
 Exit codes: 0 the run succeeded; otherwise the protocol's exit code, or 1
 when it was killed or sealing failed; 2 invalid usage; 3 the specimen is
 sealed or already holds results (derive a variation with
-deno task create --id NEW --from ID); 4 no such specimen. With several
+deno task create --id NEW --from ID); 4 no such specimen; 8 the specimen
+is busy: being run right now by another live process (wait for it to end). With several
 specimens: 0 when every run succeeded, 1 when any failed or was refused.`;
 
 /** Runs the task with `args`; returns the exit code. */

@@ -194,7 +194,7 @@ async function concurrencyRow(
       row.outcomes[label] = (row.outcomes[label] ?? 0) + 1;
       for (const [k, n] of Object.entries(counts ?? {})) {
         row.counts ??= {};
-        row.counts[k] = k === "states seen"
+        row.counts[k] = k === "states seen" || k.endsWith("(max)")
           ? Math.max(row.counts[k] ?? 0, n)
           : (row.counts[k] ?? 0) + n;
       }

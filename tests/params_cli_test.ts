@@ -246,7 +246,7 @@ Deno.test("create --sweep refuses colliding ids, too many combinations and bad s
     [["--sweep", "lr=1e-2,1e-3", "--prefix", "sw"], /exist already/],
     [
       ["--sweep", `a=${many}`, "--sweep", `b=${many}`, "--sweep", `c=${many}`],
-      /--yes/,
+      /--max 1331/,
     ],
     [["--sweep", "lr"], /lr/],
     [["--sweep", "l r=1,2"], /l r/],

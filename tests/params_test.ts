@@ -657,7 +657,7 @@ Deno.test("expandSweep() refuses more than 1,000 combinations unless max is rais
   );
   assertMatch(
     e.message,
-    /1100 combinations \(11 × 100\), over the limit of 1000; pass --yes/,
+    /1100 combinations \(11 × 100\), over the limit of 1000; pass --max 1100/,
   );
   assertThrows(
     () => expandSweep(["a=1,2,3"], { max: 2 }),

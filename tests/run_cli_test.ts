@@ -426,7 +426,7 @@ Deno.test("run task: a run in progress blocks another; one whose process is gone
   // This test process is alive: the claim holds.
   await claim(Deno.pid);
   let r = await runTaskCli(["--vault", vault.path, "stale"]);
-  assertEquals(r.code, 1);
+  assertEquals(r.code, 8, "a specimen being run: exit 8 (busy), as documented");
   assertMatch(
     r.stderr,
     /^error: Specimen "stale" is being run right now \(run 2026-01-01T00-00-00\.000Z, pid \d+/,

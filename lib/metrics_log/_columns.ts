@@ -6,7 +6,7 @@
  * @module
  */
 import { InvalidInputError } from "../errors.ts";
-import type { LogRow, LogValue } from "./options.ts";
+import { type LogRow, type LogValue, MAX_COLUMNS } from "./options.ts";
 import { show } from "../cli/show.ts";
 import { FAILED, type WireColumn, WRITTEN } from "./_worker.ts";
 
@@ -17,6 +17,13 @@ import { FAILED, type WireColumn, WRITTEN } from "./_worker.ts";
 export const SLOTS = 5;
 /** How long an exit (or `close()`) waits for parts being written. */
 export const EXIT_WAIT_MS = 30_000;
+/**
+ * Rows a new slot holds; it doubles as rows arrive, up to the rows per
+ * part. A column costs memory for the rows it was given, not a part's
+ * worth up front (before: 9 bytes × 32,768 rows, ~300 KB per column, even
+ * for a table of one row).
+ */
+const FIRST_SLOT_ROWS = 16;
 
 const NUMBER = 0;
 const BIGINT = 1;
@@ -96,6 +103,9 @@ export class ColumnBuffers {
         if (v === null || v === undefined) continue;
         col = this.#addColumn(key, v, row);
       }
+      if (r >= col.defined.length && v !== null && v !== undefined) {
+        this.#grow(col, r + 1);
+      }
       if (typeof v === "number" && col.kind === NUMBER) {
         col.f64![r] = v;
       } else if (v === null || v === undefined) {
@@ -125,6 +135,8 @@ export class ColumnBuffers {
     const flushed: Column[] = [];
     for (const col of this.#columns.values()) {
       if (col.count === 0) continue; // readers fill the part's rows with null
+      // The worker reads `rows` entries of each buffer.
+      if (col.defined.length < rows) this.#grow(col, rows);
       const slot = col.slots[col.slot];
       slot.usedBy = seq;
       columns.push({
@@ -169,6 +181,19 @@ export class ColumnBuffers {
     }
     // SQL (DuckDB) treats names case-insensitively: both could not be queried.
     const folded = key.toLowerCase();
+    if (this.#columns.size >= MAX_COLUMNS) {
+      this.#rollback(row);
+      const keys = Object.keys(row).length;
+      throw new InvalidInputError(
+        `Cannot log a row of ${keys} keys${
+          this.#at(row)
+        } to "${this.#name}": a table holds at most ${MAX_COLUMNS} columns, and this row would add more (at "${
+          key.length > 40 ? `${key.slice(0, 40)}…` : key
+        }", column ${
+          MAX_COLUMNS + 1
+        }); log per-item values as a tensor (writeTensor) or spread them over tables`,
+      );
+    }
     const other = this.#folded.get(folded);
     if (other !== undefined) {
       this.#rollback(row);
@@ -207,7 +232,7 @@ export class ColumnBuffers {
    * bounds memory when rows come faster than the worker writes them.
    */
   #useSlot(col: Column, j: number): void {
-    const n = this.#capacity;
+    const n = Math.min(this.#capacity, FIRST_SLOT_ROWS);
     let slot = col.slots[j];
     if (!slot) {
       const numeric = col.kind === NUMBER || col.kind === BIGINT;
@@ -226,6 +251,29 @@ export class ColumnBuffers {
     col.items = col.kind === STRING || col.kind === BOOLEAN ? [] : null;
     col.defined = new Uint8Array(slot.defined);
     if (slot.usedBy) col.defined.fill(0);
+  }
+
+  /**
+   * Grows the slot being filled to hold at least `rows` rows (doubling, at
+   * most the rows per part), keeping what it holds. That slot is the
+   * logger's alone: it is not handed to the worker before `take()`.
+   */
+  #grow(col: Column, rows: number): void {
+    let n = Math.max(col.defined.length, 1);
+    while (n < rows) n *= 2;
+    n = Math.min(n, this.#capacity);
+    const slot = col.slots[col.slot];
+    const defined = new SharedArrayBuffer(n);
+    new Uint8Array(defined).set(col.defined);
+    slot.defined = defined;
+    col.defined = new Uint8Array(defined);
+    if (slot.values) {
+      const values = new SharedArrayBuffer(n * 8);
+      new Uint8Array(values).set(new Uint8Array(slot.values));
+      slot.values = values;
+      col.f64 = col.kind === NUMBER ? new Float64Array(values) : null;
+      col.big = col.kind === BIGINT ? new BigInt64Array(values) : null;
+    }
   }
 
   /** Stores a bigint, string or boolean, or throws for a type conflict. */

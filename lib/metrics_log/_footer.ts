@@ -112,13 +112,17 @@ export function mergeKinds(
   schema: ParquetColumnInfo[],
   parts: PartFooter[],
 ): Record<string, PlainKind> {
-  const kinds: Record<string, PlainKind> = {};
+  // Keyed by column names, which are the user's (`constructor`, `__proto__`).
+  const kinds: Record<string, PlainKind> = Object.create(null);
   for (const { name, type } of schema) {
     kinds[name] = type === "STRING"
       ? "string[]"
       : type === "BOOLEAN"
       ? "boolean[]"
-      : type === "INT64" && parts.some((p) => p.kinds[name] === "bigint[]")
+      : type === "INT64" &&
+          parts.some((p) =>
+            Object.hasOwn(p.kinds, name) && p.kinds[name] === "bigint[]"
+          )
       ? "bigint[]"
       : "number[]";
   }

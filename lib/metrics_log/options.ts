@@ -117,3 +117,12 @@ export interface MetricsLoggerInit {
    */
   record?: (record: ArtifactRecord) => Promise<ArtifactRecord>;
 }
+
+/**
+ * The most columns one table holds (`log()`, `writeMetrics()`, a child's
+ * JSON lines, adopted CSV and JSONL files). Each column costs memory and a worker
+ * encoding pass per part, and the catalog a column per metric: a row of
+ * 200,000 keys (2.4 MB of JSON) once took a run to 23.9 GB. 10,000 is far
+ * above any real table of metrics (per-item values belong in a tensor).
+ */
+export const MAX_COLUMNS = 10_000;

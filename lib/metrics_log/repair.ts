@@ -280,8 +280,9 @@ async function recordTable(
 }
 
 /**
- * What {@linkcode repairVault} did in one specimen: `"sealed"` (never
- * touched; `notes` says what is left in it), `"clean"` (nothing to do),
+ * What {@linkcode repairVault} did in one specimen: `"sealed"` (a sealed
+ * specimen with logs left in it, never touched; `notes` says what),
+ * `"clean"` (nothing to do, sealed or not),
  * `"repaired"`, `"live"` (a logger is writing; left alone), `"problems"`
  * (something could not be repaired: `notes`) or `"error"` (the specimen
  * could not be read: `notes`).
@@ -379,8 +380,11 @@ async function repairSpecimen(
     r.repaired = report.repaired;
     r.live = report.live;
     r.notes = report.problems;
+    const left = r.notes.length + r.live.length + r.repaired.length > 0;
+    // A sealed specimen is never touched: "sealed" says logs are left in
+    // it; one with nothing left is as clean as any.
     r.state = sealed
-      ? "sealed"
+      ? (left ? "sealed" : "clean")
       : r.notes.length
       ? "problems"
       : r.live.length

@@ -10,7 +10,8 @@
  *   other characters turned into `_`, `output` if nothing is left, and a
  *   name over 64 characters cut to 55 plus `_` and 8 hex digits of the
  *   SHA-256 of the natural name;
- * - a name already taken gets `_<ext>` appended, then `_2`, `_3`, …
+ * - a name already taken, or reserved (`__proto__`, `constructor`, …: see
+ *   `RESERVED_ARTIFACT_NAMES`), gets `_<ext>` appended, then `_2`, `_3`, …
  *
  * Files are named in sorted path order, and names that need no change are
  * claimed before any renamed one, so the result depends only on the set of
@@ -67,7 +68,10 @@ export function assignNames(
   taken: (name: string) => boolean,
 ): Map<string, string> {
   const used = new Set<string>();
-  const free = (n: string) => !used.has(n) && !taken(n);
+  // A reserved name (`__proto__`, `constructor`, …) is never free: it is
+  // changed the way a taken name is.
+  const free = (n: string) =>
+    ARTIFACT_NAME_PATTERN.test(n) && !used.has(n) && !taken(n);
   const out = new Map<string, string>();
   for (const r of requests) {
     if (ARTIFACT_NAME_PATTERN.test(r.natural) && free(r.natural)) {

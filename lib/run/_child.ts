@@ -191,3 +191,88 @@ export async function tee(
     log.close();
   }
 }
+
+/**
+ * The pids of the live processes (zombies left out) in process group
+ * `pgid`, read from `/proc`; null where `/proc` cannot be read.
+ */
+export function groupMembers(pgid: number): number[] | null {
+  const pids: number[] = [];
+  try {
+    for (const e of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(e.name)) continue;
+      let stat: string;
+      try {
+        stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      } catch {
+        continue; // gone meanwhile
+      }
+      // pid (comm) state ppid pgrp …: comm may hold spaces and parentheses.
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(f[2]) === pgid && f[0] !== "Z" && f[0] !== "X") {
+        pids.push(Number(e.name));
+      }
+    }
+  } catch {
+    return null;
+  }
+  return pids;
+}
+
+/** What {@linkcode settleGroup} found. */
+export interface GroupLeftovers {
+  /** Pids still in the child's process group when it exited. */
+  pids: number[];
+  /** Whether they had to be stopped (else they ended within the grace). */
+  stopped: boolean;
+}
+
+/**
+ * Called once the child (its group's leader) has exited: waits up to
+ * `graceMs` for the processes it left in its group (a background writer
+ * started with `&`) to end, then sends the group SIGTERM, and SIGKILL
+ * `killGraceMs` later. Returns what was left, or null if nothing was. A
+ * process that called setsid(2) has left the group and is not seen.
+ */
+export async function settleGroup(
+  child: GroupChild,
+  options: { graceMs: number; killGraceMs: number; pollMs?: number },
+): Promise<GroupLeftovers | null> {
+  if (!child.grouped) return null;
+  // The usual case, nothing left: one kill(-pgid, 0), no /proc scan.
+  if (probeGroup(child.pid).length === 0) return null;
+  const poll = options.pollMs ?? 50;
+  const members = () => groupMembers(child.pid) ?? probeGroup(child.pid);
+  const first = members();
+  if (first.length === 0) return null;
+  const pids = new Set(first);
+  const waitGone = async (ms: number) => {
+    const end = performance.now() + ms;
+    for (;;) {
+      const now = members();
+      now.forEach((p) => pids.add(p));
+      if (now.length === 0) return true;
+      if (performance.now() >= end) return false;
+      await new Promise((r) => setTimeout(r, poll));
+    }
+  };
+  if (await waitGone(options.graceMs)) {
+    return { pids: [...pids], stopped: false };
+  }
+  child.kill("SIGTERM");
+  if (!await waitGone(options.killGraceMs)) {
+    child.kill("SIGKILL");
+    await waitGone(options.killGraceMs);
+  }
+  return { pids: [...pids], stopped: true };
+}
+
+/** Without /proc: whether the group has any process (zombies included). */
+function probeGroup(pgid: number): number[] {
+  try {
+    killProcess(-pgid, 0 as unknown as Deno.Signal);
+    return [pgid];
+  } catch {
+    return [];
+  }
+}

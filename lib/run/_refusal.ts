@@ -6,7 +6,11 @@
  */
 import { killProcess } from "../_deps.ts";
 import { listFiles } from "../_hash.ts";
-import { ImmutableArtifactError, VaultError } from "../errors.ts";
+import {
+  ImmutableArtifactError,
+  SpecimenBusyError,
+  type VaultError,
+} from "../errors.ts";
 import type { Manifest, RunRecord } from "../specimen/manifest_types.ts";
 import { isRunSystemFile, isRunSystemTable } from "./system_log.ts";
 import {
@@ -37,7 +41,7 @@ export async function runRefusal(
   const last = m.runs?.at(-1);
   if (m.status === STATUS_RUNNING && last?.status === "running") {
     if (isAlive(last)) {
-      return new VaultError(
+      return new SpecimenBusyError(
         `Specimen "${id}" is being run right now (run ${last.id}, pid ${last.pid} on ${
           last.hostname ?? "an unknown host"
         }, started ${last.started}): wait for it to end. If that process is gone for good, derive a new specimen: ${variation}`,

@@ -39,15 +39,10 @@ import type { Params } from "../specimen/params.ts";
 import { assertWritable, STATUS_FAILED } from "../specimen/seal.ts";
 import { validateArtifactName } from "../specimen/artifact_name.ts";
 import type {
-  LogRow,
   MetricsLogger,
   MetricsLoggerOptions,
 } from "../metrics_log/logger.ts";
-import {
-  followJsonl,
-  type JsonlBatch,
-  MAX_BAD_LINES,
-} from "../bridge/jsonl_follow.ts";
+import { followJsonl, MAX_BAD_LINES } from "../bridge/jsonl_follow.ts";
 import {
   type ChildEnvironment,
   probeChildEnvironment,
@@ -60,7 +55,17 @@ import {
   type AdoptReport,
   type AdoptTarget,
 } from "./adopt_outputs.ts";
-import { forwardSignals, spawnGroup, tee, watchParent } from "./_child.ts";
+import {
+  forwardSignals,
+  settleGroup,
+  spawnGroup,
+  tee,
+  watchParent,
+} from "./_child.ts";
+import { type ExecProblem, Ingest, MAX_TABLES } from "./_exec_ingest.ts";
+
+export type { ExecProblem } from "./_exec_ingest.ts";
+export { MAX_TABLES };
 
 /** Options for `SpecimenStorage.exec`. */
 export interface ExecOptions {
@@ -81,28 +86,13 @@ export interface ExecOptions {
   adopt?: boolean;
   /** Throw `ChildProcessError` when the child fails. @default true */
   check?: boolean;
-}
-
-/** A line of `SPECIMEN_METRICS` that was skipped, and why. */
-export interface ExecProblem {
-  /** 1-based line number in the file. */
-  line: number;
   /**
-   * What was wrong: the follower's kinds (`not_json`, `not_object`,
-   * `not_utf8`, `too_long`, `torn`), `bad_table` (a `_table` that is not a
-   * table name) or `rejected` (the logger refused the row: a value of
-   * another type than earlier ones, a nested value, no value at all).
+   * How long processes the child left running in its process group (a
+   * background writer started with `&`) may go on after it exits, still
+   * followed, before the group is sent SIGTERM (then SIGKILL). Nothing is
+   * sealed while they run. @default 5000 (ms)
    */
-  kind:
-    | "not_json"
-    | "not_object"
-    | "not_utf8"
-    | "too_long"
-    | "torn"
-    | "bad_table"
-    | "rejected";
-  /** A sentence for people, naming the file and the line. */
-  message: string;
+  groupGraceMs?: number;
 }
 
 /** What `SpecimenStorage.exec` returns. */
@@ -133,6 +123,20 @@ export interface ExecResult {
   problems: ExecProblem[];
   /** Whether the last line had no newline (ignored). */
   tornLine: boolean;
+  /**
+   * Processes the child left in its process group when it exited (their
+   * rows up to their end are kept), and whether they had to be stopped;
+   * null when it left none.
+   */
+  leftBehind: ExecLeftBehind | null;
+}
+
+/** Processes an exec's child left in its process group (`ExecResult.leftBehind`). */
+export interface ExecLeftBehind {
+  /** Their pids, as seen after the child exited. */
+  pids: number[];
+  /** Whether they were stopped after `groupGraceMs` (else they ended on their own). */
+  stopped: boolean;
 }
 
 /** What the exec machinery needs from a specimen's storage. */
@@ -150,8 +154,6 @@ export interface ExecHost extends AdoptTarget {
   ): Promise<MetricsLogger>;
 }
 
-/** Bad-line warnings printed before they are only counted. */
-const WARNINGS_SHOWN = 20;
 /**
  * Bytes of `SPECIMEN_METRICS` read at a time. Smaller than the follower's
  * default: each read's parsed rows live until the next, and larger batches
@@ -166,6 +168,8 @@ const CHUNK_BYTES = 64 * 1024;
  * 153 MB), for twice as many parts to compact.
  */
 const FLUSH_ROWS = 32_768;
+/** How long processes a child left in its group may go on after it exits. */
+const GROUP_GRACE_MS = 5000;
 /** How long a child gets between SIGTERM and SIGKILL when it is stopped. */
 const KILL_GRACE_MS = 2000;
 
@@ -234,7 +238,7 @@ export async function execChild(
   try {
     return await execIn(host, command, checked, scratch);
   } finally {
-    await Deno.remove(scratch, { recursive: true }).catch(() => {});
+    await removeScratch(scratch);
   }
 }
 
@@ -246,6 +250,7 @@ interface Checked {
   adopt: boolean;
   check: boolean;
   env: Record<string, string>;
+  groupGraceMs: number;
 }
 
 function checkOptions(
@@ -269,6 +274,12 @@ function checkOptions(
       `maxBadLines must be a whole number ≥ 0, got ${maxBad}`,
     );
   }
+  const grace = options.groupGraceMs ?? GROUP_GRACE_MS;
+  if (!Number.isFinite(grace) || grace < 0) {
+    throw new InvalidInputError(
+      `groupGraceMs must be a number of milliseconds ≥ 0, got ${grace}`,
+    );
+  }
   const table = options.table ?? "metrics";
   validateArtifactName(table);
   return {
@@ -278,6 +289,7 @@ function checkOptions(
     echo: options.echo ?? true,
     adopt: options.adopt ?? true,
     check: options.check ?? true,
+    groupGraceMs: options.groupGraceMs ?? GROUP_GRACE_MS,
     env: options.env ?? {},
   };
 }
@@ -401,13 +413,25 @@ async function execIn(
     : () => {};
   const stopFollowing = new AbortController();
   let durationMs = 0;
-  const status = child.process.status.then((s) => {
+  let leftBehind: ExecLeftBehind | null = null;
+  // The child's end is not the end of its rows: processes it left in its
+  // group are followed until they end (or are stopped) before anything
+  // is closed and sealed.
+  const status = child.process.status.then(async (s) => {
     durationMs = performance.now() - t0;
+    leftBehind = await settleGroup(child, {
+      graceMs: o.groupGraceMs,
+      killGraceMs: KILL_GRACE_MS,
+    }).catch(() => null);
     stopFollowing.abort();
     return s;
   });
 
-  const ingest = new Ingest(host, o, paths.metrics);
+  const ingest = new Ingest(
+    host,
+    { ...o, flushRows: FLUSH_ROWS },
+    paths.metrics,
+  );
   let fatal: unknown = undefined;
   try {
     for await (
@@ -448,6 +472,7 @@ async function execIn(
     }
   }
   ingest.summarize();
+  if (leftBehind) warnLeftBehind(command, leftBehind, o, ingest.rows);
 
   const code = s.signal ? null : s.code;
   const signal = s.signal ?? null;
@@ -500,6 +525,7 @@ async function execIn(
     stderr: logs.stderr,
     problems: ingest.problems,
     tornLine: ingest.torn,
+    leftBehind,
   };
 }
 
@@ -529,132 +555,53 @@ async function endTees(
   await tees.catch(() => {});
 }
 
-/** Rows routed to one logger per table; problems counted and reported. */
-class Ingest {
-  readonly rows: Record<string, number> = {};
-  readonly problems: ExecProblem[] = [];
-  bad = 0;
-  torn = false;
-  #host: ExecHost;
-  #o: Checked;
-  #path: string;
-  #loggers = new Map<string, MetricsLogger>();
-  #shown = 0;
-
-  constructor(host: ExecHost, o: Checked, path: string) {
-    this.#host = host;
-    this.#o = o;
-    this.#path = path;
-  }
-
-  /** Logs the rows and counts the problems of `b`, in line order. */
-  async batch(b: JsonlBatch): Promise<void> {
-    let next = 0;
-    const problemsUpTo = (line: number) => {
-      for (; next < b.problems.length && b.problems[next].line < line; next++) {
-        const p = b.problems[next];
-        if (p.kind === "torn") {
-          this.torn = true;
-          this.#report(p);
-        } else this.#bad(p);
-      }
-    };
-    for (const { line, value } of b.rows) {
-      problemsUpTo(line);
-      let table = this.#o.table;
-      let row = value;
-      if (Object.hasOwn(value, "_table")) {
-        const { _table, ...rest } = value;
-        if (typeof _table !== "string" || !validName(_table)) {
-          this.#bad({
-            line,
-            kind: "bad_table",
-            message: `${this.#where(line)} routes to table ${
-              JSON.stringify(_table)
-            }, which is not a table name (lowercase letters, digits, _): the line was skipped`,
-          });
-          continue;
-        }
-        table = _table;
-        row = rest;
-      }
-      const logger = this.#loggers.get(table) ?? await this.#open(table);
-      try {
-        logger.log(row as LogRow);
-      } catch (e) {
-        if (!(e instanceof InvalidInputError)) throw e;
-        this.#bad({
-          line,
-          kind: "rejected",
-          message: `${this.#where(line)}: ${e.message}; the line was skipped`,
-        });
-        continue;
-      }
-      this.rows[table] = (this.rows[table] ?? 0) + 1;
-    }
-    problemsUpTo(Infinity);
-  }
-
-  /** Closes (compacts and records) every table; the first error is thrown. */
-  async close(): Promise<void> {
-    let first: unknown;
-    for (const logger of this.#loggers.values()) {
-      await logger.close().catch((e) => (first ??= e));
-    }
-    if (first !== undefined) throw first;
-  }
-
-  /** Says how many warnings were not printed. */
-  summarize(): void {
-    const hidden = this.problems.length - this.#shown;
-    if (this.#o.echo && hidden > 0) {
-      console.error(
-        `warning: ${hidden} more skipped line(s) in ${this.#path} (see the run's execs in the manifest)`,
-      );
-    }
-  }
-
-  async #open(table: string): Promise<MetricsLogger> {
-    let logger: MetricsLogger;
+/**
+ * Removes the exec's scratch folder. A process that left the child's group
+ * (setsid) may still be writing into it: a few tries, then a warning
+ * naming it (the next `SpecimenStorage.open` or `deno task run` removes it
+ * once this process is gone).
+ */
+async function removeScratch(scratch: string): Promise<void> {
+  let last: unknown;
+  for (let i = 0; i < 3; i++) {
     try {
-      logger = await this.#host.logger(table, { flushRows: FLUSH_ROWS });
+      await Deno.remove(scratch, { recursive: true });
+      return;
     } catch (e) {
-      const hint = table === this.#o.table
-        ? `give this exec another table: storage.exec(command, { table: "${table}_2" })`
-        : `route its rows to another "_table"`;
-      (e as Error).message =
-        `Cannot log the rows of ${this.#path} to table "${table}": ${
-          (e as Error).message
-        }. ${hint}`;
-      throw e;
-    }
-    this.#loggers.set(table, logger);
-    return logger;
-  }
-
-  #where(line: number): string {
-    return `"${this.#path}" line ${line}`;
-  }
-
-  #report(p: ExecProblem): void {
-    this.problems.push(p);
-    if (this.#o.echo && this.#shown < WARNINGS_SHOWN) {
-      this.#shown++;
-      console.error(`warning: ${p.message}`);
+      if (e instanceof Deno.errors.NotFound) return;
+      last = e;
     }
   }
+  console.error(
+    `warning: could not remove the exec's scratch folder ${scratch} (${
+      errorMessage(last)
+    }); a process outside the child's group may still write into it. It is removed as stale once this process has ended`,
+  );
+}
 
-  #bad(p: ExecProblem): void {
-    this.bad++;
-    this.#report(p);
-    if (this.bad > this.#o.maxBad) {
-      throw new InvalidInputError(
-        `Stopped the child: ${this.bad} bad lines in its SPECIMEN_METRICS file, over the limit of ${this.#o.maxBad} (the last: ${p.message}). Write one JSON object per line, or raise the limit: storage.exec(command, { maxBadLines: ${
-          Math.max(1, this.#o.maxBad) * 10
-        } })`,
-      );
-    }
-  }
+/** Says on stderr what the child left running, and what became of it. */
+function warnLeftBehind(
+  command: string[],
+  left: ExecLeftBehind,
+  o: Checked,
+  rows: Record<string, number>,
+): void {
+  const n = left.pids.length;
+  const total = Object.values(rows).reduce((a, b) => a + b, 0);
+  const what = `${n} process(es) of its process group (pid ${
+    left.pids.slice(0, 5).join(", ")
+  }${n > 5 ? ", …" : ""})`;
+  console.error(
+    left.stopped
+      ? `warning: ${
+        show(command)
+      } exited, leaving ${what} running; they were followed for ${
+        o.groupGraceMs / 1000
+      } s, then stopped (SIGTERM, then SIGKILL). The ${total} row(s) written until then are kept; rows they would have written later are not. Wait for background work before the child exits (e.g. wait in the shell, join() in Python), or raise storage.exec(command, { groupGraceMs })`
+      : `warning: ${
+        show(command)
+      } exited, leaving ${what} running; they were followed until they ended, and their rows are kept (${total} row(s) in all)`,
+  );
 }
 
 function parentPid(): number | null {
@@ -662,15 +609,6 @@ function parentPid(): number | null {
     return Deno.ppid;
   } catch {
     return null;
-  }
-}
-
-function validName(name: string): boolean {
-  try {
-    validateArtifactName(name);
-    return true;
-  } catch {
-    return false;
   }
 }
 

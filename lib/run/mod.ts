@@ -51,6 +51,7 @@ export {
 export {
   execChild,
   type ExecHost,
+  type ExecLeftBehind,
   type ExecOptions,
   type ExecResult,
 } from "./exec.ts";

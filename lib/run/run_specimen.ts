@@ -5,7 +5,7 @@
  * @module
  */
 import { join, relative, resolve } from "../_deps.ts";
-import { exists, isTempName } from "../_fs.ts";
+import { exists, isTempName, removeStaleTemps } from "../_fs.ts";
 import { errorMessage, NotFoundError, VaultError } from "../errors.ts";
 import { readManifest } from "../specimen/manifest.ts";
 import type { Manifest, RunRecord } from "../specimen/manifest_types.ts";
@@ -151,6 +151,9 @@ export async function runSpecimen(
   }
   // Closed (compacted and recorded) before the run is sealed, also on failure.
   await system?.stop();
+  // A protocol killed outright (SIGKILL, OOM) leaves the scratch folder of
+  // the exec it was in; its writer is gone now, so it goes before sealing.
+  await removeStaleTemps(dir, ".tmp-exec-").catch(() => []);
   return await finishRun(dir, run.id, {
     exitCode: status?.signal ? null : status?.code ?? null,
     signal: status?.signal ?? null,

@@ -40,6 +40,7 @@ import {
   type MetricsLoggerOptions,
 } from "../metrics_log/logger.ts";
 import { PARTS_SUFFIX, readMetricTable } from "../metrics_log/table.ts";
+import { MAX_COLUMNS } from "../metrics_log/options.ts";
 import { assertWritable } from "../specimen/seal.ts";
 import { validateArtifactName } from "../specimen/artifact_name.ts";
 import {
@@ -257,6 +258,14 @@ export class SpecimenStorage {
     options: WriteMetricsOptions = {},
   ): Promise<ArtifactRecord> {
     const name = options.name ?? "metrics";
+    const count = columns && typeof columns === "object"
+      ? Object.keys(columns).length
+      : 0;
+    if (count > MAX_COLUMNS) {
+      throw new InvalidInputError(
+        `Cannot write metrics table "${name}": it has ${count} columns, over the limit of ${MAX_COLUMNS} per table; write per-item values as a tensor (writeTensor) or spread them over tables`,
+      );
+    }
     const path = await this.#claim(name, "parquet");
     const encoded = await encodeMetrics(columns, options);
     const what = `metrics table "${name}"`;

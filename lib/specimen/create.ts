@@ -26,7 +26,14 @@ import {
   readManifest,
 } from "./manifest.ts";
 import { validateSpecimenId } from "./id.ts";
-import { expandSweep, MAX_SWEEP_COMBINATIONS, sweepIds } from "./sweep.ts";
+import {
+  expandSweep,
+  MAX_SWEEP_COMBINATIONS,
+  MAX_SWEEP_LIMIT,
+  MAX_SWEEP_WITH_YES,
+  sweepIds,
+} from "./sweep.ts";
+import { checkSweepSpace, diskUsage, freeBytes } from "./_sweep_space.ts";
 import { validateTaxonomy } from "./taxonomy.ts";
 import { leafMap, mergeParams, type Params, validateParams } from "./params.ts";
 import { vaultPaths } from "../vault.ts";
@@ -417,8 +424,24 @@ export interface CreateSweepOptions {
   sweep: string[];
   /** The start of every id; each gets `sweepSuffix` of its combination. */
   prefix: string;
-  /** Allow more than {@linkcode MAX_SWEEP_COMBINATIONS} combinations. */
+  /**
+   * Allow up to {@linkcode MAX_SWEEP_WITH_YES} combinations (`--yes`)
+   * instead of {@linkcode MAX_SWEEP_COMBINATIONS}.
+   */
   yes?: boolean;
+  /**
+   * The most combinations allowed (`--max N`, at most
+   * {@linkcode MAX_SWEEP_LIMIT}); wins over `yes`.
+   * @default 1,000 (10,000 with `yes`)
+   */
+  max?: number;
+  /** Told after each specimen is built (`done` of `total`). */
+  onProgress?: (done: number, total: number) => void;
+  /**
+   * Free bytes where the sweep is built (null: unknown, not checked).
+   * @default node:fs statfsSync of the specimens folder
+   */
+  freeBytes?: (dir: string) => number | null;
   /** Changes applied to every combination (`--param`), before the sweep's. */
   params?: Params;
   /** Tags. @default the parent's tags */
@@ -435,8 +458,10 @@ export interface CreateSweepOptions {
  * All or none: every specimen is built in one hidden temp folder under
  * `specimens/`, then renamed into place one by one; if any rename fails, the
  * ones already placed are removed. Generated ids that exist already, or more
- * than 1,000 combinations without `yes`, are an {@linkcode InvalidInputError}
- * before anything is written.
+ * combinations than `max` (default 1,000; 10,000 with `yes`), are an
+ * {@linkcode InvalidInputError} before anything is written. Once the first
+ * specimen is built, its size on disk times the count must fit in the free
+ * space (`VaultError` otherwise, nothing placed).
  *
  * @example
  * ```ts
@@ -451,9 +476,7 @@ export interface CreateSweepOptions {
 export async function createSweep(
   options: CreateSweepOptions,
 ): Promise<CreatedSpecimen[]> {
-  const combos = expandSweep(options.sweep, {
-    max: options.yes ? Infinity : MAX_SWEEP_COMBINATIONS,
-  });
+  const combos = expandSweep(options.sweep, { max: sweepLimit(options) });
   if (options.params !== undefined && combos.length > 0) {
     const swept = [...leafMap(combos[0]).keys()];
     for (const key of leafMap(options.params).keys()) {
@@ -502,6 +525,15 @@ export async function createSweep(
         extra: { params_changed: changed },
       });
       made.push({ ...built, dir: join(paths.specimens, ids[i]) });
+      if (i === 0 && ids.length > 1) {
+        checkSweepSpace({
+          count: ids.length,
+          each: await diskUsage(built.dir),
+          free: (options.freeBytes ?? freeBytes)(paths.specimens),
+          where: paths.specimens,
+        });
+      }
+      options.onProgress?.(i + 1, ids.length);
     }
     for (const c of made) {
       try {
@@ -525,6 +557,22 @@ export async function createSweep(
     await Deno.remove(staging, { recursive: true }).catch(() => {});
   }
   return made;
+}
+
+/** The most combinations `options` allow; a bad `max` is refused. */
+function sweepLimit(options: CreateSweepOptions): number {
+  const max = options.max;
+  if (max === undefined) {
+    return options.yes ? MAX_SWEEP_WITH_YES : MAX_SWEEP_COMBINATIONS;
+  }
+  if (!Number.isSafeInteger(max) || max < 1 || max > MAX_SWEEP_LIMIT) {
+    throw new InvalidInputError(
+      `Invalid --max ${
+        JSON.stringify(max)
+      }: the most combinations to create is a whole number from 1 to ${MAX_SWEEP_LIMIT}`,
+    );
+  }
+  return max;
 }
 
 /**

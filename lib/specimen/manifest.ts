@@ -7,7 +7,8 @@
  * @module
  */
 import { recordChange } from "../vault_changes.ts";
-import { decodeMsgpack, encodeMsgpack, join } from "../_deps.ts";
+import { encodeMsgpack, join } from "../_deps.ts";
+import { decodeMsgpackKeepingKeys } from "./_msgpack_read.ts";
 import { atomicWriteFile, readVaultFile } from "../_fs.ts";
 import {
   CorruptFileError,
@@ -157,7 +158,7 @@ export function decodeManifest(
 ): Manifest {
   let value: unknown;
   try {
-    value = decodeMsgpack(bytes);
+    value = decodeMsgpackKeepingKeys(bytes);
   } catch (e) {
     throw new CorruptFileError(
       `Cannot read ${source}: not valid msgpack (${(e as Error).message})`,

@@ -28,6 +28,20 @@ import { canonicalJson, leafMap } from "./params.ts";
 export const MAX_SWEEP_COMBINATIONS = 1_000;
 
 /**
+ * The most combinations `--yes` allows (without `--max`), and the largest
+ * `--max`: a sweep is built in one temp folder before any is placed.
+ *
+ * @example
+ * ```ts
+ * import { MAX_SWEEP_WITH_YES, MAX_SWEEP_LIMIT } from "./sweep.ts";
+ * console.assert(MAX_SWEEP_WITH_YES === 10_000 && MAX_SWEEP_LIMIT === 1_000_000);
+ * ```
+ */
+export const MAX_SWEEP_WITH_YES = 10_000;
+/** The largest `--max` (see {@linkcode MAX_SWEEP_WITH_YES}). */
+export const MAX_SWEEP_LIMIT = 1_000_000;
+
+/**
  * The specimen id rule (`lib/specimen/id.ts`), repeated here so this module
  * stands alone; a test checks that the two agree.
  */
@@ -79,12 +93,12 @@ function splitValues(text: string, spec: string): string[] {
  *
  * @param specs The values of the repeated `--sweep` option.
  * @param options `max`: the most combinations allowed (default
- *   {@linkcode MAX_SWEEP_COMBINATIONS}); pass `Infinity` for `--yes`.
+ *   {@linkcode MAX_SWEEP_COMBINATIONS}; `--max N`).
  * @returns The combinations.
  * @throws {InvalidInputError} Naming the spec: no specs, no `=`, a bad key,
  *   a key given twice or overlapping another, an empty value, a value given
  *   twice in one spec, unbalanced brackets, a value params cannot hold, or
- *   more combinations than `max` (saying to pass `--yes`).
+ *   more combinations than `max` (naming the count, the limit and `--max`).
  *
  * @example
  * ```ts
@@ -145,7 +159,7 @@ export function expandSweep(
     throw new InvalidInputError(
       `The sweep makes ${count} combinations (${
         axes.map((a) => a.values.length).join(" × ")
-      }), over the limit of ${max}; pass --yes to create them all, or sweep fewer values`,
+      }), over the limit of ${max}; pass --max ${count} to create them all (free disk space is checked first), or sweep fewer values`,
     );
   }
   const combos: Params[] = [];

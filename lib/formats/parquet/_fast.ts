@@ -92,15 +92,27 @@ export function chunkRanges(
   return ranges;
 }
 
+type RowGroup = FileMetaData["row_groups"][number];
+type ColumnChunk = RowGroup["columns"][number];
+
+/** Each row group's flat chunks by name, built once: a lookup per column was a scan (quadratic in columns). */
+const chunksByName = new WeakMap<RowGroup, Map<string, ColumnChunk>>();
+
 /** The chunk of column `el` in a row group. */
 export function chunkOf(
-  rg: FileMetaData["row_groups"][number],
+  rg: RowGroup,
   el: SchemaElement,
-): FileMetaData["row_groups"][number]["columns"][number] | undefined {
-  return rg.columns.find((c) =>
-    c.meta_data?.path_in_schema.length === 1 &&
-    c.meta_data.path_in_schema[0] === el.name
-  );
+): ColumnChunk | undefined {
+  let byName = chunksByName.get(rg);
+  if (byName === undefined) {
+    byName = new Map();
+    for (const c of rg.columns) {
+      const path = c.meta_data?.path_in_schema;
+      if (path?.length === 1 && !byName.has(path[0])) byName.set(path[0], c);
+    }
+    chunksByName.set(rg, byName);
+  }
+  return byName.get(el.name);
 }
 
 /** A column the fast path may read, and how. */

@@ -29,6 +29,7 @@ import { SpecimenStorage } from "../../../lib/run/storage.ts";
 import { verifySpecimen, verifyVault } from "../../../lib/specimen/verify.ts";
 import { metricColumns, tensorValue } from "../../_fault_child.ts";
 import { generateVault } from "../bench/gen_vault.ts";
+import { EXEC_RACES } from "./exec_races.ts";
 import { assert, assertEquals, assertRejects, ROOT } from "../../utils.ts";
 import { adoptRaceScenario } from "./adopt_race.ts";
 
@@ -1465,6 +1466,7 @@ export const CONCURRENCY_SCENARIOS: ConcurrencyScenario[] = [
   protocolsWhileIndexing,
   queriesDuringReindex,
   adoptRaceScenario,
+  ...EXEC_RACES,
 ];
 
 /** Runs `scenario` once in a fresh vault (kept when `keep` and it fails). */
