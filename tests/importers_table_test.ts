@@ -6,6 +6,7 @@ import {
   CorruptFileError,
   InvalidInputError,
   NotFoundError,
+  UnsupportedFormatError,
 } from "../lib/errors.ts";
 import { join } from "../lib/_deps.ts";
 import {
@@ -161,8 +162,8 @@ Deno.test("detectKind() tells each kind, and refuses a folder of several kinds",
   );
   await assertRejects(
     () => detectKind(join(trackers, "README.md")),
-    InvalidInputError,
-    "Cannot tell what",
+    UnsupportedFormatError,
+    "it is a text file of a kind this importer does not know",
   );
   await assertRejects(
     () =>

@@ -132,7 +132,10 @@ async function buildSpecimen(
     for (const [name, col] of t.columns) {
       cols[p.renamed[name] ?? name] = col.kind === "number" && !col.present
         ? col.values
-        : columnToArray(col) as (number | null)[] | (string | null)[];
+        : columnToArray(col) as
+          | (number | null)[]
+          | (string | null)[]
+          | (bigint | null)[];
     }
     await storage.writeMetrics(cols, { name: p.artifact });
     progress(++n);

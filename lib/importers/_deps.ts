@@ -15,6 +15,8 @@ export {
   resolve,
   SEPARATOR as sep,
 } from "../_deps.ts";
+export { crc32 } from "node:zlib";
+export { DatabaseSync } from "node:sqlite";
 export { BinaryReader } from "npm:@bufbuild/protobuf@2.17.0/wire";
 export { parse as parseCsv } from "npm:csv-parse@7.0.3/sync";
 export { parse as parseYaml } from "npm:yaml@2.9.1";

@@ -23,7 +23,9 @@ export type ImportKind =
   | "hf-trainer"
   | "mlflow"
   | "csv"
-  | "jsonl";
+  | "jsonl"
+  | "wandb"
+  | "optuna";
 
 /** A JSON-like value: what params hold. */
 export type ParamValue =
@@ -51,8 +53,17 @@ export interface StringColumn {
   values: (string | null)[];
 }
 
+/**
+ * A whole-number column kept exact: every value an integer as the tool wrote
+ * it (some beyond 2^53, where a double would round them); written as INT64.
+ */
+export interface Int64Column {
+  kind: "int64";
+  values: (bigint | null)[];
+}
+
 /** One column of an {@linkcode ImportedTable}. */
-export type ImportedColumn = NumberColumn | StringColumn;
+export type ImportedColumn = NumberColumn | StringColumn | Int64Column;
 
 /** A metric table: one row per step, ascending, steps unique. */
 export interface ImportedTable {
@@ -295,8 +306,10 @@ export function tablesFromSeries(
  * console.assert(columnToArray(col)[1] === null);
  * ```
  */
-export function columnToArray(col: ImportedColumn): (number | string | null)[] {
-  if (col.kind === "string") return col.values.slice();
+export function columnToArray(
+  col: ImportedColumn,
+): (number | string | bigint | null)[] {
+  if (col.kind === "string" || col.kind === "int64") return col.values.slice();
   const out: (number | null)[] = new Array(col.values.length);
   for (let i = 0; i < out.length; i++) {
     out[i] = col.present && col.present[i] === 0 ? null : col.values[i];

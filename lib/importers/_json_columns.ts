@@ -1,0 +1,149 @@
+/**
+ * Private: a table built row by row from JSON value texts (W&B history and
+ * system stats), keeping each value as the tool wrote it: a column whose
+ * every value is an integer is INT64 (exact past 2^53), a column of numbers
+ * with a fraction DOUBLE (NaN and ±Infinity included), a column of JSON
+ * strings text, and anything else (objects, lists, booleans, a mix) the JSON
+ * text of each cell, with a warning naming a mixed column.
+ *
+ * @module
+ */
+import { parsePythonJson, parsePythonNumber } from "../formats/python_json.ts";
+import {
+  F64Builder,
+  type ImportedColumn,
+  type ImportedTable,
+} from "./model.ts";
+
+/** Kinds of value a column has seen (bit flags). */
+const INT = 1, FLOAT = 2, STRING = 4, OTHER = 8, BIG = 16;
+
+class Cells {
+  rows: number[] = [];
+  texts: string[] = [];
+  nums: (number | bigint)[] = [];
+  seen = 0;
+}
+
+/** Rows of `key → JSON text` cells; a row's step given as it starts. */
+export class JsonTableBuilder {
+  #cols = new Map<string, Cells>();
+  #step = new F64Builder(64);
+  /** Rows so far. */
+  rows = 0;
+
+  /** Starts a row at `step`. */
+  row(step: number): void {
+    this.#step.push(step);
+    this.rows++;
+  }
+
+  /** Sets `key` of the current row from its JSON text. */
+  cell(key: string, json: string): void {
+    let c = this.#cols.get(key);
+    if (c === undefined) this.#cols.set(key, c = new Cells());
+    const row = this.rows - 1;
+    if (c.rows.length && c.rows[c.rows.length - 1] === row) {
+      // The same key twice in one row: the later value, as W&B shows it.
+      c.rows.pop();
+      c.texts.pop();
+      c.nums.pop();
+    }
+    c.rows.push(row);
+    c.texts.push(json);
+    const n = parsePythonNumber(json);
+    if (n === undefined) {
+      c.nums.push(0);
+      c.seen |= json === "null"
+        ? 0
+        : json.charCodeAt(0) === 0x22
+        ? STRING
+        : OTHER;
+      if (json === "null") c.texts[c.texts.length - 1] = "";
+    } else {
+      c.nums.push(n);
+      c.seen |= typeof n === "bigint"
+        ? INT | BIG
+        : Number.isInteger(n) && !/[.eEIN]/.test(json)
+        ? INT
+        : FLOAT;
+    }
+  }
+
+  /**
+   * The table. `warn` hears of every column whose values are of more than
+   * one kind, with the kind it was given.
+   */
+  build(name: string, warn: (message: string) => void): ImportedTable {
+    const rows = this.rows;
+    const columns = new Map<string, ImportedColumn>();
+    for (const [key, c] of this.#cols) {
+      columns.set(key, this.#column(name, key, c, rows, warn));
+    }
+    return { name, rows, step: this.#step.view().slice(), columns };
+  }
+
+  #column(
+    table: string,
+    key: string,
+    c: Cells,
+    rows: number,
+    warn: (message: string) => void,
+  ): ImportedColumn {
+    const s = c.seen;
+    if (s === 0 || (s & (STRING | OTHER)) === 0) {
+      if ((s & FLOAT) === 0) {
+        const values: (bigint | null)[] = new Array(rows).fill(null);
+        c.rows.forEach((r, i) => {
+          if (c.texts[i] !== "") values[r] = BigInt(c.nums[i]);
+        });
+        return { kind: "int64", values };
+      }
+      if (s & BIG) {
+        warn(
+          `column "${key}" of ${table} mixes integers beyond 2^53 with fractions: written as DOUBLE, so those integers are rounded`,
+        );
+      }
+      const values = new Float64Array(rows);
+      const present = new Uint8Array(rows);
+      c.rows.forEach((r, i) => {
+        if (c.texts[i] === "") return;
+        values[r] = Number(c.nums[i]);
+        present[r] = 1;
+      });
+      return {
+        kind: "number",
+        values,
+        present: present.every((p) => p === 1) ? null : present,
+      };
+    }
+    const values: (string | null)[] = new Array(rows).fill(null);
+    if (s === STRING) {
+      c.rows.forEach((r, i) => {
+        if (c.texts[i] !== "") {
+          values[r] = parsePythonJson(c.texts[i]) as string;
+        }
+      });
+      return { kind: "string", values };
+    }
+    if (s & (INT | FLOAT | STRING)) {
+      warn(
+        `column "${key}" of ${table} mixes ${
+          kinds(s)
+        }: kept as text, each cell its JSON as written`,
+      );
+    }
+    c.rows.forEach((r, i) => {
+      if (c.texts[i] !== "") values[r] = c.texts[i];
+    });
+    return { kind: "string", values };
+  }
+}
+
+function kinds(s: number): string {
+  const k: string[] = [];
+  if (s & (INT | FLOAT)) k.push("numbers");
+  if (s & STRING) k.push("strings");
+  if (s & OTHER) k.push("objects, lists or booleans");
+  return k.join(" and ");
+}
