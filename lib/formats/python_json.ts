@@ -80,13 +80,13 @@ export function parsePythonJson(
 export function parsePythonNumber(text: string): number | bigint | undefined {
   const c = text.charCodeAt(0);
   if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
-    if (text.length >= 16 && INTEGER.test(text)) {
-      const n = Number(text);
-      return Number.isSafeInteger(n) ? n : BigInt(text);
-    }
-    if (text === "-Infinity") return -Infinity;
     const n = Number(text);
-    return Number.isNaN(n) ? undefined : n;
+    if (Number.isNaN(n)) return text === "-Infinity" ? -Infinity : undefined;
+    // Only a double past 2^53 can be a rounded integer.
+    if (
+      Number.isInteger(n) && !Number.isSafeInteger(n) && INTEGER.test(text)
+    ) return BigInt(text);
+    return n;
   }
   if (text === "NaN") return NaN;
   if (text === "Infinity") return Infinity;

@@ -217,19 +217,26 @@ function textColumns(run: ImportedRun) {
  */
 function runRecordOf(run: ImportedRun): RunRecord[] {
   const runs: RunRecord[] = [];
+  // The source's own exit code where it kept one (W&B's exit record).
+  const exitCode = run.sourceInfo.exit_code;
   if (run.startTime) {
     const ended = run.endTime?.toISOString() ?? null;
     runs.push({
       id: run.startTime.toISOString().replace(/:/g, "-"),
       // An imported run was not run here: it records the source's own times.
       via: "import" as RunRecord["via"],
-      status: run.endTime ? "succeeded" : "interrupted",
+      status: !run.endTime
+        ? "interrupted"
+        : (typeof exitCode === "number" && exitCode !== 0) ||
+            run.sourceInfo.state === "FAIL"
+        ? "failed"
+        : "succeeded",
       started: run.startTime.toISOString(),
       ended,
       duration_ms: run.endTime
         ? run.endTime.getTime() - run.startTime.getTime()
         : null,
-      exit_code: null,
+      exit_code: typeof exitCode === "number" ? exitCode : null,
       signal: null,
       error: null,
       command: [],

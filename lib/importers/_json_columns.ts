@@ -20,8 +20,8 @@ const INT = 1, FLOAT = 2, STRING = 4, OTHER = 8, BIG = 16;
 
 class Cells {
   rows: number[] = [];
-  texts: string[] = [];
-  nums: (number | bigint)[] = [];
+  /** A number, a bigint, the JSON text of anything else, or null. */
+  vals: (number | bigint | string | null)[] = [];
   seen = 0;
 }
 
@@ -38,6 +38,11 @@ export class JsonTableBuilder {
     this.rows++;
   }
 
+  /** Sets the current row's step (when it is known only after its cells). */
+  setStep(step: number): void {
+    this.#step.view()[this.rows - 1] = step;
+  }
+
   /** Sets `key` of the current row from its JSON text. */
   cell(key: string, json: string): void {
     let c = this.#cols.get(key);
@@ -46,22 +51,18 @@ export class JsonTableBuilder {
     if (c.rows.length && c.rows[c.rows.length - 1] === row) {
       // The same key twice in one row: the later value, as W&B shows it.
       c.rows.pop();
-      c.texts.pop();
-      c.nums.pop();
+      c.vals.pop();
     }
     c.rows.push(row);
-    c.texts.push(json);
     const n = parsePythonNumber(json);
     if (n === undefined) {
-      c.nums.push(0);
-      c.seen |= json === "null"
-        ? 0
-        : json.charCodeAt(0) === 0x22
-        ? STRING
-        : OTHER;
-      if (json === "null") c.texts[c.texts.length - 1] = "";
+      if (json === "null") c.vals.push(null);
+      else {
+        c.vals.push(json);
+        c.seen |= json.charCodeAt(0) === 0x22 ? STRING : OTHER;
+      }
     } else {
-      c.nums.push(n);
+      c.vals.push(n);
       c.seen |= typeof n === "bigint"
         ? INT | BIG
         : Number.isInteger(n) && !/[.eEIN]/.test(json)
@@ -91,11 +92,12 @@ export class JsonTableBuilder {
     warn: (message: string) => void,
   ): ImportedColumn {
     const s = c.seen;
-    if (s === 0 || (s & (STRING | OTHER)) === 0) {
+    if ((s & (STRING | OTHER)) === 0) {
       if ((s & FLOAT) === 0) {
         const values: (bigint | null)[] = new Array(rows).fill(null);
         c.rows.forEach((r, i) => {
-          if (c.texts[i] !== "") values[r] = BigInt(c.nums[i]);
+          const v = c.vals[i];
+          if (v !== null) values[r] = BigInt(v);
         });
         return { kind: "int64", values };
       }
@@ -107,8 +109,9 @@ export class JsonTableBuilder {
       const values = new Float64Array(rows);
       const present = new Uint8Array(rows);
       c.rows.forEach((r, i) => {
-        if (c.texts[i] === "") return;
-        values[r] = Number(c.nums[i]);
+        const v = c.vals[i];
+        if (v === null) return;
+        values[r] = Number(v);
         present[r] = 1;
       });
       return {
@@ -120,9 +123,8 @@ export class JsonTableBuilder {
     const values: (string | null)[] = new Array(rows).fill(null);
     if (s === STRING) {
       c.rows.forEach((r, i) => {
-        if (c.texts[i] !== "") {
-          values[r] = parsePythonJson(c.texts[i]) as string;
-        }
+        const v = c.vals[i];
+        if (v !== null) values[r] = parsePythonJson(v as string) as string;
       });
       return { kind: "string", values };
     }
@@ -130,14 +132,23 @@ export class JsonTableBuilder {
       warn(
         `column "${key}" of ${table} mixes ${
           kinds(s)
-        }: kept as text, each cell its JSON as written`,
+        }: kept as text, each cell its JSON`,
       );
     }
     c.rows.forEach((r, i) => {
-      if (c.texts[i] !== "") values[r] = c.texts[i];
+      const v = c.vals[i];
+      if (v !== null) values[r] = typeof v === "string" ? v : jsonNumber(v);
     });
     return { kind: "string", values };
   }
+}
+
+/** A number's JSON as Python writes it (NaN and ±Infinity bare). */
+function jsonNumber(v: number | bigint): string {
+  if (typeof v === "bigint") return v.toString();
+  if (Number.isNaN(v)) return "NaN";
+  if (!Number.isFinite(v)) return v > 0 ? "Infinity" : "-Infinity";
+  return JSON.stringify(v);
 }
 
 function kinds(s: number): string {

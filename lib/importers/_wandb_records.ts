@@ -46,22 +46,30 @@ export interface WandbRunInfo {
   config: WandbItem[];
 }
 
-const utf8 = new TextDecoder();
+/**
+ * Takes each history item as it is read (no list kept): the import's path,
+ * where a list per record was a fifth of the time in garbage collection.
+ */
+export type HistorySink = (key: string, json: string) => void;
 
 /**
- * Decodes one record's bytes.
+ * Decodes one record's bytes. With `sink`, a history record's items go to
+ * it and the record's `items` is empty.
  *
  * @throws {Error} Bytes that are not a protobuf message (the caller names the
  * file and offset).
  */
-export function decodeRecord(bytes: Uint8Array): WandbRecord {
+export function decodeRecord(
+  bytes: Uint8Array,
+  sink?: HistorySink,
+): WandbRecord {
   const r = new BinaryReader(bytes);
   let out: WandbRecord = { kind: "other", field: 0 };
   while (r.pos < r.len) {
     const [no, wt] = r.tag();
     switch (no) {
       case 2:
-        out = history(r.bytes());
+        out = history(r, r.uint32() + r.pos, sink);
         break;
       case 3: {
         const u = updates(r.bytes());
@@ -107,20 +115,31 @@ export function decodeRecord(bytes: Uint8Array): WandbRecord {
   return out;
 }
 
-function history(bytes: Uint8Array): WandbRecord {
-  const r = new BinaryReader(bytes);
+/**
+ * History is the hot path: its items are read with the record's own reader
+ * (a length, then fields up to its end) instead of a reader per message,
+ * which took half the time of an import.
+ */
+function history(
+  r: BinaryReader,
+  end: number,
+  sink?: HistorySink,
+): WandbRecord {
   const items: WandbItem[] = [];
   let step: bigint | null = null;
-  while (r.pos < r.len) {
+  while (r.pos < end) {
     const [no, wt] = r.tag();
-    if (no === 1) items.push(item(r.bytes()));
-    else if (no === 2) {
-      const s = new BinaryReader(r.bytes());
+    if (no === 1) {
+      const it = itemAt(r, r.uint32() + r.pos);
+      if (sink) sink(it.key, it.json);
+      else items.push(it);
+    } else if (no === 2) {
+      const stepEnd = r.uint32() + r.pos;
       step = 0n;
-      while (s.pos < s.len) {
-        const [n, w] = s.tag();
-        if (n === 1) step = BigInt(s.int64());
-        else s.skip(w, n);
+      while (r.pos < stepEnd) {
+        const [n, w] = r.tag();
+        if (n === 1) step = BigInt(r.int64());
+        else r.skip(w, n);
       }
     } else r.skip(wt, no);
   }
@@ -143,14 +162,17 @@ function updates(
 
 /** `key` = 1, `nested_key` = 2 (repeated), `value_json` = 16. */
 function item(bytes: Uint8Array): WandbItem {
-  const r = new BinaryReader(bytes);
+  return itemAt(new BinaryReader(bytes), bytes.length);
+}
+
+function itemAt(r: BinaryReader, end: number): WandbItem {
   let key = "", json = "";
   let nested: string[] | null = null;
-  while (r.pos < r.len) {
+  while (r.pos < end) {
     const [no, wt] = r.tag();
     if (no === 1) key = r.string();
     else if (no === 2) (nested ??= []).push(r.string());
-    else if (no === 16) json = utf8.decode(r.bytes());
+    else if (no === 16) json = r.string();
     else r.skip(wt, no);
   }
   return { key: nested ? nested.join(".") : key, json };

@@ -139,32 +139,44 @@ export function wandbRunFromBytes(
       setPath(config, it.key, json(it, `config "${it.key}"`, warn), warn);
     }
   };
+  // History items go straight into the table as they are decoded.
+  let rowOpen = false;
+  let stepText: string | null = null;
+  const sink = (key: string, text: string) => {
+    if (!rowOpen) {
+      history.row(lastStep + 1);
+      rowOpen = true;
+    }
+    values++;
+    if (key === "_step") stepText = text;
+    else history.cell(key === "_timestamp" ? "wall_time" : key, text);
+  };
   const log = readWandbLog(bytes, file, (rec, offset) => {
     let r;
+    rowOpen = false;
+    stepText = null;
     try {
-      r = decodeRecord(rec);
+      r = decodeRecord(rec, sink);
     } catch (e) {
       warn(
         `record at byte ${offset} of ${file} does not decode (${
           (e as Error).message
-        }): skipped`,
+        }): skipped${
+          rowOpen ? " (the history values read before the fault kept)" : ""
+        }`,
       );
       return;
     }
     switch (r.kind) {
       case "history": {
-        let step = r.step === null ? NaN : Number(r.step);
-        if (r.step === null) {
-          const s = r.items.find((i) => i.key === "_step");
-          step = s ? Number(s.json) : lastStep + 1;
-        }
+        if (!rowOpen) history.row(lastStep + 1);
+        const step = r.step !== null
+          ? Number(r.step)
+          : stepText !== null
+          ? Number(stepText)
+          : lastStep + 1;
+        history.setStep(step);
         lastStep = step;
-        history.row(step);
-        for (const it of r.items) {
-          values++;
-          if (it.key === "_step") continue;
-          history.cell(it.key === "_timestamp" ? "wall_time" : it.key, it.json);
-        }
         break;
       }
       case "stats":
