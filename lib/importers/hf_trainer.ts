@@ -15,6 +15,7 @@ import {
   type SourceFile,
 } from "./model.ts";
 import { type Row, rowsToTable } from "./table.ts";
+import { parsePythonJson } from "../formats/python_json.ts";
 
 /**
  * Finds every folder under `root` (or `root` itself) holding
@@ -96,7 +97,7 @@ async function readJson(
   }
   files.push(read.file);
   try {
-    return JSON.parse(new TextDecoder().decode(read.bytes));
+    return parsePythonJson(new TextDecoder().decode(read.bytes));
   } catch (e) {
     throw new CorruptFileError(
       `Cannot read "${shown}": it is not JSON (${(e as Error).message})`,

@@ -123,7 +123,9 @@ async function readRun(root: string, dir: string): Promise<ImportedRun> {
   const { header, rows } = parseCsvRows(
     new TextDecoder().decode(csv.bytes),
     file,
+    { raw: true },
   );
+  const opts = { textCells: true, warn: (m: string) => run.warnings.push(m) };
   if (!header.includes("step")) {
     throw new CorruptFileError(
       `Cannot read "${file}": it has no "step" column (its columns: ${
@@ -141,6 +143,7 @@ async function readRun(root: string, dir: string): Promise<ImportedRun> {
         header.filter((h) => h !== "step"),
         "step",
         file,
+        opts,
       ),
     );
   } else {
@@ -149,7 +152,7 @@ async function readRun(root: string, dir: string): Promise<ImportedRun> {
       const mine = rows.filter((r) => cols.some((c) => r[c] !== null));
       const keep = hasEpoch ? ["epoch", ...cols] : cols;
       run.tables.push(
-        rowsToTable(groupName(cols, taken, i), mine, keep, "step", file),
+        rowsToTable(groupName(cols, taken, i), mine, keep, "step", file, opts),
       );
     });
   }

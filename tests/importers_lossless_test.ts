@@ -1,0 +1,110 @@
+/**
+ * Nothing the tools wrote is lost or changed on import (issue 25, silent
+ * losses), each on the real tool's file in tests/testdata/interop/trackers2/
+ * (generators/ holds the scripts that wrote them: their values are the
+ * truth): integers past 2^53 exact, every row of a repeated step kept in file
+ * order, Python's NaN/Infinity JSON read, CSV string cells as written.
+ */
+import { join } from "../lib/_deps.ts";
+import { importRuns } from "../lib/importers/detect.ts";
+import { columnToArray } from "../lib/importers/model.ts";
+import type { ImportedRun } from "../lib/importers/model.ts";
+import { importTrainer } from "../lib/importers/hf_trainer.ts";
+import { assert, assertEquals, INTEROP } from "./utils.ts";
+
+const T2 = join(INTEROP, "trackers2");
+
+function col(run: ImportedRun, name: string, table = 0) {
+  const c = run.tables[table].columns.get(name);
+  assert(c, `no column ${name}: ${[...run.tables[table].columns.keys()]}`);
+  return { kind: c.kind, values: columnToArray(c) };
+}
+
+Deno.test("a Keras CSVLogger(append=True) log keeps all 6 rows in file order, epochs restarting", async () => {
+  const [run] = await importRuns(
+    "csv",
+    join(T2, "tables", "keras_log_append.csv"),
+    { stepColumn: "epoch" },
+  );
+  const t = run.tables[0];
+  assertEquals(t.rows, 6);
+  assertEquals([...t.step], [0, 1, 2, 0, 1, 2]);
+  assertEquals(col(run, "loss").values, [
+    0.6154420971870422,
+    0.6115500330924988,
+    0.6073707938194275,
+    0.6032395958900452,
+    0.5992026925086975,
+    0.5951941013336182,
+  ]);
+});
+
+Deno.test("pandas to_csv: integers past 2^53 exact as INT64, a string column's cells as written", async () => {
+  const [run] = await importRuns("csv", join(T2, "tables", "pandas_lossy.csv"));
+  const tokens = col(run, "tokens");
+  assertEquals(tokens.kind, "int64");
+  assertEquals(
+    tokens.values,
+    Array.from({ length: 10 }, (_, i) => 2n ** 53n + BigInt(i)),
+  );
+  const ns = col(run, "ns");
+  assertEquals(ns.kind, "int64");
+  assertEquals(ns.values[9], 1796606433101022009n);
+  assertEquals(new Set(ns.values).size, 10);
+  assertEquals(col(run, "name").values, [
+    "a,b",
+    'q"uote',
+    "1e5",
+    "nan",
+    null,
+    " x",
+    "ü",
+    "-",
+    "007",
+    "True",
+  ]);
+  assertEquals(col(run, "flag").kind, "string");
+  assertEquals(col(run, "flag").values[1], "True");
+  const inf = col(run, "inf_col").values;
+  assertEquals(inf.slice(0, 3), [Infinity, -Infinity, 0.5]);
+  assertEquals(run.warnings, []);
+});
+
+Deno.test("import jsonl reads Python's bare NaN and ±Infinity as numbers", async () => {
+  const [run] = await importRuns("jsonl", join(T2, "tables", "log.jsonl"));
+  const t = run.tables[0];
+  assertEquals(t.rows, 10);
+  const nan = col(run, "nan_col").values as number[];
+  assert(Number.isNaN(nan[0]) && Number.isNaN(nan[3]));
+  assertEquals(nan[1], 0.1);
+  assertEquals(col(run, "inf_col").values.slice(0, 2), [Infinity, -Infinity]);
+  assertEquals(col(run, "cfg").values[2], '{"k":2}');
+});
+
+Deno.test("import jsonl keeps json.dumps integers past 2^53 exact", async () => {
+  const [run] = await importRuns(
+    "jsonl",
+    join(T2, "tables", "log_nonan.jsonl"),
+  );
+  const tokens = col(run, "tokens");
+  assertEquals(tokens.kind, "int64");
+  assertEquals(tokens.values[1], 2n ** 53n + 1n);
+});
+
+Deno.test("a diverged HF Trainer run (NaN in trainer_state.json) imports every logged point, NaN included", async () => {
+  const runs = await importTrainer(join(T2, "hf", "tiny-gpt2-nan"));
+  const run =
+    runs.find((r) =>
+      r.sourceRunId === "." || !/checkpoint/.test(r.sourceRunId)
+    ) ?? runs[0];
+  const train = run.tables.find((t) => t.name === "train");
+  assert(train, `tables: ${run.tables.map((t) => t.name)}`);
+  assertEquals([...train.step], [2, 4, 6, 8, 10, 12, 14, 16, 18, 20]);
+  const loss = columnToArray(train.columns.get("loss")!) as number[];
+  assert(loss.every((v) => Number.isNaN(v)));
+  const lr = columnToArray(train.columns.get("learning_rate")!);
+  assertEquals(lr[0], 950000000.0);
+  const evals = run.tables.find((t) => t.name === "eval");
+  assert(evals);
+  assertEquals([...evals.step], [5, 10, 15, 20]);
+});
