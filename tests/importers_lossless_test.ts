@@ -10,6 +10,7 @@ import { importRuns } from "../lib/importers/detect.ts";
 import { columnToArray } from "../lib/importers/model.ts";
 import type { ImportedRun } from "../lib/importers/model.ts";
 import { importTrainer } from "../lib/importers/hf_trainer.ts";
+import { importTensorBoard } from "../lib/importers/tensorboard.ts";
 import { assert, assertEquals, INTEROP } from "./utils.ts";
 
 const T2 = join(INTEROP, "trackers2");
@@ -107,4 +108,30 @@ Deno.test("a diverged HF Trainer run (NaN in trainer_state.json) imports every l
   const evals = run.tables.find((t) => t.name === "eval");
   assert(evals);
   assertEquals([...evals.step], [5, 10, 15, 20]);
+});
+
+Deno.test("TensorBoard: a tag logged twice at one step and a step going back keep all 4 points in file order", async () => {
+  const [run] = await importTensorBoard(join(T2, "tensorboard", "torch_edge"));
+  const t = run.tables[0];
+  const dup = columnToArray(t.columns.get("dup/v")!);
+  const rows = [...t.step.keys()].filter((i) => dup[i] !== null);
+  assertEquals(rows.map((i) => t.step[i]), [20, 20, 21, 20]);
+  assertEquals(rows.map((i) => dup[i]), [1, 2, 3, 4]);
+  const special = columnToArray(t.columns.get("special/v")!) as number[];
+  assert(Object.is(special[13], -0), "-0.0 kept");
+  assertEquals(run.warnings, []);
+});
+
+Deno.test("TensorBoard: a restart whose second event file overlaps the first keeps all 100 points", async () => {
+  const [run] = await importTensorBoard(
+    join(T2, "tensorboard", "torch_restart"),
+  );
+  const t = run.tables[0];
+  assertEquals(t.rows, 100);
+  const loss = columnToArray(t.columns.get("loss")!);
+  const expected = [
+    ...Array.from({ length: 50 }, (_, s) => [s, 100 + s]),
+    ...Array.from({ length: 50 }, (_, k) => [30 + k, 230 + k]),
+  ];
+  assertEquals([...t.step].map((s, i) => [s, loss[i]]), expected);
 });

@@ -16,19 +16,25 @@ import {
 } from "./model.ts";
 
 /**
- * The usual case in one pass: points come in non-decreasing step order (a
- * writer logs step by step), so each new step is the next row. Returns null
- * when they do not, or when the table would be mostly nulls (then
- * {@linkcode tablesFromSeries} splits it).
+ * The usual case in one pass, rows in file order: a point starts a new row
+ * when its step differs from the point before, or when its tag already has
+ * a value in the current row (a tag logged twice at one step). So a
+ * repeated step, a step going back, or a restart's second event file
+ * overlapping the first keep every point (as TensorBoard's own
+ * EventAccumulator does): a step is not a key. Returns null when the table
+ * would be mostly nulls (then {@linkcode tablesFromSeries} splits it).
  */
 function flatTable(acc: SubrunAccumulator, name: string): ImportedTable | null {
   const s = acc.pointStep.view(), tags = acc.pointTag.view();
   const vals = acc.pointValue.view(), walls = acc.pointWall.view();
   const n = s.length;
+  const lastRow = new Float64Array(acc.entries.length).fill(-1);
+  const rowOf = new Float64Array(n);
   let rows = 0;
   for (let i = 0; i < n; i++) {
-    if (i > 0 && s[i] < s[i - 1]) return null;
-    if (i === 0 || s[i] !== s[i - 1]) rows++;
+    if (i === 0 || s[i] !== s[i - 1] || lastRow[tags[i]] === rows - 1) rows++;
+    lastRow[tags[i]] = rows - 1;
+    rowOf[i] = rows - 1;
   }
   const colOf = new Int32Array(acc.entries.length).fill(-1);
   const names: string[] = [];
@@ -44,9 +50,9 @@ function flatTable(acc: SubrunAccumulator, name: string): ImportedTable | null {
   const wall = new Float64Array(rows).fill(-Infinity);
   const values = new Float64Array(rows * cols);
   const present = new Uint8Array(rows * cols);
-  let r = -1;
   for (let i = 0; i < n; i++) {
-    if (r < 0 || s[i] !== step[r]) step[++r] = s[i];
+    const r = rowOf[i];
+    step[r] = s[i];
     const cell = colOf[tags[i]] * rows + r;
     values[cell] = vals[i];
     present[cell] = 1;
@@ -119,6 +125,19 @@ function addSortedTables(
     });
   }
   const scalarEntries = series;
+  for (const e of series) {
+    const sorted = e.steps.slice().sort();
+    for (let i = 1; i < sorted.length; i++) {
+      if (sorted[i] === sorted[i - 1]) {
+        run.warnings.push(
+          `${table}: tag "${e.name}" logs step ${
+            sorted[i]
+          } more than once, and its sparse table is laid out by step: the later value at a step is kept`,
+        );
+        break;
+      }
+    }
+  }
   for (const t of tablesFromSeries(table, series)) {
     // wall_time of a row: the latest wall time of any point at that step.
     const wall = new Float64Array(t.rows).fill(-Infinity);
