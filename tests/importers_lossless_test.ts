@@ -11,7 +11,8 @@ import { columnToArray } from "../lib/importers/model.ts";
 import type { ImportedRun } from "../lib/importers/model.ts";
 import { importTrainer } from "../lib/importers/hf_trainer.ts";
 import { importTensorBoard } from "../lib/importers/tensorboard.ts";
-import { assert, assertEquals, INTEROP } from "./utils.ts";
+import { importLightning } from "../lib/importers/lightning.ts";
+import { assert, assertEquals, INTEROP, tempDir } from "./utils.ts";
 
 const T2 = join(INTEROP, "trackers2");
 
@@ -134,4 +135,45 @@ Deno.test("TensorBoard: a restart whose second event file overlaps the first kee
     ...Array.from({ length: 50 }, (_, k) => [30 + k, 230 + k]),
   ];
   assertEquals([...t.step].map((s, i) => [s, loss[i]]), expected);
+});
+
+Deno.test("Lightning hparams.yaml: numpy scalars become their numbers, with no warning", async () => {
+  const runs = await importLightning(join(T2, "lightning", "lightning_logs"));
+  assert(runs.length >= 2);
+  for (const run of runs) {
+    assertEquals(run.params.np_lr, Math.fround(0.1));
+    assertEquals(run.params.np_steps, 5);
+    assertEquals(run.params.ratio, 1 / 3);
+    assertEquals(run.params.layers, [8, 16, 32]);
+    assertEquals(run.params.optim_cfg, {
+      betas: [0.9, 0.99],
+      name: "sgd",
+      nested: { eps: 1e-8, none: null },
+    });
+    assertEquals(run.params.tag, null);
+    assertEquals(run.warnings, []);
+  }
+});
+
+Deno.test("Lightning hparams.yaml: a Python object that cannot be decoded is left out with one warning naming its key; a tuple is a list", async () => {
+  await using dir = await tempDir();
+  const v = join(dir.path, "lightning_logs", "version_0");
+  await Deno.mkdir(v, { recursive: true });
+  const src = join(T2, "lightning", "lightning_logs", "version_1");
+  await Deno.copyFile(join(src, "metrics.csv"), join(v, "metrics.csv"));
+  // PyYAML's output for a tuple and an arbitrary object, appended to the
+  // real file.
+  await Deno.writeTextFile(
+    join(v, "hparams.yaml"),
+    (await Deno.readTextFile(join(src, "hparams.yaml"))) +
+      "shape: !!python/tuple\n- 2\n- 3\nmodel_cls: !!python/object:mypkg.Net\n  width: 4\nsched:\n  fn: !!python/name:torch.optim.lr_scheduler.StepLR ''\n",
+  );
+  const [run] = await importLightning(join(dir.path, "lightning_logs"));
+  assertEquals(run.params.shape, [2, 3]);
+  assertEquals(run.params.np_steps, 5);
+  assert(!("model_cls" in run.params));
+  assertEquals(run.params.sched, {});
+  assertEquals(run.warnings.length, 2);
+  assert(run.warnings[0].includes('"model_cls"'), run.warnings[0]);
+  assert(run.warnings[1].includes('"sched.fn"'), run.warnings[1]);
 });

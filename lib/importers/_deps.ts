@@ -19,4 +19,10 @@ export { crc32 } from "node:zlib";
 export { DatabaseSync } from "node:sqlite";
 export { BinaryReader } from "npm:@bufbuild/protobuf@2.17.0/wire";
 export { parse as parseCsv } from "npm:csv-parse@7.0.3/sync";
-export { parse as parseYaml } from "npm:yaml@2.9.1";
+export {
+  isPair,
+  isScalar,
+  parse as parseYaml,
+  parseDocument,
+  visit,
+} from "npm:yaml@2.9.1";

@@ -35,6 +35,10 @@ export function toParamValue(
     );
     return value.toString();
   }
+  if (value instanceof Uint8Array) {
+    note(`param "${key}" is ${value.length} bytes of binary: stored as base64`);
+    return btoa(String.fromCharCode(...value));
+  }
   if (Array.isArray(value)) {
     return value.map((v, i) => toParamValue(v, `${key}[${i}]`, note));
   }

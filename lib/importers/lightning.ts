@@ -5,7 +5,9 @@
  * @module
  */
 import { CorruptFileError, NotFoundError } from "../errors.ts";
-import { join, parseYaml, relative, sep } from "./_deps.ts";
+import { join, relative, sep } from "./_deps.ts";
+import { toParamValue } from "./_param_values.ts";
+import { parsePythonYaml } from "./_yaml_python.ts";
 import {
   emptyRun,
   type ImportedRun,
@@ -164,7 +166,9 @@ async function readRun(root: string, dir: string): Promise<ImportedRun> {
     run.sourceFiles.push(yaml.file);
     let parsed: unknown;
     try {
-      parsed = parseYaml(new TextDecoder().decode(yaml.bytes));
+      const read = parsePythonYaml(new TextDecoder().decode(yaml.bytes));
+      parsed = read.value;
+      for (const w of read.warnings) run.warnings.push(`hparams.yaml: ${w}`);
     } catch (e) {
       throw new CorruptFileError(
         `Cannot read "${join(id, "hparams.yaml")}": ${(e as Error).message}`,
@@ -174,9 +178,19 @@ async function readRun(root: string, dir: string): Promise<ImportedRun> {
     if (
       parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)
     ) {
-      run.params = parsed as Record<string, ParamValue>;
+      run.params = toParamValue(
+        parsed,
+        "",
+        (m) => run.warnings.push(`hparams.yaml: ${m}`),
+      ) as Record<string, ParamValue>;
     } else if (parsed !== null && parsed !== undefined) {
-      run.params = { hparams: parsed as ParamValue };
+      run.params = {
+        hparams: toParamValue(
+          parsed,
+          "hparams",
+          (m) => run.warnings.push(`hparams.yaml: ${m}`),
+        ),
+      };
     }
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
