@@ -12,7 +12,13 @@ import type { ImportedRun } from "../lib/importers/model.ts";
 import { importTrainer } from "../lib/importers/hf_trainer.ts";
 import { importTensorBoard } from "../lib/importers/tensorboard.ts";
 import { importLightning } from "../lib/importers/lightning.ts";
-import { assert, assertEquals, INTEROP, tempDir } from "./utils.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  INTEROP,
+  tempDir,
+} from "./utils.ts";
 
 const T2 = join(INTEROP, "trackers2");
 
@@ -176,4 +182,31 @@ Deno.test("Lightning hparams.yaml: a Python object that cannot be decoded is lef
   assertEquals(run.warnings.length, 2);
   assert(run.warnings[0].includes('"model_cls"'), run.warnings[0]);
   assert(run.warnings[1].includes('"sched.fn"'), run.warnings[1]);
+});
+
+Deno.test("HF Trainer hyperparameters come from the TensorBoard args text, or the top of trainer_state.json (never the pickle)", async () => {
+  const runs = await importTrainer(join(T2, "hf", "tiny-gpt2-nan"));
+  const main = runs.find((r) => !/checkpoint/.test(r.sourceRunId))!;
+  const args = main.params.training_args as Record<string, unknown>;
+  assertEquals(args.learning_rate, 1e9);
+  assertEquals(args.max_steps, 20);
+  assertEquals(args.per_device_train_batch_size, 4);
+  assertEquals(args.logging_nan_inf_filter, false);
+  assert(
+    main.sourceFiles.some((f) => f.path.startsWith("runs/")),
+    "the event file read is recorded",
+  );
+  const ckpt = runs.find((r) => /checkpoint-10/.test(r.sourceRunId))!;
+  assertEquals(ckpt.params.training_args, {
+    train_batch_size: 4,
+    num_train_epochs: 2,
+    max_steps: 20,
+    logging_steps: 2,
+    eval_steps: 5,
+    save_steps: 10,
+  });
+  assertMatch(
+    String(ckpt.sourceInfo.training_args_from),
+    /trainer_state\.json/,
+  );
 });
