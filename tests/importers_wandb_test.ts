@@ -233,3 +233,44 @@ Deno.test("deno task import wandb makes a sealed specimen with INT64 big integer
   );
   assert(system.columns.cpu.length >= 2);
 });
+
+Deno.test("deno task import wandb keeps the media wandb saved beside the run as files, not following links", async () => {
+  await using dir = await tempDir();
+  await using vault = await tempVault();
+  const run = join(dir.path, "wandb", "offline-run-20261207_012032-ptmezw5t");
+  const images = join(run, "files", "media", "images");
+  await Deno.mkdir(images, { recursive: true });
+  await Deno.copyFile(RUN_FILE, join(run, "run-ptmezw5t.wandb"));
+  // Where wandb.Image(...) saves an image of key "sample" at step 3.
+  const png = new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10, 1, 2, 3]);
+  await Deno.writeFile(join(images, "sample_3_0a1b2c.png"), png);
+  await Deno.writeTextFile(join(dir.path, "secret.txt"), "not media");
+  await Deno.symlink(
+    join(dir.path, "secret.txt"),
+    join(images, "link_9_ff.png"),
+  );
+  const flags = await taskFlags("import");
+  const r = await runDeno([
+    "run",
+    ...flags,
+    join(ROOT, "tasks", "import.ts"),
+    "wandb",
+    join(dir.path, "wandb"),
+    "--vault",
+    vault.path,
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  const spec = join(vault.specimens, "wandb_wb_run_1_ptmezw5t");
+  const m = await readManifest(spec);
+  const art = m.artifacts.media_images_sample_3_0a1b2c;
+  assert(art, `artifacts: ${Object.keys(m.artifacts)}`);
+  assertEquals(art.path, "strata/files/media_images_sample_3_0a1b2c.png");
+  assertEquals(art.media_type, "image/png");
+  assertEquals(
+    await Deno.readFile(
+      join(spec, "strata", "files", "media_images_sample_3_0a1b2c.png"),
+    ),
+    png,
+  );
+  assertEquals(Object.keys(m.artifacts).some((k) => k.includes("link")), false);
+});

@@ -18,7 +18,9 @@ import { sealSpecimen } from "../specimen/seal.ts";
 import { SpecimenStorage } from "../run/storage.ts";
 import type { RunRecord } from "../run/run.ts";
 import type { MetricColumns } from "../formats/parquet/parquet.ts";
-import { join } from "../importers/_deps.ts";
+import { createHash, join } from "../importers/_deps.ts";
+import { mime } from "../_deps.ts";
+import { NameSet, slug } from "./_names.ts";
 import {
   columnToArray,
   denseHistogram,
@@ -183,7 +185,45 @@ async function buildSpecimen(
   }
   const texts = textColumns(run);
   if (texts.step.length) await storage.writeMetrics(texts, { name: "texts" });
+  await keepFiles(storage, plan);
   await sealSpecimen(dir);
+}
+
+/**
+ * The run's kept files (a W&B run's media) as `strata/files/` artifacts,
+ * named from their path (`files/media/images/a_1.png` →
+ * `media_images_a_1`), each with its SHA-256, size, media type and source.
+ */
+async function keepFiles(
+  storage: SpecimenStorage,
+  plan: PlannedSpecimen,
+): Promise<void> {
+  const names = new NameSet([
+    "metrics",
+    "histograms",
+    "texts",
+    ...plan.tables.map((t) => t.artifact),
+    ...plan.histograms.flatMap((h) => [h.artifact, `${h.artifact}_edges`]),
+  ]);
+  for (const f of plan.run.files ?? []) {
+    const base = f.source.replace(/^files\//, "").replace(/\.[^./]*$/, "");
+    const ext = /\.([A-Za-z0-9]{1,10})$/.exec(f.source)?.[1]?.toLowerCase();
+    const name = names.take(slug(base, 60) || "file", 64);
+    const bytes = await Deno.readFile(f.path);
+    await storage.placeArtifact(
+      name,
+      { format: "file", file: ext ? `${name}.${ext}` : name },
+      async (path) => {
+        await Deno.writeFile(path, bytes, { createNew: true });
+        return {
+          bytes: bytes.length,
+          sha256: createHash("sha256").update(bytes).digest("hex"),
+          media_type: mime.getType(f.source) ?? "application/octet-stream",
+          source: f.source,
+        };
+      },
+    );
+  }
 }
 
 /** Every text entry as a row: sub-run, tag, step, wall time, item, text. */

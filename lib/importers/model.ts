@@ -140,6 +140,11 @@ export interface ImportedRun {
   sourceFiles: SourceFile[];
   /** Problems read past (a truncated last record, skipped corrupt records). */
   warnings: string[];
+  /**
+   * Files kept as they are (`strata/files/`), e.g. a W&B run's media: the
+   * absolute path and the path relative to `sourcePath`.
+   */
+  files?: { path: string; source: string }[];
 }
 
 /** A growable float64 array: the importers' way to collect a series. */

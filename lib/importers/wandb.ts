@@ -96,9 +96,41 @@ export async function importWandb(path: string): Promise<ImportedRun[]> {
     );
     const run = wandbRunFromBytes(bytes, file);
     run.sourceFiles.push(source);
+    const media = await mediaFiles(dir);
+    if (media.length) run.files = media;
     runs.push(run);
   }
   return runs;
+}
+
+/**
+ * The media wandb saved beside the run (`files/media/**`: images, tables,
+ * audio logged with `wandb.Image` and friends), regular files only: links
+ * are not followed.
+ */
+async function mediaFiles(
+  dir: string,
+): Promise<{ path: string; source: string }[]> {
+  const out: { path: string; source: string }[] = [];
+  async function walk(at: string, rel: string, depth: number) {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(at));
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return;
+      throw e;
+    }
+    entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    for (const e of entries) {
+      const r = `${rel}/${e.name}`;
+      if (e.isFile) out.push({ path: join(at, e.name), source: r });
+      else if (e.isDirectory && depth < 4) {
+        await walk(join(at, e.name), r, depth + 1);
+      }
+    }
+  }
+  await walk(join(dir, "files", "media"), "files/media", 0);
+  return out;
 }
 
 /** The parts of a run file {@linkcode wandbRunFromBytes} counts. */
