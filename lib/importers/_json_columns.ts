@@ -18,10 +18,15 @@ import {
 /** Kinds of value a column has seen (bit flags). */
 const INT = 1, FLOAT = 2, STRING = 4, OTHER = 8, BIG = 16;
 
+/**
+ * One column's cells: row indices and numbers in typed builders (a number
+ * per cell boxed in a plain array made a fifth of the import's time garbage
+ * collection), anything else (a bigint, JSON text, null) by cell index.
+ */
 class Cells {
-  rows: number[] = [];
-  /** A number, a bigint, the JSON text of anything else, or null. */
-  vals: (number | bigint | string | null)[] = [];
+  rows = new F64Builder(64);
+  nums = new F64Builder(64);
+  others = new Map<number, bigint | string | null>();
   seen = 0;
 }
 
@@ -48,26 +53,28 @@ export class JsonTableBuilder {
     let c = this.#cols.get(key);
     if (c === undefined) this.#cols.set(key, c = new Cells());
     const row = this.rows - 1;
-    if (c.rows.length && c.rows[c.rows.length - 1] === row) {
+    if (c.rows.length && c.rows.at(c.rows.length - 1) === row) {
       // The same key twice in one row: the later value, as W&B shows it.
-      c.rows.pop();
-      c.vals.pop();
+      c.rows.length--;
+      c.nums.length--;
+      c.others.delete(c.rows.length);
     }
+    const i = c.rows.length;
     c.rows.push(row);
     const n = parsePythonNumber(json);
-    if (n === undefined) {
-      if (json === "null") c.vals.push(null);
-      else {
-        c.vals.push(json);
-        c.seen |= json.charCodeAt(0) === 0x22 ? STRING : OTHER;
-      }
-    } else {
-      c.vals.push(n);
-      c.seen |= typeof n === "bigint"
-        ? INT | BIG
-        : Number.isInteger(n) && !/[.eEIN]/.test(json)
-        ? INT
-        : FLOAT;
+    if (typeof n === "number") {
+      c.nums.push(n);
+      c.seen |= Number.isInteger(n) && !/[.eEIN]/.test(json) ? INT : FLOAT;
+      return;
+    }
+    c.nums.push(0);
+    if (typeof n === "bigint") {
+      c.others.set(i, n);
+      c.seen |= INT | BIG;
+    } else if (json === "null") c.others.set(i, null);
+    else {
+      c.others.set(i, json);
+      c.seen |= json.charCodeAt(0) === 0x22 ? STRING : OTHER;
     }
   }
 
@@ -92,13 +99,15 @@ export class JsonTableBuilder {
     warn: (message: string) => void,
   ): ImportedColumn {
     const s = c.seen;
+    const at = c.rows.view(), nums = c.nums.view();
+    const value = (i: number) => c.others.has(i) ? c.others.get(i)! : nums[i];
     if ((s & (STRING | OTHER)) === 0) {
       if ((s & FLOAT) === 0) {
         const values: (bigint | null)[] = new Array(rows).fill(null);
-        c.rows.forEach((r, i) => {
-          const v = c.vals[i];
-          if (v !== null) values[r] = BigInt(v);
-        });
+        for (let i = 0; i < at.length; i++) {
+          const v = value(i);
+          if (v !== null) values[at[i]] = BigInt(v);
+        }
         return { kind: "int64", values };
       }
       if (s & BIG) {
@@ -108,12 +117,12 @@ export class JsonTableBuilder {
       }
       const values = new Float64Array(rows);
       const present = new Uint8Array(rows);
-      c.rows.forEach((r, i) => {
-        const v = c.vals[i];
-        if (v === null) return;
-        values[r] = Number(v);
-        present[r] = 1;
-      });
+      for (let i = 0; i < at.length; i++) {
+        const v = c.others.size ? value(i) : nums[i];
+        if (v === null) continue;
+        values[at[i]] = Number(v);
+        present[at[i]] = 1;
+      }
       return {
         kind: "number",
         values,
@@ -122,10 +131,10 @@ export class JsonTableBuilder {
     }
     const values: (string | null)[] = new Array(rows).fill(null);
     if (s === STRING) {
-      c.rows.forEach((r, i) => {
-        const v = c.vals[i];
-        if (v !== null) values[r] = parsePythonJson(v as string) as string;
-      });
+      for (let i = 0; i < at.length; i++) {
+        const v = value(i);
+        if (v !== null) values[at[i]] = parsePythonJson(v as string) as string;
+      }
       return { kind: "string", values };
     }
     if (s & (INT | FLOAT | STRING)) {
@@ -135,10 +144,10 @@ export class JsonTableBuilder {
         }: kept as text, each cell its JSON`,
       );
     }
-    c.rows.forEach((r, i) => {
-      const v = c.vals[i];
-      if (v !== null) values[r] = typeof v === "string" ? v : jsonNumber(v);
-    });
+    for (let i = 0; i < at.length; i++) {
+      const v = value(i);
+      if (v !== null) values[at[i]] = typeof v === "string" ? v : jsonNumber(v);
+    }
     return { kind: "string", values };
   }
 }

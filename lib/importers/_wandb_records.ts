@@ -116,9 +116,12 @@ export function decodeRecord(
 }
 
 /**
- * History is the hot path: its items are read with the record's own reader
- * (a length, then fields up to its end) instead of a reader per message,
- * which took half the time of an import.
+ * History is the hot path (a million values a second is the goal): its items
+ * are read with the record's own reader (a length, then fields up to its
+ * end) rather than a reader per message, and tags come from `uint32()`
+ * rather than `tag()` (no array per field). (Decoding a whole record's text
+ * once and taking substrings was slower: the library's ASCII fast path per
+ * string beats a TextDecoder call per record.)
  */
 function history(
   r: BinaryReader,
@@ -126,23 +129,38 @@ function history(
   sink?: HistorySink,
 ): WandbRecord {
   const items: WandbItem[] = [];
+  const put = sink ??
+    ((key: string, json: string) => items.push({ key, json }));
   let step: bigint | null = null;
   while (r.pos < end) {
-    const [no, wt] = r.tag();
-    if (no === 1) {
-      const it = itemAt(r, r.uint32() + r.pos);
-      if (sink) sink(it.key, it.json);
-      else items.push(it);
-    } else if (no === 2) {
+    const t = r.uint32();
+    const no = t >>> 3, wt = t & 7;
+    if (no === 1 && wt === 2) {
+      const itemEnd = r.uint32() + r.pos;
+      let key = "", json = "";
+      let nested: string[] | null = null;
+      while (r.pos < itemEnd) {
+        const ft = r.uint32();
+        const f = ft >>> 3;
+        if ((f === 1 || f === 2 || f === 16) && (ft & 7) === 2) {
+          const s = r.string();
+          if (f === 1) key = s;
+          else if (f === 16) json = s;
+          else (nested ??= []).push(s);
+        } else r.skip(ft & 7, f);
+      }
+      put(nested ? nested.join(".") : key, json);
+    } else if (no === 2 && wt === 2) {
       const stepEnd = r.uint32() + r.pos;
       step = 0n;
       while (r.pos < stepEnd) {
-        const [n, w] = r.tag();
-        if (n === 1) step = BigInt(r.int64());
-        else r.skip(w, n);
+        const st = r.uint32();
+        if (st === 8) step = BigInt(r.int64());
+        else r.skip(st & 7, st >>> 3);
       }
     } else r.skip(wt, no);
   }
+  if (r.pos > end) throw new RangeError("a history field runs past its record");
   return { kind: "history", step, items };
 }
 
