@@ -51,8 +51,9 @@ Options:
   --dry-run      Print the specimens that would be made; write nothing
   --again        Import a source imported before, and take a free id
                  (ID_2, ID_3, …) where the id is taken
-  --skip-corrupt TensorBoard: skip records that fail their CRC or do not decode
-                 (reported) instead of failing
+  --skip-corrupt TensorBoard, W&B: skip records that fail their CRC or do not
+                 decode (reported; W&B skips to the next 32 KiB block) instead
+                 of failing
   --step-column C  csv/jsonl: the step column (default "step")
   --study NAME   optuna: import the trials of this study only
   --vault DIR    The vault root (default: $SPECIMEN_VAULT, else the nearest

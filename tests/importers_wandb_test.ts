@@ -274,3 +274,34 @@ Deno.test("deno task import wandb keeps the media wandb saved beside the run as 
   );
   assertEquals(Object.keys(m.artifacts).some((k) => k.includes("link")), false);
 });
+
+Deno.test("importWandb({ skipCorrupt }) keeps every record before a damaged chunk and names the byte", async () => {
+  const bytes = await Deno.readFile(RUN_FILE);
+  const ends: { start: number; end: number; kind: string }[] = [];
+  readWandbLog(bytes, RUN_FILE, (rec, offset) => {
+    ends.push({
+      start: offset,
+      end: offset + 7 + rec.length,
+      kind: decodeRecord(rec).kind,
+    });
+  });
+  await using dir = await tempDir();
+  for (const at of [3000, 9000, 14000]) {
+    const damaged = bytes.slice();
+    damaged[at] ^= 0x40;
+    const file = join(dir.path, `run-d${at}.wandb`);
+    await Deno.writeFile(file, damaged);
+    await assertRejects(() => importWandb(file), Error, "--skip-corrupt");
+    const [run] = await importWandb(file, { skipCorrupt: true });
+    const hit = ends.find((e) => e.start <= at && at < e.end)!;
+    const expected = ends.filter((e) =>
+      e.kind === "history" && e.end <= hit.start
+    ).length;
+    assertEquals(run.tables.find((t) => t.name === "history")?.rows, expected);
+    assert(
+      run.warnings.some((w) => w.includes(`corrupt at byte ${hit.start}`)),
+      run.warnings.join("\n"),
+    );
+    assertEquals(run.sourceInfo.complete, false);
+  }
+});

@@ -33,12 +33,21 @@ export interface WandbLogResult {
    * it. Everything before it was read.
    */
   truncated: { offset: number; message: string } | null;
+  /** Chunks skipped for a bad CRC or layout (only with `skipCorrupt`). */
+  skipped: { offset: number; message: string }[];
 }
 
 /** Options of {@linkcode readWandbLog}. */
 export interface ReadWandbLogOptions {
   /** Check each chunk's CRC. @default true */
   verifyCrc?: boolean;
+  /**
+   * On a bad chunk, skip to the next 32 KiB block (as wandb's own reader
+   * does), dropping the record it was part of, and report it in `skipped`,
+   * instead of throwing.
+   * @default false
+   */
+  skipCorrupt?: boolean;
 }
 
 /**
@@ -66,6 +75,18 @@ export function readWandbLog(
   let parts: Uint8Array[] = [];
   let recordStart = -1;
   const end = bytes.length;
+  const skipped: WandbLogResult["skipped"] = [];
+  /**
+   * Throws, or with `skipCorrupt` notes the fault at byte `at` and returns
+   * the start of the block after the chunk being read.
+   */
+  const corrupt = (at: number, message: string): number => {
+    if (!options.skipCorrupt) throw new CorruptFileError(message);
+    skipped.push({ offset: at, message });
+    recordStart = -1;
+    parts = [];
+    return pos + BLOCK - (pos % BLOCK);
+  };
   while (pos < end) {
     const left = BLOCK - (pos % BLOCK);
     if (left < HEADER) {
@@ -73,7 +94,13 @@ export function readWandbLog(
       continue;
     }
     if (pos + HEADER > end) {
-      return truncated(records, pos, recordStart, "a chunk header cut short");
+      return truncated(
+        records,
+        pos,
+        recordStart,
+        "a chunk header cut short",
+        skipped,
+      );
     }
     const crc = view.getUint32(pos, true);
     const len = view.getUint16(pos + 4, true);
@@ -90,35 +117,47 @@ export function readWandbLog(
         pos,
         recordStart,
         `a chunk of ${len} bytes with ${end - dataStart} left in the file`,
+        skipped,
       );
     }
     if (len > left - HEADER || type < FULL || type > LAST) {
-      throw new CorruptFileError(
-        `"${file}" is corrupt at byte ${pos}: chunk type ${type} of ${len} bytes does not fit a W&B log block; the file is damaged past this point`,
+      pos = corrupt(
+        pos,
+        `"${file}" is corrupt at byte ${pos}: chunk type ${type} of ${len} bytes does not fit a W&B log block; pass --skip-corrupt to skip to the next block and import the rest`,
       );
+      continue;
     }
     const data = bytes.subarray(dataStart, dataStart + len);
     if (verify && (crc32(data, TYPE_SEED[type]) >>> 0) !== crc) {
-      throw new CorruptFileError(
-        `"${file}" is corrupt at byte ${pos}: the chunk's CRC-32 does not match its data; the file was damaged after it was written`,
+      pos = corrupt(
+        pos,
+        `"${file}" is corrupt at byte ${pos}: the chunk's CRC-32 does not match its data (damaged after it was written); pass --skip-corrupt to skip to the next block and import the rest`,
       );
+      continue;
     }
     pos = dataStart + len;
     if (type === FULL) {
-      if (recordStart >= 0) orderError(file, recordStart, "FULL");
+      if (recordStart >= 0) {
+        pos = corrupt(recordStart, orderMessage(file, recordStart, "FULL"));
+        continue;
+      }
       onRecord(data, dataStart - HEADER);
       records++;
     } else if (type === FIRST) {
-      if (recordStart >= 0) orderError(file, recordStart, "FIRST");
+      if (recordStart >= 0) {
+        pos = corrupt(recordStart, orderMessage(file, recordStart, "FIRST"));
+        continue;
+      }
       recordStart = dataStart - HEADER;
       parts = [data];
     } else {
       if (recordStart < 0) {
-        orderError(
-          file,
-          dataStart - HEADER,
-          type === MIDDLE ? "MIDDLE" : "LAST",
+        const at = dataStart - HEADER;
+        pos = corrupt(
+          at,
+          orderMessage(file, at, type === MIDDLE ? "MIDDLE" : "LAST"),
         );
+        continue;
       }
       parts.push(data);
       if (type === LAST) {
@@ -135,9 +174,10 @@ export function readWandbLog(
       recordStart,
       recordStart,
       "a record never finished",
+      skipped,
     );
   }
-  return { records, truncated: null };
+  return { records, truncated: null, skipped };
 }
 
 function checkHeader(bytes: Uint8Array, file: string): void {
@@ -166,10 +206,12 @@ function truncated(
   offset: number,
   recordStart: number,
   what: string,
+  skipped: WandbLogResult["skipped"],
 ): WandbLogResult {
   const at = recordStart >= 0 ? recordStart : offset;
   return {
     records,
+    skipped,
     truncated: {
       offset: at,
       message:
@@ -178,10 +220,8 @@ function truncated(
   };
 }
 
-function orderError(file: string, offset: number, type: string): never {
-  throw new CorruptFileError(
-    `"${file}" is corrupt at byte ${offset}: a ${type} chunk out of order (records are FULL, or FIRST MIDDLE… LAST)`,
-  );
+function orderMessage(file: string, offset: number, type: string): string {
+  return `"${file}" is corrupt at byte ${offset}: a ${type} chunk out of order (records are FULL, or FIRST MIDDLE… LAST); pass --skip-corrupt to skip to the next block and import the rest`;
 }
 
 function join(parts: Uint8Array[]): Uint8Array {

@@ -124,7 +124,7 @@ export async function detectKind(path: string): Promise<ImportKind> {
 
 /** Options of {@linkcode importRuns}. */
 export interface ImportRunsOptions {
-  /** TensorBoard: skip corrupt records instead of failing. @default false */
+  /** TensorBoard and W&B: skip corrupt records instead of failing. @default false */
   skipCorrupt?: boolean;
   /** csv/jsonl: the step column. @default "step" */
   stepColumn?: string;
@@ -185,7 +185,7 @@ export async function importRuns(
     case "mlflow":
       return await importMlflow(abs);
     case "wandb":
-      return await importWandb(abs);
+      return await importWandb(abs, { skipCorrupt: options.skipCorrupt });
     case "optuna":
       return await importOptuna(abs, { study: options.study });
     case "csv":

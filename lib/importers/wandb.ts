@@ -80,7 +80,10 @@ export async function findWandbRuns(path: string): Promise<string[]> {
  * await Deno.remove(dir);
  * ```
  */
-export async function importWandb(path: string): Promise<ImportedRun[]> {
+export async function importWandb(
+  path: string,
+  options: { skipCorrupt?: boolean } = {},
+): Promise<ImportedRun[]> {
   const files = await findWandbRuns(path);
   if (files.length === 0) {
     throw new NotFoundError(
@@ -94,7 +97,7 @@ export async function importWandb(path: string): Promise<ImportedRun[]> {
       file,
       relative(dir, file),
     );
-    const run = wandbRunFromBytes(bytes, file);
+    const run = wandbRunFromBytes(bytes, file, undefined, options);
     run.sourceFiles.push(source);
     const media = await mediaFiles(dir);
     if (media.length) run.files = media;
@@ -152,6 +155,7 @@ export function wandbRunFromBytes(
   bytes: Uint8Array,
   file: string,
   stats?: Partial<WandbReadStats>,
+  options: { skipCorrupt?: boolean } = {},
 ): ImportedRun {
   const dir = dirname(file);
   const fileId = basename(file).replace(/^run-|\.wandb$/g, "");
@@ -263,11 +267,12 @@ export function wandbRunFromBytes(
         info.files = [...(info.files as string[] ?? []), ...r.paths];
         break;
     }
-  });
+  }, { skipCorrupt: options.skipCorrupt });
   if (stats) {
     stats.historyValues = values;
     stats.log = log;
   }
+  for (const s of log.skipped) warn(`${s.message}: skipped`);
   if (log.truncated) {
     warn(
       `${
