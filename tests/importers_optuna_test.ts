@@ -179,3 +179,101 @@ Deno.test("deno task import optuna makes one specimen per trial, with state, val
     /skipped study_rdb\/7: already imported as hpo_study_rdb_trial_7/,
   );
 });
+
+const EDGE = join(INTEROP, "trackers2", "optuna_edge");
+
+/** A dataframe cell as Optuna's value: "" is None/NaN, "inf" is +inf. */
+function cell(text: string): unknown {
+  if (text === "") return null;
+  if (text === "True" || text === "False") return text === "True";
+  if (text === "inf") return Infinity;
+  const n = Number(text);
+  return Number.isNaN(n) ? text : n;
+}
+
+for (
+  const [file, tag] of [["edge.db", "rdb"], ["edge_journal.log", "journal"]]
+) {
+  Deno.test(`importOptuna() keeps pruned, failed and running trials, +inf and mixed categoricals as trials_dataframe() shows them (${tag})`, async () => {
+    const runs = await importOptuna(join(EDGE, file), { study: "edge" });
+    const rows = parseCsv(
+      await Deno.readTextFile(join(EDGE, `trials_edge_${tag}.csv`)),
+      { columns: true },
+    ) as Record<string, string>[];
+    assertEquals(runs.length, rows.length);
+    for (const [i, row] of rows.entries()) {
+      const run = runs[i];
+      const info = run.sourceInfo as Record<string, unknown>;
+      assertEquals(info.state, row.state, `trial ${i}`);
+      const value = cell(row.value);
+      if (value === null) assertEquals(info.values, null);
+      else if (value === Infinity) {
+        assertEquals(info.values, [null]);
+        assertEquals(info.value_types, ["INF_POS"]);
+      } else assertEquals((info.values as number[])[0], value);
+      for (const p of ["x", "n", "c"]) {
+        const expected = cell(row[`params_${p}`]);
+        if (row.state === "RUNNING" && expected === null) {
+          assertEquals(p in run.params, false);
+        } else assertEquals(run.params[p], expected, `trial ${i} ${p}`);
+      }
+      assertEquals(naive(info.datetime_start as string), row.datetime_start);
+      assertEquals(
+        naive(info.datetime_complete as string | null) ?? "",
+        row.datetime_complete,
+      );
+      if (row.state !== "RUNNING") {
+        const meta = (info.user_attrs as Record<string, unknown>).meta;
+        assertEquals(meta, { n: run.params.n, tags: ["a", "b"] });
+      }
+    }
+    // Pruned trials keep the values they reported before pruning.
+    assertEquals(runs[2].tables[0].rows, 2);
+    assertEquals(runs[3].tables.length, 0);
+  });
+}
+
+Deno.test("importOptuna() reads a two-objective study's values in objective order", async () => {
+  for (
+    const [file, tag] of [["edge.db", "rdb"], ["edge_journal.log", "journal"]]
+  ) {
+    const runs = await importOptuna(join(EDGE, file), { study: "pareto" });
+    const rows = parseCsv(
+      await Deno.readTextFile(join(EDGE, `trials_pareto_${tag}.csv`)),
+      { columns: true },
+    ) as Record<string, string>[];
+    assertEquals(
+      runs.map((r) => r.sourceInfo.values),
+      rows.map((r) => [Number(r.values_0), Number(r.values_1)]),
+    );
+    assertEquals(runs[0].sourceInfo.directions, ["MINIMIZE", "MAXIMIZE"]);
+  }
+});
+
+Deno.test("deno task import optuna records a failed trial's run as failed and a running one as interrupted", async () => {
+  await using vault = await tempVault();
+  await using dir = await tempDir();
+  const db = join(dir.path, "edge.db");
+  await Deno.copyFile(join(EDGE, "edge.db"), db);
+  const r = await runDeno([
+    "run",
+    ...(await taskFlags("import")),
+    join(ROOT, "tasks", "import.ts"),
+    "optuna",
+    db,
+    "--study",
+    "edge",
+    "--vault",
+    vault.path,
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  const failed = await readManifest(
+    join(vault.specimens, "optuna_edge_trial_3"),
+  );
+  assertEquals(failed.runs?.[0].status, "failed");
+  assert(failed.tags.includes("FAIL"));
+  const running = await readManifest(
+    join(vault.specimens, "optuna_edge_trial_8"),
+  );
+  assertEquals(running.runs?.[0].status, "interrupted");
+});
