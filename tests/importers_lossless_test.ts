@@ -12,6 +12,9 @@ import type { ImportedRun } from "../lib/importers/model.ts";
 import { importTrainer } from "../lib/importers/hf_trainer.ts";
 import { importTensorBoard } from "../lib/importers/tensorboard.ts";
 import { importLightning } from "../lib/importers/lightning.ts";
+import { planImport } from "../lib/import/plan.ts";
+import { writeImports } from "../lib/import/to_specimen.ts";
+import { decodeMetricsFile } from "../lib/formats/parquet/parquet.ts";
 import {
   assert,
   assertEquals,
@@ -208,5 +211,41 @@ Deno.test("HF Trainer hyperparameters come from the TensorBoard args text, or th
   assertMatch(
     String(ckpt.sourceInfo.training_args_from),
     /trainer_state\.json/,
+  );
+});
+
+Deno.test("TensorBoard steps past 2^53 (time_ns() steps, 2^62) stay exact through import into Parquet", async () => {
+  const dir = join(T2, "tensorboard", "tbx_bigstep");
+  const [run] = await importTensorBoard(dir);
+  const t = run.tables[0];
+  const ns = 1796606433101022000n;
+  assertEquals(t.exactStep, [
+    0n,
+    2n ** 31n + 5n,
+    2n ** 53n - 1n,
+    2n ** 53n + 1n,
+    2n ** 53n + 3n,
+    2n ** 62n + 7n,
+    ...Array.from({ length: 10 }, (_, i) => ns + BigInt(i)),
+  ]);
+  assertEquals(
+    columnToArray(t.columns.get("ns/v")!).slice(6),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  );
+  await using vault = await tempDir();
+  const specimensDir = join(vault.path, "specimens");
+  const [id] = await writeImports(
+    await planImport([run], { specimensDir, id: "big" }),
+    { specimensDir },
+  );
+  const spec = join(specimensDir, id);
+  const m = await decodeMetricsFile(
+    join(spec, "strata", "metrics.parquet"),
+    spec,
+  );
+  assertEquals(m.columns.step[5], 2n ** 62n + 7n);
+  assertEquals(
+    new Set(Array.from(m.columns.step as ArrayLike<unknown>).slice(6)).size,
+    10,
   );
 });

@@ -130,7 +130,7 @@ async function buildSpecimen(
   let n = 0;
   for (const [k, t] of run.tables.entries()) {
     const p = plan.tables[k];
-    const cols: MetricColumns = { step: Array.from(t.step) };
+    const cols: MetricColumns = { step: t.exactStep ?? Array.from(t.step) };
     for (const [name, col] of t.columns) {
       cols[p.renamed[name] ?? name] = col.kind === "number" && !col.present
         ? col.values

@@ -76,12 +76,20 @@ export function decodeEventFile(
 function decodeEvent(start: number, end: number) {
   reader.pos = start;
   let wall = 0, step = 0, sStart = -1, sEnd = 0;
+  let exact: bigint | null = null;
   while (reader.pos < end) {
     const t = reader.uint32();
     const f = t >>> 3, wt = t & 7;
     if (f === 1 && wt === 1) wall = reader.double();
-    else if (f === 2 && wt === 0) step = readInt64();
-    else if (f === 5 && wt === 2) {
+    else if (f === 2 && wt === 0) {
+      const at = reader.pos;
+      step = readInt64();
+      if (!Number.isSafeInteger(step)) {
+        // Past 2^53 a double rounds it: keep the exact int64 beside it.
+        reader.pos = at;
+        exact = BigInt(reader.int64());
+      }
+    } else if (f === 5 && wt === 2) {
       sStart = lengthDelimited(end);
       sEnd = subEnd;
     } else if (f === 3 && wt === 2) {
@@ -94,6 +102,7 @@ function decodeEvent(start: number, end: number) {
   if (wall < acc.firstWall) acc.firstWall = wall;
   if (wall > acc.lastWall) acc.lastWall = wall;
   if (sStart < 0) return;
+  acc.eventExactStep = exact;
   reader.pos = sStart;
   while (reader.pos < sEnd) {
     const t = reader.uint32();

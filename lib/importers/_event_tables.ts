@@ -30,9 +30,12 @@ function flatTable(acc: SubrunAccumulator, name: string): ImportedTable | null {
   const n = s.length;
   const lastRow = new Float64Array(acc.entries.length).fill(-1);
   const rowOf = new Float64Array(n);
+  const exact = acc.exactSteps;
   let rows = 0;
   for (let i = 0; i < n; i++) {
-    if (i === 0 || s[i] !== s[i - 1] || lastRow[tags[i]] === rows - 1) rows++;
+    const newStep = i === 0 || s[i] !== s[i - 1] ||
+      (exact.size > 0 && exact.get(i) !== exact.get(i - 1));
+    if (newStep || lastRow[tags[i]] === rows - 1) rows++;
     lastRow[tags[i]] = rows - 1;
     rowOf[i] = rows - 1;
   }
@@ -73,7 +76,15 @@ function flatTable(acc: SubrunAccumulator, name: string): ImportedTable | null {
       present: all ? null : mask,
     });
   });
-  return { name, rows, step, columns };
+  const table: ImportedTable = { name, rows, step, columns };
+  if (exact.size > 0) {
+    const steps = new Array<bigint>(rows);
+    for (let i = 0; i < n; i++) {
+      steps[rowOf[i]] = exact.get(i) ?? BigInt(s[i]);
+    }
+    table.exactStep = steps;
+  }
+  return table;
 }
 
 export function addSubrun(
@@ -125,6 +136,11 @@ function addSortedTables(
     });
   }
   const scalarEntries = series;
+  if (acc.exactSteps.size > 0) {
+    run.warnings.push(
+      `${table}: ${acc.exactSteps.size} point(s) have steps past 2^53, and this sparse sub-run is laid out by step as doubles: those steps are rounded`,
+    );
+  }
   for (const e of series) {
     const sorted = e.steps.slice().sort();
     for (let i = 1; i < sorted.length; i++) {

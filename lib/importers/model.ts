@@ -65,14 +65,19 @@ export interface Int64Column {
 /** One column of an {@linkcode ImportedTable}. */
 export type ImportedColumn = NumberColumn | StringColumn | Int64Column;
 
-/** A metric table: one row per step, ascending, steps unique. */
+/** A metric table: rows with a step each, and columns. */
 export interface ImportedTable {
   /** Table name, unique within the run (e.g. `scalars`, `train`, `eval`). */
   name: string;
   /** Number of rows. */
   rows: number;
-  /** Integer-valued steps, ascending and unique (float64 holds up to 2^53). */
+  /**
+   * Integer-valued steps, one per row, in the source's order (a step may
+   * repeat or go back: a step is not a key). Doubles: exact up to 2^53.
+   */
   step: Float64Array;
+  /** Every row's exact step, when one is past 2^53 (then written instead). */
+  exactStep?: bigint[];
   /** Columns by name, in a stable order; `step` is not among them. */
   columns: Map<string, ImportedColumn>;
 }
