@@ -15,12 +15,16 @@ import { importLightning } from "../lib/importers/lightning.ts";
 import { planImport } from "../lib/import/plan.ts";
 import { writeImports } from "../lib/import/to_specimen.ts";
 import { decodeMetricsFile } from "../lib/formats/parquet/parquet.ts";
+import { readManifest } from "../lib/specimen/manifest.ts";
 import {
   assert,
   assertEquals,
   assertMatch,
   INTEROP,
+  runTask,
   tempDir,
+  tempVault,
+  webSha256,
 } from "./utils.ts";
 
 const T2 = join(INTEROP, "trackers2");
@@ -248,4 +252,39 @@ Deno.test("TensorBoard steps past 2^53 (time_ns() steps, 2^62) stay exact throug
     new Set(Array.from(m.columns.step as ArrayLike<unknown>).slice(6)).size,
     10,
   );
+});
+
+Deno.test("TensorBoard images are kept as PNG files under strata/files/, and a PR curve is named as not imported", async () => {
+  await using vault = await tempVault();
+  const r = await runTask("import", [
+    "tensorboard",
+    join(T2, "tensorboard", "tbx_media"),
+    "--vault",
+    vault.path,
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  assertMatch(
+    r.stderr,
+    /tag "pr" \(plugin pr_curves\): 3 value\(s\) not imported/,
+  );
+  const spec = join(vault.specimens, "tb_tbx_media");
+  const m = await readManifest(spec);
+  const expected: [number, string][] = [
+    [0, "9ef9a65417e208c1"],
+    [10, "b38c5b9baf51abb6"],
+    [20, "280a65471aba0486"],
+  ];
+  for (const [step, sha] of expected) {
+    const art = m.artifacts[`images_img_step_${step}`];
+    assert(art, `artifacts: ${Object.keys(m.artifacts)}`);
+    assertEquals(art.path, `strata/files/images_img_step_${step}.png`);
+    assertEquals(art.media_type, "image/png");
+    const bytes = await Deno.readFile(join(spec, art.path));
+    assertEquals(bytes.length, 120);
+    assert((await webSha256(bytes)).startsWith(sha));
+  }
+  const from = (m.provenance as Record<string, unknown>).imported_from as {
+    warnings: string[];
+  };
+  assert(from.warnings.some((w) => w.includes("pr_curves")));
 });

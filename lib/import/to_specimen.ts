@@ -209,7 +209,7 @@ async function keepFiles(
     const base = f.source.replace(/^files\//, "").replace(/\.[^./]*$/, "");
     const ext = /\.([A-Za-z0-9]{1,10})$/.exec(f.source)?.[1]?.toLowerCase();
     const name = names.take(slug(base, 60) || "file", 64);
-    const bytes = await Deno.readFile(f.path);
+    const bytes = f.bytes ?? await Deno.readFile(f.path);
     await storage.placeArtifact(
       name,
       { format: "file", file: ext ? `${name}.${ext}` : name },

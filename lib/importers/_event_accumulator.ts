@@ -45,6 +45,10 @@ export class TagEntry {
   points = 0;
   hist: HistAccumulator | null = null;
   texts: ImportedText["entries"] | null = null;
+  /** Encoded images (`Summary.Value.image`), kept as files. */
+  images: { step: number; wall: number; bytes: Uint8Array }[] | null = null;
+  /** Values of a kind not imported (audio, PR curves, other plugins). */
+  dropped = 0;
   plugin: string | null = null;
   constructor(
     readonly name: string,

@@ -116,7 +116,7 @@ function decodeEvent(start: number, end: number) {
   }
 }
 
-const SIMPLE = 1, HISTO = 2, TENSOR = 3;
+const SIMPLE = 1, HISTO = 2, TENSOR = 3, IMAGE = 4, AUDIO = 5;
 
 function decodeValue(start: number, end: number, step: number, wall: number) {
   reader.pos = start;
@@ -131,10 +131,10 @@ function decodeValue(start: number, end: number, step: number, wall: number) {
     } else if (f === 2 && wt === 5) {
       simple = reader.float();
       kind = SIMPLE;
-    } else if ((f === 5 || f === 8) && wt === 2) {
+    } else if ((f === 4 || f === 5 || f === 6 || f === 8) && wt === 2) {
       dStart = lengthDelimited(end);
       dEnd = subEnd;
-      kind = f === 5 ? HISTO : TENSOR;
+      kind = f === 5 ? HISTO : f === 8 ? TENSOR : f === 4 ? IMAGE : AUDIO;
     } else if (f === 9 && wt === 2) {
       mStart = lengthDelimited(end);
       mEnd = subEnd;
@@ -151,7 +151,9 @@ function decodeValue(start: number, end: number, step: number, wall: number) {
     decodeHistogram(entry, dStart, dEnd, step, wall);
   } else if (kind === TENSOR) {
     decodeTensorValue(entry, dStart, dEnd, step, wall);
-  }
+  } else if (kind === IMAGE) {
+    decodeImage(entry, dStart, dEnd, step, wall);
+  } else if (kind === AUDIO) entry.dropped++;
 }
 
 function decodeMetadata(entry: TagEntry, start: number, end: number) {
@@ -179,6 +181,30 @@ function decodeMetadata(entry: TagEntry, start: number, end: number) {
   }
   if (plugin) entry.plugin = plugin;
   if (plugin === "hparams" && cStart >= 0) decodeHParams(cStart, cEnd);
+}
+
+/** `Summary.Image`: the encoded image (field 4) is kept, a copy. */
+function decodeImage(
+  entry: TagEntry,
+  start: number,
+  end: number,
+  step: number,
+  wall: number,
+) {
+  reader.pos = start;
+  while (reader.pos < end) {
+    const t = reader.uint32();
+    if (t === 34) {
+      const s = lengthDelimited(end);
+      (entry.images ??= []).push({
+        step,
+        wall,
+        bytes: buf.slice(s, subEnd),
+      });
+      reader.pos = subEnd;
+    } else if (t >>> 3 === 0) fail("field number 0");
+    else skipField(t & 7, end);
+  }
 }
 
 function decodeHistogram(

@@ -98,6 +98,23 @@ export function addSubrun(
   for (const e of acc.entries) {
     if (e.hist) run.histograms.push(e.hist.build(table, e.name));
     if (e.texts) run.texts.push({ table, tag: e.name, entries: e.texts });
+    for (const img of e.images ?? []) {
+      const where = table === "scalars" ? "" : `${table}/`;
+      (run.files ??= []).push({
+        path: "",
+        source: `images/${where}${e.name}/step_${img.step}.${
+          imageExt(img.bytes)
+        }`,
+        bytes: img.bytes,
+      });
+    }
+    if (e.dropped > 0) {
+      run.warnings.push(
+        `${table}: tag "${e.name}"${
+          e.plugin ? ` (plugin ${e.plugin})` : ""
+        }: ${e.dropped} value(s) not imported (read are scalars, histograms, text, HParams and images)`,
+      );
+    }
   }
 }
 
@@ -175,4 +192,14 @@ function addSortedTables(
     t.columns = wcol;
     run.tables.push(t);
   }
+}
+
+/** An encoded image's file extension, from its first bytes. */
+function imageExt(b: Uint8Array): string {
+  if (b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) {
+    return "png";
+  }
+  if (b[0] === 0xff && b[1] === 0xd8) return "jpg";
+  if (b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46) return "gif";
+  return "bin";
 }

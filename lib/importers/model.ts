@@ -146,10 +146,11 @@ export interface ImportedRun {
   /** Problems read past (a truncated last record, skipped corrupt records). */
   warnings: string[];
   /**
-   * Files kept as they are (`strata/files/`), e.g. a W&B run's media: the
-   * absolute path and the path relative to `sourcePath`.
+   * Files kept as they are (`strata/files/`), e.g. a W&B run's media (the
+   * absolute `path`) or TensorBoard images (their `bytes`); `source` names
+   * each relative to `sourcePath`.
    */
-  files?: { path: string; source: string }[];
+  files?: { path: string; source: string; bytes?: Uint8Array }[];
 }
 
 /** A growable float64 array: the importers' way to collect a series. */
