@@ -288,3 +288,48 @@ Deno.test("TensorBoard images are kept as PNG files under strata/files/, and a P
   };
   assert(from.warnings.some((w) => w.includes("pr_curves")));
 });
+
+Deno.test("a whole-number column is INT64 through import, as through adoption; fractions, NaN and -0.0 stay DOUBLE", async () => {
+  await using vault = await tempVault();
+  const keras = await runTask("import", [
+    "csv",
+    join(T2, "tables", "keras_log_append.csv"),
+    "--step-column",
+    "epoch",
+    "--vault",
+    vault.path,
+  ]);
+  assertEquals(keras.code, 0, keras.stderr);
+  const lightning = await runTask("import", [
+    "lightning",
+    join(T2, "lightning", "lightning_logs"),
+    "--vault",
+    vault.path,
+  ]);
+  assertEquals(lightning.code, 0, lightning.stderr);
+  const edge = await runTask("import", [
+    "tensorboard",
+    join(T2, "tensorboard", "torch_edge"),
+    "--vault",
+    vault.path,
+  ]);
+  assertEquals(edge.code, 0, edge.stderr);
+  const types = async (id: string, artifact = "metrics") => {
+    const dir = join(vault.specimens, id);
+    const m = await decodeMetricsFile(
+      join(dir, "strata", `${artifact}.parquet`),
+      dir,
+    );
+    return Object.fromEntries(m.schema.map((c) => [c.name, c.type]));
+  };
+  const k = await types("csv_keras_log_append");
+  assertEquals(k.step, "INT64");
+  assertEquals(k.loss, "DOUBLE");
+  const l = await types("lightning_version_1");
+  assertEquals(l.epoch, "INT64");
+  assertEquals(l.train_loss, "DOUBLE");
+  const tb = await types("tb_torch_edge");
+  assertEquals(tb["special/v"], "DOUBLE"); // NaN, -0.0, 1e-45
+  assertEquals(tb["wt/val"], "DOUBLE"); // 0.5, 1.5, …
+  assertEquals(tb["dup/v"], "INT64"); // 1.0, 2.0, 3.0, 4.0: whole numbers
+});

@@ -132,12 +132,17 @@ async function buildSpecimen(
     const p = plan.tables[k];
     const cols: MetricColumns = { step: t.exactStep ?? Array.from(t.step) };
     for (const [name, col] of t.columns) {
-      cols[p.renamed[name] ?? name] = col.kind === "number" && !col.present
-        ? col.values
-        : columnToArray(col) as
-          | (number | null)[]
-          | (string | null)[]
-          | (bigint | null)[];
+      // One rule with adoption and the native logger: a column whose every
+      // value is a whole number is INT64 (-0 and NaN keep it DOUBLE).
+      cols[p.renamed[name] ?? name] =
+        col.kind === "number" && !col.present && !wholeNumbers(col.values)
+          ? col.values
+          : col.kind === "number" && !col.present
+          ? Array.from(col.values)
+          : columnToArray(col) as
+            | (number | null)[]
+            | (string | null)[]
+            | (bigint | null)[];
     }
     await storage.writeMetrics(cols, { name: p.artifact });
     progress(++n);
@@ -187,6 +192,16 @@ async function buildSpecimen(
   if (texts.step.length) await storage.writeMetrics(texts, { name: "texts" });
   await keepFiles(storage, plan);
   await sealSpecimen(dir);
+}
+
+/** Whether every value is a safe integer (not -0): an INT64 column. */
+function wholeNumbers(values: Float64Array): boolean {
+  if (values.length === 0) return false;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!Number.isSafeInteger(v) || Object.is(v, -0)) return false;
+  }
+  return true;
 }
 
 /**
