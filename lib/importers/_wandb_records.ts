@@ -69,7 +69,7 @@ export function decodeRecord(
     const [no, wt] = r.tag();
     switch (no) {
       case 2:
-        out = history(r, r.uint32() + r.pos, sink);
+        out = history(r, r.uint32() + r.pos, bytes, sink);
         break;
       case 3: {
         const u = updates(r.bytes());
@@ -126,6 +126,7 @@ export function decodeRecord(
 function history(
   r: BinaryReader,
   end: number,
+  bytes: Uint8Array,
   sink?: HistorySink,
 ): WandbRecord {
   const items: WandbItem[] = [];
@@ -142,10 +143,10 @@ function history(
       while (r.pos < itemEnd) {
         const ft = r.uint32();
         const f = ft >>> 3;
-        if ((f === 1 || f === 2 || f === 16) && (ft & 7) === 2) {
+        if (f === 1 && (ft & 7) === 2) key = cachedKey(r, bytes);
+        else if ((f === 2 || f === 16) && (ft & 7) === 2) {
           const s = r.string();
-          if (f === 1) key = s;
-          else if (f === 16) json = s;
+          if (f === 16) json = s;
           else (nested ??= []).push(s);
         } else r.skip(ft & 7, f);
       }
@@ -162,6 +163,38 @@ function history(
   }
   if (r.pos > end) throw new RangeError("a history field runs past its record");
   return { kind: "history", step, items };
+}
+
+/**
+ * History keys repeat on every row: a direct-mapped cache by a hash of the
+ * key's bytes gives back the same string without decoding it again (as the
+ * TensorBoard decoder does for tags).
+ */
+const KEY_CACHE_SIZE = 1024;
+const keyCache: ({ bytes: Uint8Array; key: string } | undefined)[] = new Array(
+  KEY_CACHE_SIZE,
+);
+const utf8 = new TextDecoder();
+
+function cachedKey(r: BinaryReader, bytes: Uint8Array): string {
+  const len = r.uint32();
+  const start = r.pos, end = start + len;
+  if (end > bytes.length) throw new RangeError("a key runs past its record");
+  r.pos = end;
+  let h = 0x811c9dc5 ^ len;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+  const slot = (h >>> 0) & (KEY_CACHE_SIZE - 1);
+  const hit = keyCache[slot];
+  if (hit !== undefined && hit.bytes.length === len) {
+    let same = true;
+    for (let i = 0; i < len && same; i++) {
+      same = hit.bytes[i] === bytes[start + i];
+    }
+    if (same) return hit.key;
+  }
+  const key = utf8.decode(bytes.subarray(start, end));
+  keyCache[slot] = { bytes: bytes.slice(start, end), key };
+  return key;
 }
 
 function updates(
