@@ -26,7 +26,9 @@ const INT = 1, FLOAT = 2, STRING = 4, OTHER = 8, BIG = 16;
 class Cells {
   rows = new F64Builder(64);
   nums = new F64Builder(64);
-  others = new Map<number, bigint | string | null>();
+  /** Integers past 2^53 by cell index (an array: a whole column may be). */
+  bigs: bigint[] | null = null;
+  others = new Map<number, string | null>();
   seen = 0;
 }
 
@@ -58,6 +60,9 @@ export class JsonTableBuilder {
       c.rows.length--;
       c.nums.length--;
       c.others.delete(c.rows.length);
+      if (c.bigs && c.bigs.length > c.rows.length) {
+        c.bigs.length = c.rows.length;
+      }
     }
     const i = c.rows.length;
     c.rows.push(row);
@@ -69,7 +74,7 @@ export class JsonTableBuilder {
     }
     c.nums.push(0);
     if (typeof n === "bigint") {
-      c.others.set(i, n);
+      (c.bigs ??= [])[i] = n;
       c.seen |= INT | BIG;
     } else if (json === "null") c.others.set(i, null);
     else {
@@ -100,7 +105,13 @@ export class JsonTableBuilder {
   ): ImportedColumn {
     const s = c.seen;
     const at = c.rows.view(), nums = c.nums.view();
-    const value = (i: number) => c.others.has(i) ? c.others.get(i)! : nums[i];
+    const bigs = c.bigs;
+    const value = (i: number): number | bigint | string | null =>
+      bigs !== null && bigs[i] !== undefined
+        ? bigs[i]
+        : c.others.has(i)
+        ? c.others.get(i)!
+        : nums[i];
     if ((s & (STRING | OTHER)) === 0) {
       if ((s & FLOAT) === 0) {
         const values: (bigint | null)[] = new Array(rows).fill(null);
@@ -118,7 +129,7 @@ export class JsonTableBuilder {
       const values = new Float64Array(rows);
       const present = new Uint8Array(rows);
       for (let i = 0; i < at.length; i++) {
-        const v = c.others.size ? value(i) : nums[i];
+        const v = c.others.size || bigs ? value(i) : nums[i];
         if (v === null) continue;
         values[at[i]] = Number(v);
         present[at[i]] = 1;
