@@ -25,7 +25,7 @@ native ones, each recording where it came from.
 Usage:
   deno task import <kind> <path> [--domain D --method M] [--prefix P | --id ID]
                    [--tags a,b] [--dry-run] [--again] [--skip-corrupt]
-                   [--step-column C] [--vault DIR]
+                   [--step-column C] [--study NAME] [--vault DIR]
 
 Kinds:
   tensorboard  every run folder under <path> holding events.out.tfevents.*
@@ -34,22 +34,28 @@ Kinds:
   hf-trainer   a Trainer output or checkpoint folder with trainer_state.json
   mlflow       an MLflow file store (mlruns/), an experiment or a run folder
   csv, jsonl   one table with a step column (--step-column, default "step")
+  wandb        W&B offline runs: a run-*.wandb file, its offline-run-* folder,
+               or a wandb/ folder holding several (no wandb needed)
+  optuna       an Optuna study file (SQLite RDB storage or JournalStorage
+               log): one specimen per trial (--study NAME picks one study)
   auto         tell the kind from the path
 
 Options:
   --domain D, --method M  Taxonomy (default: ${DEFAULT_TAXONOMY.domain} / ${DEFAULT_TAXONOMY.method}:
                  ${DEFAULT_TAXONOMY.why})
   --prefix P     Ids are P + the run's name, sanitized (default: tb_, lightning_,
-                 hf_, mlflow_, csv_ or jsonl_)
+                 hf_, mlflow_, csv_, jsonl_, wandb_ or optuna_)
   --id ID        The id, when <path> holds one run
   --tags a,b     Tags for every specimen (besides "imported", the kind, and
                  MLflow's run and experiment names)
   --dry-run      Print the specimens that would be made; write nothing
   --again        Import a source imported before, and take a free id
                  (ID_2, ID_3, …) where the id is taken
-  --skip-corrupt TensorBoard: skip records that fail their CRC or do not decode
-                 (reported) instead of failing
+  --skip-corrupt TensorBoard, W&B: skip records that fail their CRC or do not
+                 decode (reported; W&B skips to the next 32 KiB block) instead
+                 of failing
   --step-column C  csv/jsonl: the step column (default "step")
+  --study NAME   optuna: import the trials of this study only
   --vault DIR    The vault root (default: $SPECIMEN_VAULT, else the nearest
                  folder at or above the working directory with specimens/)
   -h, --help     Show this help
@@ -83,6 +89,7 @@ export async function main(args: string[]): Promise<number> {
     again: { type: "boolean" },
     "skip-corrupt": { type: "boolean" },
     "step-column": { type: "string" },
+    study: { type: "string" },
     vault: { type: "string" },
   }, { allowPositionals: true });
   if (help) {
@@ -98,6 +105,7 @@ export async function main(args: string[]): Promise<number> {
   const runs = await importRuns(kind, userPath(pathArg), {
     skipCorrupt: values["skip-corrupt"] === true,
     stepColumn: values["step-column"] as string | undefined,
+    study: values.study as string | undefined,
   }).finally(() => progress.clear());
   for (const run of runs) {
     for (const w of run.warnings) console.error(`warning: ${w}`);

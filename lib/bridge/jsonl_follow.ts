@@ -22,6 +22,7 @@
  * @module
  */
 import { InvalidInputError } from "../errors.ts";
+import { parsePythonJson } from "../formats/python_json.ts";
 
 /** A parsed line. */
 export interface JsonlRow {
@@ -371,63 +372,11 @@ class LineParser {
   }
 }
 
-const NON_FINITE: Record<string, number> = {
-  NaN: NaN,
-  Infinity: Infinity,
-  "-Infinity": -Infinity,
-};
-/** A marker no JSON string from a writer holds (it cannot contain U+0000 raw). */
-const MARK = "\u0000nonfinite:";
-
 /**
- * `JSON.parse`, also reading the bare `NaN`, `Infinity` and `-Infinity`
- * Python's `json` module writes. Only a line that fails strict parsing
- * and names one of them takes the slower path.
+ * A line's JSON, Python's bare `NaN` / `±Infinity` included: the one reader
+ * shared with `import jsonl`, `import hf-trainer` and W&B values. Integers
+ * past 2^53 stay doubles here: the loggers take numbers.
  */
 function parseLine(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    if (!/NaN|Infinity/.test(text)) throw e;
-    const marked = markNonFinite(text);
-    if (marked === text) throw e;
-    return JSON.parse(
-      marked,
-      (_k, v) =>
-        typeof v === "string" && v.startsWith(MARK)
-          ? NON_FINITE[v.slice(MARK.length)]
-          : v,
-    );
-  }
-}
-
-/** Replaces bare NaN/±Infinity tokens outside strings with marked strings. */
-function markNonFinite(text: string): string {
-  let out = "";
-  let i = 0;
-  let from = 0;
-  while (i < text.length) {
-    const c = text[i];
-    if (c === '"') {
-      // Skip the string, escapes included.
-      for (i++; i < text.length && text[i] !== '"'; i++) {
-        if (text[i] === "\\") i++;
-      }
-      i++;
-      continue;
-    }
-    const token = text.startsWith("-Infinity", i)
-      ? "-Infinity"
-      : text.startsWith("Infinity", i)
-      ? "Infinity"
-      : text.startsWith("NaN", i)
-      ? "NaN"
-      : undefined;
-    if (token) {
-      out += text.slice(from, i) + JSON.stringify(MARK + token);
-      i += token.length;
-      from = i;
-    } else i++;
-  }
-  return out + text.slice(from);
+  return parsePythonJson(text, { bigints: false });
 }

@@ -124,13 +124,27 @@ export const jsonConverter: DuckDBValueConverter<JS> = (
   }
 };
 
+/** Stands in for -0 while stringifying (no JSON string holds U+0000 raw). */
+const NEG_ZERO = "\u0000-0";
+const NEG_ZERO_JSON = JSON.stringify(NEG_ZERO);
+
 /**
  * `JSON.stringify` of a row in the JSON form. Values are already JSON-safe;
- * a bigint left over (none should be) prints as a string of its digits.
+ * a bigint left over (none should be) prints as a string of its digits, and
+ * -0 prints as `-0.0` (`JSON.stringify` would print `0`, losing the sign).
  */
 export function stringifyJsonRow(row: Record<string, unknown>): string {
-  return JSON.stringify(
+  let negZero = false;
+  const text = JSON.stringify(
     row,
-    (_k, v) => typeof v === "bigint" ? v.toString() : v,
+    (_k, v) => {
+      if (typeof v === "bigint") return v.toString();
+      if (Object.is(v, -0)) {
+        negZero = true;
+        return NEG_ZERO;
+      }
+      return v;
+    },
   );
+  return negZero ? text.replaceAll(NEG_ZERO_JSON, "-0.0") : text;
 }

@@ -33,6 +33,8 @@ export const DEFAULT_PREFIX: Record<ImportKind, string> = {
   mlflow: "mlflow_",
   csv: "csv_",
   jsonl: "jsonl_",
+  wandb: "wandb_",
+  optuna: "optuna_",
 };
 
 /** Options of {@linkcode planImport}. */
@@ -202,6 +204,8 @@ export async function planImport(
  * its run folder), without Lightning's `lightning_logs/` folder.
  */
 function runLabel(run: ImportedRun): string {
+  if (run.kind === "wandb") return `${run.name}_${run.sourceRunId}`;
+  if (run.kind === "optuna") return run.name;
   if (run.kind === "mlflow" || run.kind === "csv" || run.kind === "jsonl") {
     return run.name || run.sourceRunId;
   }
@@ -209,19 +213,27 @@ function runLabel(run: ImportedRun): string {
     run.name;
 }
 
-/** `imported`, the kind, and MLflow's run and experiment names. */
+/**
+ * `imported`, the kind, MLflow's run and experiment names, W&B's project and
+ * group, Optuna's study and trial state.
+ */
 function toolTags(run: ImportedRun): string[] {
   const tags = ["imported", run.kind];
-  if (run.kind === "mlflow") {
-    for (const key of ["mlflow.runName", "mlflow.experimentName"]) {
-      const v = run.tags[key];
-      // deno-lint-ignore no-control-regex
-      const t = v?.replace(/[,\u0000-\u001f\u007f]+/g, " ").trim().slice(
-        0,
-        128,
-      );
-      if (t) tags.push(t);
-    }
+  const keys = run.kind === "mlflow"
+    ? ["mlflow.runName", "mlflow.experimentName"]
+    : run.kind === "wandb"
+    ? ["wandb.project", "wandb.group"]
+    : run.kind === "optuna"
+    ? ["optuna.study", "optuna.state"]
+    : [];
+  for (const key of keys) {
+    const v = run.tags[key];
+    // deno-lint-ignore no-control-regex
+    const t = v?.replace(/[,\u0000-\u001f\u007f]+/g, " ").trim().slice(
+      0,
+      128,
+    );
+    if (t) tags.push(t);
   }
   return tags;
 }

@@ -18,7 +18,9 @@ import { sealSpecimen } from "../specimen/seal.ts";
 import { SpecimenStorage } from "../run/storage.ts";
 import type { RunRecord } from "../run/run.ts";
 import type { MetricColumns } from "../formats/parquet/parquet.ts";
-import { join } from "../importers/_deps.ts";
+import { createHash, join } from "../importers/_deps.ts";
+import { mime } from "../_deps.ts";
+import { NameSet, slug } from "./_names.ts";
 import {
   columnToArray,
   denseHistogram,
@@ -128,11 +130,19 @@ async function buildSpecimen(
   let n = 0;
   for (const [k, t] of run.tables.entries()) {
     const p = plan.tables[k];
-    const cols: MetricColumns = { step: Array.from(t.step) };
+    const cols: MetricColumns = { step: t.exactStep ?? Array.from(t.step) };
     for (const [name, col] of t.columns) {
-      cols[p.renamed[name] ?? name] = col.kind === "number" && !col.present
-        ? col.values
-        : columnToArray(col) as (number | null)[] | (string | null)[];
+      // One rule with adoption and the native logger: a column whose every
+      // value is a whole number is INT64 (-0 and NaN keep it DOUBLE).
+      cols[p.renamed[name] ?? name] =
+        col.kind === "number" && !col.present && !wholeNumbers(col.values)
+          ? col.values
+          : col.kind === "number" && !col.present
+          ? Array.from(col.values)
+          : columnToArray(col) as
+            | (number | null)[]
+            | (string | null)[]
+            | (bigint | null)[];
     }
     await storage.writeMetrics(cols, { name: p.artifact });
     progress(++n);
@@ -180,7 +190,55 @@ async function buildSpecimen(
   }
   const texts = textColumns(run);
   if (texts.step.length) await storage.writeMetrics(texts, { name: "texts" });
+  await keepFiles(storage, plan);
   await sealSpecimen(dir);
+}
+
+/** Whether every value is a safe integer (not -0): an INT64 column. */
+function wholeNumbers(values: Float64Array): boolean {
+  if (values.length === 0) return false;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!Number.isSafeInteger(v) || Object.is(v, -0)) return false;
+  }
+  return true;
+}
+
+/**
+ * The run's kept files (a W&B run's media) as `strata/files/` artifacts,
+ * named from their path (`files/media/images/a_1.png` →
+ * `media_images_a_1`), each with its SHA-256, size, media type and source.
+ */
+async function keepFiles(
+  storage: SpecimenStorage,
+  plan: PlannedSpecimen,
+): Promise<void> {
+  const names = new NameSet([
+    "metrics",
+    "histograms",
+    "texts",
+    ...plan.tables.map((t) => t.artifact),
+    ...plan.histograms.flatMap((h) => [h.artifact, `${h.artifact}_edges`]),
+  ]);
+  for (const f of plan.run.files ?? []) {
+    const base = f.source.replace(/^files\//, "").replace(/\.[^./]*$/, "");
+    const ext = /\.([A-Za-z0-9]{1,10})$/.exec(f.source)?.[1]?.toLowerCase();
+    const name = names.take(slug(base, 60) || "file", 64);
+    const bytes = f.bytes ?? await Deno.readFile(f.path);
+    await storage.placeArtifact(
+      name,
+      { format: "file", file: ext ? `${name}.${ext}` : name },
+      async (path) => {
+        await Deno.writeFile(path, bytes, { createNew: true });
+        return {
+          bytes: bytes.length,
+          sha256: createHash("sha256").update(bytes).digest("hex"),
+          media_type: mime.getType(f.source) ?? "application/octet-stream",
+          source: f.source,
+        };
+      },
+    );
+  }
 }
 
 /** Every text entry as a row: sub-run, tag, step, wall time, item, text. */
@@ -214,19 +272,26 @@ function textColumns(run: ImportedRun) {
  */
 function runRecordOf(run: ImportedRun): RunRecord[] {
   const runs: RunRecord[] = [];
+  // The source's own exit code where it kept one (W&B's exit record).
+  const exitCode = run.sourceInfo.exit_code;
   if (run.startTime) {
     const ended = run.endTime?.toISOString() ?? null;
     runs.push({
       id: run.startTime.toISOString().replace(/:/g, "-"),
       // An imported run was not run here: it records the source's own times.
       via: "import" as RunRecord["via"],
-      status: run.endTime ? "succeeded" : "interrupted",
+      status: !run.endTime
+        ? "interrupted"
+        : (typeof exitCode === "number" && exitCode !== 0) ||
+            run.sourceInfo.state === "FAIL"
+        ? "failed"
+        : "succeeded",
       started: run.startTime.toISOString(),
       ended,
       duration_ms: run.endTime
         ? run.endTime.getTime() - run.startTime.getTime()
         : null,
-      exit_code: null,
+      exit_code: typeof exitCode === "number" ? exitCode : null,
       signal: null,
       error: null,
       command: [],

@@ -15,10 +15,14 @@ export {
   resolve,
   SEPARATOR as sep,
 } from "../_deps.ts";
+export { crc32 } from "node:zlib";
+export { DatabaseSync } from "node:sqlite";
 export { BinaryReader } from "npm:@bufbuild/protobuf@2.17.0/wire";
 export { parse as parseCsv } from "npm:csv-parse@7.0.3/sync";
 // deno-lint-ignore no-import-prefix -- a deps module: npm packages by full specifiers (see lib/_deps.ts)
 import { parse } from "npm:yaml@2.9.1";
+// deno-lint-ignore no-import-prefix -- as above
+export { isPair, isScalar, parseDocument, visit } from "npm:yaml@2.9.1";
 
 /**
  * The most deeply YAML collections may nest: hparams and meta files are
@@ -28,7 +32,8 @@ import { parse } from "npm:yaml@2.9.1";
 export const MAX_YAML_DEPTH = 64;
 
 /**
- * `yaml`'s `parse`, with deep nesting refused as a `SyntaxError` saying
+ * `yaml`'s `parse` (or `parser`, e.g. one with custom tags), with deep
+ * nesting refused as a `SyntaxError` saying
  * so, not the parser's stack overflow ("Maximum call stack size exceeded")
  * nor a value too deep for what reads it next. The caller names the file.
  *
@@ -38,10 +43,13 @@ export const MAX_YAML_DEPTH = 64;
  * console.assert((parseYaml("lr: 0.1") as { lr: number }).lr === 0.1);
  * ```
  */
-export function parseYaml(text: string): unknown {
+export function parseYaml(
+  text: string,
+  parser: (text: string) => unknown = parse,
+): unknown {
   let value: unknown;
   try {
-    value = parse(text);
+    value = parser(text);
   } catch (e) {
     if (e instanceof RangeError || /call stack/i.test(String(e))) {
       throw new SyntaxError(

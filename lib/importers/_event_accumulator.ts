@@ -45,6 +45,10 @@ export class TagEntry {
   points = 0;
   hist: HistAccumulator | null = null;
   texts: ImportedText["entries"] | null = null;
+  /** Encoded images (`Summary.Value.image`), kept as files. */
+  images: { step: number; wall: number; bytes: Uint8Array }[] | null = null;
+  /** Values of a kind not imported (audio, PR curves, other plugins). */
+  dropped = 0;
   plugin: string | null = null;
   constructor(
     readonly name: string,
@@ -73,6 +77,13 @@ export class SubrunAccumulator {
   fileVersion: string | null = null;
   firstWall = Infinity;
   lastWall = -Infinity;
+  /**
+   * The exact step of each point whose step is past 2^53 (by point index):
+   * `pointStep` holds doubles, which would round it.
+   */
+  exactSteps = new Map<number, bigint>();
+  /** The exact step of the event being decoded, when past 2^53. */
+  eventExactStep: bigint | null = null;
 }
 
 /** The accumulator the decoders write into (set per file). */
@@ -90,6 +101,9 @@ export function addPoint(
   wall: number,
 ) {
   entry.points++;
+  if (acc.eventExactStep !== null) {
+    acc.exactSteps.set(acc.pointTag.length, acc.eventExactStep);
+  }
   acc.pointTag.push(entry.index);
   acc.pointStep.push(step);
   acc.pointValue.push(value);

@@ -76,12 +76,20 @@ export function decodeEventFile(
 function decodeEvent(start: number, end: number) {
   reader.pos = start;
   let wall = 0, step = 0, sStart = -1, sEnd = 0;
+  let exact: bigint | null = null;
   while (reader.pos < end) {
     const t = reader.uint32();
     const f = t >>> 3, wt = t & 7;
     if (f === 1 && wt === 1) wall = reader.double();
-    else if (f === 2 && wt === 0) step = readInt64();
-    else if (f === 5 && wt === 2) {
+    else if (f === 2 && wt === 0) {
+      const at = reader.pos;
+      step = readInt64();
+      if (!Number.isSafeInteger(step)) {
+        // Past 2^53 a double rounds it: keep the exact int64 beside it.
+        reader.pos = at;
+        exact = BigInt(reader.int64());
+      }
+    } else if (f === 5 && wt === 2) {
       sStart = lengthDelimited(end);
       sEnd = subEnd;
     } else if (f === 3 && wt === 2) {
@@ -94,6 +102,7 @@ function decodeEvent(start: number, end: number) {
   if (wall < acc.firstWall) acc.firstWall = wall;
   if (wall > acc.lastWall) acc.lastWall = wall;
   if (sStart < 0) return;
+  acc.eventExactStep = exact;
   reader.pos = sStart;
   while (reader.pos < sEnd) {
     const t = reader.uint32();
@@ -107,7 +116,7 @@ function decodeEvent(start: number, end: number) {
   }
 }
 
-const SIMPLE = 1, HISTO = 2, TENSOR = 3;
+const SIMPLE = 1, HISTO = 2, TENSOR = 3, IMAGE = 4, AUDIO = 5;
 
 function decodeValue(start: number, end: number, step: number, wall: number) {
   reader.pos = start;
@@ -122,10 +131,10 @@ function decodeValue(start: number, end: number, step: number, wall: number) {
     } else if (f === 2 && wt === 5) {
       simple = reader.float();
       kind = SIMPLE;
-    } else if ((f === 5 || f === 8) && wt === 2) {
+    } else if ((f === 4 || f === 5 || f === 6 || f === 8) && wt === 2) {
       dStart = lengthDelimited(end);
       dEnd = subEnd;
-      kind = f === 5 ? HISTO : TENSOR;
+      kind = f === 5 ? HISTO : f === 8 ? TENSOR : f === 4 ? IMAGE : AUDIO;
     } else if (f === 9 && wt === 2) {
       mStart = lengthDelimited(end);
       mEnd = subEnd;
@@ -142,7 +151,9 @@ function decodeValue(start: number, end: number, step: number, wall: number) {
     decodeHistogram(entry, dStart, dEnd, step, wall);
   } else if (kind === TENSOR) {
     decodeTensorValue(entry, dStart, dEnd, step, wall);
-  }
+  } else if (kind === IMAGE) {
+    decodeImage(entry, dStart, dEnd, step, wall);
+  } else if (kind === AUDIO) entry.dropped++;
 }
 
 function decodeMetadata(entry: TagEntry, start: number, end: number) {
@@ -170,6 +181,30 @@ function decodeMetadata(entry: TagEntry, start: number, end: number) {
   }
   if (plugin) entry.plugin = plugin;
   if (plugin === "hparams" && cStart >= 0) decodeHParams(cStart, cEnd);
+}
+
+/** `Summary.Image`: the encoded image (field 4) is kept, a copy. */
+function decodeImage(
+  entry: TagEntry,
+  start: number,
+  end: number,
+  step: number,
+  wall: number,
+) {
+  reader.pos = start;
+  while (reader.pos < end) {
+    const t = reader.uint32();
+    if (t === 34) {
+      const s = lengthDelimited(end);
+      (entry.images ??= []).push({
+        step,
+        wall,
+        bytes: buf.slice(s, subEnd),
+      });
+      reader.pos = subEnd;
+    } else if (t >>> 3 === 0) fail("field number 0");
+    else skipField(t & 7, end);
+  }
 }
 
 function decodeHistogram(

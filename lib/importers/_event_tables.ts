@@ -16,19 +16,28 @@ import {
 } from "./model.ts";
 
 /**
- * The usual case in one pass: points come in non-decreasing step order (a
- * writer logs step by step), so each new step is the next row. Returns null
- * when they do not, or when the table would be mostly nulls (then
- * {@linkcode tablesFromSeries} splits it).
+ * The usual case in one pass, rows in file order: a point starts a new row
+ * when its step differs from the point before, or when its tag already has
+ * a value in the current row (a tag logged twice at one step). So a
+ * repeated step, a step going back, or a restart's second event file
+ * overlapping the first keep every point (as TensorBoard's own
+ * EventAccumulator does): a step is not a key. Returns null when the table
+ * would be mostly nulls (then {@linkcode tablesFromSeries} splits it).
  */
 function flatTable(acc: SubrunAccumulator, name: string): ImportedTable | null {
   const s = acc.pointStep.view(), tags = acc.pointTag.view();
   const vals = acc.pointValue.view(), walls = acc.pointWall.view();
   const n = s.length;
+  const lastRow = new Float64Array(acc.entries.length).fill(-1);
+  const rowOf = new Float64Array(n);
+  const exact = acc.exactSteps;
   let rows = 0;
   for (let i = 0; i < n; i++) {
-    if (i > 0 && s[i] < s[i - 1]) return null;
-    if (i === 0 || s[i] !== s[i - 1]) rows++;
+    const newStep = i === 0 || s[i] !== s[i - 1] ||
+      (exact.size > 0 && exact.get(i) !== exact.get(i - 1));
+    if (newStep || lastRow[tags[i]] === rows - 1) rows++;
+    lastRow[tags[i]] = rows - 1;
+    rowOf[i] = rows - 1;
   }
   const colOf = new Int32Array(acc.entries.length).fill(-1);
   const names: string[] = [];
@@ -44,9 +53,9 @@ function flatTable(acc: SubrunAccumulator, name: string): ImportedTable | null {
   const wall = new Float64Array(rows).fill(-Infinity);
   const values = new Float64Array(rows * cols);
   const present = new Uint8Array(rows * cols);
-  let r = -1;
   for (let i = 0; i < n; i++) {
-    if (r < 0 || s[i] !== step[r]) step[++r] = s[i];
+    const r = rowOf[i];
+    step[r] = s[i];
     const cell = colOf[tags[i]] * rows + r;
     values[cell] = vals[i];
     present[cell] = 1;
@@ -67,7 +76,15 @@ function flatTable(acc: SubrunAccumulator, name: string): ImportedTable | null {
       present: all ? null : mask,
     });
   });
-  return { name, rows, step, columns };
+  const table: ImportedTable = { name, rows, step, columns };
+  if (exact.size > 0) {
+    const steps = new Array<bigint>(rows);
+    for (let i = 0; i < n; i++) {
+      steps[rowOf[i]] = exact.get(i) ?? BigInt(s[i]);
+    }
+    table.exactStep = steps;
+  }
+  return table;
 }
 
 export function addSubrun(
@@ -81,6 +98,23 @@ export function addSubrun(
   for (const e of acc.entries) {
     if (e.hist) run.histograms.push(e.hist.build(table, e.name));
     if (e.texts) run.texts.push({ table, tag: e.name, entries: e.texts });
+    for (const img of e.images ?? []) {
+      const where = table === "scalars" ? "" : `${table}/`;
+      (run.files ??= []).push({
+        path: "",
+        source: `images/${where}${e.name}/step_${img.step}.${
+          imageExt(img.bytes)
+        }`,
+        bytes: img.bytes,
+      });
+    }
+    if (e.dropped > 0) {
+      run.warnings.push(
+        `${table}: tag "${e.name}"${
+          e.plugin ? ` (plugin ${e.plugin})` : ""
+        }: ${e.dropped} value(s) not imported (read are scalars, histograms, text, HParams and images)`,
+      );
+    }
   }
 }
 
@@ -119,6 +153,24 @@ function addSortedTables(
     });
   }
   const scalarEntries = series;
+  if (acc.exactSteps.size > 0) {
+    run.warnings.push(
+      `${table}: ${acc.exactSteps.size} point(s) have steps past 2^53, and this sparse sub-run is laid out by step as doubles: those steps are rounded`,
+    );
+  }
+  for (const e of series) {
+    const sorted = e.steps.slice().sort();
+    for (let i = 1; i < sorted.length; i++) {
+      if (sorted[i] === sorted[i - 1]) {
+        run.warnings.push(
+          `${table}: tag "${e.name}" logs step ${
+            sorted[i]
+          } more than once, and its sparse table is laid out by step: the later value at a step is kept`,
+        );
+        break;
+      }
+    }
+  }
   for (const t of tablesFromSeries(table, series)) {
     // wall_time of a row: the latest wall time of any point at that step.
     const wall = new Float64Array(t.rows).fill(-Infinity);
@@ -140,4 +192,14 @@ function addSortedTables(
     t.columns = wcol;
     run.tables.push(t);
   }
+}
+
+/** An encoded image's file extension, from its first bytes. */
+function imageExt(b: Uint8Array): string {
+  if (b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) {
+    return "png";
+  }
+  if (b[0] === 0xff && b[1] === 0xd8) return "jpg";
+  if (b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46) return "gif";
+  return "bin";
 }

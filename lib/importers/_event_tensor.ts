@@ -149,5 +149,7 @@ export function decodeTensorValue(
       t.dtype === DT_INT64)
   ) {
     addPoint(entry, step, t.numbers[0], wall);
+    return;
   }
+  entry.dropped++;
 }

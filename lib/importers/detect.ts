@@ -3,14 +3,21 @@
  *
  * @module
  */
-import { InvalidInputError, NotFoundError } from "../errors.ts";
+import {
+  InvalidInputError,
+  NotFoundError,
+  UnsupportedFormatError,
+} from "../errors.ts";
 import { join, resolve } from "./_deps.ts";
 import { importTrainer } from "./hf_trainer.ts";
 import { importLightning } from "./lightning.ts";
 import { importMlflow } from "./mlflow.ts";
 import type { ImportedRun, ImportKind } from "./model.ts";
+import { importOptuna } from "./optuna.ts";
 import { importTable } from "./table.ts";
 import { EVENT_FILE_PATTERN, importTensorBoard } from "./tensorboard.ts";
+import { describeFile, isOptunaFile } from "./_sniff.ts";
+import { importWandb, WANDB_FILE_PATTERN } from "./wandb.ts";
 
 /** Every kind, as the CLI names them. */
 export const IMPORT_KINDS: readonly ImportKind[] = [
@@ -20,6 +27,8 @@ export const IMPORT_KINDS: readonly ImportKind[] = [
   "mlflow",
   "csv",
   "jsonl",
+  "wandb",
+  "optuna",
 ];
 
 /** How deep {@linkcode detectKind} looks below the path. */
@@ -28,8 +37,10 @@ const MAX_DEPTH = 6;
 /**
  * Tells the kind of a path: a `.csv` / `.jsonl` file, or a folder holding
  * (at any depth up to 6) event files (`tensorboard`), `trainer_state.json`
- * (`hf-trainer`), `metrics.csv` (`lightning`) or an MLflow run's
- * `meta.yaml` beside `metrics/` (`mlflow`). Needs read permission.
+ * (`hf-trainer`), `metrics.csv` (`lightning`), an MLflow run's
+ * `meta.yaml` beside `metrics/` (`mlflow`) or a W&B `run-*.wandb` file
+ * (`wandb`); a `.wandb` file is `wandb`, an Optuna SQLite or journal file
+ * `optuna`. Needs read permission.
  *
  * @param path A file or folder.
  * @returns The kind.
@@ -59,13 +70,17 @@ export async function detectKind(path: string): Promise<ImportKind> {
   if (info.isFile) {
     if (/\.(jsonl|ndjson)$/i.test(path)) return "jsonl";
     if (/\.csv$/i.test(path)) return "csv";
+    if (/\.wandb$/i.test(path)) return "wandb";
+    if (await isOptunaFile(path)) return "optuna";
     if (EVENT_FILE_PATTERN.test(path.split(/[\\/]/).pop()!)) {
       throw new InvalidInputError(
         `"${path}" is an event file: import its folder (the TensorBoard run) instead`,
       );
     }
-    throw new InvalidInputError(
-      `Cannot tell what "${path}" is: import a .csv or .jsonl file, or a folder; or name the kind (${
+    throw new UnsupportedFormatError(
+      `Cannot import "${path}": ${await describeFile(
+        path,
+      )}. Supported: a folder of TensorBoard, Lightning, HF Trainer, MLflow or W&B runs; a .csv or .jsonl table; a W&B run-*.wandb file; an Optuna SQLite or journal file (or name the kind: ${
         IMPORT_KINDS.join(", ")
       })`,
     );
@@ -80,6 +95,7 @@ export async function detectKind(path: string): Promise<ImportKind> {
         else if (e.name === "trainer_state.json") found.add("hf-trainer");
         else if (e.name === "metrics.csv") found.add("lightning");
         else if (e.name === "meta.yaml") meta = true;
+        else if (WANDB_FILE_PATTERN.test(e.name)) found.add("wandb");
       } else if (e.isDirectory) {
         subdirs.push(e.name);
         if (["metrics", "params", "tags"].includes(e.name)) runParts = true;
@@ -94,7 +110,7 @@ export async function detectKind(path: string): Promise<ImportKind> {
   if (found.size === 1) return [...found][0];
   if (found.size === 0) {
     throw new NotFoundError(
-      `No run found in "${path}": no TensorBoard event file, trainer_state.json, Lightning metrics.csv or MLflow run in it or its subfolders; name the kind and path of what to import (${
+      `No run found in "${path}": no TensorBoard event file, trainer_state.json, Lightning metrics.csv, MLflow run or W&B run-*.wandb file in it or its subfolders; name the kind and path of what to import (${
         IMPORT_KINDS.join(", ")
       })`,
     );
@@ -108,10 +124,12 @@ export async function detectKind(path: string): Promise<ImportKind> {
 
 /** Options of {@linkcode importRuns}. */
 export interface ImportRunsOptions {
-  /** TensorBoard: skip corrupt records instead of failing. @default false */
+  /** TensorBoard and W&B: skip corrupt records instead of failing. @default false */
   skipCorrupt?: boolean;
   /** csv/jsonl: the step column. @default "step" */
   stepColumn?: string;
+  /** optuna: the study to import. @default every study in the file */
+  study?: string;
 }
 
 /**
@@ -147,8 +165,8 @@ export async function importRuns(
     }
     throw e;
   });
-  const wantsFile = k === "csv" || k === "jsonl";
-  if (info.isFile !== wantsFile) {
+  const wantsFile = k === "csv" || k === "jsonl" || k === "optuna";
+  if (info.isFile !== wantsFile && k !== "wandb") {
     throw new InvalidInputError(
       `Cannot import "${path}" as ${k}: it is a ${
         info.isFile ? "file" : "folder"
@@ -166,6 +184,10 @@ export async function importRuns(
       return await importTrainer(abs);
     case "mlflow":
       return await importMlflow(abs);
+    case "wandb":
+      return await importWandb(abs, { skipCorrupt: options.skipCorrupt });
+    case "optuna":
+      return await importOptuna(abs, { study: options.study });
     case "csv":
     case "jsonl":
       return [

@@ -15,6 +15,9 @@ import {
   type SourceFile,
 } from "./model.ts";
 import { type Row, rowsToTable } from "./table.ts";
+import { parsePythonJson } from "../formats/python_json.ts";
+import { toParamValue } from "./_param_values.ts";
+import { importTensorBoard } from "./tensorboard.ts";
 
 /**
  * Finds every folder under `root` (or `root` itself) holding
@@ -96,12 +99,70 @@ async function readJson(
   }
   files.push(read.file);
   try {
-    return JSON.parse(new TextDecoder().decode(read.bytes));
+    return parsePythonJson(new TextDecoder().decode(read.bytes));
   } catch (e) {
     throw new CorruptFileError(
       `Cannot read "${shown}": it is not JSON (${(e as Error).message})`,
       { cause: e },
     );
+  }
+}
+
+/** The training arguments trainer_state.json repeats at its top. */
+const STATE_ARGS = [
+  "train_batch_size",
+  "num_train_epochs",
+  "max_steps",
+  "logging_steps",
+  "eval_steps",
+  "save_steps",
+];
+
+/**
+ * The Trainer writes its arguments only as the pickle `training_args.bin`
+ * (never read: unpickling runs code). Its TensorBoard callback logs them as
+ * JSON text (`args`) under `runs/`: taken whole from there; else the few
+ * that `trainer_state.json` repeats at its top.
+ */
+async function trainingArgsFromLogs(
+  dir: string,
+  state: Record<string, ParamValue>,
+  run: ImportedRun,
+): Promise<void> {
+  const note = (m: string) => run.warnings.push(`training args: ${m}`);
+  const logs = join(dir, "runs");
+  const hasLogs = await Deno.stat(logs).then((i) => i.isDirectory, () => false);
+  if (hasLogs) {
+    for (const tb of await importTensorBoard(logs)) {
+      const text = tb.texts.find((t) => /^args(\/text_summary)?$/.test(t.tag))
+        ?.entries[0]?.text[0];
+      if (text === undefined) continue;
+      try {
+        run.params.training_args = toParamValue(
+          parsePythonJson(text),
+          "training_args",
+          note,
+        );
+      } catch {
+        continue;
+      }
+      run.sourceFiles.push(
+        ...tb.sourceFiles.map((f) => ({
+          ...f,
+          path: `runs/${tb.sourceRunId}/${f.path}`.replace(/\/+/g, "/"),
+        })),
+      );
+      run.sourceInfo.training_args_from =
+        `the "args" text of the TensorBoard log runs/${tb.sourceRunId}`;
+      return;
+    }
+  }
+  const top: Record<string, ParamValue> = {};
+  for (const k of STATE_ARGS) if (k in state) top[k] = state[k];
+  if (Object.keys(top).length) {
+    run.params.training_args = top;
+    run.sourceInfo.training_args_from =
+      "the top of trainer_state.json (training_args.bin, a pickle, is not read)";
   }
 }
 
@@ -139,7 +200,8 @@ async function readRun(root: string, dir: string): Promise<ImportedRun> {
     }
     const row: Row = {};
     for (const [k, v] of Object.entries(entry)) {
-      row[k] = typeof v === "number" || typeof v === "string"
+      row[k] = typeof v === "number" || typeof v === "string" ||
+          typeof v === "bigint"
         ? v
         : v === null
         ? null
@@ -173,6 +235,7 @@ async function readRun(root: string, dir: string): Promise<ImportedRun> {
     false,
   );
   if (args !== undefined) run.params.training_args = args as ParamValue;
+  else await trainingArgsFromLogs(dir, rest, run);
   const config = await readJson(
     dir,
     "config.json",

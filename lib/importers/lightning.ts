@@ -5,7 +5,9 @@
  * @module
  */
 import { CorruptFileError, NotFoundError } from "../errors.ts";
-import { join, parseYaml, relative, sep } from "./_deps.ts";
+import { join, relative, sep } from "./_deps.ts";
+import { toParamValue } from "./_param_values.ts";
+import { parsePythonYaml } from "./_yaml_python.ts";
 import {
   emptyRun,
   type ImportedRun,
@@ -123,7 +125,9 @@ async function readRun(root: string, dir: string): Promise<ImportedRun> {
   const { header, rows } = parseCsvRows(
     new TextDecoder().decode(csv.bytes),
     file,
+    { raw: true },
   );
+  const opts = { textCells: true, warn: (m: string) => run.warnings.push(m) };
   if (!header.includes("step")) {
     throw new CorruptFileError(
       `Cannot read "${file}": it has no "step" column (its columns: ${
@@ -141,6 +145,7 @@ async function readRun(root: string, dir: string): Promise<ImportedRun> {
         header.filter((h) => h !== "step"),
         "step",
         file,
+        opts,
       ),
     );
   } else {
@@ -149,7 +154,7 @@ async function readRun(root: string, dir: string): Promise<ImportedRun> {
       const mine = rows.filter((r) => cols.some((c) => r[c] !== null));
       const keep = hasEpoch ? ["epoch", ...cols] : cols;
       run.tables.push(
-        rowsToTable(groupName(cols, taken, i), mine, keep, "step", file),
+        rowsToTable(groupName(cols, taken, i), mine, keep, "step", file, opts),
       );
     });
   }
@@ -161,7 +166,9 @@ async function readRun(root: string, dir: string): Promise<ImportedRun> {
     run.sourceFiles.push(yaml.file);
     let parsed: unknown;
     try {
-      parsed = parseYaml(new TextDecoder().decode(yaml.bytes));
+      const read = parsePythonYaml(new TextDecoder().decode(yaml.bytes));
+      parsed = read.value;
+      for (const w of read.warnings) run.warnings.push(`hparams.yaml: ${w}`);
     } catch (e) {
       throw new CorruptFileError(
         `Cannot read "${join(id, "hparams.yaml")}": ${(e as Error).message}`,
@@ -171,9 +178,19 @@ async function readRun(root: string, dir: string): Promise<ImportedRun> {
     if (
       parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)
     ) {
-      run.params = parsed as Record<string, ParamValue>;
+      run.params = toParamValue(
+        parsed,
+        "",
+        (m) => run.warnings.push(`hparams.yaml: ${m}`),
+      ) as Record<string, ParamValue>;
     } else if (parsed !== null && parsed !== undefined) {
-      run.params = { hparams: parsed as ParamValue };
+      run.params = {
+        hparams: toParamValue(
+          parsed,
+          "hparams",
+          (m) => run.warnings.push(`hparams.yaml: ${m}`),
+        ),
+      };
     }
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;

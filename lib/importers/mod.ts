@@ -1,7 +1,8 @@
 /**
  * Importers: read runs that other tools left on disk (TensorBoard event
  * files, Lightning `CSVLogger`, Hugging Face `Trainer` state, an MLflow file
- * store, any CSV / JSON Lines table) into one in-memory model,
+ * store, W&B offline runs, Optuna studies, any CSV / JSON Lines table) into
+ * one in-memory model,
  * {@linkcode ImportedRun}.
  *
  * @example
@@ -22,6 +23,15 @@ export { findTrainerRuns, importTrainer } from "./hf_trainer.ts";
 export { findLightningRuns, importLightning } from "./lightning.ts";
 export { findMlflowRuns, importMlflow } from "./mlflow.ts";
 export type { MlflowExperimentLayout } from "./mlflow.ts";
+export { importOptuna } from "./optuna.ts";
+export type { OptunaOptions } from "./optuna.ts";
+export {
+  findWandbRuns,
+  importWandb,
+  WANDB_FILE_PATTERN,
+  wandbRunFromBytes,
+} from "./wandb.ts";
+export type { WandbReadStats } from "./wandb.ts";
 export {
   columnPoints,
   columnToArray,
@@ -36,6 +46,7 @@ export type {
   ImportedTable,
   ImportedText,
   ImportKind,
+  Int64Column,
   NumberColumn,
   ParamValue,
   Series,

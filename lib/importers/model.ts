@@ -23,7 +23,9 @@ export type ImportKind =
   | "hf-trainer"
   | "mlflow"
   | "csv"
-  | "jsonl";
+  | "jsonl"
+  | "wandb"
+  | "optuna";
 
 /** A JSON-like value: what params hold. */
 export type ParamValue =
@@ -51,17 +53,31 @@ export interface StringColumn {
   values: (string | null)[];
 }
 
-/** One column of an {@linkcode ImportedTable}. */
-export type ImportedColumn = NumberColumn | StringColumn;
+/**
+ * A whole-number column kept exact: every value an integer as the tool wrote
+ * it (some beyond 2^53, where a double would round them); written as INT64.
+ */
+export interface Int64Column {
+  kind: "int64";
+  values: (bigint | null)[];
+}
 
-/** A metric table: one row per step, ascending, steps unique. */
+/** One column of an {@linkcode ImportedTable}. */
+export type ImportedColumn = NumberColumn | StringColumn | Int64Column;
+
+/** A metric table: rows with a step each, and columns. */
 export interface ImportedTable {
   /** Table name, unique within the run (e.g. `scalars`, `train`, `eval`). */
   name: string;
   /** Number of rows. */
   rows: number;
-  /** Integer-valued steps, ascending and unique (float64 holds up to 2^53). */
+  /**
+   * Integer-valued steps, one per row, in the source's order (a step may
+   * repeat or go back: a step is not a key). Doubles: exact up to 2^53.
+   */
   step: Float64Array;
+  /** Every row's exact step, when one is past 2^53 (then written instead). */
+  exactStep?: bigint[];
   /** Columns by name, in a stable order; `step` is not among them. */
   columns: Map<string, ImportedColumn>;
 }
@@ -129,6 +145,12 @@ export interface ImportedRun {
   sourceFiles: SourceFile[];
   /** Problems read past (a truncated last record, skipped corrupt records). */
   warnings: string[];
+  /**
+   * Files kept as they are (`strata/files/`), e.g. a W&B run's media (the
+   * absolute `path`) or TensorBoard images (their `bytes`); `source` names
+   * each relative to `sourcePath`.
+   */
+  files?: { path: string; source: string; bytes?: Uint8Array }[];
 }
 
 /** A growable float64 array: the importers' way to collect a series. */
@@ -295,8 +317,10 @@ export function tablesFromSeries(
  * console.assert(columnToArray(col)[1] === null);
  * ```
  */
-export function columnToArray(col: ImportedColumn): (number | string | null)[] {
-  if (col.kind === "string") return col.values.slice();
+export function columnToArray(
+  col: ImportedColumn,
+): (number | string | bigint | null)[] {
+  if (col.kind === "string" || col.kind === "int64") return col.values.slice();
   const out: (number | null)[] = new Array(col.values.length);
   for (let i = 0; i < out.length; i++) {
     out[i] = col.present && col.present[i] === 0 ? null : col.values[i];

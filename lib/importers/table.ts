@@ -7,6 +7,7 @@
  * @module
  */
 import { CorruptFileError, InvalidInputError } from "../errors.ts";
+import { parsePythonJson } from "../formats/python_json.ts";
 import { basename, parseCsv, resolve } from "./_deps.ts";
 import {
   emptyRun,
@@ -16,8 +17,21 @@ import {
   readSourceFile,
 } from "./model.ts";
 
-/** One parsed row: column name → number, string, or null (empty). */
-export type Row = Record<string, number | string | null>;
+/**
+ * One parsed row: column name → number (a bigint for an integer past 2^53),
+ * string, or null (empty).
+ */
+export type Row = Record<string, number | bigint | string | null>;
+
+/** Options of {@linkcode parseCsvRows}. */
+export interface ParseCsvOptions {
+  /**
+   * Keep every non-empty cell as its text, for {@linkcode rowsToTable} with
+   * `textCells` to type each column whole (a string column keeps `007`).
+   * @default false
+   */
+  raw?: boolean;
+}
 
 /**
  * Parses CSV text into rows keyed by the header. Cells that read as numbers
@@ -38,6 +52,7 @@ export type Row = Record<string, number | string | null>;
 export function parseCsvRows(
   text: string,
   file: string,
+  options: ParseCsvOptions = {},
 ): { header: string[]; rows: Row[] } {
   let records: string[][];
   try {
@@ -63,7 +78,11 @@ export function parseCsvRows(
   for (let r = 1; r < records.length; r++) {
     const rec = records[r];
     const row: Row = {};
-    for (let c = 0; c < header.length; c++) row[header[c]] = csvCell(rec[c]);
+    for (let c = 0; c < header.length; c++) {
+      row[header[c]] = options.raw
+        ? (rec[c] === "" ? null : rec[c])
+        : csvNumber(rec[c]);
+    }
     rows.push(row);
   }
   return { header, rows };
@@ -97,14 +116,51 @@ export function csvCell(s: string): number | string | null {
 }
 
 /**
- * Lays out rows as a table keyed by `stepColumn`: one row per step (a step
- * seen again merges into its row, later values winning), ascending.
+ * {@linkcode csvCell}, but an integer past 2^53 is an exact bigint.
+ *
+ * @example
+ * ```ts
+ * import { csvNumber } from "./table.ts";
+ * console.assert(csvNumber("1152921504606846977") === 1152921504606846977n);
+ * ```
+ */
+export function csvNumber(s: string): number | bigint | string | null {
+  const v = csvCell(s);
+  if (
+    typeof v === "number" && Number.isInteger(v) && !Number.isSafeInteger(v)
+  ) {
+    const t = s.trim().replace(/^\+/, "");
+    if (/^-?\d+$/.test(t)) return BigInt(t);
+  }
+  return v;
+}
+
+/** Options of {@linkcode rowsToTable}. */
+export interface RowsToTableOptions {
+  /**
+   * Cells are CSV text (`parseCsvRows` with `raw`): a column whose every
+   * cell reads as a number is numeric, any other keeps each cell's text as
+   * written.
+   * @default false
+   */
+  textCells?: boolean;
+  /** Hears of a column that mixes kinds, named. */
+  warn?: (message: string) => void;
+}
+
+/**
+ * Lays out rows as a table with a `stepColumn` step: every row kept, in
+ * file order (a step is not a key: a repeated or backwards step, as a
+ * restarted run or an appending logger writes, is a row of its own).
+ * Numeric columns are DOUBLE, or INT64 (exact bigints) where every value is
+ * an integer and one is past 2^53.
  *
  * @param name Table name.
  * @param rows Parsed rows.
  * @param columns Columns to keep, in order (the step column is left out).
  * @param stepColumn The step column's name.
  * @param file Name used in messages.
+ * @param options See {@linkcode RowsToTableOptions}.
  * @returns The table.
  * @throws {CorruptFileError} A row's step is missing or not a non-negative
  * integer.
@@ -112,7 +168,7 @@ export function csvCell(s: string): number | string | null {
  * ```ts
  * import { rowsToTable } from "./table.ts";
  * const t = rowsToTable("m", [{ step: 1, x: 2 }, { step: 0, x: null }], ["x"], "step", "f");
- * console.assert(t.step[0] === 0 && t.rows === 2);
+ * console.assert(t.step[0] === 1 && t.rows === 2);
  * ```
  */
 export function rowsToTable(
@@ -121,48 +177,77 @@ export function rowsToTable(
   columns: string[],
   stepColumn: string,
   file: string,
+  options: RowsToTableOptions = {},
 ): ImportedTable {
-  const byStep = new Map<number, Row>();
+  const n = rows.length;
+  const step = new Float64Array(n);
   rows.forEach((row, i) => {
-    const s = row[stepColumn];
+    let s = row[stepColumn];
+    if (options.textCells && typeof s === "string") s = csvNumber(s);
+    if (typeof s === "bigint" && s >= 0n) {
+      options.warn?.(
+        `"${file}" row ${i + 1}: step ${s} is beyond 2^53 and was rounded to ${
+          Number(s)
+        } (steps are doubles here; the exact value is lost)`,
+      );
+      s = Number(s);
+    }
     if (typeof s !== "number" || !Number.isInteger(s) || s < 0) {
       throw new CorruptFileError(
         `Cannot read "${file}": row ${i + 1} has step ${
-          JSON.stringify(s ?? null)
+          typeof s === "bigint" ? String(s) : JSON.stringify(s ?? null)
         } in column "${stepColumn}"; steps must be non-negative integers`,
       );
     }
-    const prev = byStep.get(s);
-    if (!prev) byStep.set(s, { ...row });
-    else {
-      for (const [k, v] of Object.entries(row)) if (v !== null) prev[k] = v;
-    }
+    step[i] = s;
   });
-  const steps = [...byStep.keys()].sort((a, b) => a - b);
-  const n = steps.length;
   const out = new Map<string, ImportedColumn>();
   for (const c of columns) {
-    const cells = steps.map((s) => byStep.get(s)![c] ?? null);
-    if (cells.every((v) => v === null || typeof v === "number")) {
-      const values = new Float64Array(n);
-      const present = new Uint8Array(n);
-      let all = true;
-      cells.forEach((v, i) => {
-        if (v === null) all = false;
-        else {
-          values[i] = v as number;
-          present[i] = 1;
-        }
-      });
-      out.set(c, { kind: "number", values, present: all ? null : present });
-    } else {
-      out.set(c, {
-        kind: "string",
-        values: cells.map((v) => v === null ? null : String(v)),
-      });
-    }
+    out.set(c, tableColumn(c, rows.map((r) => r[c] ?? null), options));
   }
-  return { name, rows: n, step: Float64Array.from(steps), columns: out };
+  return { name, rows: n, step, columns: out };
+}
+
+function tableColumn(
+  name: string,
+  cells: (number | bigint | string | null)[],
+  options: RowsToTableOptions,
+): ImportedColumn {
+  const n = cells.length;
+  let values = cells;
+  if (options.textCells) {
+    const parsed = cells.map((v) => typeof v === "string" ? csvNumber(v) : v);
+    if (parsed.every((v) => typeof v !== "string")) values = parsed;
+    else return { kind: "string", values: cells as (string | null)[] };
+  }
+  if (values.every((v) => typeof v !== "string")) {
+    if (values.some((v) => typeof v === "bigint")) {
+      if (values.every((v) => v === null || Number.isInteger(Number(v)))) {
+        return {
+          kind: "int64",
+          values: values.map((v) => v === null ? null : BigInt(v)),
+        };
+      }
+      options.warn?.(
+        `column "${name}" mixes integers beyond 2^53 with fractions: written as DOUBLE, so those integers are rounded`,
+      );
+    }
+    const out = new Float64Array(n);
+    const present = new Uint8Array(n);
+    let all = true;
+    values.forEach((v, i) => {
+      if (v === null) all = false;
+      else {
+        out[i] = Number(v);
+        present[i] = 1;
+      }
+    });
+    return { kind: "number", values: out, present: all ? null : present };
+  }
+  return {
+    kind: "string",
+    values: values.map((v) => v === null ? null : String(v)),
+  };
 }
 
 /** Options of {@linkcode importTable}. */
@@ -211,8 +296,9 @@ export async function importTable(
   const { bytes, file } = await readSourceFile(abs, name);
   const text = new TextDecoder().decode(bytes);
   let header: string[], rows: Row[];
-  if (format === "csv") ({ header, rows } = parseCsvRows(text, name));
-  else ({ header, rows } = parseJsonLines(text, name));
+  if (format === "csv") {
+    ({ header, rows } = parseCsvRows(text, name, { raw: true }));
+  } else ({ header, rows } = parseJsonLines(text, name));
   if (!header.includes(stepColumn)) {
     throw new InvalidInputError(
       `"${name}" has no column "${stepColumn}" (its columns: ${
@@ -229,6 +315,7 @@ export async function importTable(
       header.filter((h) => h !== stepColumn),
       stepColumn,
       name,
+      { textCells: format === "csv", warn: (m) => run.warnings.push(m) },
     ),
   );
   return run;
@@ -245,7 +332,7 @@ function parseJsonLines(
     if (line.trim() === "") return;
     let obj: unknown;
     try {
-      obj = JSON.parse(line);
+      obj = parsePythonJson(line);
     } catch (e) {
       throw new CorruptFileError(
         `Cannot read "${file}": line ${i + 1} is not JSON (${
@@ -269,15 +356,29 @@ function parseJsonLines(
       }
       row[k] = v === null
         ? null
-        : typeof v === "number"
+        : typeof v === "number" || typeof v === "bigint"
         ? v
         : typeof v === "boolean"
         ? (v ? 1 : 0)
         : typeof v === "string"
         ? v
-        : JSON.stringify(v);
+        : stringifyJson(v);
     }
     rows.push(row);
   });
   return { header, rows };
+}
+
+/**
+ * JSON text of a nested value; a bigint or a non-finite number, which JSON
+ * cannot hold, becomes its text as a string (`"NaN"`, exact digits).
+ */
+function stringifyJson(v: unknown): string {
+  return JSON.stringify(
+    v,
+    (_k, x) =>
+      typeof x === "bigint" || (typeof x === "number" && !Number.isFinite(x))
+        ? String(x)
+        : x,
+  );
 }
