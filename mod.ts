@@ -70,10 +70,12 @@ export {
   type CreatedSpecimen,
   createSpecimen,
   type CreateSpecimenOptions,
-  createSweep,
-  type CreateSweepOptions,
   normalizeTags,
 } from "./lib/specimen/create.ts";
+export {
+  createSweep,
+  type CreateSweepOptions,
+} from "./lib/specimen/create_sweep.ts";
 export {
   diffParams,
   mergeParams,

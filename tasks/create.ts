@@ -3,13 +3,18 @@
  *
  * @module
  */
-import { parseTaskArgs, runMain, taskVault, userPath } from "../lib/cli/cli.ts";
 import {
-  createSpecimen,
-  createSweep,
-  deriveSpecimen,
-} from "../lib/specimen/create.ts";
+  parseTaskArgs,
+  runMain,
+  taskVault,
+  userCwd,
+  userPath,
+} from "../lib/cli/cli.ts";
+import { relative } from "../lib/_deps.ts";
+import { createSpecimen, deriveSpecimen } from "../lib/specimen/create.ts";
+import { createSweep } from "../lib/specimen/create_sweep.ts";
 import {
+  leafMap,
   mergeParams,
   type Params,
   parseParamArgs,
@@ -45,8 +50,28 @@ Options:
                        it parses (3e-4, true, [0.9,0.999]), else a string;
                        dotted keys nest (optimizer.name=adam). With --from,
                        changes to the parent's params; the manifest records
-                       the changed keys as params_changed
+                       the changed keys as params_changed. Checked against
+                       the params the parent has (with --from) and, when
+                       it runs, against those the protocol declares: an
+                       unknown key is refused with the nearest known one
+                       ("did you mean lr?"), a value of another type with
+                       both types. To give text that reads as a number,
+                       quote it: --param 'name="123"'
+  --new-param KEY=VALUE
+                       like --param, for a key neither the parent nor the
+                       protocol has, on purpose (e.g. one the protocol
+                       reads from storage.manifest itself); recorded as
+                       params_new and not checked
+  --allow-new-params   let every key of --param, --params and --sweep that
+                       the parent (or, when it runs, the protocol) lacks
+                       through, recorded as params_new; types are still
+                       checked. E.g. to sweep a key the parent lacks
   --params FILE.json   parameters from a JSON object (--param values win)
+  --template NAME      start from templates/NAME/ instead of the empty
+                       protocol: "python" gives train.py (numpy, metrics as
+                       JSON lines) and a protocol.ts that finds the Python
+                       with findPython ($SPECIMEN_PYTHON first) and runs it
+                       through storage.exec; not with --from
   --sweep KEY=V1,V2    with --from and --prefix: one specimen per combination
                        of every --sweep (repeatable), all created or none;
                        ids are PREFIX + a suffix such as _lr_3e_4_batch_64
@@ -67,7 +92,8 @@ Exit codes: 0 created; 2 invalid input (a bad --param, --params file or
 --sweep, a sweep id that exists, more than 1,000 combinations without --yes); 3 the id exists; 4 no vault found
 (or no specimen PARENT_ID); 1 other failure.
 
-Then: edit specimens/<id>/protocol.ts and run it with
+Then: edit specimens/<id>/protocol.ts (with --from, it is the parent's,
+ready to run) and run it with
   deno task run <id>`;
 
 /** Runs the task with `args`; returns the exit code. */
@@ -82,6 +108,9 @@ export async function main(args: string[]): Promise<number> {
     from: { type: "string" },
     vault: { type: "string" },
     param: { type: "string", multiple: true },
+    "new-param": { type: "string", multiple: true },
+    template: { type: "string" },
+    "allow-new-params": { type: "boolean" },
     params: { type: "string" },
     sweep: { type: "string", multiple: true },
     prefix: { type: "string" },
@@ -96,9 +125,28 @@ export async function main(args: string[]): Promise<number> {
     (values.param as string[] | undefined) ?? [],
     values.params as string | undefined,
   );
+  const newArgs = (values["new-param"] as string[] | undefined) ?? [];
+  const newParams = newArgs.length ? parseNewParams(newArgs) : undefined;
+  if (newParams !== undefined && params !== undefined) {
+    const overlap = [...leafMap(newParams).keys()].filter((k) =>
+      leafMap(params).has(k)
+    );
+    if (overlap.length) {
+      throw new InvalidInputError(
+        `${
+          overlap.map((k) => JSON.stringify(k)).join(", ")
+        } is given with both --param and --new-param: give each key once`,
+      );
+    }
+  }
   const sweep = values.sweep as string[] | undefined;
+  if (values.template !== undefined && from !== undefined) {
+    throw new InvalidInputError(
+      `--template ${values.template} does not go with --from: a variation copies its parent's protocol.ts and files`,
+    );
+  }
   if (sweep !== undefined) {
-    return await runSweep(values, sweep, params);
+    return await runSweep(values, sweep, params, newParams);
   }
   if (values.prefix !== undefined || values.yes !== undefined) {
     throw new InvalidInputError(
@@ -130,6 +178,9 @@ export async function main(args: string[]): Promise<number> {
       domain: values.domain as string,
       method: values.method as string,
       params,
+      newParams,
+      allowNewParams: values["allow-new-params"] === true,
+      template: values.template as string | undefined,
     })
     : await deriveSpecimen({
       ...common,
@@ -137,10 +188,18 @@ export async function main(args: string[]): Promise<number> {
       domain: values.domain as string | undefined,
       method: values.method as string | undefined,
       params,
+      newParams,
+      allowNewParams: values["allow-new-params"] === true,
     });
   const m = created.manifest;
+  const shown = relative(userCwd(), created.dir) || ".";
+  const next = m.parent
+    ? `Next: run it (protocol.ts is the parent's; edit it first if this variation needs other code):
+  deno task run ${created.id}`
+    : `Next: edit ${shown}/protocol.ts, then run it:
+  deno task run ${created.id}`;
   console.log(
-    `Created specimen ${created.id} at ${created.dir}${
+    `Created specimen ${created.id} at ${shown}${
       m.parent ? `\n  parent:   ${m.parent} (protocol.ts copied from it)` : ""
     }
   taxonomy: ${m.taxonomy.domain} / ${m.taxonomy.method}
@@ -151,11 +210,26 @@ export async function main(args: string[]): Promise<number> {
       m.params_changed === undefined
         ? ""
         : `\n  changed:  ${m.params_changed.join(", ") || "(none)"}`
+    }${
+      m.params_new === undefined
+        ? ""
+        : `\n  new:      ${m.params_new.join(", ")}`
     }
-Next: edit ${created.dir}/protocol.ts, then run it:
-  deno task run ${created.id}`,
+${next}`,
   );
   return 0;
+}
+
+/** `--new-param` values, parsed as `--param` ones are. */
+function parseNewParams(args: string[]): Params {
+  try {
+    return parseParamArgs(args);
+  } catch (e) {
+    if (e instanceof InvalidInputError) {
+      e.message = e.message.replaceAll("--param", "--new-param");
+    }
+    throw e;
+  }
 }
 
 /** `--param` values merged over the `--params` file; undefined when neither. */
@@ -197,6 +271,7 @@ async function runSweep(
   values: Record<string, string | boolean | string[] | undefined>,
   sweep: string[],
   params: Params | undefined,
+  newParams: Params | undefined,
 ): Promise<number> {
   const from = values.from as string | undefined;
   const prefix = values.prefix as string | undefined;
@@ -222,13 +297,15 @@ async function runSweep(
     prefix,
     yes: values.yes === true,
     params,
+    newParams,
+    allowNewParams: values["allow-new-params"] === true,
     tags: values.tags as string | undefined,
     description: values.description as string | undefined,
   });
   console.error(
     `Created ${made.length} specimen${
       made.length === 1 ? "" : "s"
-    } from ${from} in ${vault.specimens}:`,
+    } from ${from} in ${relative(userCwd(), vault.specimens) || "."}:`,
   );
   for (const c of made) console.log(c.id);
   console.error(`Run them: deno task run ${made.map((c) => c.id).join(" ")}`);

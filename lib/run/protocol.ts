@@ -14,6 +14,7 @@ import { formatBytes } from "../cli/progress.ts";
 import { VaultError } from "../errors.ts";
 import type { Manifest } from "../specimen/manifest.ts";
 import type { Params } from "../specimen/params.ts";
+import { checkParams } from "../specimen/param_check.ts";
 import {
   assertRunnable,
   beginRun,
@@ -43,7 +44,11 @@ export interface RunProtocolOptions<P extends Params = Params> {
    * keys the manifest's `params` lacks (`deno task create --param` sets
    * them) take these values, and the final params are recorded in the
    * manifest before `body` runs and passed to it. Refused (exit 2) when the
-   * values would change a specimen that already holds results.
+   * values would change a specimen that already holds results, and before
+   * `body` starts when the manifest's params hold a key not declared here
+   * (with the nearest declared one: "did you mean lr?") or a value of
+   * another type than the default's; keys created with `--new-param`
+   * (the manifest's `params_new`) are exempt.
    */
   params?: P;
 }
@@ -97,12 +102,14 @@ export async function runProtocol<P extends Params = Params>(
           m.seeds = seeds;
         });
       }
+      checkDeclared(storage.manifest, options.params);
       const params = await storage.recordParams(options.params) as P;
       await body(storage, params);
       await closeLeftLoggers(storage);
       return;
     }
     await assertRunnable(storage.manifest, storage.dir);
+    checkDeclared(storage.manifest, options.params);
     const params = await storage.recordParams(options.params) as P;
     const run = await beginRun(storage.dir, {
       via: "deno run",
@@ -147,6 +154,28 @@ export async function runProtocol<P extends Params = Params>(
     if (!(e instanceof VaultError)) throw e;
     console.error(`error: ${e.message}`);
     Deno.exit(e.exitCode);
+  }
+}
+
+/**
+ * Refuses manifest params the protocol does not declare, or of another
+ * type: a typo would otherwise run with the default and be sealed.
+ */
+function checkDeclared(m: Manifest, declared: Params | undefined): void {
+  if (declared === undefined || m.params === undefined) return;
+  const id = m.specimen_id;
+  try {
+    checkParams(declared, m.params, {
+      known: "declared by the protocol's runProtocol(…, { params })",
+      allowNew: m.params_new ?? [],
+      fix:
+        `Nothing ran and nothing was sealed. Create the specimen again with the right key (deno task create --id ${id}_v2 --domain … --method … --param KEY=VALUE), add the key to the protocol's params, or give a key the protocol reads by itself with --new-param KEY=VALUE`,
+    });
+  } catch (e) {
+    (e as Error).message = `Cannot run specimen "${id}": ${
+      (e as Error).message
+    }`;
+    throw e;
   }
 }
 

@@ -59,6 +59,12 @@ export interface Manifest {
    * (`deno task create --from PARENT --param k=v`, or a sweep).
    */
   params_changed?: string[];
+  /**
+   * The dotted keys of `params` set on purpose although neither the parent
+   * nor the protocol's declared params have them (`create --new-param`):
+   * exempt from the check of params against the known ones.
+   */
+  params_new?: string[];
   /** Seeds the protocol declared (`runProtocol(..., { seeds })`). */
   seeds?: Record<string, number | string>;
   /**

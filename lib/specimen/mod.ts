@@ -62,6 +62,15 @@ export {
   type DeriveSpecimenOptions,
   normalizeTags,
 } from "./create.ts";
+export { createSweep, type CreateSweepOptions } from "./create_sweep.ts";
+export {
+  checkParams,
+  type CheckParamsOptions,
+  nearestKey,
+  type ParamProblem,
+  paramProblems,
+  paramType,
+} from "./param_check.ts";
 export {
   assertWritable,
   computeSeal,
