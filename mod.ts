@@ -252,3 +252,13 @@ export {
   VaultQuery,
   type VaultQueryOptions,
 } from "./lib/query/vault_query.ts";
+export { sealAsIs, type SealAsIsOptions } from "./lib/run/seal_as_is.ts";
+export { STATUS_INTERRUPTED } from "./lib/specimen/seal.ts";
+export {
+  checkParams,
+  type CheckParamsOptions,
+  nearestKey,
+  type ParamProblem,
+  paramProblems,
+  paramType,
+} from "./lib/specimen/param_check.ts";

@@ -34,7 +34,13 @@ stderr are shown live and saved to specimens/<id>/runs/<run id>/.
 A successful run seals the specimen: the SHA-256 and size of protocol.ts and
 of every file under strata/ and runs/ go into the manifest, and the specimen
 can no longer be written or run (check it with deno task verify). A failed
-run is kept, marked failed, with its logs.
+run is kept, marked failed, with its logs; a run stopped by the user
+(Ctrl-C: SIGINT, or SIGTERM, SIGHUP; passed on to the protocol) is marked
+interrupted. Either may then:
+  - run again: deno task run ID moves what the last run wrote under strata/
+    to runs/<that run>/strata/ (recorded as its partial_results; nothing is
+    lost, and the new run's seal covers it) and starts afresh, or
+  - be sealed as it is, on purpose: deno task seal ID.
 
 Usage:
   deno task run ID [options] [-- PROTOCOL_ARGS...]
@@ -77,7 +83,8 @@ Arguments after -- are passed to the protocol (Deno.args). The protocol runs
 with -A from the current folder.
 
 Exit codes: 0 the run succeeded; otherwise the protocol's exit code, or 1
-when it was killed or sealing failed; 2 invalid usage; 3 the specimen is
+when it was killed or sealing failed; 128 + the signal's number when the
+user stopped it (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP); 2 invalid usage; 3 the specimen is
 sealed or already holds results (derive a variation with
 deno task create --id NEW --from ID); 4 no such specimen. With several
 specimens: 0 when every run succeeded, 1 when any failed or was refused.`;
@@ -155,12 +162,23 @@ export async function main(args: string[]): Promise<number> {
     );
     return 0;
   }
+  const id = manifest.specimen_id;
+  const choices =
+    `Run it again (what it wrote moves to runs/${run.id}/strata/): deno task run ${id}\nOr keep it as it is, sealed: deno task seal ${id}`;
+  if (run.status === "interrupted") {
+    console.error(
+      `\nRun ${run.id} INTERRUPTED after ${took} (${
+        run.error ?? run.signal
+      }). ${id} is marked interrupted; what it wrote is kept. Logs: ${logs}\n${choices}`,
+    );
+    return 128 + (SIGNAL_NUMBERS[run.signal ?? ""] ?? 2);
+  }
   const why = run.error ??
     (run.signal
       ? `killed by ${run.signal}`
       : `exit code ${run.exit_code ?? "unknown"}`);
   console.error(
-    `\nRun ${run.id} FAILED after ${took} (${why}). ${manifest.specimen_id} is marked failed and kept as it is. Logs: ${logs}`,
+    `\nRun ${run.id} FAILED after ${took} (${why}). ${id} is marked failed and kept as it is. Logs: ${logs}\n${choices}`,
   );
   return run.exit_code && run.exit_code > 0 ? run.exit_code : 1;
 }
@@ -240,6 +258,13 @@ async function runMany(
   );
   return failed.length ? 1 : 0;
 }
+
+/** The numbers of the signals a user stops a run with, for the exit code. */
+const SIGNAL_NUMBERS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGTERM: 15,
+};
 
 type SystemOptions = Pick<
   RunSpecimenOptions,
