@@ -6,11 +6,10 @@
 import {
   parseTaskArgs,
   runMain,
+  shownPath,
   taskVault,
-  userCwd,
   userPath,
 } from "../lib/cli/cli.ts";
-import { relative } from "../lib/_deps.ts";
 import { createSpecimen, deriveSpecimen } from "../lib/specimen/create.ts";
 import { createSweep } from "../lib/specimen/create_sweep.ts";
 import {
@@ -192,9 +191,12 @@ export async function main(args: string[]): Promise<number> {
       allowNewParams: values["allow-new-params"] === true,
     });
   const m = created.manifest;
-  const shown = relative(userCwd(), created.dir) || ".";
+  const shown = shownPath(created.dir);
   const next = m.parent
     ? `Next: run it (protocol.ts is the parent's; edit it first if this variation needs other code):
+  deno task run ${created.id}`
+    : values.template === "python"
+    ? `Next: put your training in ${shown}/train.py (it runs as it is: a toy model), then run it:
   deno task run ${created.id}`
     : `Next: edit ${shown}/protocol.ts, then run it:
   deno task run ${created.id}`;
@@ -305,7 +307,7 @@ async function runSweep(
   console.error(
     `Created ${made.length} specimen${
       made.length === 1 ? "" : "s"
-    } from ${from} in ${relative(userCwd(), vault.specimens) || "."}:`,
+    } from ${from} in ${shownPath(vault.specimens)}:`,
   );
   for (const c of made) console.log(c.id);
   console.error(`Run them: deno task run ${made.map((c) => c.id).join(" ")}`);

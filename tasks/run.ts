@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { dirname, join, relative, resolve } from "../lib/_deps.ts";
-import { parseTaskArgs, runMain, userCwd } from "../lib/cli/cli.ts";
+import { dirname, join, resolve } from "../lib/_deps.ts";
+import { parseTaskArgs, runMain, shownPath, userCwd } from "../lib/cli/cli.ts";
 import { formatBytes, ProgressLine } from "../lib/cli/progress.ts";
 import { InvalidInputError, NotFoundError } from "../lib/errors.ts";
 import {
@@ -49,13 +49,14 @@ Usage:
   deno task run --all-pending [options] [-- PROTOCOL_ARGS...]
 
 Several ids (e.g. the ids a sweep printed), or --all-pending (every specimen
-not sealed and never run), run one after another; a failing run stops
+not sealed and never run, but the tool's examples), run one after another; a failing run stops
 nothing else, and a table of id, status, duration and exit code is printed
 at the end. Every id is checked before the first run starts.
 
 Options:
   --all-pending  run every specimen of the vault that is not sealed and has
-                 never run
+                 never run; the tool's examples (example: true in their
+                 manifest) run only when named
   --vault DIR    the vault, for an ID (default: $SPECIMEN_VAULT, else the
                  nearest folder at or above the working directory with
                  specimens/)
@@ -147,7 +148,7 @@ export async function main(args: string[]): Promise<number> {
   progress.clear();
 
   const logs = run.stdout
-    ? `${relative(cwd, join(dir, dirname(run.stdout)))}/`
+    ? `${shownPath(join(dir, dirname(run.stdout)), cwd)}/`
     : "(none)";
   const took = `${((run.duration_ms ?? 0) / 1000).toFixed(2)} s`;
   if (run.status === "succeeded") {
@@ -244,7 +245,7 @@ async function runMany(
     ...system,
     onStart: (dir, i) =>
       console.error(
-        `\n== [${i + 1}/${dirs.length}] ${relative(cwd, dir) || dir}`,
+        `\n== [${i + 1}/${dirs.length}] ${shownPath(dir, cwd)}`,
       ),
   });
   console.log(`\n${summaryTable(rows)}`);

@@ -258,7 +258,8 @@ export async function runSpecimens(
 /**
  * The ids of the specimens in `specimensDir` that are pending: not sealed
  * and never run (no run recorded, status `active`), sorted. Folders without
- * a readable manifest and hidden temp folders are skipped.
+ * a readable manifest, hidden temp folders and the tool's examples
+ * (`example: true` in the manifest: they run only when named) are skipped.
  *
  * @example
  * ```ts
@@ -283,7 +284,8 @@ export async function pendingSpecimens(
       continue;
     }
     if (
-      m.seal === undefined && m.status === "active" && !(m.runs?.length)
+      m.seal === undefined && m.status === "active" && !(m.runs?.length) &&
+      m.example !== true
     ) {
       ids.push(e.name);
     }

@@ -65,6 +65,11 @@ export interface Manifest {
    * exempt from the check of params against the known ones.
    */
   params_new?: string[];
+  /**
+   * A committed example of the tool's: `deno task run --all-pending` passes
+   * it over; it runs only when named.
+   */
+  example?: boolean;
   /** Seeds the protocol declared (`runProtocol(..., { seeds })`). */
   seeds?: Record<string, number | string>;
   /**

@@ -2,7 +2,8 @@
  * Protocol of specimen {{id}} ({{domain}} / {{method}}): `train.py`, run by
  * the Python that findPython chooses, through `storage.exec`.
  *
- * Which Python: `$SPECIMEN_PYTHON` when set, else Debian's
+ * Which Python: `$SPECIMEN_PYTHON` when set (and then only it: a run with
+ * an interpreter that lacks a module fails, naming it), else Debian's
  * `/usr/bin/python3`, else the `python3` first on PATH: the first of them
  * that imports every module of `IMPORTS`. The one chosen (its path, the
  * file it resolves to, its version and packages) is recorded in the
@@ -25,12 +26,18 @@ const IMPORTS = ["numpy"];
 const PARAMS = { lr: 0.1, steps: 50, hidden: 16, seed: 0 };
 
 await runProtocol(import.meta, async (storage, params) => {
-  const py = await findPython({ imports: IMPORTS });
+  const chosen = Deno.env.get("SPECIMEN_PYTHON");
+  const py = await findPython({
+    imports: IMPORTS,
+    ...(chosen ? { candidates: [chosen] } : {}),
+  });
   if (!py.found) {
     throw new NotFoundError(
       `No Python 3 that imports ${IMPORTS.join(", ")} (tried ${
         py.tried.map((t) => `${t.python}: ${t.reason}`).join("; ")
-      }): install them (Debian: apt-get install python3-numpy), or set SPECIMEN_PYTHON to an interpreter that has them`,
+      }): install them (Debian: apt-get install python3-numpy), or ${
+        chosen ? "change" : "set"
+      } SPECIMEN_PYTHON to an interpreter that has them`,
     );
   }
   console.log(`Python: ${py.python} (${py.version})`);
