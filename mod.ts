@@ -262,3 +262,8 @@ export {
   paramProblems,
   paramType,
 } from "./lib/specimen/param_check.ts";
+export {
+  readVaultTaxonomy,
+  type Taxonomy,
+  VAULT_CONFIG_FILE,
+} from "./lib/specimen/taxonomy.ts";

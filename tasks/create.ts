@@ -80,12 +80,14 @@ Options:
                        folder at or above the working directory with specimens/)
   -h, --help           show this help
 
-Taxonomy (domain: methods):
+Taxonomy (domain: methods), the seed every vault has:
 ${
     Object.entries(TAXONOMY).map(([d, m]) => `  ${d}: ${m.join(", ")}`).join(
       "\n",
     )
   }
+A vault adds domains and methods in vault.config.json at its root:
+  {"taxonomy": {"training": ["from_scratch"], "robotics": ["imitation_learning"]}}
 
 Exit codes: 0 created; 2 invalid input (a bad --param, --params file or
 --sweep, a sweep id that exists, more than 1,000 combinations without --yes); 3 the id exists; 4 no vault found

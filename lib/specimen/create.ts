@@ -15,7 +15,11 @@ import {
 import { InvalidInputError, SpecimenExistsError } from "../errors.ts";
 import { encodeManifest, type Manifest, MANIFEST_FILE } from "./manifest.ts";
 import { validateSpecimenId } from "./id.ts";
-import { validateTaxonomy } from "./taxonomy.ts";
+import {
+  readVaultTaxonomy,
+  type Taxonomy,
+  validateTaxonomy,
+} from "./taxonomy.ts";
 import { leafMap, mergeParams, type Params, validateParams } from "./params.ts";
 import { checkAgainstParent, OWN_FILES, readParent } from "./_parent.ts";
 import { vaultPaths } from "../vault.ts";
@@ -50,6 +54,11 @@ export interface CreateSpecimenOptions {
   model?: string | null;
   /** One line on what the experiment is. @default null */
   description?: string | null;
+  /**
+   * The taxonomy `domain` and `method` are checked against.
+   * @default the vault's: the seed extended by its vault.config.json
+   */
+  taxonomy?: Taxonomy;
   /** Extra keys to record in the manifest. */
   extra?: Record<string, unknown>;
   /**
@@ -214,7 +223,11 @@ export async function createSpecimen(
 ): Promise<CreatedSpecimen> {
   const { id, domain, method } = options;
   validateSpecimenId(id);
-  validateTaxonomy(domain, method);
+  validateTaxonomy(
+    domain,
+    method,
+    options.taxonomy ?? await readVaultTaxonomy(options.vault),
+  );
   const tags = normalizeTags(options.tags);
   if (options.parent !== undefined) validateSpecimenId(options.parent);
   const model = optionalText("model", options.model);

@@ -12,6 +12,7 @@ import { checkAgainstParent, readParent } from "./_parent.ts";
 import { expandSweep, MAX_SWEEP_COMBINATIONS, sweepIds } from "./sweep.ts";
 import { leafMap, mergeParams, type Params } from "./params.ts";
 import { vaultPaths } from "../vault.ts";
+import { readVaultTaxonomy } from "./taxonomy.ts";
 
 /** Options for {@linkcode createSweep}. */
 export interface CreateSweepOptions {
@@ -118,6 +119,7 @@ export async function createSweep(
   const base = changes === undefined
     ? parent.params ?? {}
     : mergeParams(parent.params ?? {}, changes).params;
+  const taxonomy = await readVaultTaxonomy(options.vault);
   await removeStaleTemps(paths.specimens, ".tmp-sweep-");
   const staging = tempPathFor(join(paths.specimens, "sweep"));
   const made: CreatedSpecimen[] = [];
@@ -132,6 +134,7 @@ export async function createSweep(
         id: ids[i],
         domain: parent.taxonomy.domain,
         method: parent.taxonomy.method,
+        taxonomy,
         tags: options.tags ?? parent.tags,
         model: parent.model,
         description: options.description ?? parent.description ?? null,

@@ -21,7 +21,13 @@
  *
  * @module
  */
-export { TAXONOMY, validateTaxonomy } from "./taxonomy.ts";
+export {
+  readVaultTaxonomy,
+  TAXONOMY,
+  type Taxonomy,
+  validateTaxonomy,
+  VAULT_CONFIG_FILE,
+} from "./taxonomy.ts";
 export {
   isReadableSpecimenId,
   isSpecimenId,
