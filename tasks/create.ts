@@ -68,9 +68,11 @@ Options:
   --params FILE.json   parameters from a JSON object (--param values win)
   --template NAME      start from templates/NAME/ instead of the empty
                        protocol: "python" gives train.py (numpy, metrics as
-                       JSON lines) and a protocol.ts that finds the Python
-                       with findPython ($SPECIMEN_PYTHON first) and runs it
-                       through storage.exec; not with --from
+                       JSON lines), params.json (its defaults, which --param
+                       is checked against) and a protocol.ts that finds the
+                       Python with findPython ($SPECIMEN_PYTHON, when set,
+                       else /usr/bin/python3, else python3 on PATH) and runs
+                       it through storage.exec; not with --from
   --sweep KEY=V1,V2    with --from and --prefix: one specimen per combination
                        of every --sweep (repeatable), all created or none;
                        ids are PREFIX + a suffix such as _lr_3e_4_batch_64

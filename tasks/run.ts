@@ -85,10 +85,13 @@ with -A from the current folder.
 
 Exit codes: 0 the run succeeded; otherwise the protocol's exit code, or 1
 when it was killed or sealing failed; 128 + the signal's number when the
-user stopped it (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP); 2 invalid usage; 3 the specimen is
-sealed or already holds results (derive a variation with
+user stopped it (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP); 2 invalid
+usage, or params the protocol does not declare or of another type (see
+deno task create --help); 3 the specimen is sealed, or holds results no
+failed or interrupted run left (derive a variation with
 deno task create --id NEW --from ID); 4 no such specimen. With several
-specimens: 0 when every run succeeded, 1 when any failed or was refused.`;
+specimens: 0 when every run succeeded, 1 when any failed, was refused or was
+not run because the batch was stopped.`;
 
 /** Runs the task with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {

@@ -158,3 +158,53 @@ Deno.test("create --template refuses an unknown template, naming the ones there 
   assertEquals(from.code, 2);
   assertMatch(from.stderr, /does not go with --from/);
 });
+
+Deno.test("create --template python checks --param against the template's params.json, creating nothing on a typo", async (t) => {
+  await using vault = await tempVault();
+  const cases: [string[], number, RegExp | null][] = [
+    [
+      ["--param", "lrr=0.3"],
+      2,
+      /"lrr" is not a known param \(did you mean "lr"\?\).*params\.json/,
+    ],
+    [
+      ["--param", "steps=many"],
+      2,
+      /"steps" is string "many", but the known "steps" is number \(50\)/,
+    ],
+    [["--new-param", "dropout=0.1"], 0, null],
+    [["--param", "lr=0.05"], 0, null],
+  ];
+  for (const [i, [args, code, want]] of cases.entries()) {
+    await t.step(args.join(" "), async () => {
+      const r = await runDeno([
+        "run",
+        ...CREATE,
+        join(ROOT, "tasks", "create.ts"),
+        "--vault",
+        vault.path,
+        "--id",
+        `t${i}`,
+        "--domain",
+        "training",
+        "--method",
+        "fine_tuning",
+        "--template",
+        "python",
+        ...args,
+      ]);
+      assertEquals(r.code, code, r.stderr);
+      if (want) assertMatch(r.stderr, want);
+      const made = await Deno.stat(join(vault.specimens, `t${i}`)).then(
+        () => true,
+        () => false,
+      );
+      assertEquals(made, code === 0);
+    });
+  }
+  const r = await run(vault.path, "t2", {});
+  assertEquals(r.code, 0, r.stderr);
+  const m = await readManifest(join(vault.specimens, "t2"));
+  assertEquals(m.params?.dropout, 0.1);
+  assertEquals(m.params_new, ["dropout"]);
+});

@@ -203,7 +203,7 @@ import the library as \`specimen-vault\`.
 deno task create --id 2026_12_07_first --domain training --method fine_tuning \\
   --template python --param lr=0.1        # or without --template: an empty protocol.ts
 deno task run 2026_12_07_first             # records, logs and seals the run
-deno task create --from 2026_12_07_first --sweep lr=0.3,0.03 --prefix 2026_12_07_lr
+deno task create --from 2026_12_07_first --sweep lr=0.05,0.02 --prefix 2026_12_07_lr
 deno task run --all-pending                # every specimen never run
 deno task index                            # the catalog vault.duckdb
 deno task query "SELECT specimen_id, status FROM catalog"

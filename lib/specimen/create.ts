@@ -22,6 +22,7 @@ import {
 } from "./taxonomy.ts";
 import { leafMap, mergeParams, type Params, validateParams } from "./params.ts";
 import { checkAgainstParent, OWN_FILES, readParent } from "./_parent.ts";
+import { checkParams } from "./param_check.ts";
 import { vaultPaths } from "../vault.ts";
 import denoConfig from "../../deno.json" with { type: "json" };
 
@@ -247,6 +248,15 @@ export async function createSpecimen(
       options.template !== undefined
     ? await readTemplate(options.template)
     : {};
+  if (templateFiles["params.json"] !== undefined && params !== undefined) {
+    // The template declares its params: check the given ones now.
+    checkParams(JSON.parse(templateFiles["params.json"]), params, {
+      known: `the template "${options.template}"'s params.json`,
+      allowNew: newKeys,
+      fix:
+        "Fix the key, or give a key the template does not have on purpose with --new-param KEY=VALUE (and add it to params.json)",
+    });
+  }
 
   const paths = vaultPaths(options.vault);
   const dir = join(paths.specimens, id);

@@ -10,6 +10,10 @@
  * manifest's `provenance.children`. To use a venv:
  * `SPECIMEN_PYTHON=.venv/bin/python deno task run {{id}}`.
  *
+ * `params.json` holds the defaults of the params train.py reads (the
+ * manifest's values win; `deno task create --param` is checked against
+ * them); add a key there when train.py reads a new one.
+ *
  * `train.py` reads its params from `$SPECIMEN_PARAMS`, appends one JSON
  * line per step to `$SPECIMEN_METRICS`, and leaves result files (`.npy`,
  * `.csv`, anything) in `$SPECIMEN_OUTPUTS`; they become strata/.
@@ -18,12 +22,10 @@
  * `deno task create --from {{id}} --sweep lr=0.1,0.01 --prefix {{id}}_lr`.
  */
 import { findPython, NotFoundError, runProtocol } from "specimen-vault";
+import PARAMS from "./params.json" with { type: "json" };
 
 /** The modules train.py imports. */
 const IMPORTS = ["numpy"];
-
-/** The defaults of the params train.py reads; the manifest's values win. */
-const PARAMS = { lr: 0.1, steps: 50, hidden: 16, seed: 0 };
 
 await runProtocol(import.meta, async (storage, params) => {
   const chosen = Deno.env.get("SPECIMEN_PYTHON");
