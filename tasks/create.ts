@@ -61,6 +61,9 @@ Options:
                        protocol has, on purpose (e.g. one the protocol
                        reads from storage.manifest itself); recorded as
                        params_new and not checked
+  --drop-param KEY     with --from (or --sweep): leave the parent's param KEY
+                       (dotted) out, e.g. one the protocol no longer reads
+                       (repeatable)
   --allow-new-params   let every key of --param, --params and --sweep that
                        the parent (or, when it runs, the protocol) lacks
                        through, recorded as params_new; types are still
@@ -114,6 +117,7 @@ export async function main(args: string[]): Promise<number> {
     "new-param": { type: "string", multiple: true },
     template: { type: "string" },
     "allow-new-params": { type: "boolean" },
+    "drop-param": { type: "string", multiple: true },
     params: { type: "string" },
     sweep: { type: "string", multiple: true },
     prefix: { type: "string" },
@@ -143,6 +147,14 @@ export async function main(args: string[]): Promise<number> {
     }
   }
   const sweep = values.sweep as string[] | undefined;
+  const dropParams = (values["drop-param"] as string[] | undefined) ?? [];
+  if (dropParams.length && from === undefined) {
+    throw new InvalidInputError(
+      `--drop-param ${
+        dropParams[0]
+      } goes with --from: it leaves a param of the parent out`,
+    );
+  }
   if (values.template !== undefined && from !== undefined) {
     throw new InvalidInputError(
       `--template ${values.template} does not go with --from: a variation copies its parent's protocol.ts and files`,
@@ -193,6 +205,7 @@ export async function main(args: string[]): Promise<number> {
       params,
       newParams,
       allowNewParams: values["allow-new-params"] === true,
+      dropParams,
     });
   const m = created.manifest;
   const shown = shownPath(created.dir);
@@ -305,6 +318,7 @@ async function runSweep(
     params,
     newParams,
     allowNewParams: values["allow-new-params"] === true,
+    dropParams: (values["drop-param"] as string[] | undefined) ?? [],
     tags: values.tags as string | undefined,
     description: values.description as string | undefined,
   });

@@ -360,7 +360,7 @@ Deno.test("run refuses params the protocol does not declare, or of another type,
       const r = await run(vault.path, [id]);
       assertEquals(r.code, 2, r.stderr);
       assertMatch(r.stderr, want);
-      assertMatch(r.stderr, /declared by the protocol's runProtocol/);
+      assertMatch(r.stderr, /The protocol declares \(runProtocol/);
       const m = await readManifest(dir);
       assertEquals(m.seal, undefined);
       assertEquals(Object.keys(m.artifacts), []);
@@ -406,4 +406,75 @@ Deno.test("run accepts declared params, quoted text and keys created with --new-
   assertEquals(m.status, "sealed");
   assertEquals(m.params, { lr: 0.5, name: "123", note: "by hand", hidden: 64 });
   assert((await names(vault.specimens)).includes("body_ran_good"));
+});
+
+Deno.test("a specimen refused at run is fixed by the command the refusal prints: --drop-param, then the right key", async () => {
+  await using vault = await tempVault();
+  await protocolSpecimen(vault.path, "bad", [
+    "--param",
+    "lrr=0.5",
+    "--param",
+    "hidden=big",
+  ]);
+  const r = await run(vault.path, ["bad"]);
+  assertEquals(r.code, 2, r.stderr);
+  const m = /Derive a corrected specimen: deno task create (.*?);/.exec(
+    r.stderr,
+  );
+  assert(m, r.stderr);
+  assertEquals(
+    m[1],
+    "--id bad_v2 --from bad --drop-param hidden --param hidden=… --drop-param lrr --new-param lr=…",
+  );
+  const args = m[1].replace("hidden=…", "hidden=32").replace("lr=…", "lr=0.5")
+    .split(" ");
+  const fixed = await create(vault.path, args);
+  assertEquals(fixed.code, 0, fixed.stderr);
+  const child = await readManifest(join(vault.specimens, "bad_v2"));
+  assertEquals(child.params, { hidden: 32, lr: 0.5 });
+  assertEquals(child.params_changed, ["hidden", "lr", "lrr"]);
+  const again = await run(vault.path, ["bad_v2"]);
+  assertEquals(again.code, 0, again.stderr);
+  assertEquals(
+    (await readManifest(join(vault.specimens, "bad_v2"))).status,
+    "sealed",
+  );
+});
+
+Deno.test("--drop-param refuses a key the parent lacks (naming the nearest) and goes with --from only", async () => {
+  await using vault = await parentVault();
+  const r = await create(vault.path, [
+    "--id",
+    "c",
+    "--from",
+    "base",
+    "--drop-param",
+    "hiden",
+  ]);
+  assertEquals(r.code, 2);
+  assertMatch(
+    r.stderr,
+    /the parent "base" has no param "hiden" \(did you mean "hidden"\?\)/,
+  );
+  const nested = await create(vault.path, [
+    "--id",
+    "c",
+    "--from",
+    "base",
+    "--drop-param",
+    "optimizer.betas",
+  ]);
+  assertEquals(nested.code, 0, nested.stderr);
+  const m = await readManifest(join(vault.specimens, "c"));
+  assertEquals(m.params?.optimizer, { name: "adam" });
+  assertEquals(m.params_changed, ["optimizer.betas"]);
+  const alone = await create(vault.path, [
+    "--id",
+    "d",
+    ...TAXONOMY,
+    "--drop-param",
+    "lr",
+  ]);
+  assertEquals(alone.code, 2);
+  assertMatch(alone.stderr, /--drop-param lr goes with --from/);
 });

@@ -11,10 +11,11 @@ import { dirname, fromFileUrl, relative } from "../_deps.ts";
 import { fsErrorHint } from "../_fs.ts";
 import { updateManifest } from "../specimen/_lock.ts";
 import { formatBytes } from "../cli/progress.ts";
-import { VaultError } from "../errors.ts";
+import { InvalidInputError, VaultError } from "../errors.ts";
 import type { Manifest } from "../specimen/manifest.ts";
 import type { Params } from "../specimen/params.ts";
-import { checkParams } from "../specimen/param_check.ts";
+import { nearestKey, paramProblems } from "../specimen/param_check.ts";
+import { leafMap } from "../specimen/params.ts";
 import {
   assertRunnable,
   beginRun,
@@ -164,19 +165,31 @@ export async function runProtocol<P extends Params = Params>(
 function checkDeclared(m: Manifest, declared: Params | undefined): void {
   if (declared === undefined || m.params === undefined) return;
   const id = m.specimen_id;
-  try {
-    checkParams(declared, m.params, {
-      known: "declared by the protocol's runProtocol(…, { params })",
-      allowNew: m.params_new ?? [],
-      fix:
-        `Nothing ran and nothing was sealed. Create the specimen again with the right key (deno task create --id ${id}_v2 --domain … --method … --param KEY=VALUE), add the key to the protocol's params, or give a key the protocol reads by itself with --new-param KEY=VALUE`,
-    });
-  } catch (e) {
-    (e as Error).message = `Cannot run specimen "${id}": ${
-      (e as Error).message
-    }`;
-    throw e;
+  const problems = paramProblems(declared, m.params, m.params_new ?? []);
+  if (problems.length === 0) return;
+  // A command that derives a corrected specimen, from the problems found.
+  const fix = [`deno task create --id ${id}_v2 --from ${id}`];
+  for (const p of problems) {
+    fix.push(`--drop-param ${p.key}`);
+    const near = p.kind === "unknown"
+      ? nearestKey(p.key, leafMap(declared).keys())
+      : p.key;
+    // The parent's params are the ones refused here: a key set again after
+    // its drop is checked against the protocol when the child runs.
+    if (near !== undefined) {
+      fix.push(`--${p.kind === "unknown" ? "new-param" : "param"} ${near}=…`);
+    }
   }
+  const names = [...leafMap(declared).keys()].filter((k) => k !== "");
+  throw new InvalidInputError(
+    `Cannot run specimen "${id}": ${
+      problems.map((p) => p.message).join("; ")
+    }. The protocol declares (runProtocol(…, { params })): ${
+      names.join(", ") || "(none)"
+    }. Nothing ran and nothing was sealed. Derive a corrected specimen: ${
+      fix.join(" ")
+    }; or add the key to the protocol's params (a key the protocol reads by itself goes with --new-param KEY=VALUE)`,
+  );
 }
 
 /** Whether `deno task run` started this process for the run in progress. */

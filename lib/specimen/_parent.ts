@@ -9,8 +9,9 @@ import { exists, isTempName, readVaultFile } from "../_fs.ts";
 import { NotFoundError } from "../errors.ts";
 import { type Manifest, MANIFEST_FILE, readManifest } from "./manifest.ts";
 import { validateSpecimenId } from "./id.ts";
-import { checkParams, paramProblems } from "./param_check.ts";
-import { leafMap, type Params } from "./params.ts";
+import { checkParams, nearestKey, paramProblems } from "./param_check.ts";
+import { diffParams, leafMap, type Params, type ParamValue } from "./params.ts";
+import { InvalidInputError } from "../errors.ts";
 import { vaultPaths } from "../vault.ts";
 
 /** Files of a specimen's own, never copied from a parent. */
@@ -61,6 +62,58 @@ export async function readParent(
       { cause: e },
     );
   }
+}
+
+/**
+ * The parent as a child starts from it, with the dotted `keys` taken out of
+ * its params and `params_new` (`--drop-param`): for a key the parent has
+ * that the protocol no longer declares, or a typo sealed before params were
+ * checked. A key the parent lacks is an {@linkcode InvalidInputError} with
+ * the nearest one it has.
+ */
+export function withoutParams(
+  from: string,
+  parent: Manifest,
+  keys: readonly string[],
+): Manifest {
+  if (keys.length === 0) return parent;
+  const params = structuredClone(parent.params ?? {});
+  const leaves = [...leafMap(parent.params ?? {}).keys()];
+  for (const key of keys) {
+    const parts = key.split(".");
+    let node: ParamValue = params;
+    for (const p of parts.slice(0, -1)) {
+      node = isRecord(node) && Object.hasOwn(node, p) ? node[p] : null;
+    }
+    const last = parts.at(-1)!;
+    if (!isRecord(node) || !Object.hasOwn(node, last)) {
+      const near = nearestKey(key, leaves);
+      throw new InvalidInputError(
+        `--drop-param ${key}: the parent "${from}" has no param "${key}"${
+          near ? ` (did you mean "${near}"?)` : ""
+        }; its params are ${leaves.join(", ") || "(none)"}`,
+      );
+    }
+    delete node[last];
+  }
+  const dropped = (k: string) =>
+    keys.some((d) => k === d || k.startsWith(`${d}.`));
+  const paramsNew = (parent.params_new ?? []).filter((k) => !dropped(k));
+  return {
+    ...parent,
+    params,
+    ...(parent.params_new ? { params_new: paramsNew } : {}),
+  };
+}
+
+/** The dotted keys whose values differ between `a` and `b` (either side). */
+export function changedKeys(a: Params, b: Params): string[] {
+  return diffParams([{ id: "a", params: a }, { id: "b", params: b }])
+    .filter((r) => r.differs).map((r) => r.key);
+}
+
+function isRecord(v: ParamValue): v is { [key: string]: ParamValue } {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /**

@@ -21,7 +21,13 @@ import {
   validateTaxonomy,
 } from "./taxonomy.ts";
 import { leafMap, mergeParams, type Params, validateParams } from "./params.ts";
-import { checkAgainstParent, OWN_FILES, readParent } from "./_parent.ts";
+import {
+  changedKeys,
+  checkAgainstParent,
+  OWN_FILES,
+  readParent,
+  withoutParams,
+} from "./_parent.ts";
 import { checkParams } from "./param_check.ts";
 import { vaultPaths } from "../vault.ts";
 import denoConfig from "../../deno.json" with { type: "json" };
@@ -367,6 +373,12 @@ export interface DeriveSpecimenOptions {
    * @default false
    */
   allowNewParams?: boolean;
+  /**
+   * Dotted keys of the parent's params the child leaves out
+   * (`--drop-param`), listed in `params_changed`.
+   * @default []
+   */
+  dropParams?: string[];
 }
 
 /**
@@ -402,13 +414,16 @@ export interface DeriveSpecimenOptions {
 export async function deriveSpecimen(
   options: DeriveSpecimenOptions,
 ): Promise<CreatedSpecimen> {
-  const { parent, protocol, files } = await readParent(
-    options.vault,
-    options.from,
-  );
+  const read = await readParent(options.vault, options.from);
+  const { protocol, files } = read;
+  const drop = options.dropParams ?? [];
+  const parent = withoutParams(options.from, read.parent, drop);
   const newKeys = [...leafMap(options.newParams ?? {}).keys()];
   newKeys.push(
-    ...checkAgainstParent(options.from, parent, options.params, newKeys, {
+    ...checkAgainstParent(options.from, parent, options.params, [
+      ...newKeys,
+      ...drop,
+    ], {
       allowNew: options.allowNewParams === true,
     }),
   );
@@ -416,6 +431,14 @@ export async function deriveSpecimen(
     ? options.params
     : mergeParams(options.params ?? {}, options.newParams).params;
   const derived = derivedParams(parent.params, changes);
+  if (drop.length) {
+    derived.extra = {
+      params_changed: changedKeys(
+        read.parent.params ?? {},
+        derived.params ?? {},
+      ),
+    };
+  }
   const paramsNew = [...new Set([...(parent.params_new ?? []), ...newKeys])];
   return await createSpecimen({
     vault: options.vault,

@@ -8,7 +8,12 @@ import { join } from "../_deps.ts";
 import { placeDir, removeStaleTemps, tempPathFor } from "../_fs.ts";
 import { InvalidInputError, SpecimenExistsError } from "../errors.ts";
 import { type CreatedSpecimen, createSpecimen } from "./create.ts";
-import { checkAgainstParent, readParent } from "./_parent.ts";
+import {
+  changedKeys,
+  checkAgainstParent,
+  readParent,
+  withoutParams,
+} from "./_parent.ts";
 import { expandSweep, MAX_SWEEP_COMBINATIONS, sweepIds } from "./sweep.ts";
 import { leafMap, mergeParams, type Params } from "./params.ts";
 import { vaultPaths } from "../vault.ts";
@@ -40,6 +45,12 @@ export interface CreateSweepOptions {
    * @default false
    */
   allowNewParams?: boolean;
+  /**
+   * Dotted keys of the parent's params every combination leaves out
+   * (`--drop-param`).
+   * @default []
+   */
+  dropParams?: string[];
   /** Tags. @default the parent's tags */
   tags?: string[] | string;
   /** One line on what the sweep is. @default the parent's description */
@@ -90,19 +101,29 @@ export async function createSweep(
       }
     }
   }
-  const { parent, protocol, files } = await readParent(
-    options.vault,
+  const read = await readParent(options.vault, options.from);
+  const { protocol, files } = read;
+  const parent = withoutParams(
     options.from,
+    read.parent,
+    options.dropParams ?? [],
   );
   const newKeys = [...leafMap(options.newParams ?? {}).keys()];
   const allowNew = options.allowNewParams === true;
+  const drop = options.dropParams ?? [];
   newKeys.push(
-    ...checkAgainstParent(options.from, parent, options.params, newKeys, {
+    ...checkAgainstParent(options.from, parent, options.params, [
+      ...newKeys,
+      ...drop,
+    ], {
       allowNew,
     }),
   );
   for (const combo of combos) {
-    const added = checkAgainstParent(options.from, parent, combo, newKeys, {
+    const added = checkAgainstParent(options.from, parent, combo, [
+      ...newKeys,
+      ...drop,
+    ], {
       flag: "--sweep",
       allowNew,
     });
@@ -128,7 +149,7 @@ export async function createSweep(
     await Deno.mkdir(staging);
     for (let i = 0; i < ids.length; i++) {
       const { params } = mergeParams(base, combos[i]);
-      const { changed } = mergeParams(parent.params ?? {}, params);
+      const changed = changedKeys(read.parent.params ?? {}, params);
       const built = await createSpecimen({
         vault: staging,
         id: ids[i],
