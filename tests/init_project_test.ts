@@ -153,6 +153,7 @@ Deno.test("a git repository made by deno task init shows no catalog, lock, temp 
     "deno.lock",
     "specimens/a/field_notes.md",
     "specimens/a/manifest.msgpack",
+    "specimens/a/params.json",
     "specimens/a/protocol.ts",
     "specimens/a/train.py",
   ]);
