@@ -70,10 +70,12 @@ export {
   type CreatedSpecimen,
   createSpecimen,
   type CreateSpecimenOptions,
-  createSweep,
-  type CreateSweepOptions,
   normalizeTags,
 } from "./lib/specimen/create.ts";
+export {
+  createSweep,
+  type CreateSweepOptions,
+} from "./lib/specimen/create_sweep.ts";
 export {
   diffParams,
   mergeParams,
@@ -281,3 +283,18 @@ export {
   DEFAULT_SPLIT_MAX_BYTES,
 } from "./lib/run/adopt_outputs.ts";
 export type { ExecLeftBehind } from "./lib/run/exec.ts";
+export { sealAsIs, type SealAsIsOptions } from "./lib/run/seal_as_is.ts";
+export { STATUS_INTERRUPTED } from "./lib/specimen/seal.ts";
+export {
+  checkParams,
+  type CheckParamsOptions,
+  nearestKey,
+  type ParamProblem,
+  paramProblems,
+  paramType,
+} from "./lib/specimen/param_check.ts";
+export {
+  readVaultTaxonomy,
+  type Taxonomy,
+  VAULT_CONFIG_FILE,
+} from "./lib/specimen/taxonomy.ts";

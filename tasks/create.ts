@@ -3,14 +3,18 @@
  *
  * @module
  */
-import { parseTaskArgs, runMain, taskVault, userPath } from "../lib/cli/cli.ts";
+import {
+  parseTaskArgs,
+  runMain,
+  shownPath,
+  taskVault,
+  userPath,
+} from "../lib/cli/cli.ts";
+import { createSpecimen, deriveSpecimen } from "../lib/specimen/create.ts";
+import { createSweep } from "../lib/specimen/create_sweep.ts";
 import { ProgressLine } from "../lib/cli/progress.ts";
 import {
-  createSpecimen,
-  createSweep,
-  deriveSpecimen,
-} from "../lib/specimen/create.ts";
-import {
+  leafMap,
   mergeParams,
   type Params,
   parseParamArgs,
@@ -46,8 +50,33 @@ Options:
                        it parses (3e-4, true, [0.9,0.999]), else a string;
                        dotted keys nest (optimizer.name=adam). With --from,
                        changes to the parent's params; the manifest records
-                       the changed keys as params_changed
+                       the changed keys as params_changed. Checked against
+                       the params the parent has (with --from) and, when
+                       it runs, against those the protocol declares: an
+                       unknown key is refused with the nearest known one
+                       ("did you mean lr?"), a value of another type with
+                       both types. To give text that reads as a number,
+                       quote it: --param 'name="123"'
+  --new-param KEY=VALUE
+                       like --param, for a key neither the parent nor the
+                       protocol has, on purpose (e.g. one the protocol
+                       reads from storage.manifest itself); recorded as
+                       params_new and not checked
+  --drop-param KEY     with --from (or --sweep): leave the parent's param KEY
+                       (dotted) out, e.g. one the protocol no longer reads
+                       (repeatable)
+  --allow-new-params   let every key of --param, --params and --sweep that
+                       the parent (or, when it runs, the protocol) lacks
+                       through, recorded as params_new; types are still
+                       checked. E.g. to sweep a key the parent lacks
   --params FILE.json   parameters from a JSON object (--param values win)
+  --template NAME      start from templates/NAME/ instead of the empty
+                       protocol: "python" gives train.py (numpy, metrics as
+                       JSON lines), params.json (its defaults, which --param
+                       is checked against) and a protocol.ts that finds the
+                       Python with findPython ($SPECIMEN_PYTHON, when set,
+                       else /usr/bin/python3, else python3 on PATH) and runs
+                       it through storage.exec; not with --from
   --sweep KEY=V1,V2    with --from and --prefix: one specimen per combination
                        of every --sweep (repeatable), all created or none;
                        ids are PREFIX + a suffix such as _lr_3e_4_batch_64
@@ -60,12 +89,14 @@ Options:
                        folder at or above the working directory with specimens/)
   -h, --help           show this help
 
-Taxonomy (domain: methods):
+Taxonomy (domain: methods), the seed every vault has:
 ${
     Object.entries(TAXONOMY).map(([d, m]) => `  ${d}: ${m.join(", ")}`).join(
       "\n",
     )
   }
+A vault adds domains and methods in vault.config.json at its root:
+  {"taxonomy": {"training": ["from_scratch"], "robotics": ["imitation_learning"]}}
 
 Exit codes: 0 created; 2 invalid input (a bad --param, --params file or
 --sweep, a sweep id that exists, more combinations than --max allows, a bad
@@ -73,7 +104,8 @@ Exit codes: 0 created; 2 invalid input (a bad --param, --params file or
 failure (e.g. not enough free disk space for the sweep: nothing is created).
 A sweep shows its progress on stderr.
 
-Then: edit specimens/<id>/protocol.ts and run it with
+Then: edit specimens/<id>/protocol.ts (with --from, it is the parent's,
+ready to run) and run it with
   deno task run <id>`;
 
 /** Runs the task with `args`; returns the exit code. */
@@ -88,6 +120,10 @@ export async function main(args: string[]): Promise<number> {
     from: { type: "string" },
     vault: { type: "string" },
     param: { type: "string", multiple: true },
+    "new-param": { type: "string", multiple: true },
+    template: { type: "string" },
+    "allow-new-params": { type: "boolean" },
+    "drop-param": { type: "string", multiple: true },
     params: { type: "string" },
     sweep: { type: "string", multiple: true },
     prefix: { type: "string" },
@@ -103,9 +139,36 @@ export async function main(args: string[]): Promise<number> {
     (values.param as string[] | undefined) ?? [],
     values.params as string | undefined,
   );
+  const newArgs = (values["new-param"] as string[] | undefined) ?? [];
+  const newParams = newArgs.length ? parseNewParams(newArgs) : undefined;
+  if (newParams !== undefined && params !== undefined) {
+    const overlap = [...leafMap(newParams).keys()].filter((k) =>
+      leafMap(params).has(k)
+    );
+    if (overlap.length) {
+      throw new InvalidInputError(
+        `${
+          overlap.map((k) => JSON.stringify(k)).join(", ")
+        } is given with both --param and --new-param: give each key once`,
+      );
+    }
+  }
   const sweep = values.sweep as string[] | undefined;
+  const dropParams = (values["drop-param"] as string[] | undefined) ?? [];
+  if (dropParams.length && from === undefined) {
+    throw new InvalidInputError(
+      `--drop-param ${
+        dropParams[0]
+      } goes with --from: it leaves a param of the parent out`,
+    );
+  }
+  if (values.template !== undefined && from !== undefined) {
+    throw new InvalidInputError(
+      `--template ${values.template} does not go with --from: a variation copies its parent's protocol.ts and files`,
+    );
+  }
   if (sweep !== undefined) {
-    return await runSweep(values, sweep, params);
+    return await runSweep(values, sweep, params, newParams);
   }
   if (
     values.prefix !== undefined || values.yes !== undefined ||
@@ -140,6 +203,9 @@ export async function main(args: string[]): Promise<number> {
       domain: values.domain as string,
       method: values.method as string,
       params,
+      newParams,
+      allowNewParams: values["allow-new-params"] === true,
+      template: values.template as string | undefined,
     })
     : await deriveSpecimen({
       ...common,
@@ -147,10 +213,22 @@ export async function main(args: string[]): Promise<number> {
       domain: values.domain as string | undefined,
       method: values.method as string | undefined,
       params,
+      newParams,
+      allowNewParams: values["allow-new-params"] === true,
+      dropParams,
     });
   const m = created.manifest;
+  const shown = shownPath(created.dir);
+  const next = m.parent
+    ? `Next: run it (protocol.ts is the parent's; edit it first if this variation needs other code):
+  deno task run ${created.id}`
+    : values.template === "python"
+    ? `Next: put your training in ${shown}/train.py (it runs as it is: a toy model), then run it:
+  deno task run ${created.id}`
+    : `Next: edit ${shown}/protocol.ts, then run it:
+  deno task run ${created.id}`;
   console.log(
-    `Created specimen ${created.id} at ${created.dir}${
+    `Created specimen ${created.id} at ${shown}${
       m.parent ? `\n  parent:   ${m.parent} (protocol.ts copied from it)` : ""
     }
   taxonomy: ${m.taxonomy.domain} / ${m.taxonomy.method}
@@ -161,11 +239,26 @@ export async function main(args: string[]): Promise<number> {
       m.params_changed === undefined
         ? ""
         : `\n  changed:  ${m.params_changed.join(", ") || "(none)"}`
+    }${
+      m.params_new === undefined
+        ? ""
+        : `\n  new:      ${m.params_new.join(", ")}`
     }
-Next: edit ${created.dir}/protocol.ts, then run it:
-  deno task run ${created.id}`,
+${next}`,
   );
   return 0;
+}
+
+/** `--new-param` values, parsed as `--param` ones are. */
+function parseNewParams(args: string[]): Params {
+  try {
+    return parseParamArgs(args);
+  } catch (e) {
+    if (e instanceof InvalidInputError) {
+      e.message = e.message.replaceAll("--param", "--new-param");
+    }
+    throw e;
+  }
 }
 
 /** `--param` values merged over the `--params` file; undefined when neither. */
@@ -207,6 +300,7 @@ async function runSweep(
   values: Record<string, string | boolean | string[] | undefined>,
   sweep: string[],
   params: Params | undefined,
+  newParams: Params | undefined,
 ): Promise<number> {
   const from = values.from as string | undefined;
   const prefix = values.prefix as string | undefined;
@@ -236,6 +330,9 @@ async function runSweep(
     max,
     onProgress: progress.update,
     params,
+    newParams,
+    allowNewParams: values["allow-new-params"] === true,
+    dropParams: (values["drop-param"] as string[] | undefined) ?? [],
     tags: values.tags as string | undefined,
     description: values.description as string | undefined,
   });
@@ -243,7 +340,7 @@ async function runSweep(
   console.error(
     `Created ${made.length} specimen${
       made.length === 1 ? "" : "s"
-    } from ${from} in ${vault.specimens}:`,
+    } from ${from} in ${shownPath(vault.specimens)}:`,
   );
   for (const c of made) console.log(c.id);
   console.error(`Run them: deno task run ${made.map((c) => c.id).join(" ")}`);

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { join, relative, resolve } from "../lib/_deps.ts";
-import { parseTaskArgs, runMain } from "../lib/cli/cli.ts";
+import { join, resolve } from "../lib/_deps.ts";
+import { parseTaskArgs, runMain, shownPath } from "../lib/cli/cli.ts";
 import { VaultError } from "../lib/errors.ts";
 import { SpecimenStorage } from "../lib/run/storage.ts";
 import { findPython } from "../lib/bridge/find_python.ts";
@@ -69,7 +69,12 @@ async function demo(vault: string): Promise<void> {
     await Deno.copyFile(join(ROOT, "specimens", EXAMPLE, f), join(dir, f));
   }
 
-  step(2, `Run its protocol: deno run -A specimens/${EXAMPLE}/protocol.ts`);
+  step(
+    2,
+    `Run its protocol: deno run -A --config deno.json ${
+      shownPath(join(dir, "protocol.ts"))
+    }`,
+  );
   // The vault lives outside this repository, so name the import map with --config.
   const run = await new Deno.Command(Deno.execPath(), {
     args: [
@@ -107,7 +112,7 @@ async function demo(vault: string): Promise<void> {
   );
   console.log(
     `  (read lazily: one chunk of ${
-      relative(vault, storage.strata)
+      shownPath(storage.strata)
     }/activations.zarr)`,
   );
 

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { dirname, join, relative, resolve } from "../lib/_deps.ts";
-import { parseTaskArgs, runMain, userCwd } from "../lib/cli/cli.ts";
+import { dirname, join, resolve } from "../lib/_deps.ts";
+import { parseTaskArgs, runMain, shownPath, userCwd } from "../lib/cli/cli.ts";
 import { formatBytes, ProgressLine } from "../lib/cli/progress.ts";
 import { InvalidInputError, NotFoundError } from "../lib/errors.ts";
 import {
@@ -34,7 +34,13 @@ stderr are shown live and saved to specimens/<id>/runs/<run id>/.
 A successful run seals the specimen: the SHA-256 and size of protocol.ts and
 of every file under strata/ and runs/ go into the manifest, and the specimen
 can no longer be written or run (check it with deno task verify). A failed
-run is kept, marked failed, with its logs.
+run is kept, marked failed, with its logs; a run stopped by the user
+(Ctrl-C: SIGINT, or SIGTERM, SIGHUP; passed on to the protocol) is marked
+interrupted. Either may then:
+  - run again: deno task run ID moves what the last run wrote under strata/
+    to runs/<that run>/strata/ (recorded as its partial_results; nothing is
+    lost, and the new run's seal covers it) and starts afresh, or
+  - be sealed as it is, on purpose: deno task seal ID.
 
 Usage:
   deno task run ID [options] [-- PROTOCOL_ARGS...]
@@ -43,13 +49,14 @@ Usage:
   deno task run --all-pending [options] [-- PROTOCOL_ARGS...]
 
 Several ids (e.g. the ids a sweep printed), or --all-pending (every specimen
-not sealed and never run), run one after another; a failing run stops
+not sealed and never run, but the tool's examples), run one after another; a failing run stops
 nothing else, and a table of id, status, duration and exit code is printed
 at the end. Every id is checked before the first run starts.
 
 Options:
   --all-pending  run every specimen of the vault that is not sealed and has
-                 never run
+                 never run; the tool's examples (example: true in their
+                 manifest) run only when named
   --vault DIR    the vault, for an ID (default: $SPECIMEN_VAULT, else the
                  nearest folder at or above the working directory with
                  specimens/)
@@ -77,11 +84,16 @@ Arguments after -- are passed to the protocol (Deno.args). The protocol runs
 with -A from the current folder.
 
 Exit codes: 0 the run succeeded; otherwise the protocol's exit code, or 1
-when it was killed or sealing failed; 2 invalid usage; 3 the specimen is
-sealed or already holds results (derive a variation with
-deno task create --id NEW --from ID); 4 no such specimen; 8 the specimen
-is busy: being run right now by another live process (wait for it to end). With several
-specimens: 0 when every run succeeded, 1 when any failed or was refused.`;
+when it was killed or sealing failed; 128 + the signal's number when the
+user stopped it (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP); 2 invalid
+usage, or params the protocol does not declare or of another type (see
+deno task create --help); 3 the specimen is sealed, or holds results no
+failed or interrupted run left (derive a variation with
+deno task create --id NEW --from ID); 4 no such specimen; 8 the specimen is
+busy: being run right now by another live process (wait for it to end). With
+several
+specimens: 0 when every run succeeded, 1 when any failed, was refused or was
+not run because the batch was stopped.`;
 
 /** Runs the task with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -141,7 +153,7 @@ export async function main(args: string[]): Promise<number> {
   progress.clear();
 
   const logs = run.stdout
-    ? `${relative(cwd, join(dir, dirname(run.stdout)))}/`
+    ? `${shownPath(join(dir, dirname(run.stdout)), cwd)}/`
     : "(none)";
   const took = `${((run.duration_ms ?? 0) / 1000).toFixed(2)} s`;
   if (run.status === "succeeded") {
@@ -156,12 +168,23 @@ export async function main(args: string[]): Promise<number> {
     );
     return 0;
   }
+  const id = manifest.specimen_id;
+  const choices =
+    `Run it again (what it wrote moves to runs/${run.id}/strata/): deno task run ${id}\nOr keep it as it is, sealed: deno task seal ${id}`;
+  if (run.status === "interrupted") {
+    console.error(
+      `\nRun ${run.id} INTERRUPTED after ${took} (${
+        run.error ?? run.signal
+      }). ${id} is marked interrupted; what it wrote is kept. Logs: ${logs}\n${choices}`,
+    );
+    return 128 + (SIGNAL_NUMBERS[run.signal ?? ""] ?? 2);
+  }
   const why = run.error ??
     (run.signal
       ? `killed by ${run.signal}`
       : `exit code ${run.exit_code ?? "unknown"}`);
   console.error(
-    `\nRun ${run.id} FAILED after ${took} (${why}). ${manifest.specimen_id} is marked failed and kept as it is. Logs: ${logs}`,
+    `\nRun ${run.id} FAILED after ${took} (${why}). ${id} is marked failed and kept as it is. Logs: ${logs}\n${choices}`,
   );
   return run.exit_code && run.exit_code > 0 ? run.exit_code : 1;
 }
@@ -227,7 +250,7 @@ async function runMany(
     ...system,
     onStart: (dir, i) =>
       console.error(
-        `\n== [${i + 1}/${dirs.length}] ${relative(cwd, dir) || dir}`,
+        `\n== [${i + 1}/${dirs.length}] ${shownPath(dir, cwd)}`,
       ),
   });
   console.log(`\n${summaryTable(rows)}`);
@@ -241,6 +264,13 @@ async function runMany(
   );
   return failed.length ? 1 : 0;
 }
+
+/** The numbers of the signals a user stops a run with, for the exit code. */
+const SIGNAL_NUMBERS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGTERM: 15,
+};
 
 type SystemOptions = Pick<
   RunSpecimenOptions,

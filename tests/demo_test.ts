@@ -47,6 +47,8 @@ Deno.test("deno task demo runs the whole workflow with the task's own permission
   assertMatch(r.stdout, /strata\/first_layer_weights\.zarr .* float32 64×64/);
   assertEquals(r.stdout.match(/3 runs: 3 succeeded, 0 failed/g)?.length, 2);
   assertMatch(r.stdout, /\(4 rows\)/);
+  // Paths are relative to the folder the demo was run from, or absolute.
+  assertEquals((r.stdout + r.stderr).match(/\.\.\/\S*/g), null);
   const vault = /throwaway vault: (\S+)/.exec(r.stdout)![1];
   assert(
     !(await Deno.stat(vault).then(() => true, () => false)),

@@ -5,7 +5,7 @@ import { openNpy } from "../lib/formats/tensor_files/npy.ts";
 import { readManifest } from "../lib/specimen/manifest.ts";
 import { validateTaxonomy } from "../lib/specimen/taxonomy.ts";
 import { findPython } from "../lib/bridge/find_python.ts";
-import { createSweep } from "../lib/specimen/create.ts";
+import { createSweep } from "../lib/specimen/create_sweep.ts";
 import { SpecimenStorage } from "../lib/run/storage.ts";
 import {
   assert,

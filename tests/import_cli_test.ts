@@ -266,7 +266,9 @@ Deno.test("import task: every kind becomes sealed specimens that verify, index a
           const sub = folder === logical
             ? "scalars"
             : folder.slice(logical.length + 1);
-          const artifact = from.tables[sub];
+          // add_hparams' folder is named after the time; its table is hparams
+          const artifact =
+            from.tables[/^\d+\.\d+$/.test(sub) ? "hparams" : sub];
           const rel = artifact === "metrics"
             ? `exp_${id}`
             : `exp_${id}__${artifact}`;

@@ -82,7 +82,12 @@ Deno.test("importTensorBoard() reproduces every fact of EXPECTED.json for each r
       await t.step(folder, async () => {
         const want = tb.runs[folder];
         const sub = folder === logical ? "" : folder.slice(logical.length + 1);
-        const table = sub === "" ? "scalars" : sub;
+        // add_hparams' folder is named after the time; its table is hparams
+        const table = sub === ""
+          ? "scalars"
+          : /^\d+\.\d+$/.test(sub) && want.hparams
+          ? "hparams"
+          : sub;
         // event files, with their sizes
         for (const f of want.event_files) {
           const src = run.sourceFiles.find((s) =>

@@ -154,7 +154,7 @@ Deno.test("create --from merges the parent's params with --param and records the
     vault.path,
     "--param",
     "lr=1e-4",
-    "--param",
+    "--new-param",
     "optimizer.eps=1e-8",
   ]);
   assertEquals(r.code, 0, r.stderr);
@@ -203,6 +203,7 @@ Deno.test("create --sweep makes one specimen per combination with readable ids",
     "batch=32,64",
     "--prefix",
     "sw",
+    "--allow-new-params",
   ]);
   assertEquals(r.code, 0, r.stderr);
   const ids = r.stdout.trim().split("\n");
@@ -288,6 +289,7 @@ Deno.test("create --sweep with --param applies the change to every combination",
     "opt.name=adam,sgd",
     "--prefix",
     "o",
+    "--allow-new-params",
   ]);
   assertEquals(r.code, 0, r.stderr);
   assertEquals(r.stdout.trim().split("\n"), [

@@ -185,11 +185,14 @@ Deno.test("run task: a protocol that throws is recorded as failed with its logs 
   );
   assert((await Deno.stat(join(dir, "strata/metrics.parquet"))).isFile);
 
+  // It may run again: the first run's results move under its run record.
   const again = await runTaskCli(["--vault", vault.path, "boom"]);
-  assertEquals(again.code, 3);
-  assertMatch(
-    again.stderr,
-    /has already run: strata\/ holds metrics\..*--from boom/,
+  assertEquals(again.code, 1);
+  const moved = `runs/${run.id}/strata/metrics.parquet`;
+  assert((await Deno.stat(join(dir, moved))).isFile);
+  assertEquals(
+    (await readManifest(dir)).runs![0].partial_results?.artifacts.metrics.path,
+    moved,
   );
   const storage = await SpecimenStorage.open(dir);
   await assertRejects(
@@ -318,7 +321,7 @@ Deno.test("run task takes a protocol path from any folder, and a vault outside t
   ]);
 });
 
-Deno.test("run task: SIGTERM is passed on to the protocol, and the run is recorded as failed with the signal", async () => {
+Deno.test("run task: SIGTERM is passed on to the protocol, and the run is recorded as interrupted with the signal", async () => {
   if (Deno.build.os === "windows") return;
   await using vault = await repoVault();
   const dir = await specimen(
@@ -354,11 +357,14 @@ Deno.test("run task: SIGTERM is passed on to the protocol, and the run is record
     new Response(child.stderr).text(),
     child.stdout.cancel(),
   ]);
-  assertEquals(status.code, 1, err);
-  assertMatch(err, /FAILED after .*\(killed by SIGTERM\)/);
+  assertEquals(status.code, 143, err);
+  assertMatch(err, /INTERRUPTED after .*\(Stopped by SIGTERM\)/);
   const m = await readManifest(dir);
-  assertEquals(m.status, "failed");
-  assertEquals([m.runs![0].status, m.runs![0].signal], ["failed", "SIGTERM"]);
+  assertEquals(m.status, "interrupted");
+  assertEquals([m.runs![0].status, m.runs![0].signal], [
+    "interrupted",
+    "SIGTERM",
+  ]);
   assertEquals(
     await Deno.readTextFile(join(dir, m.runs![0].stdout!)),
     "started\n",

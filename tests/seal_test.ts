@@ -189,7 +189,11 @@ Deno.test("a specimen whose run failed refuses writes: its partial results are k
     ImmutableArtifactError,
     `Specimen "s1" is marked failed`,
   );
-  assertThrows(() => assertWritable(m), ImmutableArtifactError, "--from s1");
+  assertThrows(
+    () => assertWritable(m),
+    ImmutableArtifactError,
+    "deno task seal s1",
+  );
 });
 
 Deno.test("computeSeal() refuses a symbolic link under strata/, naming it", async () => {

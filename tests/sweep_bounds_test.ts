@@ -7,7 +7,8 @@
  */
 import { join } from "../lib/_deps.ts";
 import { VaultError } from "../lib/errors.ts";
-import { createSpecimen, createSweep } from "../lib/specimen/create.ts";
+import { createSpecimen } from "../lib/specimen/create.ts";
+import { createSweep } from "../lib/specimen/create_sweep.ts";
 import {
   assert,
   assertEquals,

@@ -108,7 +108,7 @@ export async function runMain(
   Deno.exit(code);
 }
 
-export { taskVault, userCwd, userPath } from "./task_vault.ts";
+export { shownPath, taskVault, userCwd, userPath } from "./task_vault.ts";
 
 /**
  * Refuses an output file inside the vault's specimens (results are

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { resolve } from "../_deps/path.ts";
+import { isAbsolute, relative, resolve } from "../_deps/path.ts";
 import { findVault, type VaultPaths } from "../vault.ts";
 
 /**
@@ -25,6 +25,23 @@ export function userCwd(): string {
 /** `path` resolved against the folder the user typed the command in. */
 export function userPath(path: string): string {
   return resolve(userCwd(), path);
+}
+
+/**
+ * `path` as a message shows it: relative to the user's folder when inside
+ * it (`specimens/a/runs/…`), else absolute (never `../../tmp/…`).
+ *
+ * @example
+ * ```ts
+ * import { shownPath } from "./task_vault.ts";
+ * console.assert(shownPath("/data/v/specimens/a", "/data/v") === "specimens/a");
+ * console.assert(shownPath("/tmp/x", "/home/me") === "/tmp/x");
+ * ```
+ */
+export function shownPath(path: string, from: string = userCwd()): string {
+  const rel = relative(from, path);
+  if (rel === "") return ".";
+  return rel.startsWith("..") || isAbsolute(rel) ? resolve(path) : rel;
 }
 
 /**

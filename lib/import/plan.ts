@@ -8,10 +8,11 @@
  */
 import { InvalidInputError, SpecimenExistsError } from "../errors.ts";
 import { validateSpecimenId } from "../specimen/id.ts";
-import { validateTaxonomy } from "../specimen/taxonomy.ts";
+import { readVaultTaxonomy, validateTaxonomy } from "../specimen/taxonomy.ts";
 import { normalizeTags } from "../specimen/create.ts";
 import { type Params, validateParams } from "../specimen/params.ts";
 import { join } from "../importers/_deps.ts";
+import { dirname } from "../_deps/path.ts";
 import { NameSet, slug } from "./_names.ts";
 import { cleanParams } from "./_names.ts";
 import { scanVault, sourceDigest } from "./_imported.ts";
@@ -119,7 +120,11 @@ export async function planImport(
 ): Promise<PlannedSpecimen[]> {
   const domain = options.domain ?? DEFAULT_TAXONOMY.domain;
   const method = options.method ?? DEFAULT_TAXONOMY.method;
-  validateTaxonomy(domain, method);
+  validateTaxonomy(
+    domain,
+    method,
+    await readVaultTaxonomy(dirname(options.specimensDir)),
+  );
   const userTags = normalizeTags(options.tags);
   if (options.id !== undefined) {
     validateSpecimenId(options.id);

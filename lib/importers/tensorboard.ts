@@ -148,7 +148,7 @@ async function readRun(
     }
     first = Math.min(first, acc.firstWall);
     last = Math.max(last, acc.lastWall);
-    const tableName = sub === "" ? "scalars" : sub;
+    const tableName = subrunTable(sub, acc, subrunInfo);
     addSubrun(run, acc, tableName);
     if (acc.hparams) Object.assign(run.params, acc.hparams);
     hparamMetrics.push(...acc.hparamMetrics);
@@ -168,6 +168,29 @@ async function readRun(
   if (Number.isFinite(last)) run.endTime = new Date(last * 1000);
   run.sourceInfo = { subruns: subrunInfo, hparam_metrics: hparamMetrics };
   return run;
+}
+
+/**
+ * The table of a sub-run: `scalars` for the run's own folder; `hparams`
+ * (`hparams_2`, … when called again) for the folder PyTorch's
+ * `add_hparams` names after the time (`1796609848.667723/`), so that the
+ * table has one name in every run; else the folder's name.
+ */
+function subrunTable(
+  sub: string,
+  acc: SubrunAccumulator,
+  taken: Record<string, ParamValue>,
+): string {
+  if (sub === "") return "scalars";
+  const isHparams = /^\d+(\.\d+)?$/.test(sub) &&
+    (acc.hparams !== null || acc.hparamMetrics.length > 0);
+  if (!isHparams) return sub;
+  const used = new Set(
+    Object.values(taken).map((i) => (i as { table: string }).table),
+  );
+  let name = "hparams";
+  for (let n = 2; used.has(name); n++) name = `hparams_${n}`;
+  return name;
 }
 
 function toPosix(p: string): string {

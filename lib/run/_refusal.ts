@@ -15,13 +15,15 @@ import type { Manifest, RunRecord } from "../specimen/manifest_types.ts";
 import { isRunSystemFile, isRunSystemTable } from "./system_log.ts";
 import {
   STATUS_FAILED,
+  STATUS_INTERRUPTED,
   STATUS_RUNNING,
   STATUS_SEALED,
 } from "../specimen/seal.ts";
 
 /**
- * The reason the specimen may not run, or null. With `markStale`, a run
- * left `running` by a dead process is marked `interrupted` in `m`.
+ * The reason the specimen may not run, or null. A specimen whose last run
+ * failed or was interrupted may run again. With `markStale`, a run left
+ * `running` by a dead process is marked `interrupted` in `m`.
  */
 export async function runRefusal(
   m: Manifest,
@@ -47,13 +49,13 @@ export async function runRefusal(
         }, started ${last.started}): wait for it to end. If that process is gone for good, derive a new specimen: ${variation}`,
       );
     }
-    if (markStale) {
-      last.status = "interrupted";
-      last.error =
-        "The process recording the run ended without recording its end";
-      m.status = STATUS_FAILED;
-    }
+    if (!markStale) return null; // beginRun marks it, then sets aside
+    last.status = "interrupted";
+    last.error =
+      "The process recording the run ended without recording its end";
+    m.status = STATUS_INTERRUPTED;
   }
+  if (mayRunAgain(m)) return null;
   const names = resultNames(m);
   const files = await resultFiles(m, dir);
   if (names.length > 0 || files.length > 0) {
@@ -65,6 +67,16 @@ export async function runRefusal(
     );
   }
   return null;
+}
+
+/**
+ * Whether the specimen's last run failed or was interrupted (or its runner
+ * died): it may run again, its partial results set aside first.
+ */
+export function mayRunAgain(m: Manifest): boolean {
+  const last = m.runs?.at(-1);
+  return (m.status === STATUS_FAILED || m.status === STATUS_INTERRUPTED) &&
+    last !== undefined && last.status !== "running";
 }
 
 /**

@@ -23,6 +23,7 @@ export {
   type WriteMetricsOptions,
 } from "./storage.ts";
 export { runProtocol, type RunProtocolOptions } from "./protocol.ts";
+export { sealAsIs, type SealAsIsOptions } from "./seal_as_is.ts";
 export {
   captureProvenance,
   type CaptureProvenanceOptions,

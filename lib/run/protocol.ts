@@ -11,9 +11,11 @@ import { dirname, fromFileUrl, relative } from "../_deps.ts";
 import { fsErrorHint } from "../_fs.ts";
 import { updateManifest } from "../specimen/_lock.ts";
 import { formatBytes } from "../cli/progress.ts";
-import { VaultError } from "../errors.ts";
+import { InvalidInputError, VaultError } from "../errors.ts";
 import type { Manifest } from "../specimen/manifest.ts";
 import type { Params } from "../specimen/params.ts";
+import { nearestKey, paramProblems } from "../specimen/param_check.ts";
+import { leafMap } from "../specimen/params.ts";
 import {
   assertRunnable,
   beginRun,
@@ -43,7 +45,11 @@ export interface RunProtocolOptions<P extends Params = Params> {
    * keys the manifest's `params` lacks (`deno task create --param` sets
    * them) take these values, and the final params are recorded in the
    * manifest before `body` runs and passed to it. Refused (exit 2) when the
-   * values would change a specimen that already holds results.
+   * values would change a specimen that already holds results, and before
+   * `body` starts when the manifest's params hold a key not declared here
+   * (with the nearest declared one: "did you mean lr?") or a value of
+   * another type than the default's; keys created with `--new-param`
+   * (the manifest's `params_new`) are exempt.
    */
   params?: P;
 }
@@ -97,12 +103,14 @@ export async function runProtocol<P extends Params = Params>(
           m.seeds = seeds;
         });
       }
+      checkDeclared(storage.manifest, options.params);
       const params = await storage.recordParams(options.params) as P;
       await body(storage, params);
       await closeLeftLoggers(storage);
       return;
     }
     await assertRunnable(storage.manifest, storage.dir);
+    checkDeclared(storage.manifest, options.params);
     const params = await storage.recordParams(options.params) as P;
     const run = await beginRun(storage.dir, {
       via: "deno run",
@@ -148,6 +156,40 @@ export async function runProtocol<P extends Params = Params>(
     console.error(`error: ${e.message}`);
     Deno.exit(e.exitCode);
   }
+}
+
+/**
+ * Refuses manifest params the protocol does not declare, or of another
+ * type: a typo would otherwise run with the default and be sealed.
+ */
+function checkDeclared(m: Manifest, declared: Params | undefined): void {
+  if (declared === undefined || m.params === undefined) return;
+  const id = m.specimen_id;
+  const problems = paramProblems(declared, m.params, m.params_new ?? []);
+  if (problems.length === 0) return;
+  // A command that derives a corrected specimen, from the problems found.
+  const fix = [`deno task create --id ${id}_v2 --from ${id}`];
+  for (const p of problems) {
+    fix.push(`--drop-param ${p.key}`);
+    const near = p.kind === "unknown"
+      ? nearestKey(p.key, leafMap(declared).keys())
+      : p.key;
+    // The parent's params are the ones refused here: a key set again after
+    // its drop is checked against the protocol when the child runs.
+    if (near !== undefined) {
+      fix.push(`--${p.kind === "unknown" ? "new-param" : "param"} ${near}=…`);
+    }
+  }
+  const names = [...leafMap(declared).keys()].filter((k) => k !== "");
+  throw new InvalidInputError(
+    `Cannot run specimen "${id}": ${
+      problems.map((p) => p.message).join("; ")
+    }. The protocol declares (runProtocol(…, { params })): ${
+      names.join(", ") || "(none)"
+    }. Nothing ran and nothing was sealed. Derive a corrected specimen: ${
+      fix.join(" ")
+    }; or add the key to the protocol's params (a key the protocol reads by itself goes with --new-param KEY=VALUE)`,
+  );
 }
 
 /** Whether `deno task run` started this process for the run in progress. */

@@ -13,10 +13,12 @@ import {
   computeSeal,
   STATUS_ACTIVE,
   STATUS_FAILED,
+  STATUS_INTERRUPTED,
   STATUS_RUNNING,
   STATUS_SEALED,
 } from "../specimen/seal.ts";
-import { holdsResults, runRefusal } from "./_refusal.ts";
+import { holdsResults, mayRunAgain, runRefusal } from "./_refusal.ts";
+import { setAsidePartialResults } from "./_partial.ts";
 import { repairLogs } from "../metrics_log/repair.ts";
 
 /** Folder of run logs inside a specimen: `runs/<run id>/stdout.log`. */
@@ -52,6 +54,11 @@ export interface RunOutcome {
   signal?: string | null;
   /** An error message (an uncaught error); makes the run failed. */
   error?: string | null;
+  /**
+   * The signal by which the user stopped the run (SIGINT, SIGTERM,
+   * SIGHUP): the run is `interrupted` rather than `failed`.
+   */
+  interruptedBy?: string | null;
   /** Progress of the sealing hash, in bytes. */
   onBytes?: (n: number) => void;
 }
@@ -112,7 +119,8 @@ export function validateSeeds(
  * Throws unless the specimen at `dir` (with manifest `manifest`) may run:
  * {@linkcode ImmutableArtifactError} when it is sealed or already holds
  * results, {@linkcode VaultError} when another run of it is in progress.
- * A failed run that wrote nothing may be retried.
+ * A specimen whose last run failed or was interrupted may run again: the
+ * next {@linkcode beginRun} moves what it wrote to `runs/<run>/strata/`.
  *
  * Needs `--allow-read` on `dir`.
  *
@@ -170,6 +178,7 @@ export async function beginRun(
   const { result } = await updateManifest(dir, async (m) => {
     const refusal = await runRefusal(m, dir, true);
     if (refusal) return refusal; // written, then thrown: an interrupted run is recorded
+    if (mayRunAgain(m)) await setAsidePartialResults(m, dir);
     let id = newRunId(started);
     const runs = m.runs ?? [];
     for (let n = 2; runs.some((r) => r.id === id); n++) {
@@ -253,6 +262,13 @@ export async function finishRun(
     run.exit_code = outcome.exitCode;
     run.signal = outcome.signal ?? null;
     run.error = outcome.error ?? null;
+    if (outcome.interruptedBy) {
+      run.status = "interrupted";
+      run.signal ??= outcome.interruptedBy;
+      run.error ??= `Stopped by ${outcome.interruptedBy}`;
+      m.status = STATUS_INTERRUPTED;
+      return run;
+    }
     const ok = outcome.exitCode === 0 && !run.signal && !run.error;
     if (!ok) {
       run.status = "failed";

@@ -59,14 +59,18 @@ export interface RunResult {
  * (`deno run -A protocol.ts ...args`) and records the run: provenance
  * first, then stdout and stderr teed live to the terminal and to
  * `runs/<run id>/stdout.log` and `stderr.log`, then the exit status. A
- * success seals the specimen; a failure marks it `failed`. Unless
+ * success seals the specimen; a failure marks it `failed`, a stop by the
+ * user (SIGINT, SIGTERM or SIGHUP, passed on to the protocol)
+ * `interrupted`. A specimen whose last run failed or was interrupted runs
+ * again, what that run wrote moved to `runs/<that run>/strata/`. Unless
  * `systemMetrics` is false, the protocol's process tree is sampled every
  * `systemInterval` seconds into `strata/system.parquet` (see
  * `openRunSystemLog`), closed before the run is recorded. SIGINT and
  * SIGTERM are passed on to the protocol, whose end is still recorded.
  *
- * Refuses ({@linkcode ImmutableArtifactError}) a sealed specimen or one
- * that already holds results, before anything is written.
+ * Refuses ({@linkcode ImmutableArtifactError}) a sealed specimen, or one
+ * holding results that no failed or interrupted run left, before anything
+ * is written.
  *
  * Needs `--allow-read`, `--allow-write`, `--allow-run`, `--allow-env` and
  * `--allow-sys`; system metrics need `--allow-all` (Deno reads `/proc` only
@@ -125,6 +129,7 @@ export async function runSpecimen(
     });
   let status: Deno.CommandStatus | null = null;
   let spawnError: string | null = null;
+  let stoppedBy: string | null = null;
   try {
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", ...flags, ...configArgs(config ?? ""), protocol, ...args],
@@ -134,7 +139,9 @@ export async function runSpecimen(
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const stopForwarding = forwardSignals(child);
+    const stopForwarding = forwardSignals(child, (sig) => {
+      stoppedBy ??= sig;
+    });
     system?.watch(child.pid);
     try {
       const echo = options.echo ?? true;
@@ -154,10 +161,16 @@ export async function runSpecimen(
   // A protocol killed outright (SIGKILL, OOM) leaves the scratch folder of
   // the exec it was in; its writer is gone now, so it goes before sealing.
   await removeStaleTemps(dir, ".tmp-exec-").catch(() => []);
+  // Stopped by the user: this runner got the signal (Ctrl-C reaches the
+  // whole foreground group), or the protocol was ended by one of them.
+  const signal = status?.signal ?? null;
+  const interruptedBy = stoppedBy ??
+    (signal !== null && STOP_SIGNALS.includes(signal) ? signal : null);
   return await finishRun(dir, run.id, {
-    exitCode: status?.signal ? null : status?.code ?? null,
-    signal: status?.signal ?? null,
+    exitCode: signal ? null : status?.code ?? null,
+    signal,
     error: spawnError,
+    interruptedBy: status === null ? null : interruptedBy,
     onBytes: options.onSealBytes,
   });
 }
@@ -181,7 +194,8 @@ export interface BatchRunRow {
 /**
  * Runs several specimens one after another with {@linkcode runSpecimen},
  * each with the same options but its own folder. A failure or refusal is
- * recorded in its row and the next specimen runs anyway.
+ * recorded in its row and the next specimen runs anyway; a run the user
+ * stopped (interrupted) stops the batch, the rest recorded as `not run`.
  *
  * @param dirs The specimen folders, in the order to run them.
  * @param options As for {@linkcode runSpecimen}, without `dir`; `onStart`
@@ -202,9 +216,22 @@ export async function runSpecimens(
   } = {},
 ): Promise<BatchRunRow[]> {
   const rows: BatchRunRow[] = [];
+  let stopped: string | null = null;
   for (const [i, d] of dirs.entries()) {
     const dir = resolve(d);
     const id = dir.split(/[\\/]/).at(-1)!;
+    if (stopped !== null) {
+      // The user stopped the batch: the rest is not started.
+      rows.push({
+        id,
+        status: "not run",
+        duration_ms: 0,
+        exit_code: null,
+        error: `the batch was stopped by ${stopped}`,
+        sealed: false,
+      });
+      continue;
+    }
     options.onStart?.(dir, i);
     try {
       const { run, manifest } = await runSpecimen({ ...options, dir });
@@ -216,6 +243,7 @@ export async function runSpecimens(
         error: run.error ?? (run.signal ? `killed by ${run.signal}` : null),
         sealed: manifest.seal !== undefined,
       });
+      if (run.status === "interrupted") stopped = run.signal ?? "a signal";
     } catch (e) {
       rows.push({
         id,
@@ -233,7 +261,8 @@ export async function runSpecimens(
 /**
  * The ids of the specimens in `specimensDir` that are pending: not sealed
  * and never run (no run recorded, status `active`), sorted. Folders without
- * a readable manifest and hidden temp folders are skipped.
+ * a readable manifest, hidden temp folders and the tool's examples
+ * (`example: true` in the manifest: they run only when named) are skipped.
  *
  * @example
  * ```ts
@@ -258,7 +287,8 @@ export async function pendingSpecimens(
       continue;
     }
     if (
-      m.seal === undefined && m.status === "active" && !(m.runs?.length)
+      m.seal === undefined && m.status === "active" && !(m.runs?.length) &&
+      m.example !== true
     ) {
       ids.push(e.name);
     }
@@ -266,13 +296,23 @@ export async function pendingSpecimens(
   return ids.sort();
 }
 
-/** Passes SIGINT/SIGTERM/SIGHUP on to `child`; returns the undo. */
-function forwardSignals(child: Deno.ChildProcess): () => void {
+/** The signals by which a user stops a run: it is then `interrupted`. */
+const STOP_SIGNALS: readonly string[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/**
+ * Passes SIGINT/SIGTERM/SIGHUP on to `child`, telling `onSignal`; returns
+ * the undo.
+ */
+function forwardSignals(
+  child: Deno.ChildProcess,
+  onSignal: (sig: Deno.Signal) => void,
+): () => void {
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT"]
     : ["SIGINT", "SIGTERM", "SIGHUP"];
   const handlers = signals.map((sig) => {
     const handler = () => {
+      onSignal(sig);
       try {
         child.kill(sig);
       } catch { /* already ended */ }

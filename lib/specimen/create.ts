@@ -7,35 +7,28 @@
 import { join, resolve } from "../_deps.ts";
 import {
   exists,
-  isTempName,
   placeDir,
-  readVaultFile,
   removeStaleTemps,
   tempPathFor,
   withWriteContext,
 } from "../_fs.ts";
-import {
-  InvalidInputError,
-  NotFoundError,
-  SpecimenExistsError,
-} from "../errors.ts";
-import {
-  encodeManifest,
-  type Manifest,
-  MANIFEST_FILE,
-  readManifest,
-} from "./manifest.ts";
+import { InvalidInputError, SpecimenExistsError } from "../errors.ts";
+import { encodeManifest, type Manifest, MANIFEST_FILE } from "./manifest.ts";
 import { validateSpecimenId } from "./id.ts";
 import {
-  expandSweep,
-  MAX_SWEEP_COMBINATIONS,
-  MAX_SWEEP_LIMIT,
-  MAX_SWEEP_WITH_YES,
-  sweepIds,
-} from "./sweep.ts";
-import { checkSweepSpace, diskUsage, freeBytes } from "./_sweep_space.ts";
-import { validateTaxonomy } from "./taxonomy.ts";
+  readVaultTaxonomy,
+  type Taxonomy,
+  validateTaxonomy,
+} from "./taxonomy.ts";
 import { leafMap, mergeParams, type Params, validateParams } from "./params.ts";
+import {
+  changedKeys,
+  checkAgainstParent,
+  OWN_FILES,
+  readParent,
+  withoutParams,
+} from "./_parent.ts";
+import { checkParams } from "./param_check.ts";
 import { vaultPaths } from "../vault.ts";
 import denoConfig from "../../deno.json" with { type: "json" };
 
@@ -68,6 +61,11 @@ export interface CreateSpecimenOptions {
   model?: string | null;
   /** One line on what the experiment is. @default null */
   description?: string | null;
+  /**
+   * The taxonomy `domain` and `method` are checked against.
+   * @default the vault's: the seed extended by its vault.config.json
+   */
+  taxonomy?: Taxonomy;
   /** Extra keys to record in the manifest. */
   extra?: Record<string, unknown>;
   /**
@@ -75,6 +73,12 @@ export interface CreateSpecimenOptions {
    * manifest's top-level `parent` and in the field notes.
    */
   parent?: string;
+  /**
+   * A template folder under `templates/` (e.g. `"python"`): its
+   * `protocol.ts` and other files (filled in as the default template is)
+   * instead of the empty protocol. Ignored when `protocol` is given.
+   */
+  template?: string;
   /** The text of `protocol.ts`, instead of the template (e.g. the parent's). */
   protocol?: string;
   /**
@@ -85,6 +89,19 @@ export interface CreateSpecimenOptions {
   files?: Record<string, Uint8Array>;
   /** The configuration to record as the manifest's `params` (validated). */
   params?: Params;
+  /**
+   * Params the protocol does not declare, set on purpose
+   * (`--new-param`): merged over `params` and their keys recorded as the
+   * manifest's `params_new`, so that the run does not refuse them.
+   */
+  newParams?: Params;
+  /**
+   * Record every key of `params` as meant (`--allow-new-params`): the run
+   * checks their types against the protocol's declared params, not their
+   * names.
+   * @default false
+   */
+  allowNewParams?: boolean;
 }
 
 /** What {@linkcode createSpecimen} made. */
@@ -213,14 +230,39 @@ export async function createSpecimen(
 ): Promise<CreatedSpecimen> {
   const { id, domain, method } = options;
   validateSpecimenId(id);
-  validateTaxonomy(domain, method);
+  validateTaxonomy(
+    domain,
+    method,
+    options.taxonomy ?? await readVaultTaxonomy(options.vault),
+  );
   const tags = normalizeTags(options.tags);
   if (options.parent !== undefined) validateSpecimenId(options.parent);
   const model = optionalText("model", options.model);
   const description = optionalText("description", options.description);
-  const params = options.params === undefined
+  const given = options.newParams === undefined
+    ? options.params
+    : mergeParams(options.params ?? {}, options.newParams).params;
+  const params = given === undefined
     ? undefined
-    : validateParams(options.params, { label: "params" });
+    : validateParams(given, { label: "params" });
+  const newKeys = [
+    ...leafMap(
+      options.allowNewParams ? params ?? {} : options.newParams ?? {},
+    ).keys(),
+  ];
+  const templateFiles = options.protocol === undefined &&
+      options.template !== undefined
+    ? await readTemplate(options.template)
+    : {};
+  if (templateFiles["params.json"] !== undefined && params !== undefined) {
+    // The template declares its params: check the given ones now.
+    checkParams(JSON.parse(templateFiles["params.json"]), params, {
+      known: `the template "${options.template}"'s params.json`,
+      allowNew: newKeys,
+      fix:
+        "Fix the key, or give a key the template does not have on purpose with --new-param KEY=VALUE (and add it to params.json)",
+    });
+  }
 
   const paths = vaultPaths(options.vault);
   const dir = join(paths.specimens, id);
@@ -241,6 +283,7 @@ export async function createSpecimen(
     description,
     dependencies: libraryDependencies(),
     ...options.extra,
+    ...(newKeys.length ? { params_new: newKeys } : {}),
     ...(options.parent === undefined ? {} : { parent: options.parent }),
     ...(params === undefined ? {} : { params }),
   };
@@ -268,7 +311,8 @@ export async function createSpecimen(
         await Deno.writeTextFile(join(tmp, file), options.protocol);
         continue;
       }
-      let text = await Deno.readTextFile(join(TEMPLATES_DIR, file));
+      let text = templateFiles[file] ??
+        await Deno.readTextFile(join(TEMPLATES_DIR, file));
       if (file === "field_notes.md" && options.parent !== undefined) {
         text = text.replace(
           /^(- \*\*Created:\*\*.*)$/m,
@@ -276,6 +320,10 @@ export async function createSpecimen(
         );
       }
       await Deno.writeTextFile(join(tmp, file), fill(text, values));
+    }
+    for (const [name, text] of Object.entries(templateFiles)) {
+      if (OWN_FILES.includes(name)) continue;
+      await Deno.writeTextFile(join(tmp, name), fill(text, values));
     }
     for (const [name, bytes] of Object.entries(options.files ?? {})) {
       if (OWN_FILES.includes(name) || !/^[^/\\]+$/.test(name)) continue;
@@ -310,13 +358,28 @@ export interface DeriveSpecimenOptions {
   description?: string | null;
   /**
    * Changes to the parent's params, merged with `mergeParams`; the changed
-   * dotted keys are recorded as the manifest's `params_changed`.
+   * dotted keys are recorded as the manifest's `params_changed`. Each key
+   * must be one of the parent's params (when it has any) and keep its type.
    */
   params?: Params;
+  /**
+   * Keys the parent does not have, set on purpose (`--new-param`): merged
+   * like `params` but not checked, and recorded as `params_new`.
+   */
+  newParams?: Params;
+  /**
+   * Let keys of `params` the parent does not have through
+   * (`--allow-new-params`); recorded as `params_new`.
+   * @default false
+   */
+  allowNewParams?: boolean;
+  /**
+   * Dotted keys of the parent's params the child leaves out
+   * (`--drop-param`), listed in `params_changed`.
+   * @default []
+   */
+  dropParams?: string[];
 }
-
-/** Files of a specimen's own, never copied from a parent. */
-const OWN_FILES = [MANIFEST_FILE, "field_notes.md", "protocol.ts"];
 
 /**
  * Creates `specimens/<id>/` as a variation of the specimen `from`: copies
@@ -328,7 +391,10 @@ const OWN_FILES = [MANIFEST_FILE, "field_notes.md", "protocol.ts"];
  * not run); it is only read.
  *
  * The child keeps the parent's `params`; with `params`, those changes are
- * merged in and the changed keys recorded as `params_changed`.
+ * merged in and the changed keys recorded as `params_changed`. When the
+ * parent has params, a key of `params` it lacks is refused with the nearest
+ * one it has ("did you mean lr?"), and a value of another type with both
+ * types ({@linkcode InvalidInputError}); `newParams` are exempt.
  *
  * Throws {@linkcode NotFoundError} when `from` does not exist, and
  * otherwise as {@linkcode createSpecimen}.
@@ -348,10 +414,32 @@ const OWN_FILES = [MANIFEST_FILE, "field_notes.md", "protocol.ts"];
 export async function deriveSpecimen(
   options: DeriveSpecimenOptions,
 ): Promise<CreatedSpecimen> {
-  const { parent, protocol, files } = await readParent(
-    options.vault,
-    options.from,
+  const read = await readParent(options.vault, options.from);
+  const { protocol, files } = read;
+  const drop = options.dropParams ?? [];
+  const parent = withoutParams(options.from, read.parent, drop);
+  const newKeys = [...leafMap(options.newParams ?? {}).keys()];
+  newKeys.push(
+    ...checkAgainstParent(options.from, parent, options.params, [
+      ...newKeys,
+      ...drop,
+    ], {
+      allowNew: options.allowNewParams === true,
+    }),
   );
+  const changes = options.newParams === undefined
+    ? options.params
+    : mergeParams(options.params ?? {}, options.newParams).params;
+  const derived = derivedParams(parent.params, changes);
+  if (drop.length) {
+    derived.extra = {
+      params_changed: changedKeys(
+        read.parent.params ?? {},
+        derived.params ?? {},
+      ),
+    };
+  }
+  const paramsNew = [...new Set([...(parent.params_new ?? []), ...newKeys])];
   return await createSpecimen({
     vault: options.vault,
     id: options.id,
@@ -363,216 +451,12 @@ export async function deriveSpecimen(
     parent: options.from,
     protocol,
     files,
-    ...derivedParams(parent.params, options.params),
+    params: derived.params,
+    extra: {
+      ...derived.extra,
+      ...(paramsNew.length ? { params_new: paramsNew } : {}),
+    },
   });
-}
-
-/**
- * The parent's manifest, protocol text and the other files beside it;
- * NotFoundError when missing.
- */
-async function readParent(
-  vault: string,
-  from: string,
-): Promise<
-  { parent: Manifest; protocol: string; files: Record<string, Uint8Array> }
-> {
-  validateSpecimenId(from);
-  const parentDir = join(vaultPaths(vault).specimens, from);
-  if (!(await exists(parentDir))) {
-    throw new NotFoundError(
-      `Cannot derive from "${from}": no specimen folder ${parentDir}. Check the id (ls ${
-        vaultPaths(vault).specimens
-      }) or pass --vault DIR`,
-    );
-  }
-  const parent = await readManifest(parentDir);
-  try {
-    const protocol = new TextDecoder().decode(
-      await readVaultFile(join(parentDir, "protocol.ts"), {
-        root: parentDir,
-        maxBytes: 16 * 1024 * 1024,
-      }),
-    );
-    const files: Record<string, Uint8Array> = {};
-    for await (const e of Deno.readDir(parentDir)) {
-      if (!e.isFile || OWN_FILES.includes(e.name) || isTempName(e.name)) {
-        continue;
-      }
-      files[e.name] = await readVaultFile(join(parentDir, e.name), {
-        root: parentDir,
-        maxBytes: 16 * 1024 * 1024,
-      });
-    }
-    return { parent, protocol, files };
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-    throw new NotFoundError(
-      `Cannot derive from "${from}": it has no protocol.ts to copy (${parentDir})`,
-      { cause: e },
-    );
-  }
-}
-
-/** Options for {@linkcode createSweep}. */
-export interface CreateSweepOptions {
-  /** The vault root (the folder holding `specimens/`). */
-  vault: string;
-  /** The id of the specimen every combination derives from. */
-  from: string;
-  /** The values of the repeated `--sweep key=v1,v2` option. */
-  sweep: string[];
-  /** The start of every id; each gets `sweepSuffix` of its combination. */
-  prefix: string;
-  /**
-   * Allow up to {@linkcode MAX_SWEEP_WITH_YES} combinations (`--yes`)
-   * instead of {@linkcode MAX_SWEEP_COMBINATIONS}.
-   */
-  yes?: boolean;
-  /**
-   * The most combinations allowed (`--max N`, at most
-   * {@linkcode MAX_SWEEP_LIMIT}); wins over `yes`.
-   * @default 1,000 (10,000 with `yes`)
-   */
-  max?: number;
-  /** Told after each specimen is built (`done` of `total`). */
-  onProgress?: (done: number, total: number) => void;
-  /**
-   * Free bytes where the sweep is built (null: unknown, not checked).
-   * @default node:fs statfsSync of the specimens folder
-   */
-  freeBytes?: (dir: string) => number | null;
-  /** Changes applied to every combination (`--param`), before the sweep's. */
-  params?: Params;
-  /** Tags. @default the parent's tags */
-  tags?: string[] | string;
-  /** One line on what the sweep varies. @default null */
-  description?: string | null;
-}
-
-/**
- * Creates one specimen per combination of `sweep` (see `expandSweep`), each
- * derived from `from` as {@linkcode deriveSpecimen} does, its params the
- * parent's merged with the combination, ids `prefix` + `sweepSuffix`.
- *
- * All or none: every specimen is built in one hidden temp folder under
- * `specimens/`, then renamed into place one by one; if any rename fails, the
- * ones already placed are removed. Generated ids that exist already, or more
- * combinations than `max` (default 1,000; 10,000 with `yes`), are an
- * {@linkcode InvalidInputError} before anything is written. Once the first
- * specimen is built, its size on disk times the count must fit in the free
- * space (`VaultError` otherwise, nothing placed).
- *
- * @example
- * ```ts
- * import { createSpecimen, createSweep } from "./create.ts";
- * const vault = await Deno.makeTempDir();
- * await createSpecimen({ vault, id: "base", domain: "training", method: "fine_tuning", params: { lr: 1e-3 } });
- * const made = await createSweep({ vault, from: "base", sweep: ["lr=1e-3,1e-4"], prefix: "s" });
- * console.assert(made.map((c) => c.id).join() === "s_lr_0_001,s_lr_1e_4");
- * await Deno.remove(vault, { recursive: true });
- * ```
- */
-export async function createSweep(
-  options: CreateSweepOptions,
-): Promise<CreatedSpecimen[]> {
-  const combos = expandSweep(options.sweep, { max: sweepLimit(options) });
-  if (options.params !== undefined && combos.length > 0) {
-    const swept = [...leafMap(combos[0]).keys()];
-    for (const key of leafMap(options.params).keys()) {
-      const other = swept.find((k) =>
-        k === key || k.startsWith(`${key}.`) || key.startsWith(`${k}.`)
-      );
-      if (other !== undefined) {
-        throw new InvalidInputError(
-          `--param ${key} overlaps --sweep ${other}: the sweep would override it; give the key in one of them only`,
-        );
-      }
-    }
-  }
-  const { parent, protocol, files } = await readParent(
-    options.vault,
-    options.from,
-  );
-  const paths = vaultPaths(options.vault);
-  const existing: string[] = [];
-  for await (const e of Deno.readDir(paths.specimens)) existing.push(e.name);
-  const ids = sweepIds(options.prefix, combos, { existing });
-  const base = options.params === undefined
-    ? parent.params ?? {}
-    : mergeParams(parent.params ?? {}, options.params).params;
-  await removeStaleTemps(paths.specimens, ".tmp-sweep-");
-  const staging = tempPathFor(join(paths.specimens, "sweep"));
-  const made: CreatedSpecimen[] = [];
-  const placed: string[] = [];
-  try {
-    await Deno.mkdir(staging);
-    for (let i = 0; i < ids.length; i++) {
-      const { params } = mergeParams(base, combos[i]);
-      const { changed } = mergeParams(parent.params ?? {}, params);
-      const built = await createSpecimen({
-        vault: staging,
-        id: ids[i],
-        domain: parent.taxonomy.domain,
-        method: parent.taxonomy.method,
-        tags: options.tags ?? parent.tags,
-        model: parent.model,
-        description: options.description ?? null,
-        parent: options.from,
-        protocol,
-        files,
-        params,
-        extra: { params_changed: changed },
-      });
-      made.push({ ...built, dir: join(paths.specimens, ids[i]) });
-      if (i === 0 && ids.length > 1) {
-        checkSweepSpace({
-          count: ids.length,
-          each: await diskUsage(built.dir),
-          free: (options.freeBytes ?? freeBytes)(paths.specimens),
-          where: paths.specimens,
-        });
-      }
-      options.onProgress?.(i + 1, ids.length);
-    }
-    for (const c of made) {
-      try {
-        await placeDir(join(vaultPaths(staging).specimens, c.id), c.dir);
-      } catch (e) {
-        if (e instanceof Deno.errors.AlreadyExists) {
-          throw new SpecimenExistsError(
-            `Specimen "${c.id}" appeared while the sweep was being created: nothing was created; choose another --prefix`,
-          );
-        }
-        throw e;
-      }
-      placed.push(c.dir);
-    }
-  } catch (e) {
-    for (const dir of placed) {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
-    throw e;
-  } finally {
-    await Deno.remove(staging, { recursive: true }).catch(() => {});
-  }
-  return made;
-}
-
-/** The most combinations `options` allow; a bad `max` is refused. */
-function sweepLimit(options: CreateSweepOptions): number {
-  const max = options.max;
-  if (max === undefined) {
-    return options.yes ? MAX_SWEEP_WITH_YES : MAX_SWEEP_COMBINATIONS;
-  }
-  if (!Number.isSafeInteger(max) || max < 1 || max > MAX_SWEEP_LIMIT) {
-    throw new InvalidInputError(
-      `Invalid --max ${
-        JSON.stringify(max)
-      }: the most combinations to create is a whole number from 1 to ${MAX_SWEEP_LIMIT}`,
-    );
-  }
-  return max;
 }
 
 /**
@@ -607,6 +491,33 @@ function optionalText(
     );
   }
   return text === "" ? null : text;
+}
+
+/**
+ * The files of `templates/<name>/`, by name; an unknown name is an
+ * {@linkcode InvalidInputError} listing the templates there are.
+ */
+async function readTemplate(name: string): Promise<Record<string, string>> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(TEMPLATES_DIR)) {
+    if (e.isDirectory) names.push(e.name);
+  }
+  if (!names.includes(name)) {
+    throw new InvalidInputError(
+      `Unknown template ${JSON.stringify(name)}: the templates are ${
+        names.sort().join(", ") || "(none)"
+      } (folders of ${TEMPLATES_DIR}); leave --template out for the empty protocol`,
+    );
+  }
+  const files: Record<string, string> = {};
+  for await (const e of Deno.readDir(join(TEMPLATES_DIR, name))) {
+    if (e.isFile) {
+      files[e.name] = await Deno.readTextFile(
+        join(TEMPLATES_DIR, name, e.name),
+      );
+    }
+  }
+  return files;
 }
 
 function fill(template: string, values: Record<string, string>): string {

@@ -59,6 +59,17 @@ export interface Manifest {
    * (`deno task create --from PARENT --param k=v`, or a sweep).
    */
   params_changed?: string[];
+  /**
+   * The dotted keys of `params` set on purpose although neither the parent
+   * nor the protocol's declared params have them (`create --new-param`):
+   * exempt from the check of params against the known ones.
+   */
+  params_new?: string[];
+  /**
+   * A committed example of the tool's: `deno task run --all-pending` passes
+   * it over; it runs only when named.
+   */
+  example?: boolean;
   /** Seeds the protocol declared (`runProtocol(..., { seeds })`). */
   seeds?: Record<string, number | string>;
   /**
@@ -82,7 +93,10 @@ export interface RunRecord {
   id: string;
   /** `"deno task run"` (logs captured) or `"deno run"` (the protocol run directly). */
   via: "deno task run" | "deno run";
-  /** `running`, then `succeeded`, `failed`, or `interrupted` (the runner died). */
+  /**
+   * `running`, then `succeeded`, `failed`, or `interrupted` (stopped by the
+   * user with SIGINT/SIGTERM/SIGHUP, or the runner died).
+   */
   status: RunStatus;
   /** Start (ISO-8601 UTC). */
   started: string;
@@ -116,6 +130,17 @@ export interface RunRecord {
   stderr: string | null;
   /** Whether this run's results were sealed. */
   sealed: boolean;
+  /**
+   * What this failed or interrupted run had written under `strata/`, moved
+   * by the next run to `dir` (`runs/<id>/strata`): the artifact records
+   * with their new paths, and the names of the entries (files, folders)
+   * moved. Nothing is deleted.
+   */
+  partial_results?: {
+    dir: string;
+    artifacts: Record<string, ArtifactRecord>;
+    entries: string[];
+  };
   /**
    * Where `deno task run` logged the run's system metrics (CPU, memory,
    * GPU of its process tree): `strata/system.parquet`, or
@@ -187,6 +212,11 @@ export interface Seal {
   run: string | null;
   /** Every sealed file by path relative to the specimen (`/` separators). */
   files: Record<string, SealedFile>;
+  /**
+   * Set when `deno task seal` sealed a failed or interrupted run's results
+   * on purpose, as they were: the status that run ended with.
+   */
+  as_is?: string;
   /** Number of sealed files. */
   file_count: number;
   /** Total bytes of the sealed files. */

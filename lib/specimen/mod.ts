@@ -21,7 +21,13 @@
  *
  * @module
  */
-export { TAXONOMY, validateTaxonomy } from "./taxonomy.ts";
+export {
+  readVaultTaxonomy,
+  TAXONOMY,
+  type Taxonomy,
+  validateTaxonomy,
+  VAULT_CONFIG_FILE,
+} from "./taxonomy.ts";
 export {
   isReadableSpecimenId,
   isSpecimenId,
@@ -62,6 +68,15 @@ export {
   type DeriveSpecimenOptions,
   normalizeTags,
 } from "./create.ts";
+export { createSweep, type CreateSweepOptions } from "./create_sweep.ts";
+export {
+  checkParams,
+  type CheckParamsOptions,
+  nearestKey,
+  type ParamProblem,
+  paramProblems,
+  paramType,
+} from "./param_check.ts";
 export {
   assertWritable,
   computeSeal,
@@ -74,6 +89,7 @@ export {
   sealSpecimen,
   STATUS_ACTIVE,
   STATUS_FAILED,
+  STATUS_INTERRUPTED,
   STATUS_RUNNING,
   STATUS_SEALED,
   UNSEALED_FILES,

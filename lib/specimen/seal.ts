@@ -36,8 +36,18 @@ export const STATUS_ACTIVE = "active";
 export const STATUS_RUNNING = "running";
 /** Status after a successful run: the results are hashed and final. */
 export const STATUS_SEALED = "sealed";
-/** Status after a failed run: kept as it was, with its logs. */
+/**
+ * Status after a failed run: kept as it was, with its logs, until it runs
+ * again (its partial results move to `runs/<run>/strata/`) or is sealed as
+ * it is (`deno task seal`).
+ */
 export const STATUS_FAILED = "failed";
+/**
+ * Status after a run stopped by the user (SIGINT, SIGTERM, SIGHUP) or whose
+ * runner died: as {@linkcode STATUS_FAILED}, it may run again or be sealed
+ * as it is.
+ */
+export const STATUS_INTERRUPTED = "interrupted";
 
 /** Files of a specimen folder that are never sealed. */
 export const UNSEALED_FILES: readonly string[] = [
@@ -220,10 +230,12 @@ export function assertWritable(manifest: Manifest): void {
   if (manifest.seal !== undefined || manifest.status === STATUS_SEALED) {
     throw sealedError(manifest);
   }
-  if (manifest.status === STATUS_FAILED) {
+  if (
+    manifest.status === STATUS_FAILED || manifest.status === STATUS_INTERRUPTED
+  ) {
     const id = manifest.specimen_id;
     throw new ImmutableArtifactError(
-      `Specimen "${id}" is marked failed: its results are kept as the failed run left them, so nothing more may be written. For another attempt: deno task create --id ${id}_v2 --from ${id}`,
+      `Specimen "${id}" is marked ${manifest.status}: its results are kept as the run left them, so nothing more may be written. Run it again (deno task run ${id}: the partial results move to runs/<run>/strata/), or seal it as it is (deno task seal ${id})`,
     );
   }
 }

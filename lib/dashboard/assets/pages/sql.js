@@ -134,7 +134,7 @@ export function sqlPage() {
       h(
         "p",
         { class: "muted" },
-        "Read-only DuckDB SQL on the catalog: catalog, metrics, exp_<id>, metric_tables, tensors. Queries stop at the time and row limits; writes and file access are refused.",
+        "Read-only DuckDB SQL on the catalog: catalog, metrics, exp_<id>, metric_tables, tensors, params (specimen_id, key, value, num: one row per param). Queries stop at the time and row limits; writes and file access are refused.",
       ),
       h(
         "div",
