@@ -19,6 +19,7 @@ import {
   VaultError,
 } from "../errors.ts";
 import { MANIFEST_FILE } from "./manifest.ts";
+import { ORIGIN_FILE } from "./origin.ts";
 import type {
   Manifest,
   Seal,
@@ -42,6 +43,8 @@ export const UNSEALED_FILES: readonly string[] = [
   MANIFEST_FILE,
   "field_notes.md",
   LOCK_FILE,
+  // Where a pulled specimen came from: not a result.
+  ORIGIN_FILE,
 ];
 
 /** The listing rule of new seals. */

@@ -40,6 +40,7 @@ export const LAYERS: readonly { name: string; paths: readonly string[] }[] = [
   { name: "query", paths: ["lib/query/"] },
   { name: "dashboard", paths: ["lib/dashboard/"] },
   { name: "import", paths: ["lib/import/"] },
+  { name: "remote", paths: ["lib/remote/"] },
 ];
 
 /** The name of the layer of everything {@linkcode LAYERS} does not hold. */
