@@ -26,6 +26,8 @@ export interface SealedOptions {
   /** Tensor elements (float32). @default 64 */
   tensor?: number;
   tags?: string[];
+  /** One uncompressed chunk (a 5M-element tensor: a 20 MB object). @default false */
+  oneChunk?: boolean;
   /** Added to the loss, so two specimens of one id differ. @default 0 */
   offset?: number;
 }
@@ -54,7 +56,9 @@ export async function makeSealed(
   await storage.writeTensor(
     "weights",
     Float32Array.from({ length: n }, (_, i) => i + (o.offset ?? 0)),
-    { shape: [n] },
+    o.oneChunk
+      ? { shape: [n], chunks: [n], compression: "none" }
+      : { shape: [n] },
   );
   await sealSpecimen(dir);
   return dir;

@@ -39,7 +39,7 @@ Deno.test("S3 remote (Swift s3api): push, pull, clone and faults", async (t) => 
     await makeSealed(
       a.path,
       id,
-      id === "run_big" ? { tensor: 5_000_000 } : { steps: 500 },
+      id === "run_big" ? { tensor: 5_000_000, oneChunk: true } : { steps: 500 },
     );
   }
   await addRemote(a.path, remote);
@@ -65,6 +65,10 @@ Deno.test("S3 remote (Swift s3api): push, pull, clone and faults", async (t) => 
       const store = await openStore(remote);
       try {
         const keys = (await store.list("specimens/run_big/")).map((o) => o.key);
+        const big = (await store.list("specimens/run_big/")).find((o) =>
+          o.size > 16 * 1024 * 1024
+        );
+        assert(big, "a chunk over the multipart threshold");
         const zarrChunk = keys.find((k) =>
           k.includes("/strata/weights") && !k.endsWith("zarr.json")
         );

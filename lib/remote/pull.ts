@@ -11,8 +11,8 @@
  *
  * @module
  */
-import { dirname, join } from "../_deps/node.ts";
-import { removeStaleTemps, tempPathFor } from "../_fs.ts";
+import { dirname, join, randomBytes } from "../_deps/node.ts";
+import { removeStaleTemps } from "../_fs.ts";
 import { InvalidInputError } from "../errors.ts";
 import { decodeManifest, MANIFEST_FILE } from "../specimen/manifest.ts";
 import { readSeal, sealDigest } from "../specimen/seal.ts";
@@ -27,7 +27,13 @@ import type { TransferProgress } from "./push.ts";
 import { claimedDigest } from "./_claims.ts";
 import { limiter } from "./_limit.ts";
 import { localIds, readLocal } from "./_local.ts";
-import { loadState, type RemoteEntry, saveState, syncLog } from "./_state.ts";
+import {
+  loadState,
+  type RemoteEntry,
+  saveState,
+  STATE_DIR,
+  syncLog,
+} from "./_state.ts";
 import { type Origin, ORIGIN_FILE } from "../specimen/origin.ts";
 
 /** Options for {@linkcode pullSpecimens}. */
@@ -147,7 +153,15 @@ export async function pullSpecimens(
       }
     }
     if (todo.length) {
-      await removeStaleTemps(paths.specimens);
+      // One pull at a time per vault: then every pull temp but ours is
+      // stale (a pull killed midway), with no need to ask /proc.
+      await Deno.mkdir(join(paths.root, STATE_DIR), { recursive: true });
+      using lock = await Deno.open(join(paths.root, STATE_DIR, "pull.lock"), {
+        write: true,
+        create: true,
+      });
+      await lock.lock(true);
+      await removeStaleTemps(paths.specimens, PULL_TEMP, { exclusive: true });
       const requests = limiter(options.concurrency ?? 16);
       const specimens = limiter(Math.max(4, options.concurrency ?? 16));
       const progress = {
@@ -195,6 +209,9 @@ export async function pullSpecimens(
   }
 }
 
+/** The prefix of a pull's temp folders in `specimens/`. */
+const PULL_TEMP = ".tmp-pull-";
+
 class Refused extends Error {
   constructor(readonly file: string, message: string) {
     super(message);
@@ -224,7 +241,10 @@ async function pullOne(
   }
   const { id, digest } = entry;
   const dest = join(o.specimens, id);
-  const tmp = tempPathFor(dest);
+  const tmp = join(
+    o.specimens,
+    `${PULL_TEMP}${id}-${Deno.pid}-${randomBytes(4).toString("hex")}`,
+  );
   await Deno.mkdir(tmp);
   try {
     const fetch1 = async (path: string, sha256: string, bytes?: number) => {
