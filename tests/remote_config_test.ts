@@ -23,6 +23,7 @@ import {
   tempVault,
 } from "./utils.ts";
 import { makeSealed, remoteTask } from "./_remote.ts";
+import { serveVault } from "./testdata/dashboard_fixtures.ts";
 
 Deno.test("parseRemoteUrl() reads s3 and file URLs and refuses others", async (t) => {
   const cases: [string, unknown][] = [
@@ -201,6 +202,13 @@ Deno.test("a file:// remote: push, push again, clone, pull --tag, status, confli
         await Deno.readTextFile(join(clone, CHANGES_FILE)),
         /\nbeta\n/,
       );
+      // The dashboard's specimen page says where it came from.
+      await using server = await serveVault(clone);
+      const res = await fetch(new URL("/api/specimens/beta", server.url));
+      const body = await res.json();
+      assertEquals(body.origin.remote, "origin");
+      assertEquals(body.origin.url, url);
+      assertMatch(body.origin.pulled_at, /^\d{4}-\d\d-\d\dT/);
     },
   );
 

@@ -14,6 +14,7 @@ import { validateArtifactName } from "../specimen/artifact_name.ts";
 import { STRATA_DIR } from "../vault.ts";
 import { type ApiContext, MAX_TAGS } from "./_context.ts";
 import { keptFiles } from "./_api_files.ts";
+import { readOrigin } from "../specimen/origin.ts";
 
 const NOTES_FILE = "field_notes.md";
 const MAX_NOTES_BYTES = 1 << 20;
@@ -138,6 +139,7 @@ export async function specimen(ctx: ApiContext, id: string): Promise<unknown> {
     files: keptFiles(row.artifacts, id),
     notes_html: notes,
     notes_issue: notesIssue,
+    origin: await readOrigin(join(ctx.catalog.paths.root, "specimens", id)),
   };
 }
 

@@ -6,6 +6,7 @@
  * @module
  */
 import { join } from "../_deps/node.ts";
+import { readVaultFile } from "../_fs.ts";
 
 /** The file's name in the specimen folder. */
 export const ORIGIN_FILE = "origin.json";
@@ -27,7 +28,8 @@ export interface Origin {
 }
 
 /**
- * The origin of the specimen at `dir`, or null for one made here.
+ * The origin of the specimen at `dir`, or null for one made here (or an
+ * unreadable file: a link out of the folder, a FIFO, over 64 kB, not JSON).
  *
  * @example
  * ```ts
@@ -39,7 +41,11 @@ export interface Origin {
  */
 export async function readOrigin(dir: string): Promise<Origin | null> {
   try {
-    const o = JSON.parse(await Deno.readTextFile(join(dir, ORIGIN_FILE)));
+    const bytes = await readVaultFile(join(dir, ORIGIN_FILE), {
+      root: dir,
+      maxBytes: 64 * 1024,
+    });
+    const o = JSON.parse(new TextDecoder().decode(bytes));
     return typeof o?.remote === "string" ? o : null;
   } catch {
     return null;
