@@ -58,15 +58,21 @@ export interface PullOptions {
 
 /** What happened to one specimen. */
 export interface PulledSpecimen {
+  /** The specimen id. */
   id: string;
   /** `pulled`, `present` (same content here), `conflict` (other content here, kept), `refused` (failed its check), `missing` (not on the remote), `failed`. */
   state: "pulled" | "present" | "conflict" | "refused" | "missing" | "failed";
+  /** The remote's seal digest for this id. */
   digest?: string;
+  /** The local seal digest, on a conflict (absent: not sealed here). */
   localDigest?: string;
+  /** Sealed files pulled. */
   files?: number;
+  /** Sealed bytes pulled. */
   bytes?: number;
   /** The offending file, when refused. */
   file?: string;
+  /** Why refused, in conflict, missing or failed. */
   reason?: string;
   /** Other contents the remote's log names for this id (a push race). */
   remoteConflict?: string[];

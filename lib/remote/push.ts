@@ -46,21 +46,29 @@ export interface PushOptions {
 
 /** Running totals of a push or pull. */
 export interface TransferProgress {
+  /** Specimens finished (whatever the outcome). */
   specimensDone: number;
+  /** Specimens to transfer. */
   specimensTotal: number;
+  /** Files transferred so far. */
   files: number;
+  /** Bytes transferred so far. */
   bytes: number;
 }
 
 /** What happened to one specimen. */
 export interface PushedSpecimen {
+  /** The specimen id. */
   id: string;
   /** `pushed`, `present` (the remote had it), `skipped` (not sealed), `conflict`, `failed`. */
   state: "pushed" | "present" | "skipped" | "conflict" | "failed";
+  /** The local seal digest. */
   digest?: string;
   /** The digest the remote holds for this id, on a conflict. */
   remoteDigest?: string;
+  /** Sealed files pushed. */
   files?: number;
+  /** Sealed bytes pushed. */
   bytes?: number;
   /** Why skipped or failed. */
   reason?: string;

@@ -12,7 +12,9 @@ import { loadState, saveState, syncLog } from "./_state.ts";
 
 /** What {@linkcode remoteStatus} counts. */
 export interface RemoteStatus {
+  /** The remote's name. */
   remote: string;
+  /** Its URL. */
   url: string;
   /** Sealed here, not on the remote. */
   toPush: string[];
