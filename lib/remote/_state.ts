@@ -82,25 +82,31 @@ export async function loadState(
     inflight: [],
   };
   try {
-    const s = JSON.parse(await Deno.readTextFile(statePath(root, name)));
+    const text = await Deno.readTextFile(statePath(root, name));
+    const s = JSON.parse(text);
     if (s?.url === url && typeof s.remote === "object") {
-      return { ...fresh, ...s };
+      const state = { ...fresh, ...s };
+      saved.set(state, text);
+      return state;
     }
   } catch { /* start over */ }
   return fresh;
 }
 
-/** Writes the cache atomically. */
+/** The text each loaded state was read from (so an unchanged one is not rewritten). */
+const saved = new WeakMap<RemoteState, string>();
+
+/** Writes the cache atomically, unless it is unchanged since it was read. */
 export async function saveState(
   root: string,
   name: string,
   state: RemoteState,
 ): Promise<void> {
+  const text = JSON.stringify(state);
+  if (saved.get(state) === text) return;
   await Deno.mkdir(join(root, STATE_DIR), { recursive: true });
-  await atomicWriteFile(
-    statePath(root, name),
-    new TextEncoder().encode(JSON.stringify(state)),
-  );
+  await atomicWriteFile(statePath(root, name), new TextEncoder().encode(text));
+  saved.set(state, text);
 }
 
 /** Deletes the cache of remote `name`. */
