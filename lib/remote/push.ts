@@ -98,7 +98,8 @@ export async function pushSpecimens(
   const { remote } = options;
   const all = await localIds(paths.specimens);
   const ids = options.ids ?? all;
-  const unknown = ids.filter((id) => !all.includes(id));
+  const here = new Set(all);
+  const unknown = ids.filter((id) => !here.has(id));
   if (unknown.length) {
     throw new NotFoundError(
       `No specimen ${
