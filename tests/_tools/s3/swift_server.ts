@@ -429,13 +429,25 @@ async function cli(args: string[]): Promise<number> {
         Deno.kill(pid, "SIGKILL");
       } catch { /* gone */ }
     }
+    // Wait until they are gone (SIGKILL is delivered, not awaited).
+    for (let i = 0; i < 500 && pids.some(alive); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
     if (d >= 0) await Deno.remove(rest[d + 1], { recursive: true });
-    return 0;
+    return pids.some(alive) ? 1 : 0;
   }
   console.error(
     "usage: swift_server.ts install | start | stop PID... [--dir DIR]",
   );
   return 2;
+}
+
+function alive(pid: number): boolean {
+  try {
+    return !/^\S+ \(.*\) Z/.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
+  } catch {
+    return false;
+  }
 }
 
 if (import.meta.main) Deno.exit(await cli(Deno.args));
