@@ -51,7 +51,7 @@ export async function main(args: string[]): Promise<number> {
         wanted.join(", ")
       } missing and no way to install them here: install them (apt-get install -y ${
         wanted.join(" ")
-      }), or set CHROMIUM for the browser; the browser test fails and the Python bridge tests are skipped until then`,
+      }), or set CHROMIUM for the browser; the browser test and the remote tests fail and the Python bridge tests are skipped until then`,
     );
     return 0;
   }

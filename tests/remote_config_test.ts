@@ -129,9 +129,26 @@ Deno.test("remote add/list/remove as a task: usage errors exit 2, unknown remote
   r = await remoteTask("remote", ["remove", "nope"], { cwd: v.path });
   assertEquals(r.code, 4);
   assertMatch(r.stderr, /No remote "nope".*there are: team/);
-  r = await remoteTask("push", ["--help"], { cwd: v.path });
-  assertEquals(r.code, 0);
-  assertMatch(r.stdout, /Exit codes/);
+  for (const name of ["push", "pull", "remote", "clone"] as const) {
+    r = await remoteTask(name, ["--help"], { cwd: v.path });
+    assertEquals(r.code, 0, name);
+    assertMatch(r.stdout, /Exit codes/);
+  }
+  // A folder remote that does not exist: one line naming the fix, exit 4.
+  r = await remoteTask("push", ["team"], { cwd: v.path });
+  assertEquals(r.code, 4, r.stderr);
+  assertMatch(
+    r.stderr,
+    /^error: Remote folder \/srv\/x does not exist: create it/,
+  );
+  // No remote at all.
+  await using w = await tempVault();
+  r = await remoteTask("pull", ["--all"], { cwd: w.path });
+  assertEquals(r.code, 4);
+  assertMatch(
+    r.stderr,
+    /This vault has no remote: add one with deno task remote add/,
+  );
 });
 
 Deno.test("a file:// remote: push, push again, clone, pull --tag, status, conflicts", async (t) => {
