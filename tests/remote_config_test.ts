@@ -262,7 +262,7 @@ Deno.test("a file:// remote: push, push again, clone, pull --tag, status, confli
       assertEquals(r.code, 3, r.stdout);
       assertMatch(
         r.stdout,
-        /conflict\s+alpha .*seal [0-9a-f]{12}….*yours [0-9a-f]{12}…/,
+        /conflict\s+alpha .*remote seal [0-9a-f]{64}, yours [0-9a-f]{64}/,
       );
       r = await remoteTask("pull", ["alpha"], { cwd: c.path });
       assertEquals(r.code, 3);

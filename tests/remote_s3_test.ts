@@ -187,7 +187,7 @@ Deno.test("S3 remote (Swift s3api): push, pull, clone and faults", async (t) => 
       const loser = rs.find((r) => r.code === 3)!;
       assertMatch(
         loser.stdout,
-        /conflict\s+contested .*seal [0-9a-f]{12}….*yours [0-9a-f]{12}…/,
+        /conflict\s+contested .*remote seal [0-9a-f]{64}, yours [0-9a-f]{64}/,
       );
       // The winner's content is what a third machine pulls.
       const r = await remoteTask("pull", ["contested"], { cwd: clone, env });

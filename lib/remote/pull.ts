@@ -148,13 +148,11 @@ export async function pullSpecimens(
           localDigest,
           reason: `a local "${id}" holds other content (${
             localDigest
-              ? `seal ${localDigest.slice(0, 12)}…`
+              ? `seal ${localDigest}`
               : mine.sealed
               ? ""
               : `not sealed: ${mine.reason}`
-          }) than the remote's (seal ${
-            entry.digest.slice(0, 12)
-          }…): kept the local one; pull into another vault (deno task clone) to compare`,
+          }) than the remote's (seal ${entry.digest}): kept the local one; pull into another vault (deno task clone) to compare`,
         });
       }
     }

@@ -211,11 +211,8 @@ function conflict(
     state: "conflict",
     digest,
     remoteDigest,
-    reason: `the remote holds "${id}" with other content (seal ${
-      remoteDigest.slice(0, 12)
-    }…, yours ${
-      digest.slice(0, 12)
-    }…): specimens are immutable, so push yours under a new id (deno task create --id ${id}_v2 --from ${id}, or rename the folder) or pull theirs elsewhere`,
+    reason:
+      `the remote holds "${id}" with other content (remote seal ${remoteDigest}, yours ${digest}): specimens are immutable, so push yours under a new id (deno task create --id ${id}_v2 --from ${id}, or rename the folder) or pull theirs elsewhere`,
   };
 }
 
