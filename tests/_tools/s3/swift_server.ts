@@ -343,6 +343,20 @@ export async function startS3Server(
       if (i > 500) throw new Error(`S3 test server: ${endpoint} not healthy`);
       await new Promise((r) => setTimeout(r, 10));
     }
+    if (!options.detach) {
+      // A test that ends without stopping its server (an uncaught error,
+      // Deno.exit) still takes the server down with it.
+      globalThis.addEventListener("unload", () => {
+        for (const p of procs) {
+          try {
+            p.kill("SIGKILL");
+          } catch { /* gone already */ }
+        }
+        try {
+          Deno.removeSync(dir, { recursive: true });
+        } catch { /* removed by stop() */ }
+      });
+    }
     const server: S3Server = {
       endpoint,
       accessKeyId: S3_ACCESS_KEY,
