@@ -10,8 +10,9 @@ import { parseTaskArgs, runMain } from "../lib/cli/cli.ts";
 /** The task's help text. */
 export const HELP =
   `Install what the tests need beyond Deno: Chromium (Debian's package) for the
-dashboard's browser test, and numpy and scikit-learn for Debian's
-/usr/bin/python3 (the Python bridge's tests), when missing and apt-get can
+dashboard's browser test, numpy and scikit-learn for Debian's
+/usr/bin/python3 (the Python bridge's tests), and OpenStack Swift with
+memcached (the S3 server of the remote tests), when missing and apt-get can
 install them.
 
 Usage:
@@ -37,6 +38,9 @@ export async function main(args: string[]): Promise<number> {
       wanted.push(pkg);
     }
   }
+  for (const [pkg, file] of SWIFT_PACKAGES) {
+    if (!(await isFile(file))) wanted.push(pkg);
+  }
   if (wanted.length === 0) return 0;
   if (
     (chosen && wanted.includes("chromium")) || Deno.uid() !== 0 ||
@@ -47,7 +51,7 @@ export async function main(args: string[]): Promise<number> {
         wanted.join(", ")
       } missing and no way to install them here: install them (apt-get install -y ${
         wanted.join(" ")
-      }), or set CHROMIUM for the browser; the browser test fails and the Python bridge tests are skipped until then`,
+      }), or set CHROMIUM for the browser; the browser test and the remote tests fail and the Python bridge tests are skipped until then`,
     );
     return 0;
   }
@@ -62,6 +66,20 @@ export async function main(args: string[]): Promise<number> {
       ? [["install", "-y", "-qq", "--no-install-recommends", ...python]]
       : []),
   ];
+  // Installed, not started: a policy-rc.d that says no to every daemon.
+  const policy = "/usr/sbin/policy-rc.d";
+  const noDaemons = wanted.includes("memcached") && !(await isFile(policy));
+  if (noDaemons) {
+    await Deno.writeTextFile(policy, "#!/bin/sh\nexit 101\n", { mode: 0o755 });
+  }
+  try {
+    return await aptGet(steps);
+  } finally {
+    if (noDaemons) await Deno.remove(policy);
+  }
+}
+
+async function aptGet(steps: string[][]): Promise<number> {
   for (const args of steps) {
     const { code } = await new Deno.Command("apt-get", {
       args,
@@ -78,6 +96,17 @@ export async function main(args: string[]): Promise<number> {
   }
   return 0;
 }
+
+/** Debian packages of the S3 test server (tests/_tools/s3/), and a file each installs. */
+const SWIFT_PACKAGES = [
+  ["swift", "/usr/bin/swift-config"],
+  ["swift-proxy", "/usr/bin/swift-proxy-server"],
+  ["swift-account", "/usr/bin/swift-account-server"],
+  ["swift-container", "/usr/bin/swift-container-server"],
+  ["swift-object", "/usr/bin/swift-object-server"],
+  ["python3-swift", "/usr/lib/python3/dist-packages/swift/__init__.py"],
+  ["memcached", "/usr/bin/memcached"],
+];
 
 /** Debian packages for `/usr/bin/python3`, and a file each one installs. */
 const PYTHON_PACKAGES = [

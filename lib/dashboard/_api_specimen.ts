@@ -15,6 +15,7 @@ import { STRATA_DIR } from "../vault.ts";
 import { type ApiContext, MAX_TAGS } from "./_context.ts";
 import { keptFiles } from "./_api_files.ts";
 import { runOutcome } from "./_api_run.ts";
+import { readOrigin } from "../specimen/origin.ts";
 
 const NOTES_FILE = "field_notes.md";
 const MAX_NOTES_BYTES = 1 << 20;
@@ -147,6 +148,7 @@ export async function specimen(ctx: ApiContext, id: string): Promise<unknown> {
     notes_html: notes,
     notes_issue: notesIssue,
     outcome,
+    origin: await readOrigin(join(ctx.catalog.paths.root, "specimens", id)),
   };
 }
 

@@ -102,3 +102,4 @@ export {
   verifyVault,
   type VerifyVaultOptions,
 } from "./verify.ts";
+export { type Origin, ORIGIN_FILE, readOrigin } from "./origin.ts";

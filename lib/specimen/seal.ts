@@ -21,6 +21,7 @@ import {
 } from "../errors.ts";
 import { MANIFEST_FILE } from "./manifest.ts";
 import { LABELS_FILE } from "./labels.ts";
+import { ORIGIN_FILE } from "./origin.ts";
 import type {
   Manifest,
   Seal,
@@ -55,6 +56,8 @@ export const UNSEALED_FILES: readonly string[] = [
   "field_notes.md",
   LABELS_FILE,
   LOCK_FILE,
+  // Where a pulled specimen came from: not a result.
+  ORIGIN_FILE,
 ];
 
 /** The listing rule of new seals. */

@@ -41,6 +41,7 @@ export const LAYERS: readonly { name: string; paths: readonly string[] }[] = [
   { name: "curate", paths: ["lib/curate/"] },
   { name: "dashboard", paths: ["lib/dashboard/"] },
   { name: "import", paths: ["lib/import/"] },
+  { name: "remote", paths: ["lib/remote/"] },
 ];
 
 /** The name of the layer of everything {@linkcode LAYERS} does not hold. */

@@ -209,6 +209,18 @@ export async function specimenPage(id) {
           : null,
         h("dt", {}, "indexed"),
         h("dd", {}, fmtDate(s.indexed_at)),
+        d.origin
+          ? [
+            h("dt", {}, "pulled from"),
+            h(
+              "dd",
+              { "data-testid": "origin" },
+              `${d.origin.remote} (${d.origin.url}), ${
+                fmtDate(d.origin.pulled_at)
+              }`,
+            ),
+          ]
+          : null,
       ),
       h(
         "details",
