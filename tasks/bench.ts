@@ -30,6 +30,7 @@ export const AREAS = [
   "bridge",
   "adopt",
   "engine",
+  "wide",
 ];
 
 /** The task's help text. */

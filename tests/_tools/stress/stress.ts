@@ -29,6 +29,7 @@ import { SpecimenStorage } from "../../../lib/run/storage.ts";
 import { verifySpecimen, verifyVault } from "../../../lib/specimen/verify.ts";
 import { metricColumns, tensorValue } from "../../_fault_child.ts";
 import { generateVault } from "../bench/gen_vault.ts";
+import { wideTables } from "./wide.ts";
 import { assert, assertEquals, assertRejects, ROOT } from "../../utils.ts";
 
 /** The script the fault scenarios run and kill. */
@@ -1463,6 +1464,7 @@ export const CONCURRENCY_SCENARIOS: ConcurrencyScenario[] = [
   loggerRace,
   protocolsWhileIndexing,
   queriesDuringReindex,
+  wideTables,
 ];
 
 /** Runs `scenario` once in a fresh vault (kept when `keep` and it fails). */
