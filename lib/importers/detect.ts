@@ -3,14 +3,19 @@
  *
  * @module
  */
-import { InvalidInputError, NotFoundError } from "../errors.ts";
-import { join, resolve } from "./_deps.ts";
+import {
+  InvalidInputError,
+  NotFoundError,
+  UnsafeFileError,
+} from "../errors.ts";
+import { resolve } from "./_deps.ts";
 import { importTrainer } from "./hf_trainer.ts";
 import { importLightning } from "./lightning.ts";
 import { importMlflow } from "./mlflow.ts";
 import type { ImportedRun, ImportKind } from "./model.ts";
 import { importTable } from "./table.ts";
 import { EVENT_FILE_PATTERN, importTensorBoard } from "./tensorboard.ts";
+import { SourceTree } from "./_source_tree.ts";
 
 /** Every kind, as the CLI names them. */
 export const IMPORT_KINDS: readonly ImportKind[] = [
@@ -56,6 +61,7 @@ export async function detectKind(path: string): Promise<ImportKind> {
     }
     throw e;
   }
+  notSpecial(path, info);
   if (info.isFile) {
     if (/\.(jsonl|ndjson)$/i.test(path)) return "jsonl";
     if (/\.csv$/i.test(path)) return "csv";
@@ -71,26 +77,20 @@ export async function detectKind(path: string): Promise<ImportKind> {
     );
   }
   const found = new Set<ImportKind>();
-  async function walk(dir: string, depth: number) {
-    const subdirs: string[] = [];
-    let meta = false, runParts = false;
-    for await (const e of Deno.readDir(dir)) {
-      if (e.isFile) {
-        if (EVENT_FILE_PATTERN.test(e.name)) found.add("tensorboard");
-        else if (e.name === "trainer_state.json") found.add("hf-trainer");
-        else if (e.name === "metrics.csv") found.add("lightning");
-        else if (e.name === "meta.yaml") meta = true;
-      } else if (e.isDirectory) {
-        subdirs.push(e.name);
-        if (["metrics", "params", "tags"].includes(e.name)) runParts = true;
-      }
+  const tree = await SourceTree.open(path);
+  await tree.walkDirs(path, (_, { files, dirs }, depth) => {
+    let meta = false;
+    for (const name of files) {
+      if (EVENT_FILE_PATTERN.test(name)) found.add("tensorboard");
+      else if (name === "trainer_state.json") found.add("hf-trainer");
+      else if (name === "metrics.csv") found.add("lightning");
+      else if (name === "meta.yaml") meta = true;
     }
-    if (meta && runParts) found.add("mlflow");
-    if (depth < MAX_DEPTH) {
-      for (const d of subdirs) await walk(join(dir, d), depth + 1);
+    if (meta && dirs.some((n) => ["metrics", "params", "tags"].includes(n))) {
+      found.add("mlflow");
     }
-  }
-  await walk(path, 0);
+    return depth < MAX_DEPTH;
+  });
   if (found.size === 1) return [...found][0];
   if (found.size === 0) {
     throw new NotFoundError(
@@ -147,6 +147,7 @@ export async function importRuns(
     }
     throw e;
   });
+  notSpecial(path, info);
   const wantsFile = k === "csv" || k === "jsonl";
   if (info.isFile !== wantsFile) {
     throw new InvalidInputError(
@@ -178,4 +179,19 @@ export async function importRuns(
         }`,
       );
   }
+}
+
+/** Refuses a path that is neither a file nor a folder (a FIFO would block the read). */
+function notSpecial(path: string, info: Deno.FileInfo) {
+  if (info.isFile || info.isDirectory) return;
+  const what = info.isFifo
+    ? "a FIFO (named pipe)"
+    : info.isCharDevice || info.isBlockDevice
+    ? "a device"
+    : info.isSocket
+    ? "a socket"
+    : "not a regular file";
+  throw new UnsafeFileError(
+    `Cannot import "${path}": it is ${what}, not a file or folder; import the file the tool wrote`,
+  );
 }
