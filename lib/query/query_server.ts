@@ -239,7 +239,10 @@ export async function announceQueryServer(
     vault: data.vault,
     remove: async () => {
       try {
-        const now = JSON.parse(await Deno.readTextFile(path));
+        const text = await readPrivateFile(path, {
+          maxBytes: MAX_SERVER_FILE_BYTES,
+        });
+        const now = text === undefined ? undefined : JSON.parse(text);
         if (now?.token === token) await Deno.remove(path);
       } catch { /* gone already, or another server's now */ }
     },
@@ -273,7 +276,11 @@ function processGone(pid: number): boolean {
 async function removeIfUnchanged(path: string, text: string): Promise<void> {
   if (!granted({ name: "write", path })) return;
   try {
-    if (await Deno.readTextFile(path) === text) await Deno.remove(path);
+    // Read as safely as at first: it may have been swapped for a FIFO.
+    const now = await readPrivateFile(path, {
+      maxBytes: MAX_SERVER_FILE_BYTES,
+    });
+    if (now === text) await Deno.remove(path);
   } catch { /* gone, or not ours to remove */ }
 }
 
