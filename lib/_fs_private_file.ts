@@ -14,6 +14,7 @@
 
 /** Why {@linkcode readPrivateFile} refused a file (a sentence). */
 export class PrivateFileRefused extends Error {
+  /** The class's name. */
   override name = "PrivateFileRefused";
 }
 

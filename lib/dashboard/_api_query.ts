@@ -177,7 +177,13 @@ function framedAnswer(
   const body = new ReadableStream<Uint8Array>({
     async start(controller) {
       controller.enqueue(space);
-      beat = setInterval(() => controller.enqueue(space), HEARTBEAT_MS);
+      beat = setInterval(() => {
+        try {
+          controller.enqueue(space);
+        } catch {
+          clearInterval(beat); // the client went away
+        }
+      }, HEARTBEAT_MS);
       try {
         const { kind, body } = await work();
         clearInterval(beat);

@@ -29,7 +29,9 @@ function kindOf(info: Deno.FileInfo): string {
 
 /** A folder's entries, by kind, names sorted. */
 export interface SourceListing {
+  /** Regular files (or links to one inside). */
   files: string[];
+  /** Folders (or links to one inside). */
   dirs: string[];
 }
 

@@ -11,6 +11,7 @@ import { concatBytes } from "../_bytes.ts";
 
 /** Why an answer was not read whole (a sentence for a note). */
 export class AnswerAbandoned extends Error {
+  /** The class's name. */
   override name = "AnswerAbandoned";
 }
 
@@ -138,8 +139,11 @@ export function parseHeaders(head: string): Map<string, string> {
 
 /** An HTTP/1.1 response: status, headers (lower-case names) and body. */
 export interface HttpAnswer {
+  /** The status code, as text ("200"), if the status line parsed. */
   status: string | undefined;
+  /** The headers, by lower-case name. */
   headers: Map<string, string>;
+  /** The body, unchunked. */
   body: Uint8Array;
 }
 
