@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { after } from "./_after.ts";
 
 /** Why {@linkcode readPrivateFile} refused a file (a sentence). */
 export class PrivateFileRefused extends Error {
@@ -65,22 +66,19 @@ export async function readPrivateFile(
     throw new PrivateFileRefused(`it cannot be read (${(e as Error).message})`);
   }
   checkInfo(info, maxBytes);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let file: Deno.FsFile | undefined;
+  let file: Deno.FsFile;
+  let cancel = () => {};
   const opening = Deno.open(path, { read: true });
   try {
     file = await Promise.race([
       opening,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new PrivateFileRefused(
-                `opening it took over ${OPEN_TIMEOUT_MS} ms (it changed into a FIFO?)`,
-              ),
+        cancel = after(OPEN_TIMEOUT_MS, () =>
+          reject(
+            new PrivateFileRefused(
+              `opening it took over ${OPEN_TIMEOUT_MS} ms (it changed into a FIFO?)`,
             ),
-          OPEN_TIMEOUT_MS,
-        );
+          ));
       }),
     ]);
   } catch (e) {
@@ -89,7 +87,7 @@ export async function readPrivateFile(
     if (e instanceof Deno.errors.NotFound) return undefined;
     throw new PrivateFileRefused(`it cannot be read (${(e as Error).message})`);
   } finally {
-    clearTimeout(timer);
+    cancel();
   }
   try {
     const opened = await file.stat();

@@ -152,7 +152,7 @@ export async function cliQuery(
       };
     }
   };
-  return framedAnswer(req.headers.get(NONCE_HEADER), auth.token, work);
+  return await framedAnswer(req.headers.get(NONCE_HEADER), auth.token, work);
 }
 
 /** An answer before it is framed. */
@@ -162,16 +162,38 @@ interface Answer {
 }
 
 /**
- * The answer as a stream: a space at once and every
- * {@linkcode HEARTBEAT_MS} while the query runs (so that a client tells a
- * slow query from a stopped server), then the frame of
- * `query/_server_proof.ts` with its proof.
+ * The answer framed as `query/_server_proof.ts` says, with its proof. One
+ * that is ready within {@linkcode HEARTBEAT_MS} goes in one piece (a first
+ * byte written alone would wait on the client's delayed ACK); a slower one
+ * as a stream that sends a space every {@linkcode HEARTBEAT_MS} until it is
+ * ready, so that the client tells a slow query from a stopped server.
  */
-function framedAnswer(
+async function framedAnswer(
   nonce: string | null,
   token: string,
   work: () => Promise<Answer>,
-): Response {
+): Promise<Response> {
+  const headers = {
+    "content-type": "application/octet-stream",
+    "cache-control": "no-store",
+    [ANSWER_HEADER]: "framed",
+  };
+  const pending = work();
+  let wait: ReturnType<typeof setTimeout> | undefined;
+  const quick = await Promise.race([
+    pending,
+    new Promise<undefined>((r) =>
+      wait = setTimeout(() => r(undefined), HEARTBEAT_MS)
+    ),
+  ]).finally(() => clearTimeout(wait));
+  if (quick) {
+    return new Response(
+      await frame(token, nonce ?? "", quick.kind, quick.body) as BodyInit,
+      {
+        headers,
+      },
+    );
+  }
   const space = new Uint8Array([32]);
   let beat: ReturnType<typeof setInterval> | undefined;
   const body = new ReadableStream<Uint8Array>({
@@ -185,7 +207,7 @@ function framedAnswer(
         }
       }, HEARTBEAT_MS);
       try {
-        const { kind, body } = await work();
+        const { kind, body } = await pending;
         clearInterval(beat);
         controller.enqueue(await frame(token, nonce ?? "", kind, body));
         controller.close();
@@ -198,13 +220,7 @@ function framedAnswer(
       clearInterval(beat);
     },
   });
-  return new Response(body, {
-    headers: {
-      "content-type": "application/octet-stream",
-      "cache-control": "no-store",
-      [ANSWER_HEADER]: "framed",
-    },
-  });
+  return new Response(body, { headers });
 }
 
 /** A query the server leaves to the client (it names the function). */

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { after } from "../_after.ts";
 import { concatBytes } from "../_bytes.ts";
 
 /** Why an answer was not read whole (a sentence for a note). */
@@ -49,21 +50,25 @@ export async function readBounded(
       conn.close();
     } catch { /* closed */ }
   };
-  const timers: ReturnType<typeof setTimeout>[] = [];
-  if (Number.isFinite(bounds.deadlineMs)) {
-    timers.push(setTimeout(
-      () => abandon(`it did not answer within ${bounds.deadlineMs / 1000} s`),
+  const cancelDeadline = Number.isFinite(bounds.deadlineMs)
+    ? after(
       bounds.deadlineMs,
-    ));
-  }
-  let last = Date.now();
-  timers.push(setInterval(() => {
-    if (Date.now() - last > bounds.idleMs) {
-      abandon(
-        `it sent nothing for ${bounds.idleMs / 1000} s (is it stopped?)`,
-      );
-    }
-  }, Math.min(250, bounds.idleMs)));
+      () => abandon(`it did not answer within ${bounds.deadlineMs / 1000} s`),
+    )
+    : () => {};
+  // Re-armed at each read: nothing for idleMs gives up.
+  let cancelIdle = () => {};
+  const armIdle = () => {
+    cancelIdle();
+    cancelIdle = after(
+      bounds.idleMs,
+      () =>
+        abandon(
+          `it sent nothing for ${bounds.idleMs / 1000} s (is it stopped?)`,
+        ),
+    );
+  };
+  armIdle();
   const parts: Uint8Array[] = [];
   let total = 0;
   let headSeen = false;
@@ -73,7 +78,7 @@ export async function readBounded(
     for (;;) {
       const n = await conn.read(buf);
       if (n === null) break;
-      last = Date.now();
+      armIdle();
       parts.push(buf.subarray(0, n));
       total += n;
       if (!headSeen && bounds.head) {
@@ -102,7 +107,8 @@ export async function readBounded(
   } catch (e) {
     if (why === undefined) throw e;
   } finally {
-    for (const t of timers) clearTimeout(t);
+    cancelDeadline();
+    cancelIdle();
   }
   if (why !== undefined) throw new AnswerAbandoned(why);
   return concatBytes(parts);

@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { after } from "../_after.ts";
 import { PrivateFileRefused, readPrivateFile } from "../_fs_private_file.ts";
 import {
   AnswerAbandoned,
@@ -481,20 +482,19 @@ async function connectWithin(
   port: number,
   ms: number,
 ): Promise<Deno.TcpConn | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let cancel = () => {};
   const connecting = Deno.connect({ hostname, port });
   try {
-    return await Promise.race([
+    const conn = await Promise.race([
       connecting,
       new Promise<undefined>((resolve) => {
-        timer = setTimeout(() => resolve(undefined), ms);
+        cancel = after(ms, () => resolve(undefined));
       }),
-    ]).then((conn) => {
-      if (!conn) connecting.then((late) => late.close(), () => {});
-      return conn;
-    });
+    ]);
+    if (!conn) connecting.then((late) => late.close(), () => {});
+    return conn;
   } finally {
-    clearTimeout(timer);
+    cancel();
   }
 }
 
