@@ -30,6 +30,7 @@ import { verifySpecimen, verifyVault } from "../../../lib/specimen/verify.ts";
 import { metricColumns, tensorValue } from "../../_fault_child.ts";
 import { generateVault } from "../bench/gen_vault.ts";
 import { wideTables } from "./wide.ts";
+import { importRace } from "./import_race.ts";
 import { assert, assertEquals, assertRejects, ROOT } from "../../utils.ts";
 
 /** The script the fault scenarios run and kill. */
@@ -1465,6 +1466,7 @@ export const CONCURRENCY_SCENARIOS: ConcurrencyScenario[] = [
   protocolsWhileIndexing,
   queriesDuringReindex,
   wideTables,
+  importRace,
 ];
 
 /** Runs `scenario` once in a fresh vault (kept when `keep` and it fails). */
