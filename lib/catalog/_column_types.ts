@@ -115,6 +115,10 @@ export const MAX_CATALOG_COLUMNS = 2048;
  * The widest file a union table takes in; a wider one gets a table of its
  * own (one CREATE, linear in its columns), as a clashing one does.
  */
-export const MAX_UNION_FILE_COLUMNS = 256;
-/** The widest a union table grows (adding a column costs its width). */
-export const MAX_UNION_COLUMNS = 1024;
+export const MAX_UNION_FILE_COLUMNS = 128;
+/**
+ * The widest a union table grows: adding a column costs its width, and an
+ * INSERT holds a buffer per column (at 1,024, inserts of 100-column files
+ * ran out of the new catalog's 128 MB now and then during a full index).
+ */
+export const MAX_UNION_COLUMNS = 512;
