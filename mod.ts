@@ -298,6 +298,7 @@ export {
   type Taxonomy,
   VAULT_CONFIG_FILE,
 } from "./lib/specimen/taxonomy.ts";
+export {
   addRemote,
   findRemote,
   type NamedRemote,

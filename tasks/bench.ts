@@ -31,6 +31,7 @@ export const AREAS = [
   "adopt",
   "engine",
   "remote",
+  "wide",
 ];
 
 /** The task's help text. */

@@ -116,7 +116,7 @@ export async function main(args: string[]): Promise<number> {
       null,
       2,
     ));
-    return outcomes.find((o) => o.error)?.error!.exitCode ?? 0;
+    return outcomes.find((o) => o.error)?.error?.exitCode ?? 0;
   }
   for (const o of done) console.log(`discarded  ${o.id}`);
   if (done.length) {

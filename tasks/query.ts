@@ -61,7 +61,12 @@ vault.duckdb.server beside the catalog (loopback address, a random token,
 its pid); a server that is gone, or a file copied from another folder, is
 ignored (and the file removed), and the query runs here. The output, the
 errors and the exit codes are the same either way; --format parquet always
-runs here.
+runs here. The file is read only as a small regular file of this user's,
+mode 0600; the server must prove it holds the file's token (an HMAC of a
+fresh nonce and its answer) before anything it sends is printed; and a
+server that does not connect within 2 s, sends nothing for 3 s (stopped,
+e.g. by Ctrl-Z), or does not answer within the time limit and 3 s is left
+alone: the query then runs here, after one "note:" line on stderr.
 
 Relations: catalog (one row per specimen: specimen_id, created, domain,
 method, model, tags, status, path, description, dependencies, artifacts,
@@ -186,13 +191,13 @@ export async function main(
     } else await writeAll(Deno.stdout, bytes);
   };
   if (format !== "parquet" && !values.local && options.server !== false) {
-    const server = await readQueryServer(paths.root);
+    const server = await readQueryServer(paths.root, { note });
     const answer = server && await queryViaServer(server, {
       sql,
       format: format as "table" | "csv" | "json",
       crlf: values.crlf as boolean,
       timeoutSeconds: timeout ?? DEFAULT_TIMEOUT_SECONDS,
-    });
+    }, { note });
     if (answer) {
       if ("error" in answer) throw answerError(answer);
       await write(answer.output);
@@ -226,6 +231,11 @@ export async function main(
     ),
   );
   return 0;
+}
+
+/** One line on stderr: why a server was not asked, or not believed. */
+function note(message: string) {
+  console.error(`note: ${message}`);
 }
 
 /** The error a server's answer names, with the local run's exit code. */
@@ -264,7 +274,12 @@ export async function viaServer(args: string[]): Promise<ServerAttempt> {
     if (sql.trim() === "") return attempt;
     const root = await findVaultRoot(plain.vault);
     if (root === undefined) return attempt;
-    const server = await readQueryServer(root);
+    // Once a note is printed, the local run does not look again.
+    const noted = (message: string) => {
+      attempt.tried = true;
+      note(message);
+    };
+    const server = await readQueryServer(root, { note: noted });
     if (!server) return attempt;
     attempt.tried = true;
     const answer: RemoteAnswer = await queryViaServer(server, {
@@ -272,7 +287,7 @@ export async function viaServer(args: string[]): Promise<ServerAttempt> {
       format: plain.format,
       crlf: plain.crlf,
       timeoutSeconds: plain.timeout ?? DEFAULT_TIMEOUT_SECONDS,
-    });
+    }, { note: noted });
     if (!answer) return attempt;
     if ("error" in answer) {
       console.error(`error: ${answer.error}`);

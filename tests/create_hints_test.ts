@@ -43,7 +43,7 @@ Deno.test("create prints what to do next: edit a new protocol, run a variation a
   assertMatch(base.stdout, /at specimens\/base\n/);
   assertMatch(
     base.stdout,
-    /Next: edit specimens\/base\/protocol\.ts, then run it:\n  deno task run base/,
+    /Next: edit specimens\/base\/protocol\.ts, then run it:\n {2}deno task run base/,
   );
   const child = await create([
     "--vault",
@@ -59,7 +59,7 @@ Deno.test("create prints what to do next: edit a new protocol, run a variation a
   assert(!child.stdout.includes("Next: edit"), child.stdout);
   assertMatch(
     child.stdout,
-    /Next: run it \(protocol\.ts is the parent's.*\n  deno task run child/,
+    /Next: run it \(protocol\.ts is the parent's.*\n {2}deno task run child/,
   );
   const sweep = await create([
     "--vault",

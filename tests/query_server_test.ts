@@ -5,6 +5,7 @@
 import { join } from "../lib/_deps.ts";
 import { indexVault } from "../lib/catalog/index_vault.ts";
 import { processTimeZone, QUERY_ROUTE } from "../lib/query/query_server.ts";
+import { unframe } from "../lib/query/_server_proof.ts";
 import {
   indexedQueryVault,
   writeSpecimen,
@@ -32,6 +33,12 @@ function query(flags: string[], args: string[], stdin?: string) {
 }
 
 const serverFile = (vault: string) => join(vault, "vault.duckdb.server");
+
+/** Writes a server file as a server does: mode 0600 (else it is refused). */
+async function writeServerFile(path: string, text: string) {
+  await Deno.writeTextFile(path, text, { mode: 0o600 });
+  await Deno.chmod(path, 0o600);
+}
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.lstat(path).then(() => true, () => false);
@@ -282,13 +289,24 @@ Deno.test("query server wants its token, and the file goes when the server stops
     await res.body?.cancel();
     assertEquals(res.status, 401, `authorization ${auth}`);
   }
+  const nonce = "12".repeat(32);
   const ok = await fetch(url, {
     method: "POST",
     body,
-    headers: { authorization: `Bearer ${token}` },
+    headers: {
+      authorization: `Bearer ${token}`,
+      "x-specimen-vault-nonce": nonce,
+    },
   });
   assertEquals(ok.status, 200);
-  assertEquals(await ok.text(), "1\n1\n");
+  // Heartbeat spaces, the frame's line, the answer; proved with the token.
+  const framed = new Uint8Array(await ok.arrayBuffer());
+  const answer = await unframe(framed, token, nonce);
+  assert(answer !== undefined && answer !== "unproven");
+  assertEquals(answer.kind, "result");
+  assertEquals(new TextDecoder().decode(answer.body), "1\n1\n");
+  assertEquals(await unframe(framed, "0".repeat(64), nonce), "unproven");
+  assertEquals(await unframe(framed, token, "34".repeat(32)), "unproven");
   await server[Symbol.asyncDispose]();
   assert(!(await exists(serverFile(v.path))), "the file outlived its server");
 });
@@ -331,7 +349,7 @@ Deno.test("query task ignores a stale server file (dead pid, wrong token, anothe
       const vault =
         JSON.parse(await Deno.readTextFile(serverFile(other.path))).vault;
       const here = await Deno.stat(v.path);
-      await Deno.writeTextFile(
+      await writeServerFile(
         serverFile(v.path),
         JSON.stringify({
           ...good,
@@ -363,7 +381,7 @@ Deno.test("query task ignores a stale server file (dead pid, wrong token, anothe
       };
       for (const token of [good.token, "f".repeat(64)]) {
         const text = JSON.stringify({ ...good, token, vault: identity });
-        await Deno.writeTextFile(serverFile(v.path), text);
+        await writeServerFile(serverFile(v.path), text);
         const r = await query(QUERY_FLAGS, [
           "--vault",
           v.path,
@@ -388,7 +406,7 @@ Deno.test("query task ignores a stale server file (dead pid, wrong token, anothe
   );
 
   await t.step("a malformed file: ignored", async () => {
-    await Deno.writeTextFile(serverFile(v.path), "{not json");
+    await writeServerFile(serverFile(v.path), "{not json");
     const r = await query(QUERY_FLAGS, ["--vault", v.path, "-f", "csv", sql]);
     assertEquals(r.code, 0, r.stderr);
     assertEquals(r.stdout, expected);

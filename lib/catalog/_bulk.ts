@@ -26,7 +26,7 @@ import { join } from "../_deps.ts";
 import { READABLE_ARTIFACT_NAME_PATTERN } from "../specimen/artifact_name.ts";
 import { STRATA_DIR as STRATA } from "../vault.ts";
 import { yieldToEventLoop } from "./_scan.ts";
-import { unionType } from "./_column_types.ts";
+import { MAX_UNION_FILE_COLUMNS, unionType } from "./_column_types.ts";
 import type { MetricFile } from "./_records.ts";
 import { appendRow, stage } from "./_stage.ts";
 
@@ -145,7 +145,10 @@ async function loadName(
     const described = (await c.runAndReadAll(
       `DESCRIBE SELECT * FROM read_parquet(${literalList([files[0]])})`,
     )).getRows().map(([n, t]) => [String(n), String(t)]);
-    if (described.some(([n]) => n.toLowerCase() === "specimen_id")) {
+    if (
+      described.length > MAX_UNION_FILE_COLUMNS ||
+      described.some(([n]) => n.toLowerCase() === "specimen_id")
+    ) {
       return undefined;
     }
     columns = unionColumnsSql(

@@ -104,3 +104,21 @@ export function holdsExactly(from: string, to: string): boolean {
 export function isolatedTableName(id: string, name: string): string {
   return `_isolated__${id}__${name}`;
 }
+
+/**
+ * The widest file the catalog loads: a table of 4,000 one-row columns
+ * already exhausts the new catalog's 128 MB (DuckDB holds a buffer per
+ * column); 2,000 load in about 0.25 s.
+ */
+export const MAX_CATALOG_COLUMNS = 2048;
+/**
+ * The widest file a union table takes in; a wider one gets a table of its
+ * own (one CREATE, linear in its columns), as a clashing one does.
+ */
+export const MAX_UNION_FILE_COLUMNS = 128;
+/**
+ * The widest a union table grows: adding a column costs its width, and an
+ * INSERT holds a buffer per column (at 1,024, inserts of 100-column files
+ * ran out of the new catalog's 128 MB now and then during a full index).
+ */
+export const MAX_UNION_COLUMNS = 512;

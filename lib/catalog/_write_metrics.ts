@@ -20,6 +20,9 @@ import {
   holdsExactly,
   isolatedTableName,
   kindOf,
+  MAX_CATALOG_COLUMNS,
+  MAX_UNION_COLUMNS,
+  MAX_UNION_FILE_COLUMNS,
   unionType,
 } from "./_column_types.ts";
 import type { Column, MetricFile, SpecimenRecord } from "./_records.ts";
@@ -208,6 +211,24 @@ async function keepClashesOut(
   files: MetricFile[],
   existing: Map<string, string> | undefined,
 ): Promise<{ good: MetricFile[]; order: string[] }> {
+  const narrow: MetricFile[] = [];
+  for (const f of files) {
+    const width = f.columns!.length;
+    if (width > MAX_CATALOG_COLUMNS) {
+      f.issue = `${
+        label(f)
+      } has ${width} columns, more than the catalog loads (${MAX_CATALOG_COLUMNS}); its rows are not in the catalog (query the file itself: read_parquet('${SPECIMENS_DIR}/${f.id}/${STRATA}/${f.name}.parquet'))`;
+      f.columns = undefined;
+    } else if (width > MAX_UNION_FILE_COLUMNS) {
+      f.issue = `${
+        label(f)
+      } has ${width} columns (more than ${MAX_UNION_FILE_COLUMNS}); kept out of "${table}", queryable alone as ${
+        relationName(f.id, f.name)
+      }`;
+      await loadIsolated(c, f);
+    } else narrow.push(f);
+  }
+  files = narrow;
   const votes = new Map<string, Map<string, number>>();
   const order: string[] = [...(existing?.keys() ?? [])];
   for (const f of files) {
@@ -229,8 +250,17 @@ async function keepClashesOut(
     else winner.set(col, [...v.entries()].sort((a, b) => b[1] - a[1])[0][0]);
   }
   const good: MetricFile[] = [];
+  // The union's width: each column added to an existing table is one ALTER
+  // that costs as much as the table is wide.
+  const union = new Set(existing?.keys() ?? []);
   for (const f of files) {
     const reasons: string[] = [];
+    const added = f.columns!.filter((col) => !union.has(col.name)).length;
+    if (union.size + added > MAX_UNION_COLUMNS) {
+      reasons.push(
+        `its ${added} new columns would take the table past ${MAX_UNION_COLUMNS} columns`,
+      );
+    }
     for (const col of f.columns!) {
       if (col.name.toLowerCase() === "specimen_id") {
         reasons.push(
@@ -245,6 +275,7 @@ async function keepClashesOut(
       }
     }
     if (reasons.length === 0) {
+      for (const col of f.columns!) union.add(col.name);
       good.push(f);
       continue;
     }

@@ -14,6 +14,9 @@ import { VaultError } from "../errors.ts";
 import { formatQueryOutput } from "../query/output.ts";
 import {
   ANSWER_HEADER,
+  frame,
+  HEARTBEAT_MS,
+  NONCE_HEADER,
   processTimeZone,
   sameVault,
   type VaultIdentity,
@@ -105,55 +108,119 @@ export async function cliQuery(
   }
   const catalog = ctx.catalog.paths.catalog;
   const key = JSON.stringify([gen.key, format, crlf, sql]);
-  let output = auth.cache.get(key);
-  try {
-    output ??= await gen.fresh(async (c) => {
-      let found: SqlParse | undefined;
-      const result = await runUserQuery(c, sql, undefined, {
-        values: format === "json" ? "json" : "sql",
-        timeoutSeconds: timeout,
-        maxResultBytes: MAX_RESULT_BYTES,
-        createViews: async (names) => {
-          if (gen.info.views !== "true") {
-            await createExpViews(c, names, new Set());
-          }
-        },
-        functionList: () => auth.cache.functionList(catalog),
-        parsed: (parse) => {
-          found = parse;
-          const own = [...parse.functions, ...parse.tableFunctions]
-            .find((f) => PROCESS_FUNCTIONS.has(f));
-          if (own) throw new Declined(own);
-        },
+  const work = async (): Promise<Answer> => {
+    try {
+      const output = auth.cache.get(key) ?? await gen.fresh(async (c) => {
+        let found: SqlParse | undefined;
+        const result = await runUserQuery(c, sql, undefined, {
+          values: format === "json" ? "json" : "sql",
+          timeoutSeconds: timeout,
+          maxResultBytes: MAX_RESULT_BYTES,
+          createViews: async (names) => {
+            if (gen.info.views !== "true") {
+              await createExpViews(c, names, new Set());
+            }
+          },
+          functionList: () => auth.cache.functionList(catalog),
+          parsed: (parse) => {
+            found = parse;
+            const own = [...parse.functions, ...parse.tableFunctions]
+              .find((f) => PROCESS_FUNCTIONS.has(f));
+            if (own) throw new Declined(own);
+          },
+        });
+        const bytes = new TextEncoder().encode(
+          formatQueryOutput(result, format, crlf),
+        );
+        if (found && await auth.cache.cacheable(c, found)) {
+          auth.cache.set(key, bytes);
+        }
+        return bytes;
       });
-      const bytes = new TextEncoder().encode(
-        formatQueryOutput(result, format, crlf),
-      );
-      if (found && await auth.cache.cacheable(c, found)) {
-        auth.cache.set(key, bytes);
-      }
-      return bytes;
-    });
-    return new Response(output, {
-      headers: {
-        "content-type": "text/plain; charset=utf-8",
-        "cache-control": "no-store",
-        [ANSWER_HEADER]: "result",
+      return { kind: "result", body: output };
+    } catch (e) {
+      // A process function, the dashboard's memory limit (not a local
+      // run's), or anything unexpected: the client runs it itself.
+      if (
+        !(e instanceof VaultError) || /Out of Memory Error/.test(e.message)
+      ) return { kind: "decline", body: new Uint8Array() };
+      return {
+        kind: "error",
+        body: new TextEncoder().encode(
+          JSON.stringify({ error: e.message, exit_code: e.exitCode }),
+        ),
+      };
+    }
+  };
+  return await framedAnswer(req.headers.get(NONCE_HEADER), auth.token, work);
+}
+
+/** An answer before it is framed. */
+interface Answer {
+  kind: "result" | "error" | "decline";
+  body: Uint8Array;
+}
+
+/**
+ * The answer framed as `query/_server_proof.ts` says, with its proof. One
+ * that is ready within {@linkcode HEARTBEAT_MS} goes in one piece (a first
+ * byte written alone would wait on the client's delayed ACK); a slower one
+ * as a stream that sends a space every {@linkcode HEARTBEAT_MS} until it is
+ * ready, so that the client tells a slow query from a stopped server.
+ */
+async function framedAnswer(
+  nonce: string | null,
+  token: string,
+  work: () => Promise<Answer>,
+): Promise<Response> {
+  const headers = {
+    "content-type": "application/octet-stream",
+    "cache-control": "no-store",
+    [ANSWER_HEADER]: "framed",
+  };
+  const pending = work();
+  let wait: ReturnType<typeof setTimeout> | undefined;
+  const quick = await Promise.race([
+    pending,
+    new Promise<undefined>((r) =>
+      wait = setTimeout(() => r(undefined), HEARTBEAT_MS)
+    ),
+  ]).finally(() => clearTimeout(wait));
+  if (quick) {
+    return new Response(
+      await frame(token, nonce ?? "", quick.kind, quick.body) as BodyInit,
+      {
+        headers,
       },
-    });
-  } catch (e) {
-    if (e instanceof Declined) {
-      return decline(409, `${e.message}() answers for the process: run here`);
-    }
-    if (!(e instanceof VaultError)) throw e;
-    // The server's memory limit is the dashboard's, not a local run's.
-    if (/Out of Memory Error/.test(e.message)) {
-      return decline(503, "Out of memory here: run it in the client");
-    }
-    const res = json({ error: e.message, exit_code: e.exitCode }, 422);
-    res.headers.set(ANSWER_HEADER, "error");
-    return res;
+    );
   }
+  const space = new Uint8Array([32]);
+  let beat: ReturnType<typeof setInterval> | undefined;
+  const body = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      controller.enqueue(space);
+      beat = setInterval(() => {
+        try {
+          controller.enqueue(space);
+        } catch {
+          clearInterval(beat); // the client went away
+        }
+      }, HEARTBEAT_MS);
+      try {
+        const { kind, body } = await pending;
+        clearInterval(beat);
+        controller.enqueue(await frame(token, nonce ?? "", kind, body));
+        controller.close();
+      } catch (e) {
+        clearInterval(beat);
+        controller.error(e);
+      }
+    },
+    cancel() {
+      clearInterval(beat);
+    },
+  });
+  return new Response(body, { headers });
 }
 
 /** A query the server leaves to the client (it names the function). */

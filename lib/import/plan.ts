@@ -17,6 +17,7 @@ import { NameSet, slug } from "./_names.ts";
 import { cleanParams } from "./_names.ts";
 import { scanVault, sourceDigest } from "./_imported.ts";
 import type { ImportedRun, ImportKind } from "../importers/model.ts";
+import { MAX_IMPORT_TABLE_COLUMNS } from "../importers/detect.ts";
 
 /** Domain and method used when neither is given, and why. */
 export const DEFAULT_TAXONOMY = {
@@ -151,6 +152,16 @@ export async function planImport(
   const batch = new NameSet();
   const plans: PlannedSpecimen[] = [];
   for (const run of runs) {
+    for (const t of run.tables) {
+      // step, and each column
+      if (t.columns.size + 1 > MAX_IMPORT_TABLE_COLUMNS) {
+        throw new InvalidInputError(
+          `Cannot import ${run.sourcePath}: its table "${t.name}" has ${
+            t.columns.size + 1
+          } columns, more than the ${MAX_IMPORT_TABLE_COLUMNS} an imported table may (writing it would take about 4 KB of memory a column, and the catalog loads at most 2,048 of a table); split the file into narrower ones`,
+        );
+      }
+    }
     const digest = sourceDigest(run.sourceFiles);
     const already = vault.imported.get(digest);
     let id = options.id ??

@@ -48,8 +48,10 @@ export interface WriteImportsOptions {
 
 /**
  * Writes every planned specimen: all are built and sealed in temp folders
- * first, then renamed into place; if any fails to build, none is placed.
- * Throws {@linkcode SpecimenExistsError} when an id was taken meanwhile.
+ * first, then renamed into place; if any fails to build, none is placed,
+ * and if one cannot be placed (its id taken meanwhile), those placed
+ * already are taken back: all or nothing. Throws
+ * {@linkcode SpecimenExistsError} when an id was taken meanwhile.
  *
  * Needs read and write permission on the vault.
  *
@@ -94,18 +96,30 @@ export async function writeImports(
           }),
       );
     }
-    for (const plan of plans) {
-      const dest = join(specimensDir, plan.id);
-      try {
-        await placeDir(join(tmp, plan.id), dest);
-      } catch (e) {
-        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-        throw new SpecimenExistsError(
-          `Cannot place imported specimen "${plan.id}": ${dest} was created meanwhile; import again (with --again for a free id)`,
-          { cause: e },
-        );
+    try {
+      for (const plan of plans) {
+        const dest = join(specimensDir, plan.id);
+        try {
+          await placeDir(join(tmp, plan.id), dest);
+        } catch (e) {
+          if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+          throw new SpecimenExistsError(
+            `Cannot place imported specimen "${plan.id}": ${dest} was created meanwhile; nothing was imported (${placed.length} placed already were taken back); import again (with --again for a free id)`,
+            { cause: e },
+          );
+        }
+        placed.push(plan.id);
       }
-      placed.push(plan.id);
+    } catch (e) {
+      // As a sweep does: all or nothing. Each one placed goes back into the
+      // temp folder (one rename: a reader never sees half a folder), and
+      // from there with it.
+      for (const id of placed) {
+        await Deno.rename(join(specimensDir, id), join(tmp, `${id}.placed`))
+          .catch(() => Deno.remove(join(specimensDir, id), { recursive: true }))
+          .catch(() => {});
+      }
+      throw e;
     }
   } finally {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});

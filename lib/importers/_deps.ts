@@ -21,7 +21,6 @@ export { BinaryReader } from "npm:@bufbuild/protobuf@2.17.0/wire";
 export { parse as parseCsv } from "npm:csv-parse@7.0.3/sync";
 // deno-lint-ignore no-import-prefix -- a deps module: npm packages by full specifiers (see lib/_deps.ts)
 import { parse } from "npm:yaml@2.9.1";
-// deno-lint-ignore no-import-prefix -- as above
 export { isPair, isScalar, parseDocument, visit } from "npm:yaml@2.9.1";
 
 /**

@@ -18,6 +18,7 @@ import { type Row, rowsToTable } from "./table.ts";
 import { parsePythonJson } from "../formats/python_json.ts";
 import { toParamValue } from "./_param_values.ts";
 import { importTensorBoard } from "./tensorboard.ts";
+import { SourceTree } from "./_source_tree.ts";
 
 /**
  * Finds every folder under `root` (or `root` itself) holding
@@ -33,17 +34,17 @@ import { importTensorBoard } from "./tensorboard.ts";
  * ```
  */
 export async function findTrainerRuns(root: string): Promise<string[]> {
-  const out: string[] = [];
-  async function walk(dir: string) {
-    const subdirs: string[] = [];
-    for await (const e of Deno.readDir(dir)) {
-      if (e.isFile && e.name === "trainer_state.json") out.push(dir);
-      else if (e.isDirectory) subdirs.push(e.name);
-    }
-    for (const d of subdirs.sort()) await walk(join(dir, d));
-  }
-  await walk(root);
-  return out;
+  return (await findRuns(root)).dirs;
+}
+
+/** The run folders under `root`, and the tree they were found in. */
+async function findRuns(root: string) {
+  const tree = await SourceTree.open(root);
+  const dirs: string[] = [];
+  await tree.walkDirs(root, (dir, { files }) => {
+    if (files.includes("trainer_state.json")) dirs.push(dir);
+  });
+  return { tree, dirs };
 }
 
 /**
@@ -72,18 +73,23 @@ export async function findTrainerRuns(root: string): Promise<string[]> {
  * ```
  */
 export async function importTrainer(root: string): Promise<ImportedRun[]> {
-  const dirs = await findTrainerRuns(root);
+  const { tree, dirs } = await findRuns(root);
   if (dirs.length === 0) {
     throw new NotFoundError(
       `No Hugging Face Trainer run under "${root}": no trainer_state.json in it or its subfolders; point the import at the Trainer's output_dir or a checkpoint-N folder`,
     );
   }
   const runs: ImportedRun[] = [];
-  for (const dir of dirs) runs.push(await readRun(root, dir));
+  for (const dir of dirs) {
+    const run = await readRun(root, dir, tree);
+    run.warnings.push(...tree.warnings.splice(0));
+    runs.push(run);
+  }
   return runs;
 }
 
 async function readJson(
+  tree: SourceTree,
   dir: string,
   name: string,
   shown: string,
@@ -92,7 +98,7 @@ async function readJson(
 ): Promise<unknown> {
   let read;
   try {
-    read = await readSourceFile(join(dir, name), name);
+    read = await readSourceFile(join(dir, name), name, tree);
   } catch (e) {
     if (!required && e instanceof Deno.errors.NotFound) return undefined;
     throw e;
@@ -170,12 +176,17 @@ function isObject(v: unknown): v is Record<string, ParamValue> {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
-async function readRun(root: string, dir: string): Promise<ImportedRun> {
+async function readRun(
+  root: string,
+  dir: string,
+  tree: SourceTree,
+): Promise<ImportedRun> {
   const id = relative(root, dir).split(sep).join("/") ||
     dir.split(sep).filter(Boolean).pop()!;
   const shown = (name: string) => id ? `${id}/${name}` : name;
   const run = emptyRun("hf-trainer", "transformers", dir, id, id);
   const state = await readJson(
+    tree,
     dir,
     "trainer_state.json",
     shown("trainer_state.json"),
@@ -228,6 +239,7 @@ async function readRun(root: string, dir: string): Promise<ImportedRun> {
   const { log_history: _, ...rest } = state;
   run.sourceInfo.trainer_state = rest;
   const args = await readJson(
+    tree,
     dir,
     "training_args.json",
     shown("training_args.json"),
@@ -237,6 +249,7 @@ async function readRun(root: string, dir: string): Promise<ImportedRun> {
   if (args !== undefined) run.params.training_args = args as ParamValue;
   else await trainingArgsFromLogs(dir, rest, run);
   const config = await readJson(
+    tree,
     dir,
     "config.json",
     shown("config.json"),
@@ -254,7 +267,14 @@ async function readRun(root: string, dir: string): Promise<ImportedRun> {
       "all_results.json",
     ]
   ) {
-    const v = await readJson(dir, name, shown(name), run.sourceFiles, false);
+    const v = await readJson(
+      tree,
+      dir,
+      name,
+      shown(name),
+      run.sourceFiles,
+      false,
+    );
     if (v !== undefined) run.sourceInfo[name] = v as ParamValue;
   }
   if (isObject(args) && typeof args.run_name === "string") {

@@ -14,6 +14,7 @@ import {
   type ParamValue,
   readSourceFile,
 } from "./model.ts";
+import { SourceTree } from "./_source_tree.ts";
 import { parseCsvRows, type Row, rowsToTable } from "./table.ts";
 
 /** Columns that index rows rather than measure something. */
@@ -32,17 +33,17 @@ const INDEX_COLUMNS = new Set(["step", "epoch"]);
  * ```
  */
 export async function findLightningRuns(root: string): Promise<string[]> {
-  const out: string[] = [];
-  async function walk(dir: string) {
-    const subdirs: string[] = [];
-    for await (const e of Deno.readDir(dir)) {
-      if (e.isFile && e.name === "metrics.csv") out.push(dir);
-      else if (e.isDirectory) subdirs.push(e.name);
-    }
-    for (const d of subdirs.sort()) await walk(join(dir, d));
-  }
-  await walk(root);
-  return out;
+  return (await findRuns(root)).dirs;
+}
+
+/** The run folders under `root`, and the tree they were found in. */
+async function findRuns(root: string) {
+  const tree = await SourceTree.open(root);
+  const dirs: string[] = [];
+  await tree.walkDirs(root, (dir, { files }) => {
+    if (files.includes("metrics.csv")) dirs.push(dir);
+  });
+  return { tree, dirs };
 }
 
 /**
@@ -104,22 +105,34 @@ function groupName(cols: string[], taken: Set<string>, i: number): string {
  * ```
  */
 export async function importLightning(root: string): Promise<ImportedRun[]> {
-  const dirs = await findLightningRuns(root);
+  const { tree, dirs } = await findRuns(root);
   if (dirs.length === 0) {
     throw new NotFoundError(
       `No Lightning CSVLogger run under "${root}": no metrics.csv in it or its subfolders; point the import at lightning_logs/ or a version_N folder`,
     );
   }
   const runs: ImportedRun[] = [];
-  for (const dir of dirs) runs.push(await readRun(root, dir));
+  for (const dir of dirs) {
+    const run = await readRun(root, dir, tree);
+    run.warnings.push(...tree.warnings.splice(0));
+    runs.push(run);
+  }
   return runs;
 }
 
-async function readRun(root: string, dir: string): Promise<ImportedRun> {
+async function readRun(
+  root: string,
+  dir: string,
+  tree: SourceTree,
+): Promise<ImportedRun> {
   const id = relative(root, dir).split(sep).join("/") ||
     dir.split(sep).filter(Boolean).pop()!;
   const run = emptyRun("lightning", "lightning", dir, id, id);
-  const csv = await readSourceFile(join(dir, "metrics.csv"), "metrics.csv");
+  const csv = await readSourceFile(
+    join(dir, "metrics.csv"),
+    "metrics.csv",
+    tree,
+  );
   run.sourceFiles.push(csv.file);
   const file = join(id, "metrics.csv");
   const { header, rows } = parseCsvRows(
@@ -162,6 +175,7 @@ async function readRun(root: string, dir: string): Promise<ImportedRun> {
     const yaml = await readSourceFile(
       join(dir, "hparams.yaml"),
       "hparams.yaml",
+      tree,
     );
     run.sourceFiles.push(yaml.file);
     let parsed: unknown;

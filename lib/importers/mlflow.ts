@@ -6,19 +6,39 @@
  * nested folders. Written from MLflow's file-store layout (its FileStore
  * source), not from files MLflow wrote: no fixture could be made here.
  *
+ * The store is walked and read through a {@linkcode SourceTree}: a link that
+ * leads out of the folder being imported is refused, naming it; a FIFO,
+ * device or socket is skipped with a warning. Metric files are streamed
+ * (one 64 KiB read at a time), and one over {@linkcode MAX_METRIC_FILE_BYTES}
+ * is refused before it is read.
+ *
  * @module
  */
-import { CorruptFileError, NotFoundError } from "../errors.ts";
-import { join, parseYaml } from "./_deps.ts";
+import {
+  CorruptFileError,
+  InvalidInputError,
+  NotFoundError,
+} from "../errors.ts";
+import { createHash, join, parseYaml } from "./_deps.ts";
 import {
   emptyRun,
   F64Builder,
   type ImportedRun,
-  readSourceFile,
   type Series,
   type SourceFile,
+  sourceFileOf,
   tableFromSeries,
 } from "./model.ts";
+import { SourceTree } from "./_source_tree.ts";
+
+/**
+ * The largest metric file read: about 6 million lines of
+ * `timestamp value step`, whose three columns take 24 bytes a line once
+ * parsed. MLflow's own file store slows to a crawl long before.
+ */
+export const MAX_METRIC_FILE_BYTES = 256 * 1024 * 1024;
+/** The largest `meta.yaml`, param or tag file read (MLflow caps values at 6,000 characters; tags at 8,000). */
+export const MAX_TEXT_FILE_BYTES = 1024 * 1024;
 
 /** Folders under an experiment that are not runs. */
 const NOT_RUNS = new Set(["tags", "datasets", "traces"]);
@@ -32,38 +52,6 @@ const STATUS: Record<number, string> = {
   4: "FAILED",
   5: "KILLED",
 };
-
-async function isFile(p: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(p)).isFile;
-  } catch {
-    return false;
-  }
-}
-
-async function listDirs(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(dir)) if (e.isDirectory) out.push(e.name);
-  return out.sort();
-}
-
-/** Every file below `dir`, as `/`-joined paths relative to it. */
-async function listFilesDeep(dir: string, prefix = ""): Promise<string[]> {
-  const out: string[] = [];
-  let entries: Deno.DirEntry[];
-  try {
-    entries = await Array.fromAsync(Deno.readDir(dir));
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return out;
-    throw e;
-  }
-  for (const e of entries.sort((a, b) => a.name < b.name ? -1 : 1)) {
-    const rel = prefix ? `${prefix}/${e.name}` : e.name;
-    if (e.isDirectory) out.push(...await listFilesDeep(join(dir, e.name), rel));
-    else if (e.isFile) out.push(rel);
-  }
-  return out;
-}
 
 /** An experiment folder and its run folders, as {@linkcode findMlflowRuns} gives them. */
 export interface MlflowExperimentLayout {
@@ -87,36 +75,51 @@ export interface MlflowExperimentLayout {
 export async function findMlflowRuns(
   root: string,
 ): Promise<MlflowExperimentLayout[]> {
-  const isRun = async (d: string) =>
-    await isFile(join(d, "meta.yaml")) &&
-    (await Array.fromAsync(Deno.readDir(d))).some((e) =>
-      e.isDirectory && ["metrics", "params", "tags"].includes(e.name)
+  return (await findLayouts(root)).layouts;
+}
+
+/** The layouts of {@linkcode findMlflowRuns}, and the tree they are in. */
+async function findLayouts(
+  root: string,
+): Promise<{ tree: SourceTree; layouts: MlflowExperimentLayout[] }> {
+  const tree = await SourceTree.open(root);
+  const isRun = async (d: string, t: SourceTree) =>
+    await t.kind(join(d, "meta.yaml")) === "file" &&
+    (await t.list(d)).dirs.some((n) =>
+      ["metrics", "params", "tags"].includes(n)
     );
-  if (await isRun(root)) {
-    return [{ dir: join(root, ".."), runs: [root] }];
+  if (await isRun(root, tree)) {
+    // A run folder: its experiment's meta.yaml is one folder up.
+    const exp = join(root, "..");
+    const up = await SourceTree.open(exp);
+    up.warnings.push(...tree.warnings);
+    return { tree: up, layouts: [{ dir: exp, runs: [root] }] };
   }
   const runsOf = async (exp: string) => {
     const runs: string[] = [];
-    for (const d of await listDirs(exp)) {
-      if (!NOT_RUNS.has(d) && await isFile(join(exp, d, "meta.yaml"))) {
+    for (const d of (await tree.list(exp)).dirs) {
+      if (
+        !NOT_RUNS.has(d) &&
+        await tree.kind(join(exp, d, "meta.yaml")) === "file"
+      ) {
         runs.push(join(exp, d));
       }
     }
     return runs;
   };
-  if (await isFile(join(root, "meta.yaml"))) {
+  if (await tree.kind(join(root, "meta.yaml")) === "file") {
     const runs = await runsOf(root);
-    return runs.length ? [{ dir: root, runs }] : [];
+    return { tree, layouts: runs.length ? [{ dir: root, runs }] : [] };
   }
-  const out: MlflowExperimentLayout[] = [];
-  for (const d of await listDirs(root)) {
+  const layouts: MlflowExperimentLayout[] = [];
+  for (const d of (await tree.list(root)).dirs) {
     if (NOT_EXPERIMENTS.has(d)) continue;
     const exp = join(root, d);
-    if (!await isFile(join(exp, "meta.yaml"))) continue;
+    if (await tree.kind(join(exp, "meta.yaml")) !== "file") continue;
     const runs = await runsOf(exp);
-    if (runs.length) out.push({ dir: exp, runs });
+    if (runs.length) layouts.push({ dir: exp, runs });
   }
-  return out;
+  return { tree, layouts };
 }
 
 /**
@@ -144,31 +147,71 @@ export async function findMlflowRuns(
  * ```
  */
 export async function importMlflow(root: string): Promise<ImportedRun[]> {
-  const layouts = await findMlflowRuns(root);
+  const { tree, layouts } = await findLayouts(root);
   if (layouts.length === 0) {
+    const skipped = tree.warnings.length
+      ? ` (${tree.warnings.join("; ")})`
+      : "";
     throw new NotFoundError(
-      `No MLflow run under "${root}": expected a file store (mlruns/<experiment_id>/<run_id>/meta.yaml); point the import at the mlruns folder`,
+      `No MLflow run under "${root}"${skipped}: expected a file store (mlruns/<experiment_id>/<run_id>/meta.yaml); point the import at the mlruns folder`,
     );
   }
   const runs: ImportedRun[] = [];
   for (const exp of layouts) {
-    const expMeta = await readYamlMaybe(join(exp.dir, "meta.yaml"));
-    for (const dir of exp.runs) runs.push(await readRun(dir, expMeta));
+    const expMeta = await readYamlMaybe(tree, join(exp.dir, "meta.yaml"));
+    for (const dir of exp.runs) {
+      const run = await readRun(tree, dir, expMeta);
+      // What the walk skipped so far, said with the run it was found in.
+      run.warnings.push(...tree.warnings.splice(0));
+      runs.push(run);
+    }
   }
   return runs;
 }
 
+/**
+ * A small file's bytes through `tree` (links out refused, FIFOs never
+ * opened), refused over `max` bytes, and its record.
+ */
+async function readSmall(
+  tree: SourceTree,
+  path: string,
+  rel: string,
+  max = MAX_TEXT_FILE_BYTES,
+): Promise<{ text: string; file: SourceFile }> {
+  using f = await tree.open(path);
+  const size = (await f.stat()).size;
+  if (size > max) throw tooLarge(path, size, max);
+  const buf = new Uint8Array(size);
+  let filled = 0;
+  while (filled < size) {
+    const n = await f.read(buf.subarray(filled));
+    if (n === null) break;
+    filled += n;
+  }
+  const bytes = buf.subarray(0, filled);
+  return {
+    text: new TextDecoder().decode(bytes),
+    file: sourceFileOf(bytes, rel),
+  };
+}
+
+function tooLarge(path: string, size: number, max: number) {
+  return new InvalidInputError(
+    `Cannot import "${path}": it holds ${size} bytes, more than the ${max} an MLflow ${
+      max === MAX_METRIC_FILE_BYTES ? "metric" : "meta, param or tag"
+    } file may (is it the right file?)`,
+  );
+}
+
 async function readYamlMaybe(
+  tree: SourceTree,
   path: string,
 ): Promise<Record<string, unknown> | null> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
-  }
-  return parseMeta(text, path);
+  const kind = await tree.kind(path);
+  if (kind === undefined) return null;
+  if (kind === "dir") return null;
+  return parseMeta((await readSmall(tree, path, "meta.yaml")).text, path);
 }
 
 function parseMeta(text: string, shown: string): Record<string, unknown> {
@@ -190,24 +233,25 @@ function parseMeta(text: string, shown: string): Record<string, unknown> {
 }
 
 async function readRun(
+  tree: SourceTree,
   dir: string,
   expMeta: Record<string, unknown> | null,
 ): Promise<ImportedRun> {
   const files: SourceFile[] = [];
   const read = async (rel: string) => {
-    const r = await readSourceFile(join(dir, ...rel.split("/")), rel);
+    const r = await readSmall(tree, join(dir, ...rel.split("/")), rel);
     files.push(r.file);
-    return new TextDecoder().decode(r.bytes);
+    return r.text;
   };
   const meta = parseMeta(await read("meta.yaml"), join(dir, "meta.yaml"));
   const runId = String(
     meta.run_id ?? meta.run_uuid ?? dir.split(/[\\/]/).pop(),
   );
   const run = emptyRun("mlflow", "mlflow", dir, runId, runId);
-  for (const rel of await listFilesDeep(join(dir, "params"))) {
+  for (const rel of await tree.filesDeep(join(dir, "params"))) {
     run.params[rel] = await read(`params/${rel}`);
   }
-  for (const rel of await listFilesDeep(join(dir, "tags"))) {
+  for (const rel of await tree.filesDeep(join(dir, "tags"))) {
     run.tags[rel] = await read(`tags/${rel}`);
   }
   const runName = typeof meta.run_name === "string" && meta.run_name
@@ -222,42 +266,12 @@ async function readRun(
   }
   const series: Series[] = [];
   const times: Series[] = [];
-  for (const key of await listFilesDeep(join(dir, "metrics"))) {
-    const text = await read(`metrics/${key}`);
-    const steps = new F64Builder(),
-      values = new F64Builder(),
-      ts = new F64Builder();
-    text.split("\n").forEach((line, i) => {
-      if (line.trim() === "") return;
-      const parts = line.trim().split(" ");
-      const where = `"${join(dir, "metrics", ...key.split("/"))}" line ${
-        i + 1
-      }`;
-      if (parts.length !== 3) {
-        throw new CorruptFileError(
-          `Cannot read ${where}: ${
-            JSON.stringify(line)
-          } has ${parts.length} field(s); an MLflow metric line is "timestamp value step" (a line without a step cannot be placed in a step-keyed table)`,
-        );
-      }
-      const t = Number(parts[0]), step = Number(parts[2]);
-      const v = parseFloatLike(parts[1]);
-      if (
-        !Number.isInteger(t) || !Number.isInteger(step) ||
-        Number.isNaN(v) && !/nan/i.test(parts[1])
-      ) {
-        throw new CorruptFileError(
-          `Cannot read ${where}: ${
-            JSON.stringify(line)
-          } is not "timestamp value step" with an integer timestamp and step`,
-        );
-      }
-      steps.push(step);
-      values.push(v);
-      ts.push(t);
-    });
-    series.push({ name: key, steps: steps.view(), values: values.view() });
-    times.push({ name: key, steps: steps.view(), values: ts.view() });
+  for (const key of await tree.filesDeep(join(dir, "metrics"))) {
+    const path = join(dir, "metrics", ...key.split("/"));
+    const { steps, values, ts, file } = await readMetricFile(tree, path, key);
+    files.push(file);
+    series.push({ name: key, steps, values });
+    times.push({ name: key, steps, values: ts });
   }
   if (series.length) {
     const t = tableFromSeries("metrics", series);
@@ -298,6 +312,93 @@ async function readRun(
   };
   run.sourceFiles = files;
   return run;
+}
+
+/**
+ * One metric file, streamed: its steps, values and timestamps, and its
+ * record (SHA-256 over the bytes as read). Memory is the three columns, 24
+ * bytes a line, and one 64 KiB buffer.
+ */
+async function readMetricFile(
+  tree: SourceTree,
+  path: string,
+  key: string,
+): Promise<
+  {
+    steps: Float64Array;
+    values: Float64Array;
+    ts: Float64Array;
+    file: SourceFile;
+  }
+> {
+  using f = await tree.open(path);
+  const size = (await f.stat()).size;
+  if (size > MAX_METRIC_FILE_BYTES) {
+    throw tooLarge(path, size, MAX_METRIC_FILE_BYTES);
+  }
+  const steps = new F64Builder(), values = new F64Builder();
+  const ts = new F64Builder();
+  const hash = createHash("sha256");
+  const decoder = new TextDecoder();
+  const buf = new Uint8Array(64 * 1024);
+  let bytes = 0, lineNo = 0, rest = "";
+  const take = (line: string) => {
+    lineNo++;
+    if (line.trim() === "") return;
+    const parts = line.trim().split(" ");
+    const where = `"${path}" line ${lineNo}`;
+    if (parts.length !== 3) {
+      throw new CorruptFileError(
+        `Cannot read ${where}: ${
+          JSON.stringify(line.slice(0, 200))
+        } has ${parts.length} field(s); an MLflow metric line is "timestamp value step" (a line without a step cannot be placed in a step-keyed table)`,
+      );
+    }
+    const t = Number(parts[0]), step = Number(parts[2]);
+    const v = parseFloatLike(parts[1]);
+    if (
+      !Number.isInteger(t) || !Number.isInteger(step) ||
+      Number.isNaN(v) && !/nan/i.test(parts[1])
+    ) {
+      throw new CorruptFileError(
+        `Cannot read ${where}: ${
+          JSON.stringify(line.slice(0, 200))
+        } is not "timestamp value step" with an integer timestamp and step`,
+      );
+    }
+    steps.push(step);
+    values.push(v);
+    ts.push(t);
+  };
+  for (;;) {
+    const n = await f.read(buf);
+    if (n === null) break;
+    bytes += n;
+    // A file that grows while read is read up to its size when opened.
+    if (bytes > MAX_METRIC_FILE_BYTES) {
+      throw tooLarge(path, bytes, MAX_METRIC_FILE_BYTES);
+    }
+    hash.update(buf.subarray(0, n));
+    const text = rest + decoder.decode(buf.subarray(0, n), { stream: true });
+    const lines = text.split("\n");
+    rest = lines.pop()!;
+    if (rest.length > 64 * 1024) {
+      throw new CorruptFileError(
+        `Cannot read "${path}" line ${
+          lineNo + 1
+        }: it runs past 65536 characters; an MLflow metric line is "timestamp value step"`,
+      );
+    }
+    for (const line of lines) take(line);
+  }
+  rest += decoder.decode();
+  if (rest !== "") take(rest);
+  return {
+    steps: steps.view(),
+    values: values.view(),
+    ts: ts.view(),
+    file: { path: `metrics/${key}`, bytes, sha256: hash.digest("hex") },
+  };
 }
 
 function parseFloatLike(s: string): number {

@@ -18,6 +18,7 @@ import {
   readSourceFile,
   type SourceFile,
 } from "./model.ts";
+import { SourceTree } from "./_source_tree.ts";
 
 /** Event files are named so by every writer (TF, tensorboardX, torch). */
 export const EVENT_FILE_PATTERN: RegExp = /^events\.out\.tfevents\./;
@@ -58,25 +59,23 @@ export interface TensorBoardRunLayout {
 export async function findTensorBoardRuns(
   root: string,
 ): Promise<TensorBoardRunLayout[]> {
+  return (await findRuns(root)).runs;
+}
+
+/** The runs under `root`, and the tree they were found in. */
+async function findRuns(root: string) {
+  const tree = await SourceTree.open(root);
   const withEvents: string[] = [];
-  async function walk(dir: string) {
-    let has = false;
-    const subdirs: string[] = [];
-    for await (const e of Deno.readDir(dir)) {
-      if (e.isFile && EVENT_FILE_PATTERN.test(e.name)) has = true;
-      else if (e.isDirectory) subdirs.push(e.name);
-    }
-    if (has) withEvents.push(dir);
-    for (const d of subdirs.sort()) await walk(join(dir, d));
-  }
-  await walk(root);
+  await tree.walkDirs(root, (dir, { files }) => {
+    if (files.some((n) => EVENT_FILE_PATTERN.test(n))) withEvents.push(dir);
+  });
   const runs: TensorBoardRunLayout[] = [];
   for (const dir of withEvents) {
     const owner = runs.find((r) => dir.startsWith(r.dir + sep));
     if (owner) owner.subruns.push(toPosix(relative(owner.dir, dir)));
     else runs.push({ dir, subruns: [""] });
   }
-  return runs;
+  return { tree, runs };
 }
 
 /**
@@ -108,14 +107,18 @@ export async function importTensorBoard(
   root: string,
   options: TensorBoardOptions = {},
 ): Promise<ImportedRun[]> {
-  const layouts = await findTensorBoardRuns(root);
+  const { tree, runs: layouts } = await findRuns(root);
   if (layouts.length === 0) {
     throw new NotFoundError(
       `No TensorBoard run under "${root}": no file named events.out.tfevents.* in it or its subfolders; point the import at a log directory`,
     );
   }
   const runs: ImportedRun[] = [];
-  for (const layout of layouts) runs.push(await readRun(root, layout, options));
+  for (const layout of layouts) {
+    const run = await readRun(root, layout, options, tree);
+    run.warnings.push(...tree.warnings.splice(0));
+    runs.push(run);
+  }
   return runs;
 }
 
@@ -123,6 +126,7 @@ async function readRun(
   root: string,
   layout: TensorBoardRunLayout,
   options: TensorBoardOptions,
+  tree: SourceTree,
 ): Promise<ImportedRun> {
   const id = toPosix(relative(root, layout.dir)) || basenameOf(layout.dir);
   const run = emptyRun("tensorboard", "tensorboard", layout.dir, id, id);
@@ -131,17 +135,15 @@ async function readRun(
   let first = Infinity, last = -Infinity;
   for (const sub of layout.subruns) {
     const dir = sub ? join(layout.dir, sub) : layout.dir;
-    const names: string[] = [];
-    for await (const e of Deno.readDir(dir)) {
-      if (e.isFile && EVENT_FILE_PATTERN.test(e.name)) names.push(e.name);
-    }
-    names.sort();
+    const names = (await tree.list(dir)).files.filter((n) =>
+      EVENT_FILE_PATTERN.test(n)
+    );
     const acc = new SubrunAccumulator();
     const files: SourceFile[] = [];
     let records = 0;
     for (const name of names) {
       const rel = sub ? `${sub}/${name}` : name;
-      const { bytes, file } = await readSourceFile(join(dir, name), rel);
+      const { bytes, file } = await readSourceFile(join(dir, name), rel, tree);
       files.push(file);
       run.sourceFiles.push(file);
       records += decodeEventFile(bytes, rel, acc, options, run.warnings);

@@ -22,7 +22,24 @@
  *
  * @module
  */
-import { concatBytes } from "../_bytes.ts";
+import { after } from "../_after.ts";
+import { PrivateFileRefused, readPrivateFile } from "../_fs_private_file.ts";
+import {
+  AnswerAbandoned,
+  parseHeaders,
+  parseHttp,
+  readBounded,
+} from "./_server_answer.ts";
+import {
+  answerProof,
+  frame,
+  HEARTBEAT_MS,
+  newNonce,
+  NONCE_HEADER,
+  unframe,
+} from "./_server_proof.ts";
+
+export { answerProof, frame, HEARTBEAT_MS, NONCE_HEADER };
 
 /** The file's name: the catalog's, with this suffix. */
 export const QUERY_SERVER_SUFFIX = ".server";
@@ -32,7 +49,10 @@ const FORMAT_VERSION = 1;
 const CATALOG_FILE = "vault.duckdb";
 /** The route of the query server. */
 export const QUERY_ROUTE = "/api/cli/query";
-/** The response header saying what the body is: `result` or `error`. */
+/**
+ * The response header saying the body is a framed answer (`framed`; see
+ * `_server_proof.ts`); a response without it is a decline.
+ */
 export const ANSWER_HEADER = "x-specimen-vault-answer";
 
 /** Which folder a server serves: real path, and device and inode where known. */
@@ -220,7 +240,10 @@ export async function announceQueryServer(
     vault: data.vault,
     remove: async () => {
       try {
-        const now = JSON.parse(await Deno.readTextFile(path));
+        const text = await readPrivateFile(path, {
+          maxBytes: MAX_SERVER_FILE_BYTES,
+        });
+        const now = text === undefined ? undefined : JSON.parse(text);
         if (now?.token === token) await Deno.remove(path);
       } catch { /* gone already, or another server's now */ }
     },
@@ -254,29 +277,48 @@ function processGone(pid: number): boolean {
 async function removeIfUnchanged(path: string, text: string): Promise<void> {
   if (!granted({ name: "write", path })) return;
   try {
-    if (await Deno.readTextFile(path) === text) await Deno.remove(path);
+    // Read as safely as at first: it may have been swapped for a FIFO.
+    const now = await readPrivateFile(path, {
+      maxBytes: MAX_SERVER_FILE_BYTES,
+    });
+    if (now === text) await Deno.remove(path);
   } catch { /* gone, or not ours to remove */ }
+}
+
+/** The largest server file read (a real one is about 300 bytes). */
+export const MAX_SERVER_FILE_BYTES = 4096;
+
+/** Options of {@linkcode readQueryServer} and {@linkcode queryViaServer}. */
+export interface ServerNotes {
+  /** Told, in one line, why a server file or an answer was not trusted. */
+  note?: (message: string) => void;
 }
 
 /**
  * The server of the vault at `root`, read from its server file: undefined
  * when there is none, or the file is malformed, stale (written for another
  * folder, or its pid gone: then it is removed) or names a non-loopback
- * address.
+ * address. A file that is not a regular file of this user's, mode 0600 and
+ * under {@linkcode MAX_SERVER_FILE_BYTES}, is not read and `note` says why.
  *
  * Needs `--allow-read` on `root` (and `--allow-write` to remove a stale
  * file; without it the file is only ignored).
  */
 export async function readQueryServer(
   root: string,
+  { note }: ServerNotes = {},
 ): Promise<QueryServer | undefined> {
   const path = queryServerPath(root);
-  let text: string;
+  let text: string | undefined;
   try {
-    text = await Deno.readTextFile(path);
-  } catch {
+    text = await readPrivateFile(path, { maxBytes: MAX_SERVER_FILE_BYTES });
+  } catch (e) {
+    if (e instanceof PrivateFileRefused) {
+      note?.(`ignoring ${path}: ${e.message}; running the query here`);
+    }
     return undefined;
   }
+  if (text === undefined) return undefined;
   let data: QueryServerFile;
   try {
     data = JSON.parse(text);
@@ -305,6 +347,24 @@ export async function readQueryServer(
   return { ...data, vault: here, file: { path, text } };
 }
 
+/** How long connecting to a loopback server may take. */
+export const CONNECT_TIMEOUT_MS = 2000;
+/**
+ * How much longer than the query's own time limit the answer may take
+ * (the server's limit starts when it starts the query).
+ */
+export const ANSWER_GRACE_MS = 3000;
+/**
+ * How long the answer may send nothing: the server sends a space every
+ * {@linkcode HEARTBEAT_MS} while a query runs.
+ */
+export const ANSWER_IDLE_MS = 3000;
+/**
+ * The largest answer read: the result's own limit, twice over (a table's
+ * borders and padding), and the headers.
+ */
+export const MAX_ANSWER_BYTES = 2 * 128 * 1024 * 1024 + 64 * 1024;
+
 /**
  * Sends `query` to `server`; see {@linkcode RemoteAnswer}. Never throws: a
  * server that is gone, answers for another folder or time zone, refuses
@@ -312,11 +372,19 @@ export async function readQueryServer(
  * listens on its port any more (the server wrote the file once it
  * listened), the server file is removed, if unchanged.
  *
+ * Bounded: connecting within {@linkcode CONNECT_TIMEOUT_MS}, the answer
+ * within the query's time limit and {@linkcode ANSWER_GRACE_MS} and at most
+ * {@linkcode MAX_ANSWER_BYTES}, and abandoned when nothing came for
+ * {@linkcode ANSWER_IDLE_MS} (a stopped server); nothing is taken before the server proved it
+ * holds the token (an HMAC of a fresh nonce and the answer). Each of these
+ * gives undefined, and `note` says which.
+ *
  * Needs `--allow-net` to the server's loopback address.
  */
 export async function queryViaServer(
   server: QueryServer,
   query: RemoteQuery,
+  { note }: ServerNotes = {},
 ): Promise<RemoteAnswer> {
   let body: Uint8Array;
   try {
@@ -335,20 +403,69 @@ export async function queryViaServer(
   if (!granted({ name: "net", host: `${host}:${server.port}` })) {
     return undefined;
   }
+  const who =
+    `the query server of ${server.file.path} (pid ${server.pid}, ${host}:${server.port})`;
+  const nonce = newNonce();
   let conn: Deno.TcpConn | undefined;
   try {
-    conn = await Deno.connect({ hostname: server.host, port: server.port });
+    conn = await connectWithin(server.host, server.port, CONNECT_TIMEOUT_MS);
+    if (!conn) {
+      note?.(
+        `${who} did not accept a connection within ${
+          CONNECT_TIMEOUT_MS / 1000
+        } s; running the query here`,
+      );
+      return undefined;
+    }
     const head = new TextEncoder().encode(
       `POST ${QUERY_ROUTE} HTTP/1.1\r\nHost: ${host}:${server.port}\r\n` +
-        `Authorization: Bearer ${server.token}\r\n` +
+        `Authorization: Bearer ${server.token}\r\n${NONCE_HEADER}: ${nonce}\r\n` +
         `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n` +
         `Connection: close\r\n\r\n`,
     );
-    await writeFully(conn, head);
-    await writeFully(conn, body);
-    return parseAnswer(await readToEnd(conn));
+    const response = await readBounded(conn, {
+      maxBytes: MAX_ANSWER_BYTES,
+      deadlineMs: query.timeoutSeconds > 0
+        ? query.timeoutSeconds * 1000 + ANSWER_GRACE_MS
+        : Infinity,
+      idleMs: ANSWER_IDLE_MS,
+      // A decline (not framed): the query runs here, its body unread.
+      head: (text) =>
+        parseHeaders(text).get(ANSWER_HEADER) === "framed" ? undefined : "",
+      send: async (c) => {
+        await writeFully(c, head);
+        await writeFully(c, body);
+      },
+    });
+    const http = parseHttp(response);
+    if (http?.status !== "200") return undefined;
+    const answer = await unframe(http.body, server.token, nonce);
+    if (answer === "unproven") {
+      note?.(
+        `${who} did not prove it holds the file's token; running the query here (if no deno task serve runs for this vault, remove the file)`,
+      );
+      return undefined;
+    }
+    if (answer === undefined) {
+      note?.(
+        `${who} sent a malformed or cut answer; running the query here`,
+      );
+      return undefined;
+    }
+    if (answer.kind === "result") return { output: answer.body };
+    if (answer.kind === "error") {
+      try {
+        const e = JSON.parse(new TextDecoder().decode(answer.body));
+        if (typeof e?.error === "string" && Number.isInteger(e.exit_code)) {
+          return { error: e.error, exitCode: e.exit_code };
+        }
+      } catch { /* not an answer */ }
+    }
+    return undefined;
   } catch (e) {
-    if (e instanceof Deno.errors.ConnectionRefused) {
+    if (e instanceof AnswerAbandoned) {
+      if (e.message) note?.(`${who}: ${e.message}; running the query here`);
+    } else if (e instanceof Deno.errors.ConnectionRefused) {
       await removeIfUnchanged(server.file.path, server.file.text);
     }
     return undefined;
@@ -359,97 +476,29 @@ export async function queryViaServer(
   }
 }
 
+/** A connection to `hostname:port`, or undefined after `ms` milliseconds. */
+async function connectWithin(
+  hostname: string,
+  port: number,
+  ms: number,
+): Promise<Deno.TcpConn | undefined> {
+  let cancel = () => {};
+  const connecting = Deno.connect({ hostname, port });
+  try {
+    const conn = await Promise.race([
+      connecting,
+      new Promise<undefined>((resolve) => {
+        cancel = after(ms, () => resolve(undefined));
+      }),
+    ]);
+    if (!conn) connecting.then((late) => late.close(), () => {});
+    return conn;
+  } finally {
+    cancel();
+  }
+}
+
 async function writeFully(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   let at = 0;
   while (at < bytes.length) at += await conn.write(bytes.subarray(at));
-}
-
-/**
- * Everything `conn` sends until it closes. A plain read loop: the first
- * `Response`/stream use in a process costs more than the whole request.
- */
-async function readToEnd(conn: Deno.Conn): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let buf = new Uint8Array(64 * 1024);
-  for (;;) {
-    const n = await conn.read(buf);
-    if (n === null) break;
-    parts.push(buf.subarray(0, n));
-    if (n === buf.length) buf = new Uint8Array(buf.length * 2);
-    else buf = buf.subarray(n);
-    if (buf.length < 4096) buf = new Uint8Array(64 * 1024);
-  }
-  return concatBytes(parts);
-}
-
-/** The answer in an HTTP/1.1 response, or undefined. */
-function parseAnswer(response: Uint8Array): RemoteAnswer {
-  let end = -1;
-  for (let i = 0; i + 3 < response.length; i++) {
-    if (
-      response[i] === 13 && response[i + 1] === 10 &&
-      response[i + 2] === 13 && response[i + 3] === 10
-    ) {
-      end = i;
-      break;
-    }
-  }
-  if (end < 0) return undefined;
-  const lines = new TextDecoder().decode(response.subarray(0, end)).split(
-    "\r\n",
-  );
-  const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0])?.[1];
-  const headers = new Map<string, string>();
-  for (const line of lines.slice(1)) {
-    const colon = line.indexOf(":");
-    if (colon > 0) {
-      headers.set(
-        line.slice(0, colon).trim().toLowerCase(),
-        line.slice(colon + 1).trim(),
-      );
-    }
-  }
-  let body: Uint8Array | undefined = response.subarray(end + 4);
-  if (/chunked/i.test(headers.get("transfer-encoding") ?? "")) {
-    body = unchunk(body);
-  } else if (headers.has("content-length")) {
-    const n = Number(headers.get("content-length"));
-    if (!(n === body.length)) return undefined; // cut short
-  }
-  if (!body) return undefined;
-  const kind = headers.get(ANSWER_HEADER);
-  if (status === "200" && kind === "result") return { output: body };
-  if (kind === "error") {
-    try {
-      const e = JSON.parse(new TextDecoder().decode(body));
-      if (typeof e?.error === "string" && Number.isInteger(e.exit_code)) {
-        return { error: e.error, exitCode: e.exit_code };
-      }
-    } catch { /* not an answer */ }
-  }
-  return undefined;
-}
-
-/** The body of a chunked transfer, or undefined when malformed or cut. */
-function unchunk(data: Uint8Array): Uint8Array | undefined {
-  const parts: Uint8Array[] = [];
-  let at = 0;
-  for (;;) {
-    let eol = at;
-    while (
-      eol + 1 < data.length && !(data[eol] === 13 && data[eol + 1] === 10)
-    ) {
-      eol++;
-    }
-    if (eol + 1 >= data.length) return undefined;
-    const line = new TextDecoder().decode(data.subarray(at, eol));
-    const n = parseInt(line.split(";")[0].trim(), 16);
-    if (!Number.isInteger(n) || n < 0) return undefined;
-    at = eol + 2;
-    if (n === 0) break;
-    if (at + n + 2 > data.length) return undefined;
-    parts.push(data.subarray(at, at + n));
-    at += n + 2;
-  }
-  return concatBytes(parts);
 }

@@ -30,6 +30,8 @@ import { verifySpecimen, verifyVault } from "../../../lib/specimen/verify.ts";
 import { metricColumns, tensorValue } from "../../_fault_child.ts";
 import { generateVault } from "../bench/gen_vault.ts";
 import { EXEC_RACES } from "./exec_races.ts";
+import { wideTables } from "./wide.ts";
+import { importRace } from "./import_race.ts";
 import { assert, assertEquals, assertRejects, ROOT } from "../../utils.ts";
 import { adoptRaceScenario } from "./adopt_race.ts";
 
@@ -1467,6 +1469,8 @@ export const CONCURRENCY_SCENARIOS: ConcurrencyScenario[] = [
   queriesDuringReindex,
   adoptRaceScenario,
   ...EXEC_RACES,
+  wideTables,
+  importRace,
 ];
 
 /** Runs `scenario` once in a fresh vault (kept when `keep` and it fails). */
