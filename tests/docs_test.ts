@@ -56,3 +56,23 @@ Deno.test("the README's Layout names every folder of lib/ and of the top level",
     }
   }
 });
+
+Deno.test("every relative link of the README and docs/ leads to a file of the repository", async () => {
+  const files = ["README.md"];
+  for await (const e of Deno.readDir(join(ROOT, "docs"))) {
+    if (e.isFile && e.name.endsWith(".md")) files.push(join("docs", e.name));
+  }
+  const broken: string[] = [];
+  for (const file of files) {
+    const text = await Deno.readTextFile(join(ROOT, file));
+    for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      const target = m[1].split("#")[0];
+      if (!target || /^[a-z]+:/.test(target)) continue;
+      const path = join(ROOT, file, "..", target);
+      if (!(await Deno.stat(path).then(() => true, () => false))) {
+        broken.push(`${file}: ${m[1]}`);
+      }
+    }
+  }
+  assert(broken.length === 0, `broken links:\n${broken.join("\n")}`);
+});

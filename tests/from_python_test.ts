@@ -1,4 +1,4 @@
-// The README's "From Python" snippets, run as written with Debian's python3
+// The "From Python" snippets (docs/FROM_PYTHON.md), run as written with Debian's python3
 // and numpy on a real vault: the README stays true.
 import { join } from "../lib/_deps.ts";
 import { indexVault } from "../lib/catalog/index_vault.ts";
@@ -8,12 +8,17 @@ import { hasNumpy, NO_NUMPY, PYTHON } from "./_python.ts";
 const ignore = !(await hasNumpy());
 if (ignore) console.error(NO_NUMPY);
 
-/** The python block that follows `<!-- from-python: NAME -->` in the README. */
+/**
+ * The python block that follows `<!-- from-python: NAME -->` in
+ * docs/FROM_PYTHON.md (the README links there).
+ */
 async function snippet(name: string): Promise<string> {
-  const readme = await Deno.readTextFile(join(ROOT, "README.md"));
+  const readme = await Deno.readTextFile(
+    join(ROOT, "docs", "FROM_PYTHON.md"),
+  );
   const marker = `<!-- from-python: ${name} -->`;
   const at = readme.indexOf(marker);
-  assert(at >= 0, `README.md has no ${marker}`);
+  assert(at >= 0, `docs/FROM_PYTHON.md has no ${marker}`);
   const m = /```python\n([\s\S]*?)```/.exec(readme.slice(at));
   assert(m, `no python block after ${marker}`);
   return m[1];
