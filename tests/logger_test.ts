@@ -160,10 +160,12 @@ Deno.test("a type conflict names the key, the step and both types, and refuses t
     InvalidInputError,
     `"phase" at step 1 (row 1): true is a boolean, but "phase" holds strings`,
   );
+  // Whole numbers and bigints share a column (INT64); fractions and bigints
+  // cannot (a double would round the bigint).
   assertThrows(
-    () => log.log({ epoch: 3n, step: 1n }),
+    () => log.log({ epoch: 3n, step: 1, loss: 7n }),
     InvalidInputError,
-    `"step" at step 1n (row 1): 1n is a bigint, but "step" holds numbers`,
+    `"loss" at step 1 (row 1): 7n would mix exact integers past 2^53 with fractions`,
   );
   log.log({ step: 1, loss: 0.25, epoch: "one" }); // epoch was never created
   assertEquals(log.rowsLogged, 2);

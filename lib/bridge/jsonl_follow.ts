@@ -375,8 +375,8 @@ class LineParser {
 /**
  * A line's JSON, Python's bare `NaN` / `±Infinity` included: the one reader
  * shared with `import jsonl`, `import hf-trainer` and W&B values. Integers
- * past 2^53 stay doubles here: the loggers take numbers.
+ * past 2^53 come back as exact bigints (the loggers keep them as INT64).
  */
 function parseLine(text: string): unknown {
-  return parsePythonJson(text, { bigints: false });
+  return parsePythonJson(text);
 }

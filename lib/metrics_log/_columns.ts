@@ -60,6 +60,11 @@ export interface Column {
   count: number;
   /** Values ever logged (a column only exists once it had one). */
   total: number;
+  /**
+   * Every number logged so far was a whole number (not -0): such a column
+   * takes a bigint later (it becomes a bigint column, INT64 throughout).
+   */
+  whole: boolean;
 }
 
 /** The columns of the rows logged since the last part, and their slots. */
@@ -108,6 +113,7 @@ export class ColumnBuffers {
       }
       if (typeof v === "number" && col.kind === NUMBER) {
         col.f64![r] = v;
+        if (col.whole && !isWhole(v)) col.whole = false;
       } else if (v === null || v === undefined) {
         continue;
       } else {
@@ -221,6 +227,7 @@ export class ColumnBuffers {
       defined: new Uint8Array(0),
       count: 0,
       total: 0,
+      whole: true,
     };
     this.#useSlot(col, 0);
     return col;
@@ -279,6 +286,14 @@ export class ColumnBuffers {
   /** Stores a bigint, string or boolean, or throws for a type conflict. */
   #storeOther(col: Column, v: LogValue, row: LogRow, r: number): void {
     const t = typeof v;
+    // Whole numbers and bigints are one kind (INT64): a Python child writes
+    // 7 and 2**60 alike, and JSON readers give a number or a bigint by size.
+    if (t === "bigint" && col.kind === NUMBER && col.whole) {
+      this.#toBigint(col);
+    } else if (t === "number" && col.kind === BIGINT && isWhole(v as number)) {
+      col.big![r] = BigInt(v as number);
+      return;
+    }
     if (t === "bigint" && col.kind === BIGINT) {
       const b = v as bigint;
       if (b < INT64_MIN || b > INT64_MAX) {
@@ -300,6 +315,16 @@ export class ColumnBuffers {
     ) {
       this.#rollback(row);
       const kind = KIND_NAMES[col.kind];
+      if (
+        (t === "bigint" && col.kind === NUMBER) ||
+        (t === "number" && col.kind === BIGINT)
+      ) {
+        throw new InvalidInputError(
+          `Cannot log "${col.name}"${this.#at(row)}: ${
+            show(v)
+          } would mix exact integers past 2^53 with fractions in one column (a double cannot hold both exactly); log the integers under another key, or as strings`,
+        );
+      }
       throw new InvalidInputError(
         `Cannot log "${col.name}"${this.#at(row)}: ${
           show(v)
@@ -310,6 +335,23 @@ export class ColumnBuffers {
     } else {
       throw this.#badValue(col.name, v, row);
     }
+  }
+
+  /**
+   * Turns a column of whole numbers into a bigint column, in place: the
+   * slot being filled is rewritten value by value (same 8 bytes a row);
+   * parts already handed over stay numbers, written as INT64 too.
+   */
+  #toBigint(col: Column): void {
+    const f64 = col.f64!;
+    const big = new BigInt64Array(f64.buffer, f64.byteOffset, f64.length);
+    const n = Math.min(this.rows, f64.length);
+    for (let i = 0; i < n; i++) {
+      if (col.defined[i] === 1) big[i] = BigInt(f64[i]);
+    }
+    col.kind = BIGINT;
+    col.f64 = null;
+    col.big = big;
   }
 
   /** Undoes the values of the row being logged (it is refused whole). */
@@ -355,6 +397,11 @@ export class ColumnBuffers {
       } to "${this.#name}": a row is an object of metric values with at least one value, e.g. { step: 1, loss: 0.5 }`,
     );
   }
+}
+
+/** A safe integer, not -0 (Parquet's INT64 would bring it back as 0). */
+function isWhole(v: number): boolean {
+  return Number.isSafeInteger(v) && !(v === 0 && 1 / v < 0);
 }
 
 /** Blocks the thread until part `seq` is on disk (or a write failed). */

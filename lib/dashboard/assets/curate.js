@@ -91,7 +91,7 @@ async function discard(ids, status) {
   }
 }
 
-/** The labels card of the specimen page (after its header card). */
+/** The labels card of the specimen page (after its run card, or its header). */
 export async function curateSpecimen(id) {
   const header = main.firstElementChild;
   if (!header?.querySelector('[data-testid="specimen-id"]')) return;
@@ -173,7 +173,8 @@ export async function curateSpecimen(id) {
     ),
     status,
   );
-  header.after(card);
+  // After the run's outcome (params first, issue 27), else after the header.
+  (main.querySelector('[data-testid="outcome"]') ?? header).after(card);
   try {
     await load();
   } catch (e) {
