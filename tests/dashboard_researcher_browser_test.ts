@@ -45,7 +45,7 @@ async function until<T>(
   read: () => Promise<T>,
   ok: (v: T) => boolean,
   what: string,
-  timeoutMs = 20_000,
+  timeoutMs = 60_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let v: T | undefined;
@@ -66,8 +66,11 @@ async function attrs(
   locator: ReturnType<Page["locator"]>,
   name: string,
 ): Promise<string[]> {
-  return await Promise.all(
-    (await locator.all()).map(async (l) => (await l.getAttribute(name)) ?? ""),
+  // One read of every element at once: a table redrawn between a listing
+  // and a per-element read would leave handles that wait for ever.
+  return await locator.evaluateAll(
+    (els, n) => els.map((e) => e.getAttribute(n) ?? ""),
+    name,
   );
 }
 

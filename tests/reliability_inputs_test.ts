@@ -799,9 +799,16 @@ Deno.test("Parquet: truncated, empty, not-Parquet files are named with the reaso
     [
       { specimen_id: "good", n: 100 },
       { specimen_id: "neighbour", n: 4 },
-      { specimen_id: "p_wide", n: 3 },
       { specimen_id: "taken", n: 2 },
     ],
+  );
+  // A file over 128 columns gets a table of its own (one wide specimen never
+  // widens the shared `metrics`): its rows are there, and in exp_p_wide.
+  assertEquals(
+    (await q.search(
+      "SELECT source FROM metric_tables WHERE specimen_id = 'p_wide'",
+    ))[0].source !== "metrics",
+    true,
   );
   await assertUnchanged(v.path, before);
   assertEquals((await verifySpecimen(v.neighbour)).state, "ok");

@@ -64,7 +64,7 @@ await runProtocol(import.meta, async (storage) => {
   const help = await runDeno([...args, vault.path, "--help"]);
   assertMatch(
     help.stdout,
-    /8 the specimen\s+is busy: being run right now/,
+    /8 the specimen\s+is\s+busy:\s+being run right now/,
   );
   const readme = await Deno.readTextFile(join(ROOT, "README.md"));
   assertMatch(

@@ -219,7 +219,8 @@ function notSpecial(path: string, info: Deno.FileInfo) {
 /**
  * The widest table an import writes (step included): TensorBoard runs of
  * 10,000 tags import; a CSV of 100,000 columns took 26 s and 660 MB to
- * write as one table (and 270 MB to parse).
+ * write as one table (and 270 MB to parse). The same limit as the loggers'
+ * `MAX_COLUMNS` (lib/metrics_log/options.ts, a layer above this one).
  */
 export const MAX_IMPORT_TABLE_COLUMNS = 16_384;
 

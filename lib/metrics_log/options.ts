@@ -122,7 +122,9 @@ export interface MetricsLoggerInit {
  * The most columns one table holds (`log()`, `writeMetrics()`, a child's
  * JSON lines, adopted CSV and JSONL files). Each column costs memory and a worker
  * encoding pass per part, and the catalog a column per metric: a row of
- * 200,000 keys (2.4 MB of JSON) once took a run to 23.9 GB. 10,000 is far
- * above any real table of metrics (per-item values belong in a tensor).
+ * 200,000 keys (2.4 MB of JSON) once took a run to 23.9 GB. 16,384 is far
+ * above any real table of metrics (per-item values belong in a tensor), and
+ * the same limit as imports (`MAX_IMPORT_TABLE_COLUMNS`: a TensorBoard run
+ * of 10,000 tags is one table of 10,002 columns).
  */
-export const MAX_COLUMNS = 10_000;
+export const MAX_COLUMNS = 16_384;
