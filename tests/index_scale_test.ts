@@ -19,7 +19,15 @@ import {
   metricsSql,
   writeSpecimen,
 } from "./testdata/catalog_fixtures.ts";
-import { assert, assertEquals, ROOT, tempVault } from "./utils.ts";
+import {
+  assert,
+  assertEquals,
+  ROOT,
+  runDeno,
+  taskFlags,
+  tempDir,
+  tempVault,
+} from "./utils.ts";
 
 const past = (s: number) => new Date(Date.now() - s * 1000);
 
@@ -201,6 +209,36 @@ Deno.test("a spare catalog that a reader holds is left to it: the index copies t
     assertEquals(await contents(v.path), await fullContents(v.path));
   });
 
+  await t.step(
+    "a reader in this process, with the index task's permissions (no /proc)",
+    async () => {
+      const held = inode(spare);
+      await writeSpecimen(v.path, { id: "d2" });
+      await using dir = await tempDir();
+      const script = join(dir.path, "held.ts");
+      await Deno.writeTextFile(
+        script,
+        `import { openDatabase } from ${
+          JSON.stringify(join(ROOT, "lib", "duckdb", "duckdb.ts"))
+        };
+      import { indexVault } from ${
+          JSON.stringify(join(ROOT, "lib", "catalog", "index_vault.ts"))
+        };
+      using db = await openDatabase(${
+          JSON.stringify(spare)
+        }, { access_mode: "READ_ONLY" });
+      await indexVault({ vault: ${JSON.stringify(v.path)} });
+      const r = await db.connection.runAndReadAll("SELECT count(*) FROM catalog");
+      console.log(String(r.getRows()[0][0]));`,
+      );
+      const r = await runDeno(["run", ...(await taskFlags("index")), script]);
+      assertEquals(r.code, 0, r.stderr);
+      assert(inode(catalogPath(v.path)) !== held, "the held spare was written");
+      assertEquals(r.stdout.trim(), "3"); // its catalog, as it was
+      assertEquals(await contents(v.path), await fullContents(v.path));
+    },
+  );
+
   await t.step("a reader in another process (DuckDB's file lock)", async () => {
     const held = inode(spare);
     const reader = new Deno.Command(Deno.execPath(), {
@@ -237,7 +275,7 @@ Deno.test("a spare catalog that a reader holds is left to it: the index copies t
       seen += value;
     }
     assertEquals((await reader.status).code, 0);
-    assertEquals(seen.trim().split("\n").at(-1), "3"); // its catalog, whole
+    assertEquals(seen.trim().split("\n").at(-1), "4"); // its catalog, whole
     assertEquals(await contents(v.path), await fullContents(v.path));
   });
 });

@@ -24,6 +24,7 @@
  * @module
  */
 import { basename, dirname, join } from "../_deps/path.ts";
+import { isHeld } from "../duckdb/_held.ts";
 import { type FileIdentity, fileIdentity, sameIdentity } from "./_sidecar.ts";
 
 /**
@@ -133,11 +134,13 @@ export function dropSpare(catalog: string): void {
 }
 
 /**
- * Whether this process holds a descriptor of the file `id` (a dashboard's
- * reader: DuckDB's file lock does not guard against its own process). When
- * that cannot be told, it counts as held.
+ * Whether this process holds the file `id` (a dashboard's reader: DuckDB's
+ * file lock does not guard against its own process): open through
+ * `openDatabase`, or, where Deno may read `/proc` (`--allow-all`), any
+ * descriptor of it.
  */
 function heldHere(id: FileIdentity): boolean {
+  if (isHeld(id.dev, id.ino)) return true;
   try {
     for (const entry of Deno.readDirSync("/proc/self/fd")) {
       try {
@@ -147,6 +150,6 @@ function heldHere(id: FileIdentity): boolean {
     }
     return false;
   } catch {
-    return true;
+    return false; // no /proc access: openDatabase's count said no
   }
 }
