@@ -175,6 +175,12 @@ async function main(op: string, args: Record<string, unknown>) {
       await indexVault({ vault: args.vault as string, full: true });
       break;
     }
+    case "index-incremental": {
+      const { indexVault } = await import("../lib/catalog/index_vault.ts");
+      t0 = started();
+      await indexVault({ vault: args.vault as string });
+      break;
+    }
     case "verify": {
       const { verifyVault } = await import("../lib/specimen/verify.ts");
       t0 = started();

@@ -4,12 +4,14 @@
  *
  * @module
  */
-import { openDatabase } from "../duckdb/duckdb.ts";
+import { type Database, openDatabase } from "../duckdb/duckdb.ts";
 import { exists } from "../_fs.ts";
 import { SPECIMENS_DIR } from "../vault.ts";
 import { CATALOG_SCHEMA_VERSION } from "./schema.ts";
 import type { FolderScan } from "./_scan.ts";
+import type { SpecimenRecord } from "./_records.ts";
 import { sameFiles } from "./_fingerprint.ts";
+import { openCatalog } from "./_write.ts";
 
 export interface Previous {
   fingerprints: Map<string, { fingerprint: string; issues: string[] }>;
@@ -111,10 +113,25 @@ export function planChanges(
   return { kept, toRead, toDelete };
 }
 
+/** A spare catalog to update in place (`_spare.ts` `usableSpare`). */
+export interface SpareOffer {
+  /** The ids whose rows it holds as the catalog before the current one did. */
+  touched: string[];
+  /** Renames it to `tmp` (`_spare.ts` `takeSpare`). */
+  take(tmp: string): void;
+}
+
 /** The catalog being replaced, as the index starts. */
 export interface OldCatalog {
   /** What it recorded; undefined for a first or full index (or a foreign file). */
   previous?: Previous;
+  /**
+   * Set once `settle(true)` took the spare catalog (`_spare.ts`) to `tmp`
+   * instead of a copy: its database, open for writing, and the ids whose
+   * rows it holds as the catalog before the current one did (to delete and
+   * read again).
+   */
+  spare?: { db: Database; touched: string[] };
   /**
    * Waits for the copy of it to `tmp` (made meanwhile on another thread);
    * `used`: the copy will be updated, so it is flushed to disk. A copy of a
@@ -125,8 +142,9 @@ export interface OldCatalog {
 }
 
 /**
- * Starts copying the old catalog to `tmp` (unless `full` or none) and reads
- * what it recorded (or takes `known`: the same, from its sidecar).
+ * Starts copying the old catalog to `tmp` (unless `full` or none, or a
+ * `spare` is offered with `known`: then nothing is copied until `settle`)
+ * and reads what it recorded (or takes `known`: the same, from its sidecar).
  */
 export async function openOldCatalog(
   catalog: string,
@@ -134,9 +152,11 @@ export async function openOldCatalog(
   full: boolean,
   views: boolean,
   known?: Previous,
+  spare?: SpareOffer,
 ): Promise<OldCatalog> {
   const hasOld = !full && await exists(catalog);
   if (!hasOld) return { settle: () => Promise.resolve() };
+  if (known && spare) return withSpare(catalog, tmp, known, spare);
   // Copied while the folders are scanned, then flushed, so that the
   // checkpoint's fsync has little left to do.
   const copy = { flush: true };
@@ -153,4 +173,65 @@ export async function openOldCatalog(
       );
     },
   };
+}
+
+/**
+ * The old catalog when its spare can be updated in place: nothing is copied
+ * unless the spare turns out to be locked by a reader (DuckDB cannot open
+ * it for writing), and nothing at all when the index finds no change.
+ */
+function withSpare(
+  catalog: string,
+  tmp: string,
+  previous: Previous,
+  spare: SpareOffer,
+): OldCatalog {
+  let settled: Promise<void> | undefined;
+  const old: OldCatalog = {
+    previous,
+    settle(used: boolean) {
+      return settled ??= used ? take() : Promise.resolve();
+    },
+  };
+  const take = async () => {
+    spare.take(tmp);
+    try {
+      old.spare = { db: await openCatalog(tmp), touched: spare.touched };
+    } catch {
+      // A reader holds it: it is theirs now; copy the catalog as before.
+      await Deno.remove(tmp).catch(() => {});
+      await Deno.remove(`${tmp}.wal`).catch(() => {});
+      await copyFlushed(catalog, tmp, { flush: true });
+    }
+  };
+  return old;
+}
+
+/** What the write phase applies to its temp catalog. */
+export interface ToWrite {
+  kept: Set<string>;
+  toDelete: string[];
+  records: SpecimenRecord[];
+}
+
+/**
+ * The plan as the write phase applies it: as planned on a copy of the
+ * catalog; on the spare, also every id it holds as the catalog before the
+ * current one did (`touched`), deleted and, if still kept, read again by
+ * `reread` (scanned and read afresh: the plan kept them unscanned; their
+ * issues were said then).
+ */
+export async function toWrite(
+  plan: Plan,
+  records: SpecimenRecord[],
+  spare: OldCatalog["spare"],
+  reread: (ids: string[]) => Promise<SpecimenRecord[]>,
+): Promise<ToWrite> {
+  if (!spare) return { kept: plan.kept, toDelete: plan.toDelete, records };
+  const again = spare.touched.filter((id) => plan.kept.has(id)).sort();
+  const kept = new Set(plan.kept);
+  for (const id of again) kept.delete(id);
+  const toDelete = [...new Set([...plan.toDelete, ...spare.touched])];
+  const more = await reread(again);
+  return { kept, toDelete, records: [...records, ...more] };
 }

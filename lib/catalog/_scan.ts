@@ -360,7 +360,9 @@ function asRecorded(
 ): FolderScan {
   return {
     folder,
-    dir: join(specimensDir, folder),
+    // Not join(): a folder name holds no separator, and normalizing 100,000
+    // paths took 0.1 s of an index of one new specimen.
+    dir: `${specimensDir}/${folder}`,
     manifest: fingerprint.startsWith("m:-")
       ? undefined
       : { name: MANIFEST_FILE, size: -1, mtime: -1 },

@@ -52,6 +52,8 @@ export interface CatalogChanges {
   lap: (phase: string) => void;
   /** The new catalog, opened early, and its bulk read (a new catalog only). */
   early?: EarlyCatalog;
+  /** `tmp`, already open (the spare catalog, updated in place). */
+  db?: Database;
 }
 
 /**
@@ -101,7 +103,7 @@ export function openEarly(
 export async function writeCatalog(
   w: CatalogChanges,
 ): Promise<SpecimenRecord[]> {
-  const db = await (w.early?.db ?? openCatalog(w.tmp));
+  const db = await (w.early?.db ?? w.db ?? openCatalog(w.tmp));
   // A bulk read may still be running on the main connection: the catalog's
   // own tables are written on a second one meanwhile (its staging tables
   // are its own: TEMP tables belong to one connection).

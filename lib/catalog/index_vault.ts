@@ -67,7 +67,7 @@ import {
 } from "../vault.ts";
 import { lockIndex } from "./lock.ts";
 import type { Previous } from "./_plan.ts";
-import { scanVault, type VaultScan } from "./_scan.ts";
+import { listFolders, scanVault, type VaultScan } from "./_scan.ts";
 import {
   fileIdentity,
   readSidecar,
@@ -75,6 +75,13 @@ import {
   unchangedWarnings,
 } from "./_sidecar.ts";
 import { removeSidecar, writeSidecar } from "./_sidecar_write.ts";
+import {
+  dropSpare,
+  linkSpare,
+  recordSpare,
+  takeSpare,
+  usableSpare,
+} from "./_spare.ts";
 import {
   type Changed,
   changedSince,
@@ -167,10 +174,17 @@ export async function indexVault(
       (f) => known.lookup(f),
       (message) => held.push(message),
       tick("scanning"),
-      // A folder added, removed or replaced (by hand: the journal cannot
-      // tell) changes specimens/: then every folder is looked at.
-      changed?.sameFolders
-        ? { folders: known.ids, toScan: changed.toScan }
+      // A folder added or removed changes specimens/: then it is listed
+      // once, and only the new folders are looked at besides those the
+      // journal names (a folder replaced by hand under its own name, like
+      // any change by hand inside one, is seen by --rescan).
+      changed
+        ? {
+          folders: changed.sameFolders
+            ? known.ids
+            : listFolders(paths.specimens, (message) => held.push(message)),
+          toScan: changed.toScan,
+        }
         : undefined,
     );
     clock.lap("scan");
@@ -198,7 +212,7 @@ export async function indexVault(
     scanned = { found, warnings: held };
   }
   const [
-    { openOldCatalog, planChanges, readPrevious },
+    { openOldCatalog, planChanges, readPrevious, toWrite },
     { readChanged },
     { storeFunctionList },
     { openDatabase },
@@ -223,6 +237,7 @@ export async function indexVault(
       !!options.full,
       views,
       known?.previous(),
+      spareOffer(paths.catalog, known !== undefined && !options.full),
     );
     const previous = old.previous;
     // A new catalog opens, and reads the metric files, while the vault is
@@ -285,6 +300,27 @@ export async function indexVault(
         removed: 0,
       });
     }
+    // On the spare catalog: also what the last index changed.
+    const changes = await toWrite(
+      plan,
+      read.records,
+      old.spare,
+      async (ids) => {
+        const only = { folders: ids, toScan: new Set(ids) };
+        const again = await scanVault(
+          paths.specimens,
+          fingerprint,
+          () => {},
+          undefined,
+          only,
+        );
+        return (await readChanged(again.scans, found.folders, () => {}))
+          .records;
+      },
+    ).catch((e) => {
+      old.spare?.db.close();
+      throw e;
+    });
     clock.lap("copy");
     // Writing can add an issue to a specimen it keeps (a later specimen
     // widened a column they share): then the sidecar is read back from the
@@ -294,30 +330,34 @@ export async function indexVault(
       tmp,
       update: previous !== undefined,
       views,
-      kept: plan.kept.size,
-      toDelete: plan.toDelete,
-      records: read.records,
+      kept: changes.kept.size,
+      toDelete: changes.toDelete,
+      records: changes.records,
       skipped: counts.skipped,
       specimensDir: paths.specimens,
       warn: (message) => {
         const id = /^[^/]+\/([^:]+):/.exec(message)?.[1];
-        if (id !== undefined && plan.kept.has(id)) keptIssues = true;
+        if (id !== undefined && changes.kept.has(id)) keptIssues = true;
         warn(message);
       },
       step: (done) => progress?.({ phase: "writing", done, total: 5 }),
       lap: (phase) => clock.lap(phase),
       early,
+      db: old.spare?.db,
     });
-    counts.skipped += read.records.length - valid.length;
+    counts.skipped += changes.records.length - valid.length;
     if (options.strict && warnings.length) {
       throw strictFailure(warnings);
     }
     await removeSidecar(paths.catalog);
+    // The catalog being replaced becomes the next index's spare.
+    if (previous) linkSpare(paths.catalog);
+    else dropSpare(paths.catalog);
     await place();
     const stored = keptIssues
       ? await readPrevious(paths.catalog, views).catch(() => undefined)
       : undefined;
-    const record = stored ?? recorded(plan.kept, previous, valid);
+    const record = stored ?? recorded(changes.kept, previous, valid);
     await writeSidecar(
       paths.catalog,
       views,
@@ -331,13 +371,18 @@ export async function indexVault(
         before,
       ),
     ).catch(() => {}); // without one, the next index reads the catalog
+    recordSpare(
+      paths.catalog,
+      previous &&
+        [...new Set([...plan.toDelete, ...plan.toRead.map((s) => s.folder)])],
+    );
     await functionList();
     progress?.({ phase: "writing", done: 5, total: 5 });
     clock.lap("finish");
     const reinserted = new Set(valid.map((r) => r.id));
     return report(previous ? "incremental" : "full", {
       ...counts,
-      indexed: plan.kept.size + valid.length,
+      indexed: changes.kept.size + valid.length,
       removed: plan.toDelete.filter((id) => !reinserted.has(id)).length,
     });
   });
@@ -404,6 +449,12 @@ function recorded(
     fingerprints.set(r.id, { fingerprint: r.fingerprint, issues: r.issues });
   }
   return { fingerprints, logs: true };
+}
+
+/** The spare catalog, if the index may update it in place (`_spare.ts`). */
+function spareOffer(catalog: string, incremental: boolean) {
+  const touched = incremental ? usableSpare(catalog) : undefined;
+  return touched && { touched, take: (tmp: string) => takeSpare(catalog, tmp) };
 }
 
 type Counts = Pick<IndexReport, "indexed" | "read" | "removed" | "skipped">;

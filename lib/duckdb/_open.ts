@@ -9,6 +9,7 @@ import {
   DuckDBInstance,
 } from "../_deps/duckdb_node_api.ts";
 import { join, tmpdir } from "../_deps/node.ts";
+import { holdFile } from "./_held.ts";
 
 /** One open database: an instance and a connection, closed together. */
 export interface Database extends Disposable {
@@ -99,12 +100,14 @@ export async function openDatabase(
     removeTemp();
     throw e;
   }
+  const release = holdFile(path);
   let closed = false;
   const close = () => {
     if (closed) return;
     closed = true;
     connection.closeSync();
     instance.closeSync();
+    release();
     removeTemp();
   };
   return { instance, connection, close, [Symbol.dispose]: close };

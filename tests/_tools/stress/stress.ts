@@ -708,6 +708,91 @@ export const indexScenario: FaultScenario = {
   },
 };
 
+const SPARE_OLD = 40;
+
+/** Catalog rows, metric rows, specimens with metrics, and the recorded count. */
+async function spareCounts(vault: string) {
+  const { VaultQuery } = await import("../../../lib/query/vault_query.ts");
+  using q = await VaultQuery.open({ vault });
+  const [r] = await q.search(
+    `SELECT (SELECT count(*) FROM catalog) AS s, (SELECT count(*) FROM metrics) AS m,
+            (SELECT count(DISTINCT specimen_id) FROM metrics) AS d,
+            (SELECT value FROM vault_info WHERE key = 'specimens') AS v`,
+  );
+  return r as { s: number; m: number; d: number; v: string };
+}
+
+const spareExpect = (n: number) => ({
+  s: n,
+  m: n * INDEX_STEPS,
+  d: n,
+  v: String(n),
+});
+
+/**
+ * SIGKILL during an incremental index that updates the spare catalog in
+ * place (`lib/catalog/_spare.ts`): the catalog stays the old one or becomes
+ * the new one, and the indexes after it (on a spare or a copy) still build
+ * what a full index builds.
+ */
+export const indexSpareScenario: FaultScenario = {
+  name: "index +2 (spare)",
+  what:
+    `indexVault() of 2 new specimens over ${SPARE_OLD} × ${INDEX_STEPS} rows, updating the spare catalog in place`,
+  async prepare(vault) {
+    const { indexVault } = await import("../../../lib/catalog/index_vault.ts");
+    const add = (n: number, first: number) =>
+      generateVault(vault.path, { specimens: n, steps: INDEX_STEPS, first });
+    await add(SPARE_OLD, 0);
+    await indexVault({ vault: vault.path });
+    await add(1, SPARE_OLD);
+    await indexVault({ vault: vault.path }); // the first catalog is the spare
+    assert(
+      await exists(join(vault.path, ".vault.duckdb.spare.json")),
+      "no spare catalog recorded",
+    );
+    await add(2, SPARE_OLD + 1);
+    const specimens = await snapshot(vault.specimens);
+    const oldCatalog = await sha256File(join(vault.path, "vault.duckdb"));
+    return {
+      op: "index-incremental",
+      args: { vault: vault.path },
+      midpoint: { kind: "temp", dir: vault.path },
+      async check() {
+        await assertUnchanged(vault.specimens, specimens);
+        assert(
+          !(await exists(join(vault.path, "vault.duckdb.wal"))),
+          "a WAL beside the catalog",
+        );
+        const now = await sha256File(join(vault.path, "vault.duckdb"));
+        const c = await spareCounts(vault.path);
+        if (now.sha256 === oldCatalog.sha256) {
+          assertEquals(c, spareExpect(SPARE_OLD + 1));
+          return "old catalog";
+        }
+        assertEquals(c, spareExpect(SPARE_OLD + 3));
+        return "new catalog";
+      },
+      async rerun() {
+        const { indexVault } = await import(
+          "../../../lib/catalog/index_vault.ts"
+        );
+        await indexVault({ vault: vault.path });
+        assertEquals(await spareCounts(vault.path), spareExpect(SPARE_OLD + 3));
+        // Two more indexes, each one specimen more: whichever catalog the
+        // kill left as the spare, each builds the whole vault.
+        for (const n of [SPARE_OLD + 3, SPARE_OLD + 4]) {
+          await add(1, n);
+          const r = await indexVault({ vault: vault.path });
+          assertEquals([r.mode, r.read], ["incremental", 1]);
+          assertEquals(await spareCounts(vault.path), spareExpect(n + 1));
+        }
+        assertEquals(tempLeftovers(vault.path), []);
+      },
+    };
+  },
+};
+
 const VERIFY_VALUES = 16 * 1024 * 1024; // 64 MB uncompressed
 
 /** SIGKILL during `verifyVault()` hashing a 64 MB file. */
@@ -879,6 +964,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
   loggerScenario,
   createScenario,
   indexScenario,
+  indexSpareScenario,
   verifyScenario,
 ];
 
