@@ -188,7 +188,7 @@ await runProtocol(import.meta, async (storage) => {
         stderr: "piped",
       }).spawn();
       let protocol: number | undefined;
-      for (let i = 0; i < 400 && protocol === undefined; i++) {
+      for (let i = 0; i < 2400 && protocol === undefined; i++) {
         const text = await Deno.readTextFile(join(dir, "protocol.pid"))
           .catch(() => "");
         if (text.endsWith("\n")) protocol = Number(text);
@@ -205,7 +205,7 @@ await runProtocol(import.meta, async (storage) => {
       // Killed outright, deno task run records nothing: the protocol sees
       // its parent gone, stops the child, records and cleans up, then ends.
       for (let i = 0; alive(protocol); i++) {
-        if (i > 600) throw new Error(`the protocol ${protocol} never ended`);
+        if (i > 2400) throw new Error(`the protocol ${protocol} never ended`);
         await new Promise((r) => setTimeout(r, 50));
       }
       const left = await Array.fromAsync(Deno.readDir(dir), (e) => e.name);

@@ -67,7 +67,7 @@ async function serve(vault: string) {
     stdout: "null",
     stderr: "null",
   }).spawn();
-  for (let i = 0; i < 600 && !(await exists(serverFile(vault))); i++) {
+  for (let i = 0; i < 1200 && !(await exists(serverFile(vault))); i++) {
     await new Promise((r) => setTimeout(r, 100));
   }
   return {

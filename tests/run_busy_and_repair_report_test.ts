@@ -51,7 +51,7 @@ await runProtocol(import.meta, async (storage) => {
     if (await Deno.stat(join(dir, "started")).then(() => true, () => false)) {
       break;
     }
-    if (i > 1200) throw new Error("the first run never started");
+    if (i > 2400) throw new Error("the first run never started");
     await new Promise((r) => setTimeout(r, 50));
   }
   const second = await runDeno([...args, vault.path, "busy"]);

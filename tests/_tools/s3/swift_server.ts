@@ -204,10 +204,16 @@ memcache_servers = 127.0.0.1:${memcache}
 ${filters.join("\n")}`;
 }
 
+/** How long the servers may take to start (a hang guard, not a timing). */
+const START_TIMEOUT_MS = 180_000;
+
 async function waitPort(port: number, proc: Deno.ChildProcess, log: string) {
   let exited = false;
   proc.status.then(() => exited = true);
-  for (let i = 0; i < 3000; i++) {
+  // A deadline, not a count of tries: a busy machine starts Python's
+  // servers many times slower than an idle one (2.5 s idle, 37 s seen).
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
     if (exited) {
       throw new Error(
         `S3 test server: a process exited at start; its log:\n${await Deno
@@ -335,13 +341,20 @@ export async function startS3Server(
     for (const s of servers) await waitPort(s.port, s.p, s.log);
     await waitPort(ports.proxy, proxy.p, proxy.log);
     const endpoint = `http://127.0.0.1:${ports.proxy}`;
-    for (let i = 0;; i++) {
+    const healthy = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
       const r = await fetch(`${endpoint}/healthcheck`).catch(() => null);
       const ok = r?.ok;
       await r?.body?.cancel();
       if (ok) break;
-      if (i > 500) throw new Error(`S3 test server: ${endpoint} not healthy`);
-      await new Promise((r) => setTimeout(r, 10));
+      if (Date.now() > healthy) {
+        throw new Error(
+          `S3 test server: ${endpoint} not healthy after ${
+            START_TIMEOUT_MS / 1000
+          } s; its log:\n${await Deno.readTextFile(proxy.log).catch(() => "")}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 20));
     }
     if (!options.detach) {
       // A test that ends without stopping its server (an uncaught error,
