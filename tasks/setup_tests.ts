@@ -1,6 +1,7 @@
 /**
  * Installs what the test suite needs beyond Deno and npm: Debian's Chromium
- * for the dashboard's browser test. Runs before `deno task test`, so the
+ * for the dashboard's browser test, numpy and scikit-learn for the Python
+ * bridge, and OpenStack Swift for the remotes. Runs before `deno task test`, so the
  * README's one test command works on a machine with only Node.js and npm.
  *
  * @module
