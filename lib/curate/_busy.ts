@@ -6,16 +6,18 @@
  *
  * @module
  */
-import { join, killProcess } from "../_deps.ts";
+import { join } from "../_deps.ts";
 import { SpecimenBusyError } from "../errors.ts";
 import { LOG_LOCK_FILE, PARTS_SUFFIX } from "../metrics_log/parts.ts";
 import { isLocked } from "../metrics_log/parts.ts";
 import { readManifest } from "../specimen/manifest.ts";
 import { STATUS_RUNNING } from "../specimen/seal.ts";
+import { LOCK_FILE } from "../specimen/_lock.ts";
+import { recorderAlive } from "../specimen/run_alive.ts";
 import { STRATA_DIR } from "../vault.ts";
 
 /** The specimen lock file (the one `updateManifest` takes). */
-export const LOCK_FILE = ".lock";
+export { LOCK_FILE };
 
 /**
  * Takes the specimen's `.lock` without waiting; throws
@@ -73,7 +75,7 @@ export async function assertIdle(
   const m = await readManifest(dir).catch(() => undefined);
   const last = m?.runs?.at(-1);
   if (m?.status === STATUS_RUNNING && last?.status === "running") {
-    const alive = processAlive(last.pid, last.hostname ?? null);
+    const alive = recorderAlive(last);
     if (alive !== false) {
       throw new SpecimenBusyError(
         `Cannot ${what} specimen "${id}": it is being run right now (run ${last.id}, pid ${last.pid} on ${
@@ -97,22 +99,5 @@ export async function assertIdle(
         `Cannot ${what} specimen "${id}": a metrics logger is writing strata/${e.name}/ right now: close the logger (or let its run end) first. Nothing was changed`,
       );
     }
-  }
-}
-
-/**
- * Whether process `pid` of `host` is running (signal 0 only checks that it
- * exists): undefined when that cannot be told (another host, or no
- * `--allow-run`/`--allow-sys=hostname`).
- */
-function processAlive(pid: number, host: string | null): boolean | undefined {
-  try {
-    if (host === null || host !== Deno.hostname()) return undefined;
-    killProcess(pid, 0);
-    return true;
-  } catch (e) {
-    if ((e as { code?: string }).code === "ESRCH") return false;
-    if ((e as { code?: string }).code === "EPERM") return true;
-    return undefined;
   }
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { killProcess } from "../_deps.ts";
+import { recorderAlive } from "../specimen/run_alive.ts";
 import { listFiles } from "../_hash.ts";
 import {
   ImmutableArtifactError,
@@ -105,11 +105,5 @@ async function resultFiles(m: Manifest, dir: string): Promise<string[]> {
 
 /** Whether the process that records `run` may still be running. */
 function isAlive(run: RunRecord): boolean {
-  try {
-    if (run.hostname !== Deno.hostname()) return true; // cannot tell
-    killProcess(run.pid, 0); // signal 0: only checks that it exists
-    return true;
-  } catch (e) {
-    return (e as { code?: string }).code !== "ESRCH";
-  }
+  return recorderAlive(run) !== false;
 }
