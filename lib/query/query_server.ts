@@ -22,7 +22,6 @@
  *
  * @module
  */
-import { after } from "../_after.ts";
 import { PrivateFileRefused, readPrivateFile } from "../_fs_private_file.ts";
 import {
   AnswerAbandoned,
@@ -30,6 +29,7 @@ import {
   parseHttp,
   readBounded,
 } from "./_server_answer.ts";
+import { connectWithin, writeFully } from "./_server_connection.ts";
 import {
   answerProof,
   frame,
@@ -474,31 +474,4 @@ export async function queryViaServer(
       conn?.close();
     } catch { /* closed */ }
   }
-}
-
-/** A connection to `hostname:port`, or undefined after `ms` milliseconds. */
-async function connectWithin(
-  hostname: string,
-  port: number,
-  ms: number,
-): Promise<Deno.TcpConn | undefined> {
-  let cancel = () => {};
-  const connecting = Deno.connect({ hostname, port });
-  try {
-    const conn = await Promise.race([
-      connecting,
-      new Promise<undefined>((resolve) => {
-        cancel = after(ms, () => resolve(undefined));
-      }),
-    ]);
-    if (!conn) connecting.then((late) => late.close(), () => {});
-    return conn;
-  } finally {
-    cancel();
-  }
-}
-
-async function writeFully(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
 }

@@ -16,7 +16,7 @@ import {
   ident,
   metricsTableName,
 } from "../duckdb/duckdb.ts";
-import { InvalidInputError, NotFoundError } from "../errors.ts";
+import { NotFoundError } from "../errors.ts";
 import type { VaultPaths } from "../vault.ts";
 import { openCatalog } from "./_open.ts";
 import { readFunctionList } from "../duckdb/function_list.ts";
@@ -32,6 +32,11 @@ import {
   writeResultParquet,
 } from "./_materialize.ts";
 import { metricAcrossQuery, specimensQuery } from "./_typed.ts";
+import {
+  checkMetricColumn,
+  metricColumns,
+  noMetricTable,
+} from "./_metric_columns.ts";
 import { diffParams, type Params } from "../specimen/params.ts";
 import type {
   CompareOptions,
@@ -295,26 +300,9 @@ export class VaultQuery implements Disposable, AsyncDisposable {
     options: MetricAcrossOptions = {},
   ): Promise<Row[]> {
     const table = metricsTableName(options.table ?? "metrics");
-    const columns = (await this.search(
-      "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = $1",
-      [table],
-    )).map((r) => String(r.column_name));
-    if (columns.length === 0) {
-      throw new NotFoundError(
-        `No metric table ${
-          JSON.stringify(options.table ?? "metrics")
-        } in the catalog: see SELECT DISTINCT name FROM metric_tables`,
-      );
-    }
-    if (!columns.includes(column) || column === "specimen_id") {
-      throw new InvalidInputError(
-        `No metric column ${
-          JSON.stringify(column)
-        } in "${table}": its columns are ${
-          columns.filter((c) => c !== "specimen_id").join(", ")
-        }`,
-      );
-    }
+    const columns = await metricColumns((sql, p) => this.search(sql, p), table);
+    if (columns.length === 0) throw noMetricTable(options.table ?? "metrics");
+    checkMetricColumn(column, table, columns);
     const { sql, params } = metricAcrossQuery(
       table,
       column,
@@ -386,31 +374,14 @@ export class VaultQuery implements Disposable, AsyncDisposable {
     const list = await this.#paramsOfAll(ids);
     const column = options.metric ?? "loss";
     const table = metricsTableName(options.table ?? "metrics");
-    const columns = (await this.search(
-      "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = $1",
-      [table],
-    )).map((r) => String(r.column_name));
+    const columns = await metricColumns((sql, p) => this.search(sql, p), table);
     const byId = new Map<string, Row>();
     // `metrics` exists (with `specimen_id` only) before any specimen has one.
     const noMetricsYet = options.table === undefined &&
       columns.every((c) => c === "specimen_id");
     if (!noMetricsYet) {
-      if (columns.length === 0) {
-        throw new NotFoundError(
-          `No metric table ${
-            JSON.stringify(options.table)
-          } in the catalog: see SELECT DISTINCT name FROM metric_tables`,
-        );
-      }
-      if (!columns.includes(column) || column === "specimen_id") {
-        throw new InvalidInputError(
-          `No metric column ${
-            JSON.stringify(column)
-          } in "${table}": its columns are ${
-            columns.filter((c) => c !== "specimen_id").join(", ")
-          }`,
-        );
-      }
+      if (columns.length === 0) throw noMetricTable(options.table);
+      checkMetricColumn(column, table, columns);
       const col = `m.${ident(column)}`;
       const final = columns.includes("step")
         ? `arg_max(${col}, m.step) FILTER (WHERE ${col} IS NOT NULL)`

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { join, resolve } from "../_deps.ts";
+import { join } from "../_deps.ts";
 import {
   exists,
   placeDir,
@@ -31,14 +31,9 @@ import {
 import { checkParams } from "./param_check.ts";
 import { vaultPaths } from "../vault.ts";
 import denoConfig from "../../deno.json" with { type: "json" };
+import { fill, readTemplate, TEMPLATES_DIR } from "./_templates.ts";
 
-/** The templates copied into every new specimen. */
-export const TEMPLATES_DIR: string = resolve(
-  import.meta.dirname!,
-  "..",
-  "..",
-  "templates",
-);
+export { TEMPLATES_DIR };
 
 /** Most tags a specimen may carry. */
 export const MAX_TAGS = 256;
@@ -491,35 +486,4 @@ function optionalText(
     );
   }
   return text === "" ? null : text;
-}
-
-/**
- * The files of `templates/<name>/`, by name; an unknown name is an
- * {@linkcode InvalidInputError} listing the templates there are.
- */
-async function readTemplate(name: string): Promise<Record<string, string>> {
-  const names: string[] = [];
-  for await (const e of Deno.readDir(TEMPLATES_DIR)) {
-    if (e.isDirectory) names.push(e.name);
-  }
-  if (!names.includes(name)) {
-    throw new InvalidInputError(
-      `Unknown template ${JSON.stringify(name)}: the templates are ${
-        names.sort().join(", ") || "(none)"
-      } (folders of ${TEMPLATES_DIR}); leave --template out for the empty protocol`,
-    );
-  }
-  const files: Record<string, string> = {};
-  for await (const e of Deno.readDir(join(TEMPLATES_DIR, name))) {
-    if (e.isFile) {
-      files[e.name] = await Deno.readTextFile(
-        join(TEMPLATES_DIR, name, e.name),
-      );
-    }
-  }
-  return files;
-}
-
-function fill(template: string, values: Record<string, string>): string {
-  return template.replace(/\{\{(\w+)\}\}/g, (m, key) => values[key] ?? m);
 }
