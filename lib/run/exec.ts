@@ -19,41 +19,18 @@
  *
  * @module
  */
-import { join, resolve } from "../_deps.ts";
+import { join } from "../_deps.ts";
 import { tempPathFor } from "../_fs.ts";
-import {
-  ChildProcessError,
-  errorMessage,
-  InvalidInputError,
-  NotFoundError,
-} from "../errors.ts";
-import { updateManifest } from "../specimen/_lock.ts";
+import { ChildProcessError, errorMessage, NotFoundError } from "../errors.ts";
 import { readManifest } from "../specimen/manifest.ts";
-import type {
-  ExecRecord,
-  Manifest,
-  Provenance,
-  RunRecord,
-} from "../specimen/manifest_types.ts";
-import type { Params } from "../specimen/params.ts";
-import { assertWritable, STATUS_FAILED } from "../specimen/seal.ts";
-import { validateArtifactName } from "../specimen/artifact_name.ts";
-import type {
-  MetricsLogger,
-  MetricsLoggerOptions,
-} from "../metrics_log/logger.ts";
-import { followJsonl, MAX_BAD_LINES } from "../bridge/jsonl_follow.ts";
-import {
-  type ChildEnvironment,
-  probeChildEnvironment,
-} from "../bridge/child_env.ts";
-import { captureProvenance } from "./provenance.ts";
-import { newRunId, RUN_ID_ENV, RUNS_DIR } from "./run_record.ts";
+import type { ExecRecord } from "../specimen/manifest_types.ts";
+import { assertWritable } from "../specimen/seal.ts";
+import { followJsonl } from "../bridge/jsonl_follow.ts";
+import { probeChildEnvironment } from "../bridge/child_env.ts";
 import {
   adoptOutputs,
   AdoptOutputsError,
   type AdoptReport,
-  type AdoptTarget,
 } from "./adopt_outputs.ts";
 import {
   forwardSignals,
@@ -62,116 +39,34 @@ import {
   tee,
   watchParent,
 } from "./_child.ts";
-import { type ExecProblem, Ingest, MAX_TABLES } from "./_exec_ingest.ts";
+import { Ingest, MAX_TABLES } from "./_exec_ingest.ts";
+import {
+  type Checked,
+  checkOptions,
+  CHUNK_BYTES,
+  type ExecHost,
+  type ExecLeftBehind,
+  type ExecOptions,
+  type ExecResult,
+  FLUSH_ROWS,
+  KILL_GRACE_MS,
+} from "./_exec_options.ts";
+import {
+  openLogs,
+  parentPid,
+  recordEnd,
+  recordStart,
+  show,
+} from "./_exec_record.ts";
 
 export type { ExecProblem } from "./_exec_ingest.ts";
+export type {
+  ExecHost,
+  ExecLeftBehind,
+  ExecOptions,
+  ExecResult,
+} from "./_exec_options.ts";
 export { MAX_TABLES };
-
-/** Options for `SpecimenStorage.exec`. */
-export interface ExecOptions {
-  /**
-   * The child's working directory; a relative path is taken from the
-   * specimen folder. @default the specimen folder
-   */
-  cwd?: string;
-  /** Extra environment variables for the child (on top of this process's). */
-  env?: Record<string, string>;
-  /** Echo the child's stdout and stderr live to this process's. @default true */
-  echo?: boolean;
-  /** The table rows without `_table` go to. @default "metrics" */
-  table?: string;
-  /** Bad lines tolerated before the run fails. @default 100 */
-  maxBadLines?: number;
-  /** Adopt `SPECIMEN_OUTPUTS` into `strata/` after the child exits. @default true */
-  adopt?: boolean;
-  /** Throw `ChildProcessError` when the child fails. @default true */
-  check?: boolean;
-  /**
-   * How long processes the child left running in its process group (a
-   * background writer started with `&`) may go on after it exits, still
-   * followed, before the group is sent SIGTERM (then SIGKILL). Nothing is
-   * sealed while they run. @default 5000 (ms)
-   */
-  groupGraceMs?: number;
-}
-
-/** What `SpecimenStorage.exec` returns. */
-export interface ExecResult {
-  /** The command as run, executable first. */
-  command: string[];
-  /** Exit code (null when a signal ended it). */
-  code: number | null;
-  /** The signal that ended it, e.g. `"SIGKILL"`, else null. */
-  signal: string | null;
-  /** True when the child exited with code 0. */
-  success: boolean;
-  /** Wall time in milliseconds. */
-  durationMs: number;
-  /** JSON lines ingested, per table. */
-  rows: Record<string, number>;
-  /** Lines reported and skipped. */
-  badLines: number;
-  /** What was adopted from `SPECIMEN_OUTPUTS`. */
-  adopted: AdoptReport;
-  /** 1, 2, … : which exec of the run this was (names its logs). */
-  index: number;
-  /** The stdout log, relative to the specimen folder. */
-  stdout: string;
-  /** The stderr log, relative to the specimen folder. */
-  stderr: string;
-  /** The lines skipped (bad lines, then a torn last line), in order. */
-  problems: ExecProblem[];
-  /** Whether the last line had no newline (ignored). */
-  tornLine: boolean;
-  /**
-   * Processes the child left in its process group when it exited (their
-   * rows up to their end are kept), and whether they had to be stopped;
-   * null when it left none.
-   */
-  leftBehind: ExecLeftBehind | null;
-}
-
-/** Processes an exec's child left in its process group (`ExecResult.leftBehind`). */
-export interface ExecLeftBehind {
-  /** Their pids, as seen after the child exited. */
-  pids: number[];
-  /** Whether they were stopped after `groupGraceMs` (else they ended on their own). */
-  stopped: boolean;
-}
-
-/** What the exec machinery needs from a specimen's storage. */
-export interface ExecHost extends AdoptTarget {
-  /** The specimen id. */
-  readonly id: string;
-  /** Absolute path of the specimen folder. */
-  readonly dir: string;
-  /** The specimen's params. */
-  readonly params: Params;
-  /** A crash-safe logger for table `name`. */
-  logger(
-    name: string,
-    options?: MetricsLoggerOptions,
-  ): Promise<MetricsLogger>;
-}
-
-/**
- * Bytes of `SPECIMEN_METRICS` read at a time. Smaller than the follower's
- * default: each read's parsed rows live until the next, and larger batches
- * outlive V8's young generation and grow the heap. Logging 6M lines (726 MB)
- * peaked at 206 MB RSS with 256 KiB reads, 155 MB with 64 KiB, for the same
- * CPU time.
- */
-const CHUNK_BYTES = 64 * 1024;
-/**
- * Rows per part of the tables a child logs: half the logger's default,
- * which took about 15 MB off the peak RSS of logging 6M lines (139 against
- * 153 MB), for twice as many parts to compact.
- */
-const FLUSH_ROWS = 32_768;
-/** How long processes a child left in its group may go on after it exits. */
-const GROUP_GRACE_MS = 5000;
-/** How long a child gets between SIGTERM and SIGKILL when it is stopped. */
-const KILL_GRACE_MS = 2000;
 
 /**
  * Runs `command` for the specimen `host` (see `SpecimenStorage.exec`): the
@@ -240,58 +135,6 @@ export async function execChild(
   } finally {
     await removeScratch(scratch);
   }
-}
-
-interface Checked {
-  cwd: string;
-  table: string;
-  maxBad: number;
-  echo: boolean;
-  adopt: boolean;
-  check: boolean;
-  env: Record<string, string>;
-  groupGraceMs: number;
-}
-
-function checkOptions(
-  host: ExecHost,
-  command: string[],
-  options: ExecOptions,
-): Checked {
-  if (
-    !Array.isArray(command) || command.length === 0 ||
-    command.some((a) => typeof a !== "string") || command[0] === ""
-  ) {
-    throw new InvalidInputError(
-      `storage.exec needs a command as an array of strings, executable first, e.g. ["python3", "train.py"]; got ${
-        JSON.stringify(command)
-      }`,
-    );
-  }
-  const maxBad = options.maxBadLines ?? MAX_BAD_LINES;
-  if (!Number.isInteger(maxBad) || maxBad < 0) {
-    throw new InvalidInputError(
-      `maxBadLines must be a whole number ≥ 0, got ${maxBad}`,
-    );
-  }
-  const grace = options.groupGraceMs ?? GROUP_GRACE_MS;
-  if (!Number.isFinite(grace) || grace < 0) {
-    throw new InvalidInputError(
-      `groupGraceMs must be a number of milliseconds ≥ 0, got ${grace}`,
-    );
-  }
-  const table = options.table ?? "metrics";
-  validateArtifactName(table);
-  return {
-    cwd: resolve(host.dir, options.cwd ?? "."),
-    table,
-    maxBad,
-    echo: options.echo ?? true,
-    adopt: options.adopt ?? true,
-    check: options.check ?? true,
-    groupGraceMs: options.groupGraceMs ?? GROUP_GRACE_MS,
-    env: options.env ?? {},
-  };
 }
 
 async function execIn(
@@ -602,136 +445,4 @@ function warnLeftBehind(
         show(command)
       } exited, leaving ${what} running; they were followed until they ended, and their rows are kept (${total} row(s) in all)`,
   );
-}
-
-function parentPid(): number | null {
-  try {
-    return Deno.ppid;
-  } catch {
-    return null;
-  }
-}
-
-function show(command: string[]): string {
-  const text = command.map((a) =>
-    /^[\w./=:,+-]+$/.test(a) ? a : JSON.stringify(a)
-  )
-    .join(" ");
-  return `"${text.length > 120 ? `${text.slice(0, 120)}…` : text}"`;
-}
-
-/** The run in progress that this process belongs to, if any. */
-function currentRun(m: Manifest): RunRecord | undefined {
-  const last = m.runs?.at(-1);
-  if (last?.status !== "running") return undefined;
-  let envId: string | undefined;
-  try {
-    const desc = { name: "env", variable: RUN_ID_ENV } as const;
-    if (Deno.permissions.querySync(desc).state === "granted") {
-      envId = Deno.env.get(RUN_ID_ENV);
-    }
-  } catch { /* not under deno task run */ }
-  if (envId !== undefined) return last.id === envId ? last : undefined;
-  return last.pid === Deno.pid ? last : undefined;
-}
-
-interface Logs {
-  runId: string | null;
-  /** The pid of the process recording the run. */
-  recorder: number | null;
-  index: number;
-  stdout: string;
-  stderr: string;
-  files: [Deno.FsFile, Deno.FsFile];
-}
-
-/** Claims `exec-<n>.stdout.log` / `.stderr.log` in the run's log folder. */
-async function openLogs(dir: string): Promise<Logs> {
-  const run = currentRun(await readManifest(dir));
-  const folder = `${RUNS_DIR}/${run?.id ?? `exec_${newRunId()}`}`;
-  await Deno.mkdir(join(dir, folder), { recursive: true });
-  for (let index = 1;; index++) {
-    const stdout = `${folder}/exec-${index}.stdout.log`;
-    const stderr = `${folder}/exec-${index}.stderr.log`;
-    let out: Deno.FsFile;
-    try {
-      out = await Deno.open(join(dir, stdout), {
-        write: true,
-        createNew: true,
-      });
-    } catch (e) {
-      if (e instanceof Deno.errors.AlreadyExists) continue;
-      throw e;
-    }
-    try {
-      const err = await Deno.open(join(dir, stderr), {
-        write: true,
-        create: true,
-        truncate: true,
-      });
-      return {
-        runId: run?.id ?? null,
-        recorder: run?.pid ?? null,
-        index,
-        stdout,
-        stderr,
-        files: [out, err],
-      };
-    } catch (e) {
-      out.close();
-      throw e;
-    }
-  }
-}
-
-/** Records the exec in its run and its environment in the provenance. */
-async function recordStart(
-  dir: string,
-  runId: string | null,
-  record: ExecRecord,
-  env: ChildEnvironment,
-): Promise<void> {
-  await updateManifest(dir, async (m) => {
-    assertWritable(m);
-    const run = m.runs?.find((r) => r.id === runId);
-    if (run) run.execs = [...(run.execs ?? []), record];
-    m.provenance ??= await captureProvenance({
-      specimenDir: dir,
-      capturedBy: "SpecimenStorage",
-    });
-    const p = m.provenance as Provenance;
-    p.children = [...(p.children ?? []), { ...env, exec: record.index }];
-  });
-}
-
-/**
- * Writes the exec's end into its run. When this process's parent is gone
- * and it was the one recording the run, the run is marked `interrupted`.
- */
-async function recordEnd(
-  dir: string,
-  runId: string | null,
-  record: ExecRecord,
-  parentGone: number | null,
-): Promise<void> {
-  if (runId === null) return;
-  await updateManifest(dir, (m) => {
-    const run = m.runs?.find((r) => r.id === runId);
-    if (!run) return;
-    const execs = run.execs ?? [];
-    const at = execs.findIndex((e) => e.index === record.index);
-    if (at >= 0) execs[at] = record;
-    else execs.push(record);
-    run.execs = execs;
-    if (
-      parentGone !== null && run.pid === parentGone && run.status === "running"
-    ) {
-      run.status = "interrupted";
-      run.error =
-        `The process recording the run (pid ${parentGone}) died while ${
-          show(record.command)
-        } ran; the child was stopped`;
-      m.status = STATUS_FAILED;
-    }
-  });
 }

@@ -6,49 +6,23 @@
  *
  * @module
  */
-import { recordChange } from "../vault_changes.ts";
 import { join, resolve } from "../_deps.ts";
 import { STRATA_DIR } from "../vault.ts";
-import { updateManifest } from "../specimen/_lock.ts";
-import {
-  atomicWriteFile,
-  exists,
-  removeStaleTemps,
-  withWriteContext,
-} from "../_fs.ts";
-import {
-  ImmutableArtifactError,
-  InvalidInputError,
-  NotFoundError,
-} from "../errors.ts";
-import {
-  canonicalJson,
-  mergeParams,
-  type Params,
-  validateParams,
-} from "../specimen/params.ts";
+import { removeStaleTemps } from "../_fs.ts";
+import { ImmutableArtifactError } from "../errors.ts";
+import { type Params, validateParams } from "../specimen/params.ts";
 import {
   type ArtifactRecord,
   type Manifest,
   readManifest,
 } from "../specimen/manifest.ts";
-import { captureProvenance } from "./provenance.ts";
 import { execChild, type ExecOptions, type ExecResult } from "./exec.ts";
 import { type ArtifactPlacement, FILES_DIR } from "./adopt_outputs.ts";
 import {
   MetricsLogger,
   type MetricsLoggerOptions,
 } from "../metrics_log/logger.ts";
-import { PARTS_SUFFIX, readMetricTable } from "../metrics_log/table.ts";
-import { MAX_COLUMNS } from "../metrics_log/options.ts";
-import { assertWritable } from "../specimen/seal.ts";
-import { validateArtifactName } from "../specimen/artifact_name.ts";
-import {
-  encodeMetrics,
-  type EncodeMetricsOptions,
-  type MetricColumns,
-  type ReadColumn,
-} from "../formats/parquet/parquet.ts";
+import type { MetricColumns, ReadColumn } from "../formats/parquet/parquet.ts";
 import {
   createZarrWriter,
   type DType,
@@ -62,32 +36,35 @@ import {
   zarrInfo,
   type ZarrWriter,
 } from "../formats/zarr/zarr.ts";
+import {
+  type ArtifactSite,
+  claimPath,
+  existingPath,
+  immutableError,
+  placeArtifactAt,
+  writeError,
+} from "./_storage_place.ts";
+import {
+  tensorRecord,
+  type TensorWriter,
+  tensorWriter,
+} from "./_storage_tensors.ts";
+import {
+  readMetricsTable,
+  type WriteMetricsOptions,
+  writeMetricsTable,
+} from "./_storage_metrics.ts";
+import { recordArtifactIn, recordParamsIn } from "./_storage_record.ts";
 
 export { STRATA_DIR };
+export type { TensorWriter } from "./_storage_tensors.ts";
+export type { WriteMetricsOptions } from "./_storage_metrics.ts";
 
 export {
   ARTIFACT_NAME_PATTERN,
   READABLE_ARTIFACT_NAME_PATTERN,
   validateArtifactName,
 } from "../specimen/artifact_name.ts";
-
-/** Options for {@linkcode SpecimenStorage.writeMetrics}. */
-export interface WriteMetricsOptions extends EncodeMetricsOptions {
-  /** The table name: the file is `strata/<name>.parquet`. @default "metrics" */
-  name?: string;
-}
-
-/** A streaming tensor writer that records its artifact on close. */
-export interface TensorWriter extends AsyncDisposable {
-  /** Rows (leading-axis entries) written so far. */
-  readonly rowsWritten: number;
-  /** Appends whole rows, in order. */
-  write(block: TensorData): Promise<void>;
-  /** Checks every row arrived, places the array and records it. */
-  close(): Promise<ArtifactRecord>;
-  /** Drops everything written; nothing is left behind. */
-  abort(): Promise<void>;
-}
 
 /**
  * Reads and writes one specimen's results.
@@ -118,12 +95,20 @@ export class SpecimenStorage {
   #manifest: Manifest;
   #pending: Promise<unknown> = Promise.resolve();
   #loggers: MetricsLogger[] = [];
+  /** This specimen, for claiming and finding artifacts (_storage_place.ts). */
+  readonly #site: ArtifactSite;
 
   private constructor(dir: string, manifest: Manifest) {
     this.dir = dir;
     this.id = manifest.specimen_id;
     this.strata = join(dir, STRATA_DIR);
     this.#manifest = manifest;
+    this.#site = {
+      id: this.id,
+      dir,
+      strata: this.strata,
+      artifacts: () => this.#manifest.artifacts,
+    };
   }
 
   /**
@@ -208,25 +193,11 @@ export class SpecimenStorage {
   async recordParams(defaults: Params = {}): Promise<Params> {
     const checked = validateParams(defaults, { label: "params defaults" });
     const run = async () => {
-      const { result, manifest } = await updateManifest(this.dir, (m) => {
-        const { params } = mergeParams(checked, m.params ?? {});
-        if (canonicalJson(params) === canonicalJson(m.params ?? {})) {
-          return params;
-        }
-        const results = Object.keys(m.artifacts);
-        if (
-          results.length > 0 || m.seal !== undefined ||
-          m.status === "sealed" || m.status === "failed"
-        ) {
-          throw new InvalidInputError(
-            `Cannot change the params of specimen "${this.id}": it already holds results (${
-              results.slice(0, 3).join(", ") || m.status
-            }), and params are recorded with the results they produced. Derive a variation instead: deno task create --id ${this.id}_v2 --from ${this.id} --param KEY=VALUE`,
-          );
-        }
-        m.params = params;
-        return params;
-      });
+      const { result, manifest } = await recordParamsIn(
+        this.dir,
+        this.id,
+        checked,
+      );
       this.#manifest = manifest;
       return result;
     };
@@ -257,33 +228,12 @@ export class SpecimenStorage {
     columns: MetricColumns,
     options: WriteMetricsOptions = {},
   ): Promise<ArtifactRecord> {
-    const name = options.name ?? "metrics";
-    const count = columns && typeof columns === "object"
-      ? Object.keys(columns).length
-      : 0;
-    if (count > MAX_COLUMNS) {
-      throw new InvalidInputError(
-        `Cannot write metrics table "${name}": it has ${count} columns, over the limit of ${MAX_COLUMNS} per table; write per-item values as a tensor (writeTensor) or spread them over tables`,
-      );
-    }
-    const path = await this.#claim(name, "parquet");
-    const encoded = await encodeMetrics(columns, options);
-    const what = `metrics table "${name}"`;
-    try {
-      await atomicWriteFile(path, encoded.bytes, { createNew: true });
-    } catch (e) {
-      if (e instanceof Deno.errors.AlreadyExists) throw this.#immutable(name);
-      throw this.#writeError(e, what);
-    }
-    return await this.#record(name, {
-      path: `${STRATA_DIR}/${name}.parquet`,
-      format: "parquet",
-      columns: encoded.columns,
-      rows: encoded.rows,
-      bytes: encoded.bytes.length,
-    }).catch((e) => {
-      throw this.#writeError(e, what);
-    });
+    return await writeMetricsTable(
+      this.#site,
+      columns,
+      options,
+      (name, record) => this.#record(name, record),
+    );
   }
 
   /**
@@ -328,23 +278,7 @@ export class SpecimenStorage {
    * ```
    */
   async readMetrics(name = "metrics"): Promise<Record<string, ReadColumn>> {
-    validateArtifactName(name, { reading: true });
-    try {
-      // The file, or the parts of a log not compacted yet (one being
-      // written, or left by a process that died).
-      return (await readMetricTable(this.dir, name)).columns;
-    } catch (e) {
-      if (e instanceof NotFoundError) {
-        const path = join(this.strata, `${name}.parquet`);
-        throw new NotFoundError(
-          `Specimen "${this.id}" has no metrics table "${name}" (${path})${
-            this.#listing("parquet")
-          }`,
-          { cause: e },
-        );
-      }
-      throw e;
-    }
+    return await readMetricsTable(this.#site, name);
   }
 
   /**
@@ -409,16 +343,18 @@ export class SpecimenStorage {
     data: TensorData,
     options: TensorOptions,
   ): Promise<ArtifactRecord> {
-    const path = await this.#claim(name, "zarr");
+    const path = await claimPath(this.#site, name, "zarr");
     let info: TensorInfo;
     try {
       info = await writeZarr(path, data, options);
     } catch (e) {
-      if (e instanceof ImmutableArtifactError) throw this.#immutable(name);
-      throw this.#writeError(e, `tensor "${name}"`);
+      if (e instanceof ImmutableArtifactError) {
+        throw immutableError(this.id, name);
+      }
+      throw writeError(this.id, e, `tensor "${name}"`);
     }
     return await this.#record(name, tensorRecord(name, info)).catch((e) => {
-      throw this.#writeError(e, `tensor "${name}"`);
+      throw writeError(this.id, e, `tensor "${name}"`);
     });
   }
 
@@ -437,32 +373,17 @@ export class SpecimenStorage {
     name: string,
     options: TensorOptions & { dtype: DType },
   ): Promise<TensorWriter> {
-    const path = await this.#claim(name, "zarr");
-    const failed = (e: unknown) => {
-      throw this.#writeError(e, `tensor "${name}"`);
+    const path = await claimPath(this.#site, name, "zarr");
+    const failed = (e: unknown): never => {
+      throw writeError(this.id, e, `tensor "${name}"`);
     };
     const writer: ZarrWriter = await createZarrWriter(path, options)
       .catch(failed);
-    let closed = false;
-    const close = async (): Promise<ArtifactRecord> => {
-      closed = true;
-      const info = await writer.close().catch(failed);
-      return await this.#record(name, tensorRecord(name, info)).catch(failed);
-    };
-    return {
-      get rowsWritten() {
-        return writer.rowsWritten;
-      },
-      write: (block) => writer.write(block).catch(failed),
-      close,
-      abort: async () => {
-        closed = true;
-        await writer.abort();
-      },
-      [Symbol.asyncDispose]: async () => {
-        if (!closed) await writer.abort();
-      },
-    };
+    return tensorWriter(
+      writer,
+      failed,
+      (info) => this.#record(name, tensorRecord(name, info)),
+    );
   }
 
   /**
@@ -478,9 +399,13 @@ export class SpecimenStorage {
    * ```
    */
   async readTensor(name: string, selection?: Selection): Promise<TensorSlice> {
-    return await readZarr(await this.#existing(name, "zarr"), selection, {
-      root: this.dir,
-    });
+    return await readZarr(
+      await existingPath(this.#site, name, "zarr"),
+      selection,
+      {
+        root: this.dir,
+      },
+    );
   }
 
   /**
@@ -492,7 +417,7 @@ export class SpecimenStorage {
    * ```
    */
   async tensorInfo(name: string): Promise<TensorInfo> {
-    return await zarrInfo(await this.#existing(name, "zarr"), {
+    return await zarrInfo(await existingPath(this.#site, name, "zarr"), {
       root: this.dir,
     });
   }
@@ -518,96 +443,12 @@ export class SpecimenStorage {
     placement: ArtifactPlacement,
     write: (path: string) => Promise<Partial<ArtifactRecord>>,
   ): Promise<ArtifactRecord> {
-    let path: string, rel: string;
-    if (placement.format === "file") {
-      path = await this.#claimFile(name, placement.file);
-      rel = `${STRATA_DIR}/${FILES_DIR}/${placement.file}`;
-    } else {
-      path = await this.#claim(name, placement.format);
-      rel = `${STRATA_DIR}/${name}.${placement.format}`;
-    }
-    const what = `artifact "${name}"`;
-    let fields: Partial<ArtifactRecord>;
-    try {
-      fields = await write(path);
-    } catch (e) {
-      if (e instanceof Deno.errors.AlreadyExists) throw this.#immutable(name);
-      throw this.#writeError(e, what);
-    }
-    return await this.#record(name, {
-      ...fields,
-      path: rel,
-      format: placement.format,
-    }).catch((e) => {
-      throw this.#writeError(e, what);
-    });
-  }
-
-  /** As `#claim`, for a kept file `strata/files/<file>`. */
-  async #claimFile(name: string, file: string): Promise<string> {
-    if (!/^[a-z0-9_]{1,64}(\.[a-z0-9]{1,16})?$/.test(file)) {
-      throw new InvalidInputError(
-        `Invalid file name ${
-          JSON.stringify(file)
-        } for artifact "${name}": kept files are named <artifact name>[.<ext>], e.g. "plot.png"`,
-      );
-    }
-    // The name must be free of tables and arrays too.
-    await this.#claim(name, "zarr");
-    const dir = join(this.strata, FILES_DIR);
-    await Deno.mkdir(dir, { recursive: true });
-    if (await exists(join(dir, file))) throw this.#immutable(name);
-    return join(dir, file);
-  }
-
-  /** Checks the name and that nothing is there yet; returns the target path. */
-  async #claim(name: string, ext: string): Promise<string> {
-    validateArtifactName(name);
-    // From disk, not the cached copy: another process may have sealed it.
-    assertWritable(await readManifest(this.dir));
-    const path = join(this.strata, `${name}.${ext}`);
-    const other = ext === "zarr" ? "parquet" : "zarr";
-    if (
-      Object.hasOwn(this.#manifest.artifacts, name) || await exists(path) ||
-      await exists(join(this.strata, `${name}.${other}`)) ||
-      // A metrics log of that name (open, or interrupted) is its table.
-      await exists(join(this.strata, `${name}${PARTS_SUFFIX}`))
-    ) {
-      throw this.#immutable(name);
-    }
-    return path;
-  }
-
-  async #existing(name: string, ext: string): Promise<string> {
-    validateArtifactName(name, { reading: true });
-    const path = join(this.strata, `${name}.${ext}`);
-    if (!(await exists(path))) {
-      throw new NotFoundError(
-        `Specimen "${this.id}" has no tensor "${name}" (${path})${
-          this.#listing("zarr")
-        }`,
-      );
-    }
-    return path;
-  }
-
-  #listing(format: string): string {
-    const names = Object.entries(this.#manifest.artifacts)
-      .filter(([, a]) => a.format === format).map(([n]) => n);
-    return names.length ? `; it has: ${names.join(", ")}` : "";
-  }
-
-  /** A full disk or a read-only vault, said with the artifact's name. */
-  #writeError(e: unknown, what: string): unknown {
-    return withWriteContext(
-      e,
-      `Cannot write ${what} of specimen "${this.id}"`,
-    );
-  }
-
-  #immutable(name: string): ImmutableArtifactError {
-    return new ImmutableArtifactError(
-      `Artifact "${name}" of specimen "${this.id}" already exists: specimens are immutable: create a new specimen for a variation (deno task create --id ${this.id}_v2 ...)`,
+    return await placeArtifactAt(
+      this.#site,
+      name,
+      placement,
+      write,
+      (record) => this.#record(name, record),
     );
   }
 
@@ -618,25 +459,11 @@ export class SpecimenStorage {
    */
   #record(name: string, record: ArtifactRecord): Promise<ArtifactRecord> {
     const run = async () => {
-      const { result, manifest } = await updateManifest(this.dir, async (m) => {
-        try {
-          assertWritable(m);
-        } catch (e) {
-          // Sealed while this artifact was being written: take it back out.
-          await Deno.remove(join(this.dir, record.path), { recursive: true })
-            .catch(() => {});
-          recordChange(this.dir);
-          throw e;
-        }
-        // A script using storage without runProtocol still says where its
-        // results came from: provenance is captured with the first artifact.
-        m.provenance ??= await captureProvenance({
-          specimenDir: this.dir,
-          capturedBy: "SpecimenStorage",
-        });
-        m.artifacts[name] = { ...record, created: new Date().toISOString() };
-        return m.artifacts[name];
-      });
+      const { result, manifest } = await recordArtifactIn(
+        this.dir,
+        name,
+        record,
+      );
       this.#manifest = manifest;
       return result;
     };
@@ -644,16 +471,4 @@ export class SpecimenStorage {
     this.#pending = next.catch(() => {});
     return next;
   }
-}
-
-function tensorRecord(name: string, info: TensorInfo): ArtifactRecord {
-  return {
-    path: `${STRATA_DIR}/${name}.zarr`,
-    format: "zarr",
-    shape: info.shape,
-    dtype: info.dtype,
-    chunks: info.chunks,
-    codecs: info.codecs,
-    bytes: info.bytes,
-  };
 }
