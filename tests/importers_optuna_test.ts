@@ -131,14 +131,8 @@ Deno.test("deno task import optuna makes one specimen per trial, with state, val
   // deno.json's flags; the study is copied so the test needs nothing else.
   const db = join(dir.path, "optuna.db");
   await Deno.copyFile(join(OPTUNA, "optuna.db"), db);
-  const r = await importCli([
-    "optuna",
-    db,
-    "--prefix",
-    "hpo_",
-    "--vault",
-    vault.path,
-  ]);
+  const args = ["optuna", db, "--prefix", "hpo_", "--vault", vault.path];
+  const r = await importCli(args);
   assertEquals(r.code, 0, r.stderr);
   assertMatch(r.stdout, /imported study_rdb\/19 → hpo_study_rdb_trial_19/);
   const rows = await truth("trials_rdb.csv");
@@ -156,14 +150,7 @@ Deno.test("deno task import optuna makes one specimen per trial, with state, val
     m.runs?.[0].started,
     new Date(rows[7].datetime_start.replace(" ", "T") + "Z").toISOString(),
   );
-  const again = await importCli([
-    "optuna",
-    db,
-    "--prefix",
-    "hpo_",
-    "--vault",
-    vault.path,
-  ]);
+  const again = await importCli(args);
   assertEquals(again.code, 0, again.stderr);
   assertMatch(
     again.stdout,
