@@ -19,6 +19,7 @@ import {
   repoVault,
   ROOT,
   runDeno,
+  runTask,
   tempVault,
   until,
 } from "./utils.ts";
@@ -209,10 +210,7 @@ with open(os.environ["SPECIMEN_METRICS"], "a") as f:
   const storage = await SpecimenStorage.open(dir);
   assertEquals((await storage.readMetrics()).step.length, exec.rows.metrics);
   // Nothing is left to repair, and a new run is refused (it holds results).
-  const repair = await runDeno([
-    "run",
-    "-A",
-    join(ROOT, "tasks", "repair.ts"),
+  const repair = await runTask("repair", [
     "--vault",
     vault.path,
   ]);
@@ -298,10 +296,7 @@ time.sleep(60)
   protocol.kill("SIGKILL");
   await protocol.status;
   await until(() => !alive(pid), "the child to end");
-  const repair = await runDeno([
-    "run",
-    "-A",
-    join(ROOT, "tasks", "repair.ts"),
+  const repair = await runTask("repair", [
     "--vault",
     vault.path,
     "--format",
