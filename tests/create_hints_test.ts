@@ -23,11 +23,11 @@ function create(args: string[], cwd = ROOT) {
   );
 }
 
-Deno.test("create prints what to do next: edit a new protocol, run a variation as it is", async () => {
-  await using vault = await tempVault();
-  const base = await create([
+/** Creates specimen "base" (training/fine_tuning, "MLP baseline on digits", lr=0.1). */
+function createBase(vault: string, cwd?: string) {
+  return create([
     "--vault",
-    vault.path,
+    vault,
     "--id",
     "base",
     "--domain",
@@ -38,7 +38,33 @@ Deno.test("create prints what to do next: edit a new protocol, run a variation a
     "MLP baseline on digits",
     "--param",
     "lr=0.1",
-  ], vault.path);
+  ], cwd);
+}
+
+/** Sweeps `sweep` from "base", children named `<prefix>_…`. */
+function sweepBase(
+  vault: string,
+  sweep: string,
+  prefix: string,
+  extra: string[] = [],
+  cwd?: string,
+) {
+  return create([
+    "--vault",
+    vault,
+    "--from",
+    "base",
+    "--sweep",
+    sweep,
+    "--prefix",
+    prefix,
+    ...extra,
+  ], cwd);
+}
+
+Deno.test("create prints what to do next: edit a new protocol, run a variation as it is", async () => {
+  await using vault = await tempVault();
+  const base = await createBase(vault.path, vault.path);
   assertEquals(base.code, 0, base.stderr);
   assertMatch(base.stdout, /at specimens\/base\n/);
   assertMatch(
@@ -61,16 +87,7 @@ Deno.test("create prints what to do next: edit a new protocol, run a variation a
     child.stdout,
     /Next: run it \(protocol\.ts is the parent's.*\n {2}deno task run child/,
   );
-  const sweep = await create([
-    "--vault",
-    vault.path,
-    "--from",
-    "base",
-    "--sweep",
-    "lr=0.3,0.03",
-    "--prefix",
-    "s",
-  ], vault.path);
+  const sweep = await sweepBase(vault.path, "lr=0.3,0.03", "s", [], vault.path);
   assertEquals(sweep.code, 0, sweep.stderr);
   assert(!sweep.stderr.includes("edit"), sweep.stderr);
   assertMatch(sweep.stderr, /Created 2 specimens from base in specimens:/);
@@ -80,48 +97,15 @@ Deno.test("create prints what to do next: edit a new protocol, run a variation a
 Deno.test("sweep children keep the parent's description unless --description is given", async () => {
   await using vault = await tempVault();
   assertEquals(
-    (await create([
-      "--vault",
-      vault.path,
-      "--id",
-      "base",
-      "--domain",
-      "training",
-      "--method",
-      "fine_tuning",
-      "--description",
-      "MLP baseline on digits",
-      "--param",
-      "lr=0.1",
-    ])).code,
+    (await createBase(vault.path)).code,
     0,
   );
-  await create([
-    "--vault",
-    vault.path,
-    "--from",
-    "base",
-    "--sweep",
-    "lr=0.3",
-    "--prefix",
-    "a",
-  ]);
+  await sweepBase(vault.path, "lr=0.3", "a");
   assertEquals(
     (await readManifest(join(vault.specimens, "a_lr_0_3"))).description,
     "MLP baseline on digits",
   );
-  await create([
-    "--vault",
-    vault.path,
-    "--from",
-    "base",
-    "--sweep",
-    "lr=0.3",
-    "--prefix",
-    "b",
-    "--description",
-    "lr sweep",
-  ]);
+  await sweepBase(vault.path, "lr=0.3", "b", ["--description", "lr sweep"]);
   assertEquals(
     (await readManifest(join(vault.specimens, "b_lr_0_3"))).description,
     "lr sweep",

@@ -4,12 +4,12 @@
  * writing far more than memory should hold.
  */
 import { join } from "../lib/_deps.ts";
-import { createSpecimen } from "../lib/specimen/create.ts";
 import { readManifest } from "../lib/specimen/manifest.ts";
 import { beginRun } from "../lib/run/run_record.ts";
 import { SpecimenStorage } from "../lib/run/storage.ts";
 import { InvalidInputError } from "../lib/errors.ts";
 import { PYTHON } from "./_python.ts";
+import { alive, pySpecimen, readPid, runTaskArgs } from "./_exec.ts";
 import {
   assert,
   assertEquals,
@@ -19,79 +19,10 @@ import {
   repoVault,
   ROOT,
   runDeno,
-  taskFlags,
+  runTask,
   tempVault,
+  until,
 } from "./utils.ts";
-
-const RUN_FLAGS = await taskFlags("run");
-const runTaskArgs = (vault: string, id: string) => [
-  "run",
-  ...RUN_FLAGS,
-  join(ROOT, "tasks", "run.ts"),
-  "--vault",
-  vault,
-  id,
-];
-
-/** A specimen whose protocol runs `train.py` (written beside it) through storage.exec. */
-async function pySpecimen(
-  vault: string,
-  id: string,
-  script: string,
-  execOptions = "{}",
-): Promise<string> {
-  const { dir } = await createSpecimen({
-    vault,
-    id,
-    domain: "training",
-    method: "fine_tuning",
-  });
-  await Deno.writeTextFile(join(dir, "train.py"), script);
-  await Deno.writeTextFile(
-    join(dir, "protocol.ts"),
-    `import { runProtocol } from "specimen-vault";
-await runProtocol(import.meta, async (storage) => {
-  const r = await storage.exec([${
-      JSON.stringify(PYTHON)
-    }, "train.py"], ${execOptions});
-  console.log("exec returned", JSON.stringify(r.rows));
-});
-`,
-  );
-  return dir;
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor<T>(
-  what: string,
-  fn: () => T | undefined | Promise<T | undefined>,
-  ms = 120_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v as T;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function readPid(path: string): Promise<number | undefined> {
-  try {
-    const text = await Deno.readTextFile(path);
-    return text.endsWith("\n") ? Number(text) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 Deno.test("storage.exec skips each kind of bad line with its line number, keeps the good rows, ignores a torn last line", async () => {
   await using vault = await tempVault();
@@ -252,21 +183,21 @@ with open(os.environ["SPECIMEN_METRICS"], "a") as f:
     stdout: "null",
     stderr: "null",
   }).spawn();
-  const [pid, protocolPid] = (await waitFor("the child's pid", async () => {
+  const [pid, protocolPid] = (await until(async () => {
     try {
       const t = await Deno.readTextFile(pidFile);
       return t.endsWith("\n") ? t : undefined;
     } catch {
       return undefined;
     }
-  })).trim().split(" ").map(Number);
+  }, "the child's pid")).trim().split(" ").map(Number);
   task.kill("SIGKILL");
   await task.status;
   // The child writes forever: it ends only because deno task run's end
   // stopped it (the bound only keeps a regression from hanging the suite).
-  await waitFor("the child to end", () => !alive(pid), 120_000);
+  await until(() => !alive(pid), "the child to end");
   // The protocol records what happened, then ends too.
-  await waitFor("the protocol to end", () => !alive(protocolPid), 120_000);
+  await until(() => !alive(protocolPid), "the protocol to end");
   const m = await readManifest(dir);
   const run = m.runs![0];
   assertEquals(run.status, "interrupted");
@@ -279,10 +210,7 @@ with open(os.environ["SPECIMEN_METRICS"], "a") as f:
   const storage = await SpecimenStorage.open(dir);
   assertEquals((await storage.readMetrics()).step.length, exec.rows.metrics);
   // Nothing is left to repair, and a new run is refused (it holds results).
-  const repair = await runDeno([
-    "run",
-    "-A",
-    join(ROOT, "tasks", "repair.ts"),
+  const repair = await runTask("repair", [
     "--vault",
     vault.path,
   ]);
@@ -358,20 +286,17 @@ time.sleep(60)
     stdout: "null",
     stderr: "null",
   }).spawn();
-  const pid = await waitFor("the child's pid", () => readPid(pidFile));
+  const pid = await until(() => readPid(pidFile), "the child's pid");
   // The first 65,536 rows make two part files: flushed, so they survive.
   const part = join(dir, "strata", "metrics.parts", "part-000002.parquet");
-  await waitFor(
-    "a part on disk",
+  await until(
     () => Deno.stat(part).then(() => true, () => undefined),
+    "a part on disk",
   );
   protocol.kill("SIGKILL");
   await protocol.status;
-  await waitFor("the child to end", () => !alive(pid), 120_000);
-  const repair = await runDeno([
-    "run",
-    "-A",
-    join(ROOT, "tasks", "repair.ts"),
+  await until(() => !alive(pid), "the child to end");
+  const repair = await runTask("repair", [
     "--vault",
     vault.path,
     "--format",
@@ -413,10 +338,10 @@ while [ ! -e "$2" ]; do sleep 0.05; done`,
     ],
   }).output();
   assert(shell.success);
-  const m = await waitFor("the run to end", async () => {
+  const m = await until(async () => {
     const m = await readManifest(dir);
     return m.runs?.[0]?.status === "running" || !m.runs?.length ? undefined : m;
-  });
+  }, "the run to end");
   assertEquals([m.runs![0].status, m.status], ["succeeded", "sealed"]);
   assertEquals(m.runs![0].execs![0].rows, { metrics: 1 });
 });

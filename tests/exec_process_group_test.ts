@@ -9,78 +9,43 @@ import { join } from "../lib/_deps.ts";
 import { createSpecimen } from "../lib/specimen/create.ts";
 import { readManifest } from "../lib/specimen/manifest.ts";
 import { SpecimenStorage } from "../lib/run/storage.ts";
-import { PYTHON } from "./_python.ts";
+import {
+  alive,
+  pySpecimen,
+  readPid,
+  runSpecimen,
+  runTaskArgs,
+} from "./_exec.ts";
 import {
   assert,
   assertEquals,
   assertMatch,
   repoVault,
-  ROOT,
-  runDeno,
-  taskFlags,
+  until,
 } from "./utils.ts";
-
-const RUN_FLAGS = await taskFlags("run");
 
 /**
  * A specimen whose protocol runs a Python child that starts `writer` (a
  * Python script) detached from its stdio, writes its pid to `pid.txt`, and
  * exits at once.
  */
-async function specimen(
+function specimen(
   vault: string,
   id: string,
   writer: string,
   execOptions = "{}",
 ): Promise<string> {
-  const { dir } = await createSpecimen({
+  return pySpecimen(
     vault,
     id,
-    domain: "training",
-    method: "fine_tuning",
-  });
-  await Deno.writeTextFile(join(dir, "writer.py"), writer);
-  await Deno.writeTextFile(
-    join(dir, "train.py"),
     `import subprocess, sys
 p = subprocess.Popen([sys.executable, "writer.py"], stdin=subprocess.DEVNULL,
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 open("pid.txt", "w").write(str(p.pid))
 print("child exits, writer", p.pid)
 `,
+    { execOptions, files: { "writer.py": writer }, logLeftBehind: true },
   );
-  await Deno.writeTextFile(
-    join(dir, "protocol.ts"),
-    `import { runProtocol } from "specimen-vault";
-await runProtocol(import.meta, async (storage) => {
-  const r = await storage.exec([${
-      JSON.stringify(PYTHON)
-    }, "train.py"], ${execOptions});
-  console.log("exec returned", JSON.stringify(r.rows), JSON.stringify(r.leftBehind));
-});
-`,
-  );
-  return dir;
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-function run(vault: string, id: string) {
-  return runDeno([
-    "run",
-    ...RUN_FLAGS,
-    join(ROOT, "tasks", "run.ts"),
-    "--vault",
-    vault,
-    id,
-  ]);
 }
 
 Deno.test("run task: a background writer the child leaves behind is followed until it ends; all its rows are sealed and none of the group outlives the run", async (t) => {
@@ -97,7 +62,7 @@ for i in range(${rows}):
     time.sleep(${pause})
 `,
       );
-      const r = await run(vault.path, "bg");
+      const r = await runSpecimen(vault.path, "bg");
       assertEquals(r.code, 0, r.stderr);
       const pid = Number(await Deno.readTextFile(join(dir, "pid.txt")));
       assert(!alive(pid), `writer ${pid} still runs after the run`);
@@ -131,7 +96,7 @@ while True:
 `,
     "{ groupGraceMs: 300 }",
   );
-  const r = await run(vault.path, "forever");
+  const r = await runSpecimen(vault.path, "forever");
   assertEquals(r.code, 0, r.stderr);
   const pid = Number(await Deno.readTextFile(join(dir, "pid.txt")));
   assert(!alive(pid), `writer ${pid} still runs after the run`);
@@ -176,24 +141,14 @@ await runProtocol(import.meta, async (storage) => {
 `,
       );
       const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          ...RUN_FLAGS,
-          join(ROOT, "tasks", "run.ts"),
-          "--vault",
-          vault.path,
-          "hung",
-        ],
+        args: runTaskArgs(vault.path, "hung"),
         stdout: "null",
         stderr: "piped",
       }).spawn();
-      let protocol: number | undefined;
-      for (let i = 0; i < 2400 && protocol === undefined; i++) {
-        const text = await Deno.readTextFile(join(dir, "protocol.pid"))
-          .catch(() => "");
-        if (text.endsWith("\n")) protocol = Number(text);
-        else await new Promise((r) => setTimeout(r, 50));
-      }
+      const protocol = await until(
+        () => readPid(join(dir, "protocol.pid")),
+        "the exec's child to start",
+      );
       assert(protocol, "the exec's child never started");
       const scratch = await Array.fromAsync(Deno.readDir(dir), (e) => e.name)
         .then((n) => n.filter((x) => x.startsWith(".tmp-exec-")));
@@ -204,10 +159,7 @@ await runProtocol(import.meta, async (storage) => {
       assert(out.code !== 0, stderr);
       // Killed outright, deno task run records nothing: the protocol sees
       // its parent gone, stops the child, records and cleans up, then ends.
-      for (let i = 0; alive(protocol); i++) {
-        if (i > 2400) throw new Error(`the protocol ${protocol} never ended`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await until(() => !alive(protocol), `the protocol ${protocol} to end`);
       const left = await Array.fromAsync(Deno.readDir(dir), (e) => e.name);
       assertEquals(left.filter((x) => x.startsWith(".tmp-")), [], stderr);
       const m = await readManifest(dir);

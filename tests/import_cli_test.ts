@@ -18,16 +18,14 @@ import { planImport } from "../lib/import/plan.ts";
 import { writeImports } from "../lib/import/to_specimen.ts";
 import { writeMlflowStore } from "./_mlflow_store.ts";
 import { fileVersionEvent, frame, scalarEvent } from "./_tfevents.ts";
+import { copyTree, importCli } from "./_import.ts";
 import {
   assert,
   assertEquals,
   assertMatch,
   assertRejects,
   INTEROP,
-  ROOT,
-  runDeno,
   runTask,
-  taskFlags,
   tempDir,
   tempVault,
 } from "./utils.ts";
@@ -37,19 +35,6 @@ const TRACKERS = join(INTEROP, "trackers");
 const EXPECTED: any = JSON.parse(
   await Deno.readTextFile(join(TRACKERS, "EXPECTED.json")),
 );
-const FLAGS = await taskFlags("import");
-
-function importCli(args: string[]) {
-  return runDeno(["run", ...FLAGS, join(ROOT, "tasks", "import.ts"), ...args]);
-}
-
-async function copyTree(src: string, dst: string): Promise<void> {
-  await Deno.mkdir(dst, { recursive: true });
-  for await (const e of Deno.readDir(src)) {
-    if (e.isDirectory) await copyTree(join(src, e.name), join(dst, e.name));
-    else await Deno.copyFile(join(src, e.name), join(dst, e.name));
-  }
-}
 
 /** Every path under `dir`, hidden ones too, sorted. */
 async function listing(dir: string, prefix = ""): Promise<string[]> {

@@ -8,32 +8,17 @@
  */
 import { join } from "../lib/_deps.ts";
 import { writeMlflowStore } from "./_mlflow_store.ts";
+import { copyTree, importCli } from "./_import.ts";
 import {
   assert,
   assertEquals,
   assertMatch,
   INTEROP,
-  ROOT,
-  runDeno,
-  taskFlags,
   tempDir,
   tempVault,
 } from "./utils.ts";
 
-const FLAGS = await taskFlags("import");
 const TRACKERS = join(INTEROP, "trackers");
-
-function importCli(args: string[]) {
-  return runDeno(["run", ...FLAGS, join(ROOT, "tasks", "import.ts"), ...args]);
-}
-
-async function copyTree(src: string, dst: string): Promise<void> {
-  await Deno.mkdir(dst, { recursive: true });
-  for await (const e of Deno.readDir(src)) {
-    if (e.isDirectory) await copyTree(join(src, e.name), join(dst, e.name));
-    else await Deno.copyFile(join(src, e.name), join(dst, e.name));
-  }
-}
 
 async function specimens(vault: string): Promise<string[]> {
   return (await Array.fromAsync(Deno.readDir(vault))).map((e) => e.name)

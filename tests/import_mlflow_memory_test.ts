@@ -7,47 +7,16 @@
 import { join } from "../lib/_deps.ts";
 import { MAX_METRIC_FILE_BYTES } from "../lib/importers/mlflow.ts";
 import { writeMlflowStore } from "./_mlflow_store.ts";
+import { HAS_TIME, taskMeasured } from "./_measured.ts";
 import {
   assert,
   assertEquals,
   assertMatch,
-  ROOT,
-  taskFlags,
   tempDir,
   tempVault,
 } from "./utils.ts";
 
-const FLAGS = await taskFlags("import");
-const HAS_TIME = await Deno.stat("/usr/bin/time").then(() => true, () => false);
-
-/** `deno task import …` under `/usr/bin/time`: exit code, output, peak RSS. */
-async function importMeasured(args: string[]) {
-  const out = await new Deno.Command("/usr/bin/time", {
-    args: [
-      "-f",
-      "MAXRSS %M",
-      Deno.execPath(),
-      "run",
-      ...FLAGS,
-      join(ROOT, "tasks", "import.ts"),
-      ...args,
-    ],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  let stderr = new TextDecoder().decode(out.stderr);
-  const m = /MAXRSS (\d+)\s*$/.exec(stderr);
-  assert(m, stderr);
-  stderr = stderr.slice(0, m.index);
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr,
-    rssMb: Number(m[1]) / 1024,
-  };
-}
+const importMeasured = (args: string[]) => taskMeasured("import", args);
 
 /** Appends `n` lines "timestamp value step" to `path`. */
 async function writeMetricLines(path: string, n: number) {

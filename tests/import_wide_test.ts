@@ -6,44 +6,21 @@
  */
 import { join } from "../lib/_deps.ts";
 import { MAX_IMPORT_TABLE_COLUMNS } from "../lib/importers/detect.ts";
+import { HAS_TIME, taskMeasured } from "./_measured.ts";
 import {
   assert,
   assertEquals,
   assertMatch,
-  ROOT,
-  taskFlags,
   tempDir,
   tempVault,
 } from "./utils.ts";
 
-const FLAGS = await taskFlags("import");
-
-async function importMeasured(args: string[]) {
-  const out = await new Deno.Command("/usr/bin/time", {
-    args: [
-      "-f",
-      "MAXRSS %M",
-      Deno.execPath(),
-      "run",
-      ...FLAGS,
-      join(ROOT, "tasks", "import.ts"),
-      ...args,
-    ],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stderr = new TextDecoder().decode(out.stderr);
-  const m = /MAXRSS (\d+)\s*$/.exec(stderr);
-  assert(m, stderr);
-  return { code: out.code, stderr, rssMb: Number(m[1]) / 1024 };
-}
+const importMeasured = (args: string[]) => taskMeasured("import", args);
 
 Deno.test({
   name:
     "deno task import refuses tables wider than 16,384 columns: a 100,000-column CSV by its header, a JSONL when planned; 16,000 columns import",
-  ignore: !await Deno.stat("/usr/bin/time").then(() => true, () => false),
+  ignore: !HAS_TIME,
   async fn() {
     await using vault = await tempVault();
     await using src = await tempDir();

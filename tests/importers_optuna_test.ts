@@ -11,15 +11,13 @@ import { columnToArray } from "../lib/importers/model.ts";
 import type { ImportedRun } from "../lib/importers/model.ts";
 import { importOptuna } from "../lib/importers/optuna.ts";
 import { readManifest } from "../lib/specimen/manifest.ts";
+import { importCli } from "./_import.ts";
 import {
   assert,
   assertEquals,
   assertMatch,
   assertRejects,
   INTEROP,
-  ROOT,
-  runDeno,
-  taskFlags,
   tempDir,
   tempVault,
 } from "./utils.ts";
@@ -133,18 +131,8 @@ Deno.test("deno task import optuna makes one specimen per trial, with state, val
   // deno.json's flags; the study is copied so the test needs nothing else.
   const db = join(dir.path, "optuna.db");
   await Deno.copyFile(join(OPTUNA, "optuna.db"), db);
-  const flags = await taskFlags("import");
-  const r = await runDeno([
-    "run",
-    ...flags,
-    join(ROOT, "tasks", "import.ts"),
-    "optuna",
-    db,
-    "--prefix",
-    "hpo_",
-    "--vault",
-    vault.path,
-  ]);
+  const args = ["optuna", db, "--prefix", "hpo_", "--vault", vault.path];
+  const r = await importCli(args);
   assertEquals(r.code, 0, r.stderr);
   assertMatch(r.stdout, /imported study_rdb\/19 → hpo_study_rdb_trial_19/);
   const rows = await truth("trials_rdb.csv");
@@ -162,17 +150,7 @@ Deno.test("deno task import optuna makes one specimen per trial, with state, val
     m.runs?.[0].started,
     new Date(rows[7].datetime_start.replace(" ", "T") + "Z").toISOString(),
   );
-  const again = await runDeno([
-    "run",
-    ...flags,
-    join(ROOT, "tasks", "import.ts"),
-    "optuna",
-    db,
-    "--prefix",
-    "hpo_",
-    "--vault",
-    vault.path,
-  ]);
+  const again = await importCli(args);
   assertEquals(again.code, 0, again.stderr);
   assertMatch(
     again.stdout,
@@ -255,10 +233,7 @@ Deno.test("deno task import optuna records a failed trial's run as failed and a 
   await using dir = await tempDir();
   const db = join(dir.path, "edge.db");
   await Deno.copyFile(join(EDGE, "edge.db"), db);
-  const r = await runDeno([
-    "run",
-    ...(await taskFlags("import")),
-    join(ROOT, "tasks", "import.ts"),
+  const r = await importCli([
     "optuna",
     db,
     "--study",

@@ -15,15 +15,13 @@ import { decodeRecord } from "../lib/importers/_wandb_records.ts";
 import { importWandb } from "../lib/importers/wandb.ts";
 import { readManifest } from "../lib/specimen/manifest.ts";
 import { decodeMetricsFile } from "../lib/formats/parquet/parquet.ts";
+import { importCli } from "./_import.ts";
 import {
   assert,
   assertEquals,
   assertMatch,
   assertRejects,
   INTEROP,
-  ROOT,
-  runDeno,
-  taskFlags,
   tempDir,
   tempVault,
 } from "./utils.ts";
@@ -200,11 +198,7 @@ Deno.test("import auto tells a W&B run folder and an Optuna file apart, and name
 
 Deno.test("deno task import wandb makes a sealed specimen with INT64 big integers and the run's exit", async () => {
   await using vault = await tempVault();
-  const flags = await taskFlags("import");
-  const r = await runDeno([
-    "run",
-    ...flags,
-    join(ROOT, "tasks", "import.ts"),
+  const r = await importCli([
     "wandb",
     WANDB,
     "--vault",
@@ -249,11 +243,7 @@ Deno.test("deno task import wandb keeps the media wandb saved beside the run as 
     join(dir.path, "secret.txt"),
     join(images, "link_9_ff.png"),
   );
-  const flags = await taskFlags("import");
-  const r = await runDeno([
-    "run",
-    ...flags,
-    join(ROOT, "tasks", "import.ts"),
+  const r = await importCli([
     "wandb",
     join(dir.path, "wandb"),
     "--vault",

@@ -45,9 +45,11 @@ async function waitFor(child: Deno.ChildProcess, word: string): Promise<void> {
   reader.releaseLock();
 }
 
-Deno.test("followJsonl() reads a Python child's lines as it appends them and reports the torn line left by SIGKILL", async () => {
-  await using dir = await tempDir();
-  const file = join(dir.path, "metrics.jsonl");
+/**
+ * Follows `file` in the background, gathering its rows and problems until
+ * `stop` is aborted; `following` ends then.
+ */
+function follow(file: string) {
   const stop = new AbortController();
   const rows: JsonlRow[] = [];
   const problems: JsonlProblem[] = [];
@@ -57,6 +59,13 @@ Deno.test("followJsonl() reads a Python child's lines as it appends them and rep
       problems.push(...b.problems);
     }
   })();
+  return { stop, rows, problems, following };
+}
+
+Deno.test("followJsonl() reads a Python child's lines as it appends them and reports the torn line left by SIGKILL", async () => {
+  await using dir = await tempDir();
+  const file = join(dir.path, "metrics.jsonl");
+  const { stop, rows, problems, following } = follow(file);
   const child = python(
     `
 import json, sys, time
@@ -91,15 +100,7 @@ with open(sys.argv[1], 'a') as f:
 Deno.test("followJsonl() keeps every complete line of a fast writer killed at a random moment", async () => {
   await using dir = await tempDir();
   const file = join(dir.path, "metrics.jsonl");
-  const stop = new AbortController();
-  const rows: JsonlRow[] = [];
-  const problems: JsonlProblem[] = [];
-  const following = (async () => {
-    for await (const b of followJsonl(file, { signal: stop.signal })) {
-      rows.push(...b.rows);
-      problems.push(...b.problems);
-    }
-  })();
+  const { stop, rows, problems, following } = follow(file);
   const child = python(
     `
 import json, sys

@@ -29,6 +29,11 @@ function create(vault: string, args: string[]) {
   ]);
 }
 
+/** `create --id <id> --from <parent> …args` in `vault`. */
+function derive(vault: string, id: string, parent: string, args: string[]) {
+  return create(vault, ["--id", id, "--from", parent, ...args]);
+}
+
 function run(vault: string, args: string[]) {
   return runDeno([
     "run",
@@ -74,6 +79,21 @@ async function writeJson(dir: string, value: unknown): Promise<string> {
   const path = join(dir, "params.json");
   await Deno.writeTextFile(path, JSON.stringify(value));
   return path;
+}
+
+/**
+ * `create --id child --from base --param <arg>` exits 2 with each of
+ * `wants` in its stderr, and creates nothing.
+ */
+async function assertRefused(
+  vault: { path: string; specimens: string },
+  arg: string,
+  wants: RegExp[],
+) {
+  const r = await derive(vault.path, "child", "base", ["--param", arg]);
+  assertEquals(r.code, 2, r.stderr);
+  for (const want of wants) assertMatch(r.stderr, want);
+  assertEquals(await names(vault.specimens), ["base"]);
 }
 
 Deno.test("nearestKey() finds typos, case slips and a key at another depth, and nothing for a far key", async (t) => {
@@ -151,18 +171,7 @@ Deno.test("create --from refuses an unknown --param with the nearest known key, 
   ];
   for (const [arg, want] of cases) {
     await t.step(arg, async () => {
-      const r = await create(vault.path, [
-        "--id",
-        "child",
-        "--from",
-        "base",
-        "--param",
-        arg,
-      ]);
-      assertEquals(r.code, 2, r.stderr);
-      assertMatch(r.stderr, want);
-      assertMatch(r.stderr, /--new-param KEY=VALUE/);
-      assertEquals(await names(vault.specimens), ["base"]);
+      await assertRefused(vault, arg, [want, /--new-param KEY=VALUE/]);
     });
   }
 });
@@ -190,26 +199,12 @@ Deno.test("create --from refuses a value of another type, naming both types", as
   ];
   for (const [arg, want] of cases) {
     await t.step(arg, async () => {
-      const r = await create(vault.path, [
-        "--id",
-        "child",
-        "--from",
-        "base",
-        "--param",
-        arg,
-      ]);
-      assertEquals(r.code, 2, r.stderr);
-      assertMatch(r.stderr, want);
-      assertEquals(await names(vault.specimens), ["base"]);
+      await assertRefused(vault, arg, [want]);
     });
   }
   await t.step("a --params file is checked as --param is", async () => {
     const file = await writeJson(vault.path, { hidden: "wide" });
-    const r = await create(vault.path, [
-      "--id",
-      "child",
-      "--from",
-      "base",
+    const r = await derive(vault.path, "child", "base", [
       "--params",
       file,
     ]);
@@ -220,11 +215,7 @@ Deno.test("create --from refuses a value of another type, naming both types", as
 
 Deno.test("create --from accepts known keys, null, keys under an empty record, and new keys given with --new-param", async () => {
   await using vault = await parentVault();
-  const r = await create(vault.path, [
-    "--id",
-    "child",
-    "--from",
-    "base",
+  const r = await derive(vault.path, "child", "base", [
     "--param",
     "lr=0.5",
     "--param",
@@ -241,11 +232,7 @@ Deno.test("create --from accepts known keys, null, keys under an empty record, a
   assertEquals(m.params?.lr, 0.5);
   assertEquals(m.params_new, ["warmup"]);
   // A grandchild inherits the deliberate key as known.
-  const g = await create(vault.path, [
-    "--id",
-    "grandchild",
-    "--from",
-    "child",
+  const g = await derive(vault.path, "grandchild", "child", [
     "--param",
     "warmup=10",
   ]);
@@ -254,11 +241,7 @@ Deno.test("create --from accepts known keys, null, keys under an empty record, a
     (await readManifest(join(vault.specimens, "grandchild"))).params_new,
     ["warmup"],
   );
-  const both = await create(vault.path, [
-    "--id",
-    "x",
-    "--from",
-    "base",
+  const both = await derive(vault.path, "x", "base", [
     "--param",
     "lr=1",
     "--new-param",
@@ -443,11 +426,7 @@ Deno.test("a specimen refused at run is fixed by the command the refusal prints:
 
 Deno.test("--drop-param refuses a key the parent lacks (naming the nearest) and goes with --from only", async () => {
   await using vault = await parentVault();
-  const r = await create(vault.path, [
-    "--id",
-    "c",
-    "--from",
-    "base",
+  const r = await derive(vault.path, "c", "base", [
     "--drop-param",
     "hiden",
   ]);
@@ -456,11 +435,7 @@ Deno.test("--drop-param refuses a key the parent lacks (naming the nearest) and 
     r.stderr,
     /the parent "base" has no param "hiden" \(did you mean "hidden"\?\)/,
   );
-  const nested = await create(vault.path, [
-    "--id",
-    "c",
-    "--from",
-    "base",
+  const nested = await derive(vault.path, "c", "base", [
     "--drop-param",
     "optimizer.betas",
   ]);

@@ -9,6 +9,7 @@ import {
   repoVault,
   ROOT,
   runDeno,
+  runTask,
 } from "./utils.ts";
 
 const EXAMPLE = "example_2024_12_19_synthetic_demo";
@@ -142,10 +143,7 @@ await runProtocol(import.meta, async (storage) => {
   assertEquals([...Deno.readDirSync(join(dir, "strata"))].map((e) => e.name), [
     "train.parquet",
   ]);
-  const v = await runDeno([
-    "run",
-    "-A",
-    join(ROOT, "tasks", "verify.ts"),
+  const v = await runTask("verify", [
     "--vault",
     vault.path,
   ]);

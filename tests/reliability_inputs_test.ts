@@ -39,6 +39,7 @@ import {
   ROOT,
   runDeno,
   type RunResult,
+  runTask,
 } from "./utils.ts";
 
 /** Runs a task with the permissions deno.json gives it. */
@@ -623,10 +624,7 @@ Deno.test("manifests: each corrupt or mistyped one is named with its reason (sto
   assertEquals(byId.m_extra_keys.gpu, "A100");
   assertEquals(byId.m_10mb.d, huge.length);
   // The task: exit 5 for a run of a corrupt specimen, naming the file.
-  const run = await runDeno([
-    "run",
-    "-A",
-    join(ROOT, "tasks", "run.ts"),
+  const run = await runTask("run", [
     "m_created_text",
   ], {
     env: { SPECIMEN_VAULT: v.path },

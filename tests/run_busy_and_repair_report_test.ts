@@ -17,6 +17,7 @@ import {
   runDeno,
   taskFlags,
   tempVault,
+  until,
 } from "./utils.ts";
 
 Deno.test("deno task run of a specimen another live run holds exits 8 (busy) with the run named; --help and the README document it", async () => {
@@ -47,13 +48,10 @@ await runProtocol(import.meta, async (storage) => {
     stdout: "null",
     stderr: "piped",
   }).spawn();
-  for (let i = 0;; i++) {
-    if (await Deno.stat(join(dir, "started")).then(() => true, () => false)) {
-      break;
-    }
-    if (i > 2400) throw new Error("the first run never started");
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await until(
+    () => Deno.stat(join(dir, "started")).then(() => true, () => false),
+    "the first run to start",
+  );
   const second = await runDeno([...args, vault.path, "busy"]);
   await Deno.writeTextFile(join(dir, "go"), "");
   const done = await first.output();

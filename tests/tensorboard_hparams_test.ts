@@ -1,4 +1,5 @@
 import { join } from "../lib/_deps.ts";
+import { copyTree, importCli } from "./_import.ts";
 import {
   assertEquals,
   INTEROP,
@@ -9,17 +10,8 @@ import {
   tempVault,
 } from "./utils.ts";
 
-const IMPORT = await taskFlags("import");
 const INDEX = await taskFlags("index");
 const QUERY = await taskFlags("query");
-
-async function copyTree(src: string, dst: string): Promise<void> {
-  await Deno.mkdir(dst, { recursive: true });
-  for await (const e of Deno.readDir(src)) {
-    if (e.isDirectory) await copyTree(join(src, e.name), join(dst, e.name));
-    else await Deno.copyFile(join(src, e.name), join(dst, e.name));
-  }
-}
 
 async function relations(vault: string): Promise<string[]> {
   const index = await runDeno([
@@ -55,10 +47,7 @@ Deno.test("add_hparams' metrics land in a table named hparams in every imported 
     join(src.path, "run_b", "1795779300.6247993"),
     join(src.path, "run_b", "1795779399.1234567"),
   );
-  const r = await runDeno([
-    "run",
-    ...IMPORT,
-    join(ROOT, "tasks", "import.ts"),
+  const r = await importCli([
     "tensorboard",
     src.path,
     "--vault",
