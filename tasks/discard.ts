@@ -6,7 +6,7 @@
 import { parseTaskArgs, runMain, taskVault } from "../lib/cli/cli.ts";
 import { InvalidInputError } from "../lib/errors.ts";
 import { discardSpecimens, MAX_REASON_LENGTH } from "../lib/curate/discard.ts";
-import { outcomesExitCode } from "../lib/curate/_cli.ts";
+import { idSelection, outcomesExitCode } from "../lib/curate/_cli.ts";
 
 /** The task's help text. */
 export const HELP =
@@ -66,24 +66,12 @@ export async function main(args: string[]): Promise<number> {
       `Unknown --format ${JSON.stringify(format)}: use table or json`,
     );
   }
-  const where = values.where as string | undefined;
-  if (where !== undefined && positionals.length) {
-    throw new InvalidInputError(
-      `Give ids or --where, not both (got ${positionals.length} id(s) and --where)`,
-    );
-  }
-  if (where === undefined && positionals.length === 0) {
-    throw new InvalidInputError(
-      "No specimen given: name ids, or choose them with --where (see --help)",
-    );
-  }
+  const selection = idSelection(
+    values.where as string | undefined,
+    positionals,
+  );
   const vault = await taskVault(values.vault as string | undefined);
-  const ids = where === undefined
-    ? positionals
-    : await (await import("../lib/curate/where.ts")).idsWhere({
-      vault: vault.root,
-      predicate: where,
-    });
+  const ids = await selection(vault.root);
   if (values["dry-run"] && format === "json") {
     console.log(JSON.stringify({ dry_run: true, ids }, null, 2));
     return 0;

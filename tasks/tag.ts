@@ -6,7 +6,7 @@
 import { parseTaskArgs, runMain, taskVault } from "../lib/cli/cli.ts";
 import { InvalidInputError } from "../lib/errors.ts";
 import { changeLabels } from "../lib/curate/labels.ts";
-import { splitLabelWords } from "../lib/curate/_cli.ts";
+import { idSelection, splitLabelWords } from "../lib/curate/_cli.ts";
 
 /** The task's help text. */
 export const HELP = `Set and remove labels of specimens after their run.
@@ -75,24 +75,12 @@ export async function main(args: string[]): Promise<number> {
       "No label given: add with +LABEL, remove with -LABEL (see --help)",
     );
   }
-  const where = values.where as string | undefined;
-  if (where !== undefined && positionals.length) {
-    throw new InvalidInputError(
-      `Give ids or --where, not both (got ${positionals.length} id(s) and --where)`,
-    );
-  }
-  if (where === undefined && positionals.length === 0) {
-    throw new InvalidInputError(
-      "No specimen given: name ids, or choose them with --where (see --help)",
-    );
-  }
+  const selection = idSelection(
+    values.where as string | undefined,
+    positionals,
+  );
   const vault = await taskVault(values.vault as string | undefined);
-  const ids = where === undefined
-    ? positionals
-    : await (await import("../lib/curate/where.ts")).idsWhere({
-      vault: vault.root,
-      predicate: where,
-    });
+  const ids = await selection(vault.root);
   const dryRun = values["dry-run"] === true;
   const results = await changeLabels({
     vault: vault.root,
