@@ -3,8 +3,12 @@
  *
  * @module
  */
-import { parseTaskArgs, runMain, taskVault } from "../lib/cli/cli.ts";
-import { InvalidInputError } from "../lib/errors.ts";
+import {
+  parseTaskArgs,
+  runMain,
+  tableOrJson,
+  taskVault,
+} from "../lib/cli/cli.ts";
 import { discardSpecimens, MAX_REASON_LENGTH } from "../lib/curate/discard.ts";
 import { idSelection, outcomesExitCode } from "../lib/curate/_cli.ts";
 
@@ -60,12 +64,7 @@ export async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const format = values.format as string;
-  if (format !== "table" && format !== "json") {
-    throw new InvalidInputError(
-      `Unknown --format ${JSON.stringify(format)}: use table or json`,
-    );
-  }
+  const format = tableOrJson(values.format);
   const selection = idSelection(
     values.where as string | undefined,
     positionals,

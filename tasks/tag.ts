@@ -3,7 +3,12 @@
  *
  * @module
  */
-import { parseTaskArgs, runMain, taskVault } from "../lib/cli/cli.ts";
+import {
+  parseTaskArgs,
+  runMain,
+  tableOrJson,
+  taskVault,
+} from "../lib/cli/cli.ts";
 import { InvalidInputError } from "../lib/errors.ts";
 import { changeLabels } from "../lib/curate/labels.ts";
 import { idSelection, splitLabelWords } from "../lib/curate/_cli.ts";
@@ -62,12 +67,7 @@ export async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const format = values.format as string;
-  if (format !== "table" && format !== "json") {
-    throw new InvalidInputError(
-      `Unknown --format ${JSON.stringify(format)}: use table or json`,
-    );
-  }
+  const format = tableOrJson(values.format);
   const add = [...words.add, ...(values.add as string[] ?? [])];
   const remove = [...words.remove, ...(values.remove as string[] ?? [])];
   if (add.length + remove.length === 0) {

@@ -7,7 +7,7 @@
  * @module
  */
 import { ProgressLine } from "../cli/progress.ts";
-import { taskVault } from "../cli/task_vault.ts";
+import { tableOrJson, taskVault } from "../cli/cli.ts";
 import { InvalidInputError } from "../errors.ts";
 import { findRemote, type NamedRemote, readRemotes } from "./config.ts";
 import type { PushedSpecimen, TransferProgress } from "./push.ts";
@@ -59,12 +59,7 @@ export async function transferArgs(
   remote: NamedRemote;
   ids: string[];
 }> {
-  const format = values.format as string;
-  if (format !== "table" && format !== "json") {
-    throw new InvalidInputError(
-      `Unknown --format ${JSON.stringify(format)}: use table or json`,
-    );
-  }
+  const format = tableOrJson(values.format);
   const concurrency = parseConcurrency(
     values.concurrency as string | undefined,
   );
