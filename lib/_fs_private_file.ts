@@ -12,22 +12,12 @@
  * @module
  */
 import { after } from "./_after.ts";
+import { kindOf } from "./_fs_safe_open.ts";
 
 /** Why {@linkcode readPrivateFile} refused a file (a sentence). */
 export class PrivateFileRefused extends Error {
   /** The class's name. */
   override name = "PrivateFileRefused";
-}
-
-/** What a non-regular file is, in words. */
-function kindOf(info: Deno.FileInfo): string {
-  if (info.isSymlink) return "a symbolic link";
-  if (info.isDirectory) return "a directory";
-  if (info.isFifo) return "a FIFO (named pipe)";
-  if (info.isCharDevice) return "a character device";
-  if (info.isBlockDevice) return "a block device";
-  if (info.isSocket) return "a socket";
-  return "not a regular file";
 }
 
 /**

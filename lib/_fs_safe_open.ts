@@ -102,13 +102,15 @@ function inside(real: string, root: string): boolean {
 }
 
 /** What a non-regular file is, in words for an error message. */
-function kindOf(info: {
+export function kindOf(info: {
+  isSymlink?: boolean;
   isDirectory: boolean;
   isFifo?: boolean | null;
   isCharDevice?: boolean | null;
   isBlockDevice?: boolean | null;
   isSocket?: boolean | null;
 }): string {
+  if (info.isSymlink) return "a symbolic link";
   if (info.isDirectory) return "a directory";
   if (info.isFifo) return "a FIFO (named pipe)";
   if (info.isCharDevice) return "a character device";

@@ -5,7 +5,7 @@
  * @module
  */
 import { createHash, join } from "./_deps.ts";
-import { isTempName, openVaultFile } from "./_fs.ts";
+import { exists, isTempName, openVaultFile } from "./_fs.ts";
 
 /** Bytes per read: large reads keep the hash near native speed. */
 export const READ_SIZE = 4 * 1024 * 1024;
@@ -90,17 +90,6 @@ export interface ListedFile {
   kind: "file" | "symlink" | "other" | "undecodable";
 }
 
-/** Whether `path` exists, without following a link. */
-async function lexists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
-
 /**
  * Lists every entry under `root/sub` that is not a folder, recursively, in
  * sorted order, with paths relative to `root` (`sub` `""` lists all of
@@ -129,7 +118,7 @@ export async function listFiles(
       const path = rel === "" ? e.name : `${rel}/${e.name}`;
       // Deno decodes names lossily: a name that is not UTF-8 comes back
       // with U+FFFD and cannot be opened by it.
-      if (e.name.includes("\uFFFD") && !(await lexists(join(root, path)))) {
+      if (e.name.includes("\uFFFD") && !(await exists(join(root, path)))) {
         out.push({ path, bytes: 0, kind: "undecodable" });
         continue;
       }

@@ -8,7 +8,7 @@ import { join } from "../lib/_deps/node.ts";
 import { InvalidInputError } from "../lib/errors.ts";
 import { addRemote, validateRemoteName } from "../lib/remote/config.ts";
 import { SPECIMENS_DIR } from "../lib/vault.ts";
-import { parseConcurrency } from "./push.ts";
+import { parseConcurrency } from "../lib/remote/_task.ts";
 import { runPull } from "./pull.ts";
 
 /** The task's help text. */

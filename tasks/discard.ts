@@ -3,10 +3,14 @@
  *
  * @module
  */
-import { parseTaskArgs, runMain, taskVault } from "../lib/cli/cli.ts";
-import { InvalidInputError } from "../lib/errors.ts";
+import {
+  parseTaskArgs,
+  runMain,
+  tableOrJson,
+  taskVault,
+} from "../lib/cli/cli.ts";
 import { discardSpecimens, MAX_REASON_LENGTH } from "../lib/curate/discard.ts";
-import { outcomesExitCode } from "../lib/curate/_cli.ts";
+import { idSelection, outcomesExitCode } from "../lib/curate/_cli.ts";
 
 /** The task's help text. */
 export const HELP =
@@ -60,30 +64,13 @@ export async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const format = values.format as string;
-  if (format !== "table" && format !== "json") {
-    throw new InvalidInputError(
-      `Unknown --format ${JSON.stringify(format)}: use table or json`,
-    );
-  }
-  const where = values.where as string | undefined;
-  if (where !== undefined && positionals.length) {
-    throw new InvalidInputError(
-      `Give ids or --where, not both (got ${positionals.length} id(s) and --where)`,
-    );
-  }
-  if (where === undefined && positionals.length === 0) {
-    throw new InvalidInputError(
-      "No specimen given: name ids, or choose them with --where (see --help)",
-    );
-  }
+  const format = tableOrJson(values.format);
+  const selection = idSelection(
+    values.where as string | undefined,
+    positionals,
+  );
   const vault = await taskVault(values.vault as string | undefined);
-  const ids = where === undefined
-    ? positionals
-    : await (await import("../lib/curate/where.ts")).idsWhere({
-      vault: vault.root,
-      predicate: where,
-    });
+  const ids = await selection(vault.root);
   if (values["dry-run"] && format === "json") {
     console.log(JSON.stringify({ dry_run: true, ids }, null, 2));
     return 0;

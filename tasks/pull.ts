@@ -4,17 +4,11 @@
  *
  * @module
  */
-import { parseTaskArgs, runMain, taskVault } from "../lib/cli/cli.ts";
-import { ProgressLine } from "../lib/cli/progress.ts";
+import { parseTaskArgs, runMain } from "../lib/cli/cli.ts";
 import { InvalidInputError } from "../lib/errors.ts";
 import { pullSpecimens } from "../lib/remote/pull.ts";
-import {
-  progressText,
-  transferExitCode,
-  transferTable,
-} from "../lib/remote/report.ts";
 import type { NamedRemote } from "../lib/remote/config.ts";
-import { parseConcurrency, remoteAndIds } from "./push.ts";
+import { reportTransfer, transferArgs } from "../lib/remote/_task.ts";
 
 /** The task's help text. */
 export const HELP =
@@ -63,18 +57,11 @@ export async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const format = values.format as string;
-  if (format !== "table" && format !== "json") {
-    throw new InvalidInputError(
-      `Unknown --format ${JSON.stringify(format)}: use table or json`,
-    );
-  }
-  const concurrency = parseConcurrency(
-    values.concurrency as string | undefined,
+  const { format, concurrency, root, remote, ids } = await transferArgs(
+    values,
+    positionals,
   );
-  const vault = await taskVault(values.vault as string | undefined);
-  const { remote, ids } = await remoteAndIds(vault.root, positionals);
-  return await runPull(vault.root, remote, {
+  return await runPull(root, remote, {
     ids,
     all: values.all === true,
     prefix: values.prefix as string | undefined,
@@ -100,36 +87,22 @@ export async function runPull(
   if (o.all && o.ids.length) {
     throw new InvalidInputError("Pass specimen ids or --all, not both");
   }
-  const progress = new ProgressLine();
-  const t0 = performance.now();
-  let rows;
-  try {
-    rows = await pullSpecimens({
-      vault: root,
-      remote,
-      ids: o.ids.length ? o.ids : undefined,
-      all: o.all,
-      prefix: o.prefix,
-      tag: o.tag,
-      concurrency: o.concurrency,
-      onProgress: (p) => progress.update(() => progressText("pull", p, t0)),
-    });
-  } finally {
-    progress.clear();
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  if (o.format === "json") {
-    console.log(
-      JSON.stringify(
-        { remote: remote.name, seconds, specimens: rows },
-        null,
-        2,
-      ),
-    );
-  } else {
-    console.log(transferTable("pull", rows, seconds));
-  }
-  return transferExitCode(rows);
+  return await reportTransfer(
+    "pull",
+    remote,
+    o.format,
+    (onProgress) =>
+      pullSpecimens({
+        vault: root,
+        remote,
+        ids: o.ids.length ? o.ids : undefined,
+        all: o.all,
+        prefix: o.prefix,
+        tag: o.tag,
+        concurrency: o.concurrency,
+        onProgress,
+      }),
+  );
 }
 
 if (import.meta.main) await runMain(main);

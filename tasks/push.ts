@@ -3,16 +3,10 @@
  *
  * @module
  */
-import { parseTaskArgs, runMain, taskVault } from "../lib/cli/cli.ts";
-import { ProgressLine } from "../lib/cli/progress.ts";
+import { parseTaskArgs, runMain } from "../lib/cli/cli.ts";
 import { InvalidInputError } from "../lib/errors.ts";
-import { findRemote, readRemotes } from "../lib/remote/config.ts";
 import { pushSpecimens } from "../lib/remote/push.ts";
-import {
-  progressText,
-  transferExitCode,
-  transferTable,
-} from "../lib/remote/report.ts";
+import { reportTransfer, transferArgs } from "../lib/remote/_task.ts";
 
 /** The task's help text. */
 export const HELP =
@@ -58,71 +52,26 @@ export async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const format = values.format as string;
-  if (format !== "table" && format !== "json") {
-    throw new InvalidInputError(
-      `Unknown --format ${JSON.stringify(format)}: use table or json`,
-    );
-  }
-  const concurrency = parseConcurrency(
-    values.concurrency as string | undefined,
+  const { format, concurrency, root, remote, ids } = await transferArgs(
+    values,
+    positionals,
   );
-  const vault = await taskVault(values.vault as string | undefined);
-  const { remote, ids } = await remoteAndIds(vault.root, positionals);
   if (values.all && ids.length) {
     throw new InvalidInputError("Pass specimen ids or --all, not both");
   }
-  const progress = new ProgressLine();
-  const t0 = performance.now();
-  let rows;
-  try {
-    rows = await pushSpecimens({
-      vault: vault.root,
-      remote,
-      ids: ids.length ? ids : undefined,
-      concurrency,
-      onProgress: (p) => progress.update(() => progressText("push", p, t0)),
-    });
-  } finally {
-    progress.clear();
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  if (format === "json") {
-    console.log(
-      JSON.stringify(
-        { remote: remote.name, seconds, specimens: rows },
-        null,
-        2,
-      ),
-    );
-  } else {
-    console.log(transferTable("push", rows, seconds));
-  }
-  return transferExitCode(rows);
-}
-
-/** The first positional is a remote when one has that name; the rest are ids. */
-export async function remoteAndIds(root: string, positionals: string[]) {
-  const names = (await readRemotes(root)).map((r) => r.name);
-  const named = positionals.length > 0 && names.includes(positionals[0]);
-  return {
-    remote: await findRemote(root, named ? positionals[0] : undefined),
-    ids: named ? positionals.slice(1) : positionals,
-  };
-}
-
-/** `--concurrency N`, checked. */
-export function parseConcurrency(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 256) {
-    throw new InvalidInputError(
-      `Invalid --concurrency ${
-        JSON.stringify(v)
-      }: use an integer from 1 to 256`,
-    );
-  }
-  return n;
+  return await reportTransfer(
+    "push",
+    remote,
+    format,
+    (onProgress) =>
+      pushSpecimens({
+        vault: root,
+        remote,
+        ids: ids.length ? ids : undefined,
+        concurrency,
+        onProgress,
+      }),
+  );
 }
 
 if (import.meta.main) await runMain(main);

@@ -3,7 +3,12 @@
  *
  * @module
  */
-import { parseTaskArgs, runMain, taskVault } from "../lib/cli/cli.ts";
+import {
+  parseTaskArgs,
+  runMain,
+  tableOrJson,
+  taskVault,
+} from "../lib/cli/cli.ts";
 import { InvalidInputError } from "../lib/errors.ts";
 import {
   addRemote,
@@ -56,12 +61,7 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   const [cmd, ...rest] = positionals;
-  const json = values.format === "json";
-  if (values.format !== "table" && !json) {
-    throw new InvalidInputError(
-      `Unknown --format ${JSON.stringify(values.format)}: use table or json`,
-    );
-  }
+  const json = tableOrJson(values.format) === "json";
   const arity = (n: number, usage: string) => {
     if (rest.length > n) {
       throw new InvalidInputError(

@@ -4,8 +4,12 @@
  *
  * @module
  */
-import { parseTaskArgs, runMain, taskVault } from "../lib/cli/cli.ts";
-import { InvalidInputError } from "../lib/errors.ts";
+import {
+  parseTaskArgs,
+  runMain,
+  tableOrJson,
+  taskVault,
+} from "../lib/cli/cli.ts";
 import { repairVault, type SpecimenRepair } from "../lib/metrics_log/repair.ts";
 
 /** The task's help text. */
@@ -38,8 +42,6 @@ Exit codes: 0 nothing left to repair (sealed specimens are only reported);
 1 a log could not be repaired, or a specimen could not be read; 2 invalid usage
 or id; 4 no vault, or no specimen with a given id.`;
 
-const FORMATS = ["table", "json"];
-
 /** Runs the task with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   const { values, positionals, help } = parseTaskArgs(args, {
@@ -50,12 +52,7 @@ export async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const format = values.format as string;
-  if (!FORMATS.includes(format)) {
-    throw new InvalidInputError(
-      `Unknown --format ${JSON.stringify(format)}: use ${FORMATS.join(" or ")}`,
-    );
-  }
+  const format = tableOrJson(values.format);
   const vault = await taskVault(values.vault as string | undefined);
   const results = await repairVault(
     vault.specimens,

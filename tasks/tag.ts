@@ -3,10 +3,15 @@
  *
  * @module
  */
-import { parseTaskArgs, runMain, taskVault } from "../lib/cli/cli.ts";
+import {
+  parseTaskArgs,
+  runMain,
+  tableOrJson,
+  taskVault,
+} from "../lib/cli/cli.ts";
 import { InvalidInputError } from "../lib/errors.ts";
 import { changeLabels } from "../lib/curate/labels.ts";
-import { splitLabelWords } from "../lib/curate/_cli.ts";
+import { idSelection, splitLabelWords } from "../lib/curate/_cli.ts";
 
 /** The task's help text. */
 export const HELP = `Set and remove labels of specimens after their run.
@@ -62,12 +67,7 @@ export async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const format = values.format as string;
-  if (format !== "table" && format !== "json") {
-    throw new InvalidInputError(
-      `Unknown --format ${JSON.stringify(format)}: use table or json`,
-    );
-  }
+  const format = tableOrJson(values.format);
   const add = [...words.add, ...(values.add as string[] ?? [])];
   const remove = [...words.remove, ...(values.remove as string[] ?? [])];
   if (add.length + remove.length === 0) {
@@ -75,24 +75,12 @@ export async function main(args: string[]): Promise<number> {
       "No label given: add with +LABEL, remove with -LABEL (see --help)",
     );
   }
-  const where = values.where as string | undefined;
-  if (where !== undefined && positionals.length) {
-    throw new InvalidInputError(
-      `Give ids or --where, not both (got ${positionals.length} id(s) and --where)`,
-    );
-  }
-  if (where === undefined && positionals.length === 0) {
-    throw new InvalidInputError(
-      "No specimen given: name ids, or choose them with --where (see --help)",
-    );
-  }
+  const selection = idSelection(
+    values.where as string | undefined,
+    positionals,
+  );
   const vault = await taskVault(values.vault as string | undefined);
-  const ids = where === undefined
-    ? positionals
-    : await (await import("../lib/curate/where.ts")).idsWhere({
-      vault: vault.root,
-      predicate: where,
-    });
+  const ids = await selection(vault.root);
   const dryRun = values["dry-run"] === true;
   const results = await changeLabels({
     vault: vault.root,

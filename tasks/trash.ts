@@ -3,7 +3,12 @@
  *
  * @module
  */
-import { parseTaskArgs, runMain, taskVault } from "../lib/cli/cli.ts";
+import {
+  parseTaskArgs,
+  runMain,
+  tableOrJson,
+  taskVault,
+} from "../lib/cli/cli.ts";
 import { formatBytes, ProgressLine } from "../lib/cli/progress.ts";
 import { InvalidInputError, NotFoundError } from "../lib/errors.ts";
 import { restoreSpecimens } from "../lib/curate/discard.ts";
@@ -58,12 +63,7 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   const [command, ...ids] = positionals;
-  const format = values.format as string;
-  if (format !== "table" && format !== "json") {
-    throw new InvalidInputError(
-      `Unknown --format ${JSON.stringify(format)}: use table or json`,
-    );
-  }
+  const format = tableOrJson(values.format);
   if (command !== "empty" && (values["older-than"] || values["dry-run"])) {
     throw new InvalidInputError(
       "--older-than and --dry-run go with `trash empty` only (see --help)",

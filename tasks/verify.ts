@@ -4,9 +4,13 @@
  *
  * @module
  */
-import { parseTaskArgs, runMain, taskVault } from "../lib/cli/cli.ts";
+import {
+  parseTaskArgs,
+  runMain,
+  tableOrJson,
+  taskVault,
+} from "../lib/cli/cli.ts";
 import { formatBytes, ProgressLine } from "../lib/cli/progress.ts";
-import { InvalidInputError } from "../lib/errors.ts";
 import {
   type SpecimenVerification,
   verifyVault,
@@ -38,8 +42,6 @@ Exit codes: 0 every sealed specimen matches its seal; 1 a mismatch or an
 error (with --require-sealed, also an unsealed specimen); 2 invalid usage;
 4 no vault, or no specimen with a given id.`;
 
-const FORMATS = ["table", "json"];
-
 /** Runs the task with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   const { values, positionals, help } = parseTaskArgs(args, {
@@ -51,12 +53,7 @@ export async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const format = values.format as string;
-  if (!FORMATS.includes(format)) {
-    throw new InvalidInputError(
-      `Unknown --format ${JSON.stringify(format)}: use ${FORMATS.join(" or ")}`,
-    );
-  }
+  const format = tableOrJson(values.format);
   const vault = await taskVault(values.vault as string | undefined);
   const progress = new ProgressLine();
   const t0 = performance.now();

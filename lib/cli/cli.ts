@@ -69,6 +69,25 @@ export function parseTaskArgs<T extends ArgSpec>(
   }
 }
 
+/**
+ * Checks a task's `--format` value where the choices are `table` and
+ * `json`; anything else is an {@linkcode InvalidInputError} (exit 2).
+ *
+ * @example
+ * ```ts
+ * import { tableOrJson } from "./cli.ts";
+ * console.assert(tableOrJson("json") === "json");
+ * ```
+ */
+export function tableOrJson(format: unknown): "table" | "json" {
+  if (format !== "table" && format !== "json") {
+    throw new InvalidInputError(
+      `Unknown --format ${JSON.stringify(format)}: use table or json`,
+    );
+  }
+  return format;
+}
+
 /** Whether stderr is a terminal (progress output only then). */
 export function stderrIsTerminal(): boolean {
   try {

@@ -6,6 +6,7 @@
  */
 import { join, resolve } from "../_deps/path.ts";
 import { InvalidInputError } from "../errors.ts";
+import { exists } from "../_fs.ts";
 
 /** This clone's root (the folder of its deno.json and mod.ts). */
 export const CLONE_ROOT: string = resolve(import.meta.dirname!, "..", "..");
@@ -179,16 +180,6 @@ async function extendGitignore(path: string): Promise<boolean> {
   const sep = text === "" || text.endsWith("\n") ? "" : "\n";
   await Deno.writeTextFile(path, text + sep + lines.join("\n") + "\n");
   return true;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
 
 function readme(clone: string): string {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { InvalidInputError } from "../errors.ts";
 import type { CurateOutcome } from "./discard.ts";
 
 /**
@@ -51,4 +52,40 @@ export function outcomesExitCode(outcomes: CurateOutcome[]): number {
     if (code === 0) code = o.error.exitCode;
   }
   return code;
+}
+
+/**
+ * Checks that a curating task was given either ids or `--where` (not both,
+ * not neither) and returns how to find its specimens once the vault is
+ * known: the ids as given, or those the catalog's `where` picks (the
+ * catalog is opened only then).
+ *
+ * @example
+ * ```ts
+ * import { idSelection } from "./_cli.ts";
+ * const ids = await idSelection(undefined, ["a", "b"])("/vault");
+ * console.assert(ids.join() === "a,b");
+ * ```
+ */
+export function idSelection(
+  where: string | undefined,
+  positionals: string[],
+): (vault: string) => Promise<string[]> {
+  if (where !== undefined && positionals.length) {
+    throw new InvalidInputError(
+      `Give ids or --where, not both (got ${positionals.length} id(s) and --where)`,
+    );
+  }
+  if (where === undefined && positionals.length === 0) {
+    throw new InvalidInputError(
+      "No specimen given: name ids, or choose them with --where (see --help)",
+    );
+  }
+  return async (vault) =>
+    where === undefined
+      ? positionals
+      : await (await import("./where.ts")).idsWhere({
+        vault,
+        predicate: where,
+      });
 }

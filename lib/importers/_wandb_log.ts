@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { concatBytes } from "../_bytes.ts";
 import { CorruptFileError, UnsupportedFormatError } from "../errors.ts";
 import { crc32 } from "./_deps.ts";
 
@@ -161,7 +162,7 @@ export function readWandbLog(
       }
       parts.push(data);
       if (type === LAST) {
-        onRecord(join(parts), recordStart);
+        onRecord(concatBytes(parts), recordStart);
         records++;
         recordStart = -1;
         parts = [];
@@ -222,16 +223,4 @@ function truncated(
 
 function orderMessage(file: string, offset: number, type: string): string {
   return `"${file}" is corrupt at byte ${offset}: a ${type} chunk out of order (records are FULL, or FIRST MIDDLE… LAST); pass --skip-corrupt to skip to the next block and import the rest`;
-}
-
-function join(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

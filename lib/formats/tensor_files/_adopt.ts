@@ -20,8 +20,8 @@
  * @module
  */
 import { join, resolve } from "../../_deps.ts";
-import { atomicWriteFile, placeDir, tempPathFor } from "../../_fs.ts";
-import { ImmutableArtifactError, InvalidInputError } from "../../errors.ts";
+import { atomicWriteFile, tempPathFor } from "../../_fs.ts";
+import { InvalidInputError } from "../../errors.ts";
 import { createZarrWriter, zarrInfo } from "../zarr/zarr.ts";
 import {
   type AdoptedTensor,
@@ -34,7 +34,7 @@ import {
   SIZES,
   storedDType,
 } from "./_adopt_bytes.ts";
-import { direct } from "./_adopt_direct.ts";
+import { adoptTakenError, direct, placeAdopted } from "./_adopt_direct.ts";
 
 export {
   type AdoptedTensor,
@@ -77,11 +77,7 @@ export async function adoptRaw(
   }
   try {
     await Deno.lstat(zarrPath);
-    throw new ImmutableArtifactError(
-      `Cannot adopt ${
-        label(src)
-      }: "${zarrPath}" already exists, and specimens are immutable: adopt it under another name`,
-    );
+    throw adoptTakenError(src, zarrPath);
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
@@ -97,18 +93,7 @@ export async function adoptRaw(
     if (simple) await viaWriter(file, src, tmp, options, piece, rowBytes);
     else await direct(file, src, tmp, options);
     if (options.attributes) await setAttributes(tmp, options.attributes);
-    try {
-      await placeDir(tmp, zarrPath);
-    } catch (e) {
-      if (e instanceof Deno.errors.AlreadyExists) {
-        throw new ImmutableArtifactError(
-          `Cannot adopt ${
-            label(src)
-          }: "${zarrPath}" already exists, and specimens are immutable: adopt it under another name`,
-        );
-      }
-      throw e;
-    }
+    await placeAdopted(tmp, zarrPath, src, zarrPath);
   } catch (e) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw e;

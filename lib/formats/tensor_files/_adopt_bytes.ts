@@ -128,6 +128,24 @@ export function label(src: RawTensor): string {
     : `"${src.path}" tensor ${quote(src.tensor)}`;
 }
 
+/**
+ * Reads exactly `buf.byteLength` bytes of `file` at `position`; throws
+ * `Deno.errors.UnexpectedEof` when the file ends first (the caller names it).
+ */
+export async function readAt(
+  file: ByteSource,
+  position: number,
+  buf: Uint8Array,
+): Promise<void> {
+  await file.seek(position, Deno.SeekMode.Start);
+  let got = 0;
+  while (got < buf.byteLength) {
+    const n = await file.read(buf.subarray(got));
+    if (n === null) throw new Deno.errors.UnexpectedEof();
+    got += n;
+  }
+}
+
 /** Reads exactly `buf.byteLength` bytes at `position`, or says the file is cut short. */
 export async function readExactly(
   file: ByteSource,

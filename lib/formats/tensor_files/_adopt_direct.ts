@@ -121,20 +121,41 @@ export async function direct(
         level,
       });
     }
-    try {
-      await placeDir(tmp, path);
-    } catch (e) {
-      if (e instanceof Deno.errors.AlreadyExists) {
-        throw new ImmutableArtifactError(
-          `Cannot adopt ${
-            label(src)
-          }: "${zarrPath}" already exists, and specimens are immutable: adopt it under another name`,
-        );
-      }
-      throw e;
-    }
+    await placeAdopted(tmp, path, src, zarrPath);
   } catch (e) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw e;
+  }
+}
+
+/** The refusal to adopt `src` as `zarrPath`, where something already is. */
+export function adoptTakenError(
+  src: RawTensor,
+  zarrPath: string,
+): ImmutableArtifactError {
+  return new ImmutableArtifactError(
+    `Cannot adopt ${
+      label(src)
+    }: "${zarrPath}" already exists, and specimens are immutable: adopt it under another name`,
+  );
+}
+
+/**
+ * Renames the finished folder `tmp` to `path` (`zarrPath` as the caller
+ * named it), refusing with `adoptTakenError` when something is there.
+ */
+export async function placeAdopted(
+  tmp: string,
+  path: string,
+  src: RawTensor,
+  zarrPath: string,
+): Promise<void> {
+  try {
+    await placeDir(tmp, path);
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) {
+      throw adoptTakenError(src, zarrPath);
+    }
     throw e;
   }
 }

@@ -23,6 +23,7 @@ import { CorruptFileError, InvalidInputError } from "../../errors.ts";
 import type { AdoptedTensor, AdoptOptions, ByteSource } from "./_adopt.ts";
 import { adoptNpySource, type NpyHeader, readNpyHeader } from "./npy.ts";
 import { quote } from "./_quote.ts";
+import { readAt } from "./_adopt_bytes.ts";
 
 /**
  * One member of a `.npz` file.
@@ -69,20 +70,6 @@ function rangeReader(file: Deno.FsFile, size: number) {
       return buf;
     },
   };
-}
-
-async function readAt(
-  file: Deno.FsFile,
-  position: number,
-  buf: Uint8Array,
-): Promise<void> {
-  await file.seek(position, Deno.SeekMode.Start);
-  let got = 0;
-  while (got < buf.byteLength) {
-    const n = await file.read(buf.subarray(got));
-    if (n === null) throw new Deno.errors.UnexpectedEof();
-    got += n;
-  }
 }
 
 /**

@@ -27,6 +27,7 @@ import {
   type SourceDType,
 } from "./_adopt.ts";
 import { quote } from "./_quote.ts";
+import { readAt } from "./_adopt_bytes.ts";
 
 export type { AdoptedTensor, AdoptOptions, SourceDType };
 
@@ -144,7 +145,7 @@ async function readHeader(
     throw bad(`it has ${size} bytes, fewer than the 8 of its header length`);
   }
   const lenBytes = new Uint8Array(8);
-  await readAll(file, lenBytes, 0);
+  await readAt(file, 0, lenBytes);
   const n = new DataView(lenBytes.buffer).getBigUint64(0, true);
   if (n > BigInt(MAX_SAFETENSORS_HEADER_BYTES)) {
     throw bad(
@@ -158,7 +159,7 @@ async function readHeader(
     );
   }
   const text = new Uint8Array(headerLen);
-  await readAll(file, text, 8);
+  await readAt(file, 8, text);
   let doc: unknown;
   try {
     doc = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(text));
@@ -288,20 +289,6 @@ function checkLayout(
         }: the file is truncated`
         : `${size - dataOffset - at} bytes follow the last tensor`,
     );
-  }
-}
-
-async function readAll(
-  file: Deno.FsFile,
-  buf: Uint8Array,
-  position: number,
-): Promise<void> {
-  await file.seek(position, Deno.SeekMode.Start);
-  let got = 0;
-  while (got < buf.byteLength) {
-    const n = await file.read(buf.subarray(got));
-    if (n === null) throw new Deno.errors.UnexpectedEof();
-    got += n;
   }
 }
 
